@@ -1,0 +1,198 @@
+// Package results holds the typed records a run produces: the boundary between
+// measuring (hotpath) and reporting (reports), as a vegeta results file is.
+// Everything here is plain data with JSON tags; the file format is versioned by
+// SchemaVersion and written atomically by WriteFile.
+package results
+
+import (
+	"time"
+
+	"lockbench/hardware"
+)
+
+// SchemaVersion is the version of the results file format. Readers reject
+// files of any other version.
+const SchemaVersion = 1
+
+// File is one results file: the machine, the command, and one Cell per
+// combination of strategy, scenario, threads, target and placement.
+type File struct {
+	Schema     int              `json:"schema"`
+	Tool       string           `json:"tool"`
+	Command    string           `json:"command"`
+	Created    time.Time        `json:"created"`
+	Incomplete bool             `json:"incomplete"`
+	Machine    hardware.Machine `json:"machine"`
+	Cells      []Cell           `json:"cells"`
+	Verify     *Matrix          `json:"verify,omitempty"`
+}
+
+// Config is what a cell ran: everything needed to run it again.
+type Config struct {
+	Strategy   string        `json:"strategy"`
+	Scenario   string        `json:"scenario"`
+	Threads    int           `json:"threads"`
+	Target     string        `json:"target"`
+	TargetInfo Target        `json:"target_info"`
+	Pin        string        `json:"pin"`
+	Seed       uint64        `json:"seed"`
+	FileSize   int64         `json:"file_size"`
+	PageSize   int           `json:"page_size"`
+	Duration   time.Duration `json:"duration_ns"`
+	OpLimit    int64         `json:"op_limit,omitempty"`
+	Warmup     time.Duration `json:"warmup_ns"`
+	Reps       int           `json:"reps"`
+	Options    string        `json:"options,omitempty"` // strategy options, "k=v,k=v"
+	Oracle     bool          `json:"oracle"`
+	Delay      bool          `json:"delay_injection"`
+}
+
+// Target describes where the backing files lived.
+type Target struct {
+	Spec       string `json:"spec"`
+	Path       string `json:"path"`
+	FSType     string `json:"fs_type"`
+	Device     string `json:"device,omitempty"`
+	DeviceKind string `json:"device_kind,omitempty"` // nvme, virtio, scsi, loop, zram, memory
+	Model      string `json:"model,omitempty"`
+	Rotational bool   `json:"rotational"`
+}
+
+// Cell is the result of one configuration: its repetitions and their summary.
+type Cell struct {
+	Config     Config `json:"config"`
+	Incomplete bool   `json:"incomplete"`
+	Reps       []Rep  `json:"reps"`
+}
+
+// Rep is one repetition of a cell.
+type Rep struct {
+	Index      int           `json:"index"`
+	Elapsed    time.Duration `json:"elapsed_ns"`
+	Incomplete bool          `json:"incomplete"`
+	// TimerFloor is the cost of timing an empty operation on the same path.
+	TimerFloor time.Duration `json:"timer_floor_ns"`
+	Ops        []OpStats     `json:"ops"`
+	Counters   Counters      `json:"counters"`
+	Workers    []Worker      `json:"workers"`
+	Series     []Window      `json:"series,omitempty"`
+	Exclusive  []Event       `json:"exclusive,omitempty"`
+	Violations []Violation   `json:"violations,omitempty"`
+	Deadlock   string        `json:"deadlock,omitempty"`
+	Locks      []LockStat    `json:"locks,omitempty"`
+}
+
+// OpStats is throughput and latency of one operation kind (read-fault,
+// write-fault, store, write, read, fsync, punch, truncate, writeback,
+// reclaim) over one repetition.
+type OpStats struct {
+	Op        string  `json:"op"`
+	Role      string  `json:"role"`
+	Count     int64   `json:"count"`
+	PerSecond float64 `json:"per_second"`
+	// SampleEvery is 1 when every operation was timed, k when one in k
+	// (seeded random) was.
+	SampleEvery int     `json:"sample_every"`
+	Latency     Latency `json:"latency"`
+	// Hist is the merged HDR histogram, base64 of its compressed encoding.
+	Hist string `json:"hdr,omitempty"`
+}
+
+// Latency summarises a latency distribution. Percentiles never exceed Max.
+type Latency struct {
+	Samples int64         `json:"samples"`
+	Mean    time.Duration `json:"mean_ns"`
+	P50     time.Duration `json:"p50_ns"`
+	P90     time.Duration `json:"p90_ns"`
+	P99     time.Duration `json:"p99_ns"`
+	P999    time.Duration `json:"p999_ns"`
+	Max     time.Duration `json:"max_ns"`
+}
+
+// Counters are the protocol counters of a repetition, summed over workers.
+type Counters struct {
+	Faults          int64 `json:"faults"`
+	FaultAround     int64 `json:"fault_around_mapped"`
+	FaultAroundMiss int64 `json:"fault_around_skipped"`
+	PagesCreated    int64 `json:"pages_created"`
+	ShortWrites     int64 `json:"short_writes"`
+	CleanupPunched  int64 `json:"cleanup_punched_blocks"`
+	Validations     int64 `json:"validations"`
+	StaleMaps       int64 `json:"stale_maps"`
+	Remaps          int64 `json:"remaps"`
+	Retries         int64 `json:"retries"`
+	MaxRetryChain   int64 `json:"max_retry_chain"`
+	Sigbus          int64 `json:"sigbus"`
+	ConvertUnlocked int64 `json:"convert_unlocked"`
+	InlineConverts  int64 `json:"inline_converts"`
+	WritebackPages  int64 `json:"writeback_pages"`
+	WritebackStale  int64 `json:"writeback_revalidations"`
+	Evicted         int64 `json:"evicted_pages"`
+	Zeroed          int64 `json:"zeroed_partial_pages"`
+	FsyncLogged     int64 `json:"fsync_logged_extents"`
+	ILWaits         int64 `json:"il_contended"`
+}
+
+// Worker is one worker of a repetition and where it ran.
+type Worker struct {
+	ID   int    `json:"id"`
+	Role string `json:"role"`
+	CPU  int    `json:"cpu"` // -1 when not pinned
+	Ops  int64  `json:"ops"`
+}
+
+// Window is one time-series window.
+type Window struct {
+	Start time.Duration    `json:"start_ns"`
+	Ops   map[string]int64 `json:"ops"`
+	P99   map[string]int64 `json:"p99_ns,omitempty"`
+}
+
+// Event is one exclusive operation (fsync, punch, truncate) in time.
+type Event struct {
+	Op    string        `json:"op"`
+	Start time.Duration `json:"start_ns"`
+	End   time.Duration `json:"end_ns"`
+}
+
+// Violation is one invariant broken, attributable to a store or write stamp.
+type Violation struct {
+	Invariant string `json:"invariant"` // I1, I1b, I2, I3, I4, I5
+	Race      string `json:"race"`      // R1..R5
+	Op        int64  `json:"op"`        // operation index of the detecting worker
+	Worker    int    `json:"worker"`
+	Page      int64  `json:"page"`
+	Detail    string `json:"detail"`
+}
+
+// LockStat is lock_stat-style accounting for one lock class, on sampled
+// acquisitions.
+type LockStat struct {
+	Class        string  `json:"class"`
+	Acquisitions int64   `json:"acquisitions"`
+	Contentions  int64   `json:"contentions"`
+	Wait         Latency `json:"wait"`
+	Hold         Latency `json:"hold"`
+}
+
+// Matrix is the race oracle's verdict table (lockbench verify).
+type Matrix struct {
+	Budget string       `json:"budget"`
+	Cells  []VerifyCell `json:"cells"`
+}
+
+// VerifyCell is one strategy x scenario verdict.
+type VerifyCell struct {
+	Strategy   string `json:"strategy"`
+	Scenario   string `json:"scenario"`
+	Race       string `json:"race"`
+	Expect     string `json:"expect"`  // "safe" or "violated"
+	Verdict    string `json:"verdict"` // "safe", "violated", "deadlock"
+	Ops        int64  `json:"ops"`
+	Violations int64  `json:"violations"`
+	FirstAt    int64  `json:"first_at,omitempty"`
+	Seed       uint64 `json:"seed"`
+	Replay     string `json:"replay,omitempty"`
+	Detail     string `json:"detail,omitempty"`
+	Matches    bool   `json:"matches"`
+}

@@ -1,0 +1,27 @@
+package strategies
+
+// FaultRetry is the base protocol plus VM_FAULT_RETRY for write faults that
+// need IO-level work (ext4's inline-data proposal): the fault drops MM, takes
+// IO(X), converts, releases and returns RETRY; the caller retakes MM and
+// faults again with TRIED set. Faults from get_user_pages callers cannot
+// retry; the Policy's Fallback decides what they get. It adds R4 (when every
+// fault may retry) to what the base protocol prevents.
+type FaultRetry struct {
+	Policy RetryPolicy
+}
+
+var _ Strategy = FaultRetry{}
+
+// Name implements Strategy.
+func (FaultRetry) Name() string { return "faultretry" }
+
+// Plan implements Strategy. The inline conversion itself runs under IO(X)
+// after MM is dropped; the hot path takes IO from the Retry mechanism, so the
+// plan for OpInlineConvert is the one used by the no-retry fallback.
+func (FaultRetry) Plan(op Op) Plan { return basePlan(op) }
+
+// Mechanisms implements Strategy.
+func (f FaultRetry) Mechanisms() Mechanisms {
+	p := f.Policy
+	return Mechanisms{Retry: &p}
+}
