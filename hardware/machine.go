@@ -12,3 +12,15 @@ type Machine struct {
 	CPUModel    string `json:"cpu_model"`
 	LogicalCPUs int    `json:"logical_cpus"`
 }
+
+// Target is a storage target as detected: where backing files live and what
+// is under them.
+type Target struct {
+	Spec       string `json:"spec"`
+	Path       string `json:"path"`
+	FSType     string `json:"fs_type"`
+	Device     string `json:"device,omitempty"`
+	DeviceKind string `json:"device_kind,omitempty"`
+	Model      string `json:"model,omitempty"`
+	Rotational bool   `json:"rotational"`
+}

@@ -29,33 +29,22 @@ type File struct {
 
 // Config is what a cell ran: everything needed to run it again.
 type Config struct {
-	Strategy   string        `json:"strategy"`
-	Scenario   string        `json:"scenario"`
-	Threads    int           `json:"threads"`
-	Target     string        `json:"target"`
-	TargetInfo Target        `json:"target_info"`
-	Pin        string        `json:"pin"`
-	Seed       uint64        `json:"seed"`
-	FileSize   int64         `json:"file_size"`
-	PageSize   int           `json:"page_size"`
-	Duration   time.Duration `json:"duration_ns"`
-	OpLimit    int64         `json:"op_limit,omitempty"`
-	Warmup     time.Duration `json:"warmup_ns"`
-	Reps       int           `json:"reps"`
-	Options    string        `json:"options,omitempty"` // strategy options, "k=v,k=v"
-	Oracle     bool          `json:"oracle"`
-	Delay      bool          `json:"delay_injection"`
-}
-
-// Target describes where the backing files lived.
-type Target struct {
-	Spec       string `json:"spec"`
-	Path       string `json:"path"`
-	FSType     string `json:"fs_type"`
-	Device     string `json:"device,omitempty"`
-	DeviceKind string `json:"device_kind,omitempty"` // nvme, virtio, scsi, loop, zram, memory
-	Model      string `json:"model,omitempty"`
-	Rotational bool   `json:"rotational"`
+	Strategy   string          `json:"strategy"`
+	Scenario   string          `json:"scenario"`
+	Threads    int             `json:"threads"`
+	Target     string          `json:"target"`
+	TargetInfo hardware.Target `json:"target_info"`
+	Pin        string          `json:"pin"`
+	Seed       uint64          `json:"seed"`
+	FileSize   int64           `json:"file_size"`
+	PageSize   int             `json:"page_size"`
+	Duration   time.Duration   `json:"duration_ns"`
+	OpLimit    int64           `json:"op_limit,omitempty"`
+	Warmup     time.Duration   `json:"warmup_ns"`
+	Reps       int             `json:"reps"`
+	Options    string          `json:"options,omitempty"` // strategy options, "k=v,k=v"
+	Oracle     bool            `json:"oracle"`
+	Delay      bool            `json:"delay_injection"`
 }
 
 // Cell is the result of one configuration: its repetitions and their summary.
