@@ -28,4 +28,4 @@ func (None) Plan(op Op) Plan {
 }
 
 // Mechanisms implements Strategy.
-func (None) Mechanisms() Mechanisms { return Mechanisms{UnsafeCleanup: true} }
+func (None) Mechanisms() Mechanisms { return Mechanisms{UnsafeCleanup: true, NaiveFaultAround: true} }

@@ -152,6 +152,10 @@ type Mechanisms struct {
 	// UnsafeCleanup makes a failed write's cleanup punch every block it
 	// reserved, dirty pages included (the pre-fix XFS behaviour; none only).
 	UnsafeCleanup bool
+	// NaiveFaultAround lets a scenario that asks for it map pages in
+	// fault-around without the trylock and recheck (none only: every other
+	// strategy keeps the fix, which is part of the base protocol).
+	NaiveFaultAround bool
 }
 
 // Fallback is what a retrying strategy does for a fault that may not retry

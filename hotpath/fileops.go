@@ -1,0 +1,411 @@
+package hotpath
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"lockbench/strategies"
+)
+
+// maxChunk is the number of pages write() maps and copies per iteration
+// (iomap iterates per mapping; btrfs per chunk).
+const maxChunk = 16
+
+// write is a buffered write() of n pages from page p0. It writes the worker's
+// own region of each page: each page is a partial-page write, so a fresh page
+// must be read (WRITTEN) or zero-filled (HOLE, DELALLOC, UNWRITTEN) outside
+// the region, from the mapping cached at the start of the iteration. With
+// failRate > 0 the copy stops short at a seeded rate (a fault on the user
+// buffer with page faults disabled), and the cleanup punches what the write
+// reserved and did not copy.
+func (w *Worker) write(in *Inode, p0, n int, failRate float64) error {
+	t := w.startTimer(KWrite)
+	defer w.stopTimer(KWrite, t)
+	w.wlock(in.io, lkIO)
+	defer w.wunlock(in.io, lkIO)
+	end := min(p0+n, int(in.size.Load()))
+	r := w.data % in.regions
+	for p := p0; p < end; {
+		cend := min(end, p+maxChunk)
+		pl := w.takePlan(in, in.plans[strategies.OpWrite], uint64(p*in.pageSize), uint64(cend*in.pageSize))
+		cookie := w.mapRange(in, p, cend)
+		in.delay.at(dWriteAfterMap)
+		next := cend
+		short := false
+		for q := p; q < cend; q++ {
+			if w.chance(failRate) {
+				short = true
+				next = q
+				break
+			}
+			in.delay.at(dWriteCopy)
+			pg := &in.pages[q]
+			w.lockPage(pg)
+			if in.validate {
+				w.ctr.Validations++
+				if in.seq.v.Load() != cookie {
+					// Stale mapping: end this iteration short, remap the rest.
+					w.ctr.StaleMaps++
+					w.ctr.Remaps++
+					w.unlockPage(pg)
+					next = q
+					break
+				}
+			}
+			mapped := w.mapped[q-p]
+			s := pg.state.Load()
+			if s&(pgPresent|pgUptodate) != pgPresent|pgUptodate {
+				pg.state.Store(pgPresent | pgLocked | s&(pgWriteback|pgDirty))
+				w.ctr.PagesCreated++
+				if mapped == extWritten {
+					if err := in.readDisk(q); err != nil {
+						w.unlockPage(pg)
+						w.dropPlan(in, pl)
+						return fmt.Errorf("write: reading page %d: %w", q, err)
+					}
+				} else if mapped != extInline {
+					// Zero the bytes outside the write's range, trusting the
+					// cached mapping (iomap_block_needs_zeroing).
+					clear(in.pageBytes(q))
+					w.ctr.Zeroed++
+					if in.oracle != nil && in.extState(q) == extWritten {
+						w.violation(in, "I3", "R3", q, fmt.Sprintf("write fabricated zeros on page %d: cached mapping said %s, extent is WRITTEN", q, extName(mapped)))
+					}
+				}
+				pg.state.Or(pgUptodate)
+			}
+			st := w.stamp()
+			in.putStamp(q, r, st)
+			if mapped == extInline {
+				// write_begin saw INLINE; write_end must see it too.
+				in.delay.at(dInlineWrite)
+				w.rlock(in.ix, lkIX)
+				now := in.extState(q)
+				w.runlock(in.ix, lkIX)
+				if now != extInline && in.oracle != nil {
+					w.violation(in, "I4", "R4", q, fmt.Sprintf("write_begin saw INLINE, write_end saw %s on page %d", extName(now), q))
+				}
+			}
+			if in.oracle != nil {
+				in.oracle.stored(q, r, st)
+			}
+			pg.state.Or(pgDirty)
+			w.unlockPage(pg)
+		}
+		if short {
+			w.ctr.ShortWrites++
+			w.cleanup(in, p, next, cend)
+			w.dropPlan(in, pl)
+			return nil
+		}
+		w.dropPlan(in, pl)
+		p = next
+	}
+	return nil
+}
+
+// mapRange maps [p, cend): reserves DELALLOC over holes (remembering which it
+// reserved) and caches each block's state; it returns the cookie.
+func (w *Worker) mapRange(in *Inode, p, cend int) uint64 {
+	w.wlock(in.ix, lkIX)
+	for b := p; b < cend; b++ {
+		st := in.extState(b)
+		w.reserved[b-p] = st == extHole
+		if st == extHole {
+			in.setExtent(b, extDelalloc)
+			st = extDelalloc
+		}
+		w.mapped[b-p] = st
+	}
+	cookie := in.seq.v.Load()
+	w.wunlock(in.ix, lkIX)
+	return cookie
+}
+
+// cleanup is a failed write's cleanup over [from, cend) of the chunk that
+// started at p: drop the page cache and punch the DELALLOC the write reserved.
+// The base protocol takes IL(X) and skips dirty pages (they hold mmap stores);
+// the unsafe baseline takes no IL and punches everything (R1).
+func (w *Worker) cleanup(in *Inode, p, from, cend int) {
+	pl := w.takePlan(in, in.plans[strategies.OpWriteCleanup], uint64(from*in.pageSize), uint64(cend*in.pageSize))
+	defer w.dropPlan(in, pl)
+	in.delay.at(dCleanup)
+	for b := from; b < cend; b++ {
+		if !w.reserved[b-p] {
+			continue
+		}
+		pg := &in.pages[b]
+		w.lockPage(pg)
+		s := pg.state.Load()
+		if s&pgPresent != 0 && s&pgDirty != 0 && !in.unsafeCleanup {
+			w.unlockPage(pg) // holds mmap data: keep page and reservation
+			continue
+		}
+		if s&pgWriteback != 0 {
+			w.unlockPage(pg)
+			continue
+		}
+		if s&pgPresent != 0 {
+			in.zapPTE(pg)
+			if in.oracle != nil && s&pgDirty != 0 {
+				if lost := in.oracle.liveStamps(in, b); lost != 0 {
+					w.violation(in, "I1", "R1", b, fmt.Sprintf("failed write's cleanup discarded dirty page %d holding completed mmap store %s", b, stampString(lost)))
+				}
+			}
+			pg.state.Store(pgLocked)
+		}
+		w.wlock(in.ix, lkIX)
+		if in.extState(b) == extDelalloc {
+			in.setExtent(b, extHole)
+			w.ctr.CleanupPunched++
+		}
+		w.wunlock(in.ix, lkIX)
+		w.unlockPage(pg)
+	}
+}
+
+// read is a buffered read() of n pages from p0.
+func (w *Worker) read(in *Inode, p0, n int) (uint64, error) {
+	t := w.startTimer(KRead)
+	defer w.stopTimer(KRead, t)
+	w.rlock(in.io, lkIO)
+	defer w.runlock(in.io, lkIO)
+	end := min(p0+n, int(in.size.Load()))
+	var sum uint64
+	for p := p0; p < end; p++ {
+		pg := &in.pages[p]
+		if pg.state.Load()&(pgPresent|pgUptodate) != pgPresent|pgUptodate {
+			if err := w.fillPage(in, p, strategies.OpRead); err != nil {
+				return 0, err
+			}
+		}
+		sum += in.loadStamp(p, w.ID%in.regions)
+	}
+	return sum, nil
+}
+
+// writebackPage writes page p back: F, write-protect, DELALLOC -> UNWRITTEN
+// at submit, the I/O, then UNWRITTEN -> WRITTEN at completion under the
+// OpWritebackEnd plan, revalidating against the extent it set at submit.
+// With block false the page lock is only tried (the flusher).
+func (w *Worker) writebackPage(in *Inode, p int, block bool) error {
+	pg := &in.pages[p]
+	if block {
+		w.lockPage(pg)
+	} else if !w.trylockPage(pg) {
+		return nil
+	}
+	s := pg.state.Load()
+	if s&pgPresent == 0 || s&pgDirty == 0 || s&pgWriteback != 0 {
+		w.unlockPage(pg)
+		return nil
+	}
+	t := w.startTimer(KWriteback)
+	defer w.stopTimer(KWriteback, t)
+	in.wrprotect(pg)
+	pg.state.Store(s&^pgDirty | pgWriteback)
+	w.rlock(in.ix, lkIX)
+	st := in.extState(p)
+	w.runlock(in.ix, lkIX)
+	switch st {
+	case extInline:
+		pg.state.And(^uint32(pgWriteback))
+		w.unlockPage(pg)
+		return nil
+	case extHole:
+		if in.oracle != nil {
+			w.violation(in, "I1b", "R1", p, fmt.Sprintf("dirty page %d has no extent (HOLE)", p))
+		}
+		pg.state.And(^uint32(pgWriteback))
+		w.unlockPage(pg)
+		return nil
+	case extDelalloc:
+		w.wlock(in.ix, lkIX)
+		if in.extState(p) == extDelalloc {
+			in.setExtent(p, extUnwritten)
+		}
+		w.wunlock(in.ix, lkIX)
+	}
+	w.unlockPage(pg)
+	w.ctr.WritebackPages++
+	if err := in.writeDisk(p); err != nil {
+		pg.state.And(^uint32(pgWriteback))
+		return fmt.Errorf("writeback of page %d: %w", p, err)
+	}
+	in.delay.at(dWritebackIO)
+	pl := w.takePlan(in, in.plans[strategies.OpWritebackEnd], uint64(p*in.pageSize), uint64((p+1)*in.pageSize))
+	w.wlock(in.ix, lkIX)
+	switch in.extState(p) {
+	case extUnwritten:
+		in.setExtent(p, extWritten)
+	case extWritten:
+	default:
+		w.ctr.WritebackStale++ // punched or converted meanwhile: do not convert
+	}
+	w.wunlock(in.ix, lkIX)
+	w.dropPlan(in, pl)
+	pg.state.And(^uint32(pgWriteback))
+	return nil
+}
+
+// reclaim tries to evict page p: only a clean, unlocked, unmapped page not
+// under writeback and not inline.
+func (w *Worker) reclaim(in *Inode, p int) bool {
+	pg := &in.pages[p]
+	if !w.trylockPage(pg) {
+		return false
+	}
+	s := pg.state.Load()
+	ok := s&pgPresent != 0 && s&(pgDirty|pgWriteback) == 0 && pg.pte.Load()&pteMask == pteNone && in.extState(p) != extInline
+	if ok {
+		pg.state.Store(pgLocked)
+		w.ctr.Evicted++
+	}
+	w.unlockPage(pg)
+	return ok
+}
+
+// invalidate takes IO(X) and the plan of op, then drops the page cache of
+// [p0, p1) and frees its extents: the common body of punch, truncate and
+// re-inline. Writeback in flight is waited for without the plan's locks
+// (rangelock's writeback completion needs ER), then rechecked under them.
+func (w *Worker) invalidate(in *Inode, op strategies.Op, p0, p1 int, between func()) error {
+	w.wlock(in.io, lkIO)
+	defer w.wunlock(in.io, lkIO)
+	var pl planLocks
+	for {
+		for p := p0; p < p1; p++ {
+			for in.pages[p].state.Load()&pgWriteback != 0 {
+				yield()
+			}
+		}
+		pl = w.takePlan(in, in.plans[op], uint64(p0*in.pageSize), uint64(p1*in.pageSize))
+		if between != nil {
+			between() // truncate sets i_size before dropping the page cache
+			between = nil
+		}
+		if w.dropRange(in, p0, p1) {
+			break
+		}
+		// Writeback started under us (the flusher takes none of the plan's
+		// locks, and rangelock's completion needs ER): release, wait, retry.
+		w.dropPlan(in, pl)
+	}
+	defer w.dropPlan(in, pl)
+	if in.oracle != nil {
+		in.oracle.reset(p0, p1)
+	}
+	in.delay.at(dPunchDropFree)
+	w.wlock(in.ix, lkIX)
+	for p := p0; p < p1; p++ {
+		if in.extState(p) != extHole {
+			in.setExtent(p, extHole)
+		}
+	}
+	w.wunlock(in.ix, lkIX)
+	if err := in.punchDisk(p0, p1); err != nil {
+		return fmt.Errorf("punching pages [%d,%d) of the disk file: %w", p0, p1, err)
+	}
+	in.punchEpoch.Add(1)
+	if in.oracle != nil {
+		w.checkInvalidated(in, p0, p1)
+	}
+	return nil
+}
+
+// dropRange unmaps [p0, p1) and drops each page under its lock, unmapping
+// again (the page may have been mapped since). It returns false, leaving the
+// rest cached, when it meets a page under writeback.
+func (w *Worker) dropRange(in *Inode, p0, p1 int) bool {
+	for p := p0; p < p1; p++ {
+		in.zapPTE(&in.pages[p])
+	}
+	for p := p0; p < p1; p++ {
+		pg := &in.pages[p]
+		w.lockPage(pg)
+		if pg.state.Load()&pgWriteback != 0 {
+			w.unlockPage(pg)
+			return false
+		}
+		in.zapPTE(pg)
+		pg.state.Store(pgLocked)
+		w.unlockPage(pg)
+	}
+	return true
+}
+
+// checkInvalidated is I2, checked while punch still holds its locks: no cached
+// page in the range holds data and no PTE maps a dropped page.
+func (w *Worker) checkInvalidated(in *Inode, p0, p1 int) {
+	for p := p0; p < p1; p++ {
+		pg := &in.pages[p]
+		s := pg.state.Load()
+		if s&pgPresent == 0 {
+			if pg.pte.Load()&pteMask != pteNone {
+				w.violation(in, "I2", "R2", p, fmt.Sprintf("page %d was punched but a PTE still maps it (fault-around)", p))
+			}
+			continue
+		}
+		for r := 0; r < in.regions; r++ {
+			if st := in.loadStamp(p, r); st != 0 && s&pgUptodate != 0 {
+				w.violation(in, "I2", "R2", p, fmt.Sprintf("page %d cached after punch holds pre-punch data %s", p, stampString(st)))
+				break
+			}
+		}
+	}
+}
+
+// punch punches pages [p0, p0+n).
+func (w *Worker) punch(in *Inode, p0, n int) error {
+	t := w.startTimer(KPunch)
+	defer w.stopTimer(KPunch, t)
+	return w.invalidate(in, strategies.OpPunch, p0, min(p0+n, in.npages), nil)
+}
+
+// truncate shrinks the file to newSize pages and extends it back to its full
+// size (the extension leaves holes), with real ftruncate calls on the disk file.
+func (w *Worker) truncate(in *Inode, newSize int) error {
+	t := w.startTimer(KTruncate)
+	defer w.stopTimer(KTruncate, t)
+	err := w.invalidate(in, strategies.OpTruncate, newSize, in.npages, func() {
+		in.size.Store(int64(newSize))
+	})
+	if err != nil {
+		return err
+	}
+	full := int64(in.npages) * int64(in.pageSize)
+	if err := unix.Ftruncate(in.diskFD, int64(newSize)*int64(in.pageSize)); err != nil {
+		return fmt.Errorf("truncate: %w", err)
+	}
+	if err := unix.Ftruncate(in.diskFD, full); err != nil {
+		return fmt.Errorf("truncate: %w", err)
+	}
+	w.wlock(in.io, lkIO)
+	in.size.Store(int64(in.npages))
+	w.wunlock(in.io, lkIO)
+	return nil
+}
+
+// reinline makes the first n blocks INLINE again (ext4 would need a truncate
+// to zero and a new small file; the model does it in place to repeat the R4
+// window).
+func (w *Worker) reinline(in *Inode, n int) error {
+	t := w.startTimer(KInline)
+	defer w.stopTimer(KInline, t)
+	return w.invalidate(in, strategies.OpTruncate, 0, n, func() {})
+}
+
+func (w *Worker) finishReinline(in *Inode, n int) {
+	w.wlock(in.io, lkIO)
+	w.wlock(in.ix, lkIX)
+	for b := 0; b < n; b++ {
+		if in.extState(b) == extHole && in.pages[b].state.Load()&pgPresent == 0 {
+			clear(in.pageBytes(b))
+			in.setExtent(b, extInline)
+		}
+	}
+	in.inlineGen.Add(1)
+	w.wunlock(in.ix, lkIX)
+	w.wunlock(in.io, lkIO)
+}

@@ -1,0 +1,216 @@
+package hotpath
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+
+	"lockbench/strategies"
+)
+
+// lockClass names the lock classes of model.md. The numeric value is the rank
+// used by the lock-order checker: a worker may only acquire a class whose rank
+// is above every class it holds. IO ranks above MM (IO -> MM is the order of
+// a write() faulting on its own buffer), so a fault holding MM may never take
+// IO: that ABBA is the reason VM_FAULT_RETRY exists.
+type lockClass uint8
+
+const (
+	lkIO lockClass = iota + 1
+	lkMM
+	lkIL
+	lkER
+	lkF
+	lkIX
+	numLockClasses
+)
+
+var lockClassNames = [numLockClasses]string{"", "IO", "MM", "IL", "ER", "F", "IX"}
+
+func (c lockClass) String() string {
+	if c < numLockClasses {
+		return lockClassNames[c]
+	}
+	return fmt.Sprintf("lock(%d)", uint8(c))
+}
+
+// heldString renders a held-lock mask such as "MM IL F".
+func heldString(mask uint32) string {
+	var parts []string
+	for c := lkIO; c < numLockClasses; c++ {
+		if mask&(1<<c) != 0 {
+			parts = append(parts, c.String())
+		}
+	}
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return strings.Join(parts, " ")
+}
+
+// acquire records that w takes class c, checking the order when the lockcheck
+// build tag is set. The held mask is a plain field of the worker's own padded
+// state: it is published (atomically) only when the worker is about to block,
+// so the watchdog sees blocked workers exactly and running ones not at all.
+func (w *Worker) acquire(c lockClass) {
+	if lockCheck {
+		w.checkOrder(c)
+	}
+	w.held |= 1 << c
+}
+
+func (w *Worker) release(c lockClass) { w.held &^= 1 << c }
+
+// checkOrder panics with a lock-order report when c ranks at or below a held
+// class. It runs only with -tags lockcheck.
+func (w *Worker) checkOrder(c lockClass) {
+	if w.held>>c != 0 {
+		panic(&LockOrderError{Worker: w.ID, Held: heldString(w.held), Want: c.String()})
+	}
+}
+
+// LockOrderError is what the lock-order checker reports.
+type LockOrderError struct {
+	Worker int
+	Held   string
+	Want   string
+}
+
+func (e *LockOrderError) Error() string {
+	return fmt.Sprintf("lock order: worker %d takes %s while holding %s (allowed: MM -> IL -> ER -> F -> IX, IO -> MM, IO -> IL; never IO after MM)", e.Worker, e.Want, e.Held)
+}
+
+// block publishes that w waits for class c, for the deadlock watchdog.
+func (w *Worker) block(c lockClass) {
+	w.pub.Store(uint64(w.held) | uint64(c)<<32)
+}
+
+func (w *Worker) unblock() { w.pub.Store(0) }
+
+// rwsem acquisitions: try the fast path; on failure publish the wait and block.
+
+func (w *Worker) rlock(s *rwsem, c lockClass) {
+	w.acquire(c)
+	if !s.TryRLock(w.slot) {
+		w.block(c)
+		s.RLock(w.slot)
+		w.unblock()
+		w.contended(c)
+	}
+}
+
+func (w *Worker) runlock(s *rwsem, c lockClass) {
+	s.RUnlock(w.slot)
+	w.release(c)
+}
+
+func (w *Worker) wlock(s *rwsem, c lockClass) {
+	w.acquire(c)
+	if !s.TryLock() {
+		w.block(c)
+		s.Lock()
+		w.unblock()
+		w.contended(c)
+	}
+}
+
+func (w *Worker) wunlock(s *rwsem, c lockClass) {
+	s.Unlock()
+	w.release(c)
+}
+
+func (w *Worker) lockMode(s *rwsem, c lockClass, m strategies.Mode) {
+	switch m {
+	case strategies.Shared:
+		w.rlock(s, c)
+	case strategies.Exclusive:
+		w.wlock(s, c)
+	}
+}
+
+func (w *Worker) unlockMode(s *rwsem, c lockClass, m strategies.Mode) {
+	switch m {
+	case strategies.Shared:
+		w.runlock(s, c)
+	case strategies.Exclusive:
+		w.wunlock(s, c)
+	}
+}
+
+func (w *Worker) contended(c lockClass) {
+	if c == lkIL {
+		w.ctr.ILWaits++
+	}
+}
+
+// planLocks is the set of locks a plan took, so that release mirrors acquire.
+type planLocks struct {
+	plan strategies.Plan
+	er   rangeHandle
+}
+
+// takePlan takes plan p's locks in the order IO -> IL -> ER over the byte range
+// [start, end).
+func (w *Worker) takePlan(in *Inode, p strategies.Plan, start, end uint64) planLocks {
+	w.lockMode(in.io, lkIO, p.IO)
+	w.lockMode(in.il, lkIL, p.IL)
+	var h rangeHandle
+	if p.ER != strategies.Skip {
+		if p.ERFull {
+			start, end = 0, ^uint64(0)
+		}
+		w.acquire(lkER)
+		var ok bool
+		if h, ok = in.er.TryLock(w.slot, start, end, p.ER); !ok {
+			w.block(lkER)
+			h = in.er.Lock(w.slot, start, end, p.ER)
+			w.unblock()
+		}
+	}
+	return planLocks{plan: p, er: h}
+}
+
+func (w *Worker) dropPlan(in *Inode, pl planLocks) {
+	if pl.plan.ER != strategies.Skip {
+		in.er.Unlock(pl.er)
+		w.release(lkER)
+	}
+	w.unlockMode(in.il, lkIL, pl.plan.IL)
+	w.unlockMode(in.io, lkIO, pl.plan.IO)
+}
+
+// lockPage takes page p's lock F (a bit in its state word). Waiters spin
+// briefly and then yield: F is held for a page copy or a bio submission.
+func (w *Worker) lockPage(pg *page) {
+	w.acquire(lkF)
+	for i := 0; ; i++ {
+		s := pg.state.Load()
+		if s&pgLocked == 0 && pg.state.CompareAndSwap(s, s|pgLocked) {
+			if i > 0 {
+				w.unblock()
+			}
+			return
+		}
+		if i == 0 {
+			w.block(lkF)
+		}
+		if i > 16 {
+			runtime.Gosched()
+		}
+	}
+}
+
+// trylockPage is the trylock of fault-around and reclaim.
+func (w *Worker) trylockPage(pg *page) bool {
+	s := pg.state.Load()
+	if s&pgLocked == 0 && pg.state.CompareAndSwap(s, s|pgLocked) {
+		w.acquire(lkF)
+		return true
+	}
+	return false
+}
+
+func (w *Worker) unlockPage(pg *page) {
+	pg.state.And(^uint32(pgLocked))
+	w.release(lkF)
+}

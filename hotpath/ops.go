@@ -1,0 +1,359 @@
+package hotpath
+
+import (
+	"fmt"
+
+	"lockbench/strategies"
+)
+
+// faultResult is what a fault handler returns.
+type faultResult uint8
+
+const (
+	faultOK        faultResult = iota
+	faultRetry                 // VM_FAULT_RETRY: MM was dropped, fault again
+	faultSigbus                // SIGBUS for a store within EOF: an I4 violation
+	faultBeyondEOF             // SIGBUS beyond EOF: legitimate
+)
+
+// faultFlags are the fault's flags (model.md, VM_FAULT_RETRY rules).
+type faultFlags uint8
+
+const (
+	flagAllowRetry faultFlags = 1 << iota
+	flagTried
+)
+
+// ---- stores and loads through the mapping ----
+
+// store writes a stamp into the worker's own region of page p through the
+// shared mapping, faulting as the MMU would when the PTE is not rw.
+func (w *Worker) store(in *Inode, p int, gup bool) error {
+	pg := &in.pages[p]
+	r := w.data % in.regions
+	flags := flagAllowRetry
+	if gup {
+		flags = 0 // get_user_pages without `locked` never allows retry
+	}
+	w.chain = 0
+	var gen uint64
+	for {
+		if pg.pte.Add(pteStore)&pteMask == pteRW {
+			s := w.stamp()
+			in.putStamp(p, r, s)
+			if in.oracle != nil {
+				in.oracle.stored(p, r, s)
+			}
+			pg.pte.Add(^uint32(pteStore - 1))
+			return nil
+		}
+		pg.pte.Add(^uint32(pteStore - 1))
+		if flags&flagTried != 0 && in.inlineGen.Load() != gen {
+			// The file was re-created (re-inlined) since the first try:
+			// this is a new fault on a new file, not the TRIED attempt.
+			flags &^= flagTried
+		}
+		if flags&flagTried == 0 {
+			gen = in.inlineGen.Load()
+		}
+		res, err := w.writeFault(in, p, flags)
+		if err != nil {
+			return err
+		}
+		switch res {
+		case faultRetry:
+			w.ctr.Retries++
+			w.chain++
+			if w.chain > w.ctr.MaxRetryChain {
+				w.ctr.MaxRetryChain = w.chain
+			}
+			if w.chain >= int64(in.retryLimit()) {
+				flags |= flagTried
+			}
+		case faultSigbus:
+			w.ctr.Sigbus++
+			w.violation(in, "I4", "R4", p, fmt.Sprintf("SIGBUS for a store within EOF to page %d (get_user_pages caller, fallback sigbus)", p))
+			return nil
+		case faultBeyondEOF:
+			return nil
+		}
+	}
+}
+
+func (in *Inode) retryLimit() int {
+	if in.retry == nil || in.retry.MaxRetries < 1 {
+		return 1
+	}
+	return in.retry.MaxRetries
+}
+
+// load reads the worker's region of page p through the mapping, taking a
+// read fault when the PTE is none.
+func (w *Worker) load(in *Inode, p int, faultAround, naive bool) (uint64, error) {
+	pg := &in.pages[p]
+	for {
+		if pg.pte.Load()&pteMask != pteNone {
+			return in.loadStamp(p, w.data%in.regions), nil
+		}
+		res, err := w.readFault(in, p, faultAround, naive)
+		if err != nil || res == faultBeyondEOF {
+			return 0, err
+		}
+	}
+}
+
+// zap unmaps page p's PTE (madvise(MADV_DONTNEED) of one page): the next
+// access faults again.
+func (w *Worker) zap(in *Inode, p int) {
+	in.zapPTE(&in.pages[p])
+}
+
+// zapPTE sets the PTE to none and waits for stores in flight.
+func (in *Inode) zapPTE(pg *page) {
+	for {
+		v := pg.pte.Load()
+		if pg.pte.CompareAndSwap(v, v&^pteMask) {
+			break
+		}
+	}
+	waitStores(pg)
+}
+
+// wrprotect turns an rw PTE into ro (page_mkclean) and waits for stores in flight.
+func (in *Inode) wrprotect(pg *page) {
+	for {
+		v := pg.pte.Load()
+		if v&pteMask != pteRW {
+			return
+		}
+		if pg.pte.CompareAndSwap(v, v&^pteMask|pteRO) {
+			break
+		}
+	}
+	waitStores(pg)
+}
+
+func waitStores(pg *page) {
+	for i := 0; pg.pte.Load()>>8 != 0; i++ {
+		if i > 16 {
+			yield()
+		}
+	}
+}
+
+// ---- read fault and fault-around ----
+
+// readFault is filemap_fault for page p: MM(S); if the page is cached and
+// uptodate, map it; otherwise create and fill it under the strategy's
+// OpReadFault plan. With faultAround it first maps neighbouring cached pages
+// (map_pages), by trylock and recheck unless naive.
+func (w *Worker) readFault(in *Inode, p int, faultAround, naive bool) (faultResult, error) {
+	t := w.startTimer(KReadFault)
+	w.ctr.Faults++
+	w.rlock(in.mm, lkMM)
+	defer func() {
+		w.runlock(in.mm, lkMM)
+		w.stopTimer(KReadFault, t)
+	}()
+	if int64(p) >= in.size.Load() {
+		return faultBeyondEOF, nil
+	}
+	if faultAround {
+		w.faultAround(in, p, naive)
+		if in.pages[p].pte.Load()&pteMask != pteNone {
+			return faultOK, nil
+		}
+	}
+	pg := &in.pages[p]
+	if pg.state.Load()&(pgPresent|pgUptodate) != pgPresent|pgUptodate {
+		if err := w.fillPage(in, p, strategies.OpReadFault); err != nil {
+			return faultOK, err
+		}
+	}
+	w.lockPage(pg)
+	if pg.state.Load()&pgPresent == 0 || int64(p) >= in.size.Load() {
+		// Punched or truncated under us: fault again.
+		w.unlockPage(pg)
+		return faultOK, nil
+	}
+	for {
+		v := pg.pte.Load()
+		if v&pteMask != pteNone || pg.pte.CompareAndSwap(v, v|pteRO) {
+			break
+		}
+	}
+	w.unlockPage(pg)
+	return faultOK, nil
+}
+
+// faultAroundPages is the fault-around window (the kernel's default 64 KiB).
+const faultAroundPages = 16
+
+// faultAround maps ro PTEs for cached uptodate pages around p. It never
+// creates pages and never does I/O. The safe variant trylocks each page and
+// rechecks that it is still cached and within EOF (filemap_map_pages); the
+// naive one trusts an unlocked look at the page state, which races with
+// punch dropping the page (R2).
+func (w *Worker) faultAround(in *Inode, p int, naive bool) {
+	start := p &^ (faultAroundPages - 1)
+	end := min(start+faultAroundPages, in.npages)
+	for q := start; q < end; q++ {
+		pg := &in.pages[q]
+		if pg.pte.Load()&pteMask != pteNone {
+			continue
+		}
+		if naive {
+			if pg.state.Load()&(pgPresent|pgUptodate) == pgPresent|pgUptodate {
+				in.delay.at(dFaultAround)
+				if pg.pte.CompareAndSwap(pteNone, pteRO) {
+					w.ctr.FaultAround++
+				}
+			}
+			continue
+		}
+		if !w.trylockPage(pg) {
+			w.ctr.FaultAroundMiss++
+			continue
+		}
+		if pg.state.Load()&(pgPresent|pgUptodate) == pgPresent|pgUptodate && int64(q) < in.size.Load() {
+			if pg.pte.CompareAndSwap(pteNone, pteRO) {
+				w.ctr.FaultAround++
+			}
+		} else {
+			w.ctr.FaultAroundMiss++
+		}
+		w.unlockPage(pg)
+	}
+}
+
+// fillPage creates (if absent) and reads page p under the plan of op
+// (OpReadFault or OpRead). The page is left present, uptodate and unlocked.
+func (w *Worker) fillPage(in *Inode, p int, op strategies.Op) error {
+	pl := w.takePlan(in, in.plans[op], uint64(p*in.pageSize), uint64((p+1)*in.pageSize))
+	defer w.dropPlan(in, pl)
+	pg := &in.pages[p]
+	w.lockPage(pg)
+	defer w.unlockPage(pg)
+	s := pg.state.Load()
+	if s&pgPresent != 0 && s&pgUptodate != 0 {
+		return nil
+	}
+	// Create the page (locked), then look up the extent and read.
+	pg.state.Store(pgPresent | pgLocked | s&pgWriteback)
+	w.ctr.PagesCreated++
+	w.rlock(in.ix, lkIX)
+	st := in.extState(p)
+	w.runlock(in.ix, lkIX)
+	in.delay.at(dFaultFill)
+	var err error
+	if st == extWritten {
+		err = in.readDisk(p)
+	} else if st != extInline {
+		clear(in.pageBytes(p))
+	}
+	if err != nil {
+		return fmt.Errorf("read fault: reading page %d: %w", p, err)
+	}
+	pg.state.Or(pgUptodate)
+	return nil
+}
+
+// ---- write fault (page_mkwrite) ----
+
+// writeFault is the write fault on page p: MM(S), a read fault's fill if the
+// page is not cached, then page_mkwrite under the OpWriteFault plan: F, IX,
+// HOLE -> DELALLOC, INLINE -> converted, page dirty, PTE rw.
+func (w *Worker) writeFault(in *Inode, p int, flags faultFlags) (faultResult, error) {
+	t := w.startTimer(KWriteFault)
+	defer w.stopTimer(KWriteFault, t)
+	w.ctr.Faults++
+	w.rlock(in.mm, lkMM)
+	if int64(p) >= in.size.Load() {
+		w.runlock(in.mm, lkMM)
+		return faultBeyondEOF, nil
+	}
+	pg := &in.pages[p]
+	if pg.state.Load()&(pgPresent|pgUptodate) != pgPresent|pgUptodate {
+		if err := w.fillPage(in, p, strategies.OpReadFault); err != nil {
+			w.runlock(in.mm, lkMM)
+			return faultOK, err
+		}
+	}
+	plan := in.plans[strategies.OpWriteFault]
+	if in.retry != nil && in.retry.OnContendedIL && flags&flagAllowRetry != 0 && flags&flagTried == 0 &&
+		plan.IL != strategies.Skip && in.il.Contended() {
+		// Drop MM and wait for IL without it, then retry.
+		w.runlock(in.mm, lkMM)
+		w.rlock(in.il, lkIL)
+		w.runlock(in.il, lkIL)
+		return faultRetry, nil
+	}
+	pl := w.takePlan(in, plan, uint64(p*in.pageSize), uint64((p+1)*in.pageSize))
+	w.lockPage(pg)
+	res := faultOK
+	unlockAll := func() {
+		w.unlockPage(pg)
+		w.dropPlan(in, pl)
+		w.runlock(in.mm, lkMM)
+	}
+	if pg.state.Load()&pgPresent == 0 {
+		unlockAll() // dropped under us: fault again
+		return faultOK, nil
+	}
+	if int64(p) >= in.size.Load() {
+		unlockAll()
+		return faultBeyondEOF, nil
+	}
+	w.rlock(in.ix, lkIX)
+	st := in.extState(p)
+	w.runlock(in.ix, lkIX)
+	switch st {
+	case extHole:
+		w.wlock(in.ix, lkIX)
+		if in.extState(p) == extHole {
+			in.setExtent(p, extDelalloc)
+		}
+		w.wunlock(in.ix, lkIX)
+	case extInline:
+		if in.retry != nil {
+			if flags&flagAllowRetry != 0 && flags&flagTried == 0 {
+				// VM_FAULT_RETRY: drop everything, take IO(X), convert, retry.
+				unlockAll()
+				w.wlock(in.io, lkIO)
+				w.wlock(in.ix, lkIX)
+				if in.extState(p) == extInline {
+					in.setExtent(p, extDelalloc)
+					w.ctr.InlineConverts++
+				}
+				w.wunlock(in.ix, lkIX)
+				w.wunlock(in.io, lkIO)
+				return faultRetry, nil
+			}
+			if flags&flagAllowRetry == 0 && in.retry.Fallback == strategies.FallbackSigbus {
+				unlockAll()
+				return faultSigbus, nil
+			}
+			if flags&flagAllowRetry == 0 {
+				w.ctr.ConvertUnlocked++
+			}
+		}
+		// Convert under the plan's locks only (IL(S) in the base protocol:
+		// the ext4 race with a write() under IO(X)).
+		in.delay.at(dInlineConvert)
+		w.wlock(in.ix, lkIX)
+		if in.extState(p) == extInline {
+			in.setExtent(p, extDelalloc)
+			w.ctr.InlineConverts++
+		}
+		w.wunlock(in.ix, lkIX)
+	}
+	pg.state.Or(pgDirty)
+	for {
+		v := pg.pte.Load()
+		if pg.pte.CompareAndSwap(v, v&^pteMask|pteRW) {
+			break
+		}
+	}
+	unlockAll()
+	return res, nil
+}

@@ -1,0 +1,176 @@
+package hotpath
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Pattern is how foreground workers pick pages.
+type Pattern uint8
+
+const (
+	// Uniform picks any page of the file.
+	Uniform Pattern = iota
+	// HotSpot sends 90% of operations to the first 10% of the file.
+	HotSpot
+	// Disjoint gives each data-writing worker its own slice of the file.
+	Disjoint
+)
+
+var patternNames = [...]string{"uniform", "hot-spot", "disjoint"}
+
+func (p Pattern) String() string { return patternNames[p] }
+
+// RoleSpec says how many workers run a role and how often they act.
+type RoleSpec struct {
+	Role Role
+	// Share of -threads for foreground roles (each gets at least one);
+	// ignored for background roles, which run Count workers.
+	Share float64
+	Count int
+	// Interval paces background roles: one operation (or flusher pass)
+	// per Interval; 0 runs back to back.
+	Interval time.Duration
+}
+
+// Scenario is a named workload preset.
+type Scenario struct {
+	Name        string
+	Description string
+	// Race is the race the scenario reproduces under the unsafe baseline
+	// (R1..R5), or "" for a cost scenario.
+	Race     string
+	FileSize int64
+	Pattern  Pattern
+	Roles    []RoleSpec
+
+	// Faulter op mix: fractions of stores, loads and zaps (the rest).
+	Stores, Loads float64
+	// FaultAround maps neighbouring pages on read faults; Naive skips the
+	// trylock and recheck.
+	FaultAround, NaiveFaultAround bool
+	// WritePages is the number of pages per write() and read().
+	WritePages int
+	// WriteFailRate is the share of write() pages where the copy stops short.
+	WriteFailRate float64
+	// PunchPages is the size of a punch.
+	PunchPages int
+	// InlineBlocks start INLINE and are re-inlined by the inliner.
+	InlineBlocks int
+	// GUPShare is the share of faulter stores that come from
+	// get_user_pages callers (faultretry's no-retry path); 0 unless the
+	// strategy option sets it.
+	GUPShare float64
+	// Delays are the points whose windows verify widens for this race.
+	Delays []string
+}
+
+const kib, mib = 1 << 10, 1 << 20
+
+// Scenarios lists every scenario in the order `lockbench list` prints them.
+var Scenarios = []Scenario{
+	{
+		Name: "fault-scale", Description: "faulters only (stores, loads, zaps) on disjoint pages; a flusher write-protects: fault cost and its scaling",
+		FileSize: 16 * mib, Pattern: Disjoint, Stores: 0.6, Loads: 0.3, FaultAround: true,
+		Roles: []RoleSpec{{Role: RoleFaulter, Share: 1}, {Role: RoleFlusher, Count: 1, Interval: time.Millisecond}},
+	},
+	{
+		Name: "fsync-storm", Description: "faulters storing while an fsync thread syncs back to back (btrfs mmap write vs fsync logging, R5)",
+		Race: "R5", FileSize: 1 * mib, Pattern: Uniform, Stores: 0.8, Loads: 0.1, FaultAround: true,
+		Roles: []RoleSpec{{Role: RoleFaulter, Share: 1}, {Role: RoleFsync, Count: 1, Interval: 500 * time.Microsecond}, {Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}},
+		Delays: []string{"fsync-leaf", "writeback-io"},
+	},
+	{
+		Name: "punch", Description: "faulters loading and storing with fault-around while a puncher punches holes (page instantiation vs hole punch, R2)",
+		Race: "R2", FileSize: 1 * mib, Pattern: Uniform, Stores: 0.3, Loads: 0.6, FaultAround: true, PunchPages: 16,
+		Roles: []RoleSpec{{Role: RoleFaulter, Share: 1}, {Role: RolePuncher, Count: 1, Interval: 100 * time.Microsecond}, {Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}},
+		Delays: []string{"punch-drop-free"},
+	},
+	{
+		Name: "punch-naive", Description: "punch with naive fault-around (no trylock and recheck): stale mappings of punched pages (R2)",
+		Race: "R2", FileSize: 1 * mib, Pattern: Uniform, Stores: 0.3, Loads: 0.6, FaultAround: true, NaiveFaultAround: true, PunchPages: 16,
+		Roles: []RoleSpec{{Role: RoleFaulter, Share: 1}, {Role: RolePuncher, Count: 1, Interval: 100 * time.Microsecond}, {Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}},
+		Delays: []string{"punch-drop-free", "fault-around"},
+	},
+	{
+		Name: "write-fail", Description: "writers whose copies fail short while faulters store into the same ranges (failed write vs write fault, R1; fstests 344/346)",
+		Race: "R1", FileSize: 1 * mib, Pattern: Uniform, Stores: 0.9, Loads: 0.05, FaultAround: true, WritePages: 8, WriteFailRate: 0.05,
+		Roles: []RoleSpec{{Role: RoleWriter, Share: 0.5}, {Role: RoleFaulter, Share: 0.5}, {Role: RolePuncher, Count: 1, Interval: time.Millisecond}, {Role: RoleFlusher, Count: 1, Interval: time.Millisecond}},
+		PunchPages: 64, Delays: []string{"write-copy", "cleanup"},
+	},
+	{
+		Name: "stale-map", Description: "partial-page writers, a flusher and a reclaimer on a small file (stale cached mapping, R3)",
+		Race: "R3", FileSize: 256 * kib, Pattern: Uniform, WritePages: 1, PunchPages: 4,
+		Roles: []RoleSpec{{Role: RoleWriter, Share: 1}, {Role: RoleFlusher, Count: 1}, {Role: RoleReclaimer, Count: 1}, {Role: RolePuncher, Count: 1, Interval: 500 * time.Microsecond}},
+		Delays: []string{"write-after-map", "writeback-io"},
+	},
+	{
+		Name: "inline", Description: "writers and faulters on inline-data blocks that an inliner re-creates (inline conversion in page_mkwrite, R4)",
+		Race: "R4", FileSize: 64 * kib, Pattern: HotSpot, Stores: 0.9, Loads: 0.05, WritePages: 1, InlineBlocks: 1,
+		Roles: []RoleSpec{{Role: RoleWriter, Share: 0.5}, {Role: RoleFaulter, Share: 0.5}, {Role: RoleInliner, Count: 1, Interval: 100 * time.Microsecond}},
+		Delays: []string{"inline-write", "inline-convert"},
+	},
+	{
+		Name: "mixed", Description: "everything at once: faulters, writers, readers, fsync, punch, truncate, flusher, reclaimer",
+		FileSize: 8 * mib, Pattern: HotSpot, Stores: 0.5, Loads: 0.4, FaultAround: true, WritePages: 4, PunchPages: 16,
+		Roles: []RoleSpec{
+			{Role: RoleFaulter, Share: 0.5}, {Role: RoleWriter, Share: 0.25}, {Role: RoleReader, Share: 0.25},
+			{Role: RoleFsync, Count: 1, Interval: 10 * time.Millisecond}, {Role: RolePuncher, Count: 1, Interval: 5 * time.Millisecond},
+			{Role: RoleTruncater, Count: 1, Interval: 20 * time.Millisecond}, {Role: RoleFlusher, Count: 1, Interval: time.Millisecond},
+			{Role: RoleReclaimer, Count: 1, Interval: 100 * time.Microsecond},
+		},
+	},
+}
+
+// ScenarioNames returns the scenario names in table order.
+func ScenarioNames() []string {
+	n := make([]string, len(Scenarios))
+	for i, s := range Scenarios {
+		n[i] = s.Name
+	}
+	return n
+}
+
+// LookupScenario returns the scenario called name.
+func LookupScenario(name string) (Scenario, error) {
+	for _, s := range Scenarios {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	return Scenario{}, fmt.Errorf("unknown scenario %q (allowed: %s)", name, strings.Join(ScenarioNames(), ", "))
+}
+
+// workerPlan expands the scenario's roles for `threads` foreground workers.
+func (s Scenario) workerPlan(threads int) []RoleSpec {
+	var fg, bg []RoleSpec
+	var shares float64
+	for _, r := range s.Roles {
+		if r.Role.Foreground() {
+			fg = append(fg, r)
+			shares += r.Share
+		} else {
+			bg = append(bg, r)
+		}
+	}
+	var out []RoleSpec
+	left := threads
+	for i, r := range fg {
+		n := int(float64(threads) * r.Share / shares)
+		if i == len(fg)-1 {
+			n = left
+		}
+		n = max(n, 1)
+		left -= n
+		for j := 0; j < n; j++ {
+			out = append(out, r)
+		}
+	}
+	for _, r := range bg {
+		for j := 0; j < max(r.Count, 1); j++ {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -1,0 +1,35 @@
+package hotpath
+
+import (
+	"lockbench/hotpath/clock"
+)
+
+// sampledKinds are timed one in sampleEvery (seeded random): a store or a
+// load without a fault costs a few nanoseconds, less than the timer's floor,
+// so timing each would measure the timer. Every other kind is timed each time.
+const sampleEvery = 64
+
+func sampled(k Kind) bool { return k == KStore || k == KLoad || k == KReclaim }
+
+// startTimer starts timing an operation of kind k, or returns -1 when this
+// one is not in the sample.
+func (w *Worker) startTimer(k Kind) clock.Ticks {
+	if sampled(k) && w.rng.Uint32()%sampleEvery != 0 {
+		return -1
+	}
+	return w.clk.Now()
+}
+
+// stopTimer records the operation's latency (when timed) and counts it.
+func (w *Worker) stopTimer(k Kind, t clock.Ticks) {
+	w.ops[k]++
+	if t >= 0 {
+		now := w.clk.Now()
+		d := int64(w.clk.Duration(now - t))
+		if d < 1 {
+			d = 1
+		}
+		w.hist[k].RecordValue(d)
+		w.win.record(k, d, now)
+	}
+}

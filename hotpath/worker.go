@@ -1,0 +1,138 @@
+package hotpath
+
+import (
+	"math/rand/v2"
+	"sync/atomic"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"lockbench/hotpath/clock"
+	"lockbench/results"
+)
+
+// Kind is an operation kind, the unit of throughput and latency reporting.
+type Kind uint8
+
+const (
+	KStore Kind = iota
+	KLoad
+	KReadFault
+	KWriteFault
+	KWrite
+	KRead
+	KFsync
+	KPunch
+	KTruncate
+	KWriteback
+	KReclaim
+	KInline
+	NumKinds
+)
+
+var kindNames = [NumKinds]string{
+	"store", "load", "read-fault", "write-fault", "write", "read", "fsync",
+	"punch", "truncate", "writeback", "reclaim", "re-inline",
+}
+
+func (k Kind) String() string { return kindNames[k] }
+
+// Role is what a worker does.
+type Role uint8
+
+const (
+	RoleFaulter Role = iota
+	RoleWriter
+	RoleReader
+	RoleFsync
+	RolePuncher
+	RoleTruncater
+	RoleFlusher
+	RoleReclaimer
+	RoleInliner
+	NumRoles
+)
+
+var roleNames = [NumRoles]string{
+	"faulter", "writer", "reader", "fsync", "puncher", "truncater", "flusher", "reclaimer", "inliner",
+}
+
+func (r Role) String() string { return roleNames[r] }
+
+// Foreground reports whether the role is scaled by -threads.
+func (r Role) Foreground() bool { return r <= RoleReader }
+
+// Worker is one worker's private state. Everything it writes on the measured
+// path lives here, padded away from other workers; the runner merges workers
+// after they join.
+type Worker struct {
+	_    [64]byte
+	ID   int
+	slot int
+	Role Role
+	data int // data-writer index (owner of region data%regions), -1 if none
+	CPU  int
+
+	rng *rand.Rand
+
+	held uint32        // locks held (lockClass bits)
+	pub  atomic.Uint64 // published held|waiting<<32 while blocked (watchdog)
+	prog atomic.Int64  // progress, published every progressEvery ops
+
+	ops      [NumKinds]int64
+	hist     [NumKinds]*hdrhistogram.Histogram
+	sample   uint32 // time one op in sample+1 of cheap kinds (mask)
+	ctr      results.Counters
+	stampSeq uint64
+	opIndex  int64
+
+	// fault state carried across a retry chain
+	chain int64
+
+	// write() scratch, preallocated: blocks reserved and the cached mapping.
+	reserved []bool
+	mapped   []uint32
+
+	clk *clock.Clock
+	win *series
+	events  []results.Event
+	oracleV []results.Violation
+	nViolations     int64
+	uncheckedFsyncs int64
+	err     error
+	_       [64]byte
+}
+
+const progressEvery = 64
+
+func newWorker(id, slot int, role Role, seed uint64, maxWrite int) *Worker {
+	w := &Worker{
+		ID:       id,
+		slot:     slot,
+		Role:     role,
+		data:     -1,
+		CPU:      -1,
+		rng:      rand.New(rand.NewPCG(seed, uint64(id)+0x9e3779b97f4a7c15)),
+		reserved: make([]bool, maxWrite),
+		mapped:   make([]uint32, maxWrite),
+	}
+	for k := range w.hist {
+		// 1 ns .. 100 s at 3 significant digits.
+		w.hist[k] = hdrhistogram.New(1, 100_000_000_000, 3)
+	}
+	return w
+}
+
+// stamp returns the next unique stamp of this worker: (owner+1)<<40 | seq.
+func (w *Worker) stamp() uint64 {
+	w.stampSeq++
+	return uint64(w.data+1)<<40 | w.stampSeq
+}
+
+// stampOwner returns the data-writer index of a stamp and its sequence.
+func stampOwner(s uint64) (owner int, seq uint64) {
+	return int(s>>40) - 1, s & (1<<40 - 1)
+}
+
+func (w *Worker) intn(n int) int { return int(w.rng.Uint64N(uint64(n))) }
+
+func (w *Worker) chance(p float64) bool { return p > 0 && w.rng.Float64() < p }
