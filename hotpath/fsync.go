@@ -37,11 +37,19 @@ func (w *Worker) fsync(in *Inode, log *[]logRecord) error {
 	outer.ER = strategies.Skip
 	pl := w.takePlan(in, outer, 0, 0)
 	defer w.dropPlan(in, pl)
+	// Write back every page dirty now, waiting first for writeback in
+	// flight (a page redirtied while under writeback must be written again).
 	for p := 0; p < in.npages; p++ {
-		if in.pages[p].state.Load()&pgDirty != 0 {
+		pg := &in.pages[p]
+		for pg.state.Load()&(pgDirty|pgWriteback) != 0 {
+			if pg.state.Load()&pgWriteback != 0 {
+				yield()
+				continue
+			}
 			if err := w.writebackPage(in, p, true); err != nil {
 				return err
 			}
+			break
 		}
 	}
 	for p := 0; p < in.npages; p++ {

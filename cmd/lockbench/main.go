@@ -1,0 +1,96 @@
+// Command lockbench measures what it costs a filesystem to serialise
+// memory-mapped page faults against write(), read(), fsync, hole punch and
+// truncate, under several locking strategies, and checks which are safe.
+//
+//	lockbench                  the default job: every strategy on the default scenarios, tmpfs and the temp dir's disk
+//	lockbench run [flags]      run strategies x scenarios x threads x targets, print a table, write results
+//	lockbench sweep [flags]    the same, with lists everywhere (an alias kept for scripts)
+//	lockbench verify [flags]   the race oracle: strategy x race matrix
+//	lockbench report FILE...   render results files (text, json, csv, bench, html)
+//	lockbench hw [-json]       describe this machine and its storage targets
+//	lockbench list             strategies and scenarios
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		fmt.Fprintln(os.Stderr, "lockbench: interrupted: stopping after the current run and keeping what was measured (again to exit now)")
+		cancel()
+		<-sigs
+		removeBackingFiles()
+		os.Exit(1)
+	}()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// usageError is a bad command line: exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// errMismatch is verify's failure: the matrix does not match expectations.
+var errMismatch = errors.New("verify: the matrix does not match the expected verdicts")
+
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "lockbench:", err)
+	var u usageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
+
+// run is the whole program, minus process exit: testable.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return runDefault(ctx, stdout, stderr)
+	}
+	switch args[0] {
+	case "run", "sweep":
+		return cmdRun(ctx, args[0], args[1:], stdout, stderr)
+	case "verify":
+		return cmdVerify(ctx, args[1:], stdout, stderr)
+	case "report":
+		return cmdReport(args[1:], stdout, stderr)
+	case "hw":
+		return cmdHW(ctx, args[1:], stdout, stderr)
+	case "list":
+		return cmdList(stdout)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usageText)
+		return nil
+	}
+	return usagef("unknown command %q (allowed: run, sweep, verify, report, hw, list, help)", args[0])
+}
+
+const usageText = `lockbench: the cost and safety of serialising mmap page faults against file operations
+
+usage:
+  lockbench                  default job: all strategies x fault-scale,fsync-storm on tmpfs and the temp dir
+  lockbench run [flags]      run and print a table (lockbench run -h for flags)
+  lockbench sweep [flags]    the same, lists everywhere
+  lockbench verify [flags]   race oracle: strategy x race matrix
+  lockbench report [flags] FILE...
+  lockbench hw [-json]
+  lockbench list
+`

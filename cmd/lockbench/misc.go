@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"lockbench/hardware"
+	"lockbench/hotpath"
+	"lockbench/reports"
+	"lockbench/results"
+	"lockbench/strategies"
+)
+
+func cmdList(stdout io.Writer) error {
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STRATEGY\tDESCRIPTION")
+	for _, s := range strategies.All {
+		fmt.Fprintf(tw, "%s\t%s\n", s.Name, s.Description)
+	}
+	fmt.Fprintln(tw, "\nSCENARIO\tRACE\tDESCRIPTION")
+	for _, s := range hotpath.Scenarios {
+		r := s.Race
+		if r == "" {
+			r = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, r, s.Description)
+	}
+	return tw.Flush()
+}
+
+func cmdHW(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("hw", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the description as JSON")
+	target := fs.String("target", "auto", "targets to describe (as for run)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err}
+	}
+	m, err := hardware.Detect()
+	if err != nil {
+		return err
+	}
+	specs, err := hardware.ParseTargets(*target)
+	if err != nil {
+		return usagef("-target: %v", err)
+	}
+	targets, cleanup, err := hardware.PrepareAll(ctx, specs)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Machine hardware.Machine  `json:"machine"`
+			Targets []hardware.Target `json:"targets"`
+		}{m, targets})
+	}
+	return hardware.WriteText(stdout, m, targets)
+}
+
+func cmdReport(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "text", "output format: "+strings.Join(append(append([]string{}, reports.Formats...), "html"), ", "))
+	charts := fs.String("charts", "", "also write PNG charts into this directory")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err}
+	}
+	if fs.NArg() == 0 {
+		return usagef("report: give one or more results files")
+	}
+	if *format != "html" && !validFormat(*format) {
+		return usagef("-format %q is unknown (allowed: %s, html)", *format, strings.Join(reports.Formats, ", "))
+	}
+	var files []*results.File
+	for _, path := range fs.Args() {
+		f, err := results.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files = append(files, f)
+	}
+	if *charts != "" {
+		if err := os.MkdirAll(*charts, 0o755); err != nil {
+			return err
+		}
+		for _, f := range files {
+			if _, err := reports.WriteCharts(*charts, f); err != nil {
+				return err
+			}
+		}
+	}
+	if *format == "html" {
+		return reports.WriteHTML(stdout, files)
+	}
+	for _, f := range files {
+		if err := reports.Render(stdout, *format, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}

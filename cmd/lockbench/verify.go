@@ -1,0 +1,298 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"lockbench/hardware"
+	"lockbench/hotpath"
+	"lockbench/results"
+	"lockbench/strategies"
+)
+
+// expected is model.md's "What each strategy is expected to prevent": S
+// must show 0 violations, V is expected to be violated (for none it must be;
+// for the others it is reported as measured).
+var expected = map[string]map[string]byte{
+	"none":       {"R1": 'V', "R2": 'V', "R3": 'V', "R4": 'V', "R5": 'V'},
+	"rangelock":  {"R1": 'S', "R2": 'S', "R3": 'S', "R4": 'S', "R5": 'S'},
+	"rwsem":      {"R1": 'S', "R2": 'S', "R3": 'V', "R4": 'V', "R5": 'S'},
+	"seqcount":   {"R1": 'S', "R2": 'S', "R3": 'S', "R4": 'V', "R5": 'S'},
+	"faultretry": {"R1": 'S', "R2": 'S', "R3": 'V', "R4": 'S', "R5": 'S'},
+}
+
+// raceScenarios returns the scenarios that reproduce a race, in table order.
+func raceScenarios() []string {
+	var out []string
+	for _, s := range hotpath.Scenarios {
+		if s.Race != "" {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// parseBudget parses "2s" (time per cell) or "1000000ops" (operations per cell).
+func parseBudget(s string) (time.Duration, int64, error) {
+	if n, ok := strings.CutSuffix(s, "ops"); ok {
+		v, err := strconv.ParseInt(n, 10, 64)
+		if err != nil || v <= 0 {
+			return 0, 0, usagef("-budget %q: want a positive count such as 1000000ops or a duration such as 2s", s)
+		}
+		return 0, v, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, 0, usagef("-budget %q: want a positive duration such as 2s or a count such as 1000000ops", s)
+	}
+	return d, 0, nil
+}
+
+func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	strategy := fs.String("strategy", "all", "comma list of strategies: "+strings.Join(strategies.Names(), ", ")+", or all")
+	scenario := fs.String("scenario", "all", "comma list of race scenarios: "+strings.Join(raceScenarios(), ", ")+", or all")
+	budget := fs.String("budget", "2s", "budget per cell: a duration (2s) or an operation count (1000000ops)")
+	threads := fs.Int("threads", 2, "foreground workers per cell")
+	seedStr := fs.String("seed", "1", "seed (a replay gives the seed of a violating run)")
+	delay := fs.Duration("delay", 50*time.Microsecond, "delay injection at each scenario's race points (0: off)")
+	target := fs.String("target", "tmpfs", "target (as for run)")
+	out := fs.String("o", "lockbench-verify.json", "results file with the matrix (empty: none)")
+	gup := fs.Float64("gup-share", 0, "faultretry: share of stores from get_user_pages callers, in [0,1]")
+	fallback := fs.String("fallback", "sigbus", "faultretry: "+strings.Join(strategies.FallbackNames, ", "))
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usagef("verify: unexpected argument %q", fs.Arg(0))
+	}
+	sts, err := parseList(*strategy, strategies.Names(), "-strategy")
+	if err != nil {
+		return err
+	}
+	scs, err := parseList(*scenario, raceScenarios(), "-scenario")
+	if err != nil {
+		return err
+	}
+	dur, ops, err := parseBudget(*budget)
+	if err != nil {
+		return err
+	}
+	seed, err := strconv.ParseUint(*seedStr, 10, 64)
+	if err != nil {
+		return usagef("-seed %q is not an unsigned integer", *seedStr)
+	}
+	if *threads < 1 || *threads > 4096 {
+		return usagef("-threads must be between 1 and 4096, got %d", *threads)
+	}
+	if *delay < 0 || *delay > time.Second {
+		return usagef("-delay must be in [0, 1s], got %v", *delay)
+	}
+	opts := strategies.Options{GUPShare: *gup, Fallback: *fallback}
+	if err := opts.Validate(); err != nil {
+		return usageError{err}
+	}
+	if *out != "" {
+		if err := checkWritableDir(*out); err != nil {
+			return err
+		}
+	}
+	specs, err := hardware.ParseTargets(*target)
+	if err != nil {
+		return usagef("-target: %v", err)
+	}
+	targets, cleanup, err := hardware.PrepareAll(ctx, specs[:1])
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	tgt := targets[0]
+	machine, err := hardware.Detect()
+	if err != nil {
+		return err
+	}
+	m := &results.Matrix{Budget: *budget}
+	ok := true
+	progress := newProgress(stderr, len(sts)*len(scs), false)
+	k := 0
+	for _, scn := range scs {
+		sc, _ := hotpath.LookupScenario(scn)
+		for _, sn := range sts {
+			k++
+			progress.cell(k, sn+" "+scn)
+			st, err := strategies.New(sn, opts)
+			if err != nil {
+				return usageError{err}
+			}
+			cfg := hotpath.Config{
+				Strategy: st, Scenario: sc, Threads: *threads, Duration: dur, OpLimit: ops,
+				Seed: seed, Dir: tgt.Path, Oracle: true, GUPShare: *gup, Watchdog: 5 * time.Second, Direct: true,
+			}
+			if *delay > 0 {
+				cfg.Delay = &hotpath.DelayConfig{For: *delay, Points: sc.Delays}
+			}
+			activeDirs.Store(tgt.Path, true)
+			rep, err := hotpath.Run(ctx, cfg)
+			activeDirs.Delete(tgt.Path)
+			var dl *hotpath.DeadlockError
+			if err != nil && !errors.As(err, &dl) {
+				return fmt.Errorf("verify %s %s: %w", sn, scn, err)
+			}
+			c := verdict(sn, sc, rep, seed, *budget, *delay, *threads)
+			c.Matches = matches(c)
+			ok = ok && c.Matches
+			m.Cells = append(m.Cells, c)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	progress.done()
+	if err := writeMatrix(stdout, m, sts, scs); err != nil {
+		return err
+	}
+	if *out != "" {
+		f := &results.File{Schema: results.SchemaVersion, Tool: "lockbench", Command: "verify", Created: time.Now().UTC(),
+			Machine: machine, Verify: m, Incomplete: ctx.Err() != nil}
+		if err := results.WriteFile(*out, f); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "results: %s\n", *out)
+	}
+	if ctx.Err() != nil {
+		return errors.New("interrupted: the matrix is incomplete")
+	}
+	if !ok {
+		return errMismatch
+	}
+	return nil
+}
+
+func verdict(sn string, sc hotpath.Scenario, rep results.Rep, seed uint64, budget string, delay time.Duration, threads int) results.VerifyCell {
+	c := results.VerifyCell{Strategy: sn, Scenario: sc.Name, Race: sc.Race, Seed: seed, Verdict: "safe", Expect: "safe"}
+	if expected[sn][sc.Race] == 'V' {
+		c.Expect = "violated"
+	}
+	for _, w := range rep.Workers {
+		c.Ops += w.Ops
+	}
+	switch {
+	case rep.Deadlock != "":
+		c.Verdict = "deadlock"
+		c.Detail = rep.Deadlock
+	case len(rep.Violations) > 0:
+		c.Verdict = "violated"
+		c.Violations = int64(len(rep.Violations))
+		first := rep.Violations[0]
+		for _, v := range rep.Violations {
+			if v.Worker >= 0 && (first.Worker < 0 || v.Op < first.Op) {
+				first = v
+			}
+		}
+		c.FirstAt = first.Op
+		c.Detail = fmt.Sprintf("%s/%s: %s", first.Invariant, first.Race, first.Detail)
+	}
+	if c.Verdict != "safe" {
+		d := "2s"
+		if strings.HasSuffix(budget, "s") && !strings.HasSuffix(budget, "ops") {
+			d = budget
+		}
+		c.Replay = fmt.Sprintf("go run ./cmd/lockbench run -strategy %s -scenario %s -threads %d -seed %d -duration %s -oracle -delay %v -o ''", sn, sc.Name, threads, seed, d, delay)
+	}
+	return c
+}
+
+// matches says whether a cell meets its expectation: S cells must be safe;
+// none must be violated; other V cells are reported as measured.
+func matches(c results.VerifyCell) bool {
+	if c.Expect == "safe" {
+		return c.Verdict == "safe"
+	}
+	if c.Strategy == "none" {
+		return c.Verdict != "safe"
+	}
+	return true
+}
+
+func writeMatrix(w io.Writer, m *results.Matrix, sts, scs []string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "race oracle, budget %s per cell\n", m.Budget)
+	fmt.Fprint(tw, "SCENARIO\tRACE")
+	for _, s := range sts {
+		fmt.Fprintf(tw, "\t%s", s)
+	}
+	fmt.Fprintln(tw)
+	for _, scn := range scs {
+		race := ""
+		var row []string
+		for _, s := range sts {
+			for _, c := range m.Cells {
+				if c.Strategy == s && c.Scenario == scn {
+					race = c.Race
+					row = append(row, cellText(c))
+				}
+			}
+		}
+		if len(row) == 0 {
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", scn, race, strings.Join(row, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "(expected: S = must be safe, V = expected violated; ! marks a cell that does not match)")
+	for _, c := range m.Cells {
+		if c.Verdict != "safe" {
+			fmt.Fprintf(w, "\n%s on %s: %s, first at op %d (seed %d)\n  %s\n  replay: %s\n", c.Strategy, c.Scenario, c.Verdict, c.FirstAt, c.Seed, c.Detail, c.Replay)
+		}
+	}
+	return nil
+}
+
+func cellText(c results.VerifyCell) string {
+	exp := "S"
+	if c.Expect == "violated" {
+		exp = "V"
+	}
+	var s string
+	switch c.Verdict {
+	case "safe":
+		s = fmt.Sprintf("safe: 0 in %s ops", human(c.Ops))
+	case "violated":
+		s = fmt.Sprintf("VIOLATED: %d, first at op %d", c.Violations, c.FirstAt)
+	default:
+		s = "DEADLOCK"
+	}
+	mark := ""
+	if !c.Matches {
+		mark = " !"
+	}
+	return fmt.Sprintf("%s [%s]%s", s, exp, mark)
+}
+
+func human(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.1fG", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1fk", float64(n)/1e3)
+	}
+	return strconv.FormatInt(n, 10)
+}

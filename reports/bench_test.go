@@ -1,0 +1,111 @@
+package reports
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"lockbench/results"
+)
+
+func TestBenchValue(t *testing.T) {
+	tests := []struct {
+		in, want string
+	}{
+		// Unchanged.
+		{"fsync-storm", "fsync-storm"},
+		{"write-fault", "write-fault"},
+		{"nvme0n1", "nvme0n1"},
+		{"2", "2"},
+		// Separators of the name format become '_'.
+		{"ext4/dev/sda", "ext4_dev_sda"},
+		{"gup-share=0.3,fallback=sigbus", "gup-share_0.3,fallback_sigbus"},
+		{"a b\tc", "a_b_c"},
+		// A trailing -<digits> would read as GOMAXPROCS.
+		{"loop-2", "loop_2"},
+		{"ram-disk-16", "ram-disk_16"},
+		{"-1", "_1"},
+		// Digits not after a '-' are fine.
+		{"sda2", "sda2"},
+		// Empty is spelled out.
+		{"", "unset"},
+	}
+	for _, tt := range tests {
+		if got := benchValue(tt.in); got != tt.want {
+			t.Errorf("benchValue(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestBenchName(t *testing.T) {
+	c := results.Config{Strategy: "faultretry", Scenario: "fsync-storm", Target: "loop-1", Threads: 4, Options: "fallback=sigbus"}
+	want := "BenchmarkLockbench/strategy=faultretry/scenario=fsync-storm/target=loop_1/threads=4/options=fallback_sigbus"
+	if got := benchName(c); got != want {
+		t.Errorf("benchName(%+v) = %q; want %q", c, got, want)
+	}
+}
+
+// The bench format carries no timestamp, seed or run id:
+// configuration lines describe the machine only.
+func TestBenchConfigDescribesMachineOnly(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Render(&buf, "bench", fixture()); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if line == "" || strings.HasPrefix(line, "Benchmark") || strings.HasPrefix(line, "Unit ") {
+			continue
+		}
+		key, _, ok := strings.Cut(line, ":")
+		if !ok {
+			t.Errorf("line %q is neither a result, a unit nor a configuration line", line)
+			continue
+		}
+		switch key {
+		case "cpu", "logical-cpus", "kernel", "machine", "target-fs", "target-device":
+		default:
+			t.Errorf("configuration line %q: key %q does not describe the machine", line, key)
+		}
+	}
+}
+
+// TestBenchstatParses runs benchstat (golang.org/x/perf/cmd/benchstat) on
+// the bench output when it is on PATH: it must parse every line without
+// complaint and, with -col /strategy, compare rwsem against none.
+func TestBenchstatParses(t *testing.T) {
+	bin, err := exec.LookPath("benchstat")
+	if err != nil {
+		t.Skip("benchstat not on PATH (go install golang.org/x/perf/cmd/benchstat@latest)")
+	}
+	var buf bytes.Buffer
+	if err := Render(&buf, "bench", fixture()); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "lockbench.bench")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{path}, {"-col", "/strategy", path}} {
+		cmd := exec.Command(bin, args...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("benchstat %v: %v\n%s", args, err, stderr.String())
+		}
+		if stderr.Len() > 0 {
+			t.Errorf("benchstat %v complained:\n%s", args, stderr.String())
+		}
+		out := stdout.String()
+		for _, want := range []string{"ops/s", "p99-sec/op", "sec/op", "scenario=fsync-storm"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("benchstat %v output lacks %q:\n%s", args, want, out)
+			}
+		}
+		if len(args) > 1 && !strings.Contains(out, "vs base") {
+			t.Errorf("benchstat -col /strategy did not compare strategies:\n%s", out)
+		}
+	}
+}

@@ -1,0 +1,127 @@
+package reports
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"lockbench/results"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the current output")
+
+// checkGolden compares got with testdata/name, or rewrites it with -update.
+// A mismatch is reported as a line diff.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run `go test ./reports/ -update` to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (run `go test ./reports/ -update` to accept):\n%s", path, lineDiff(string(want), string(got)))
+	}
+}
+
+// lineDiff is a small readable diff: each differing line number with the
+// golden line (-) and the new one (+), at most 20 of them.
+func lineDiff(want, got string) string {
+	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	shown := 0
+	for i := 0; i < max(len(wl), len(gl)) && shown < 20; i++ {
+		var w, g string
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if w == g {
+			continue
+		}
+		fmt.Fprintf(&b, "line %d:\n- %s\n+ %s\n", i+1, w, g)
+		shown++
+	}
+	return b.String()
+}
+
+func TestRenderGolden(t *testing.T) {
+	for _, format := range Formats {
+		t.Run(format, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := Render(&buf, format, fixture()); err != nil {
+				t.Fatalf("Render(%q) = %v", format, err)
+			}
+			checkGolden(t, "fixture."+format+".golden", buf.Bytes())
+		})
+	}
+}
+
+func TestRenderUnknownFormat(t *testing.T) {
+	var buf bytes.Buffer
+	err := Render(&buf, "yaml", fixture())
+	want := `unknown format "yaml" (allowed: text, json, csv, bench)`
+	if err == nil || err.Error() != want {
+		t.Errorf("Render(yaml) = %v; want %s", err, want)
+	}
+	if buf.Len() != 0 {
+		t.Errorf("Render(yaml) wrote %q; want nothing", buf.String())
+	}
+}
+
+// failWriter fails every write after the first n bytes.
+type failWriter struct{ n int }
+
+var errDiskFull = errors.New("disk full")
+
+func (f *failWriter) Write(p []byte) (int, error) {
+	if len(p) > f.n {
+		n := f.n
+		f.n = 0
+		return n, errDiskFull
+	}
+	f.n -= len(p)
+	return len(p), nil
+}
+
+// A write error at any point must come back from the renderer, never be
+// swallowed (the regression: tabwriter and csv buffer their output).
+func TestRenderReturnsWriteErrors(t *testing.T) {
+	for _, format := range Formats {
+		var full bytes.Buffer
+		if err := Render(&full, format, fixture()); err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range []int{0, 10, full.Len() / 2, full.Len() - 1} {
+			if err := Render(&failWriter{n: at}, format, fixture()); !errors.Is(err, errDiskFull) {
+				t.Errorf("Render(%s) failing after %d of %d bytes = %v; want %v", format, at, full.Len(), err, errDiskFull)
+			}
+		}
+	}
+	files := []*results.File{fixture()}
+	var full bytes.Buffer
+	if err := WriteHTML(&full, files); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []int{0, 100, full.Len() / 2, full.Len() - 1} {
+		if err := WriteHTML(&failWriter{n: at}, files); !errors.Is(err, errDiskFull) {
+			t.Errorf("WriteHTML failing after %d of %d bytes = %v; want %v", at, full.Len(), err, errDiskFull)
+		}
+	}
+}

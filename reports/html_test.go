@@ -1,0 +1,124 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/base64"
+	"image/png"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"lockbench/results"
+)
+
+// stubPNG is a fixed 1x1 PNG standing in for charts in the golden HTML, so
+// the golden shows the page's structure rather than megabytes of base64.
+var stubPNG, _ = base64.StdEncoding.DecodeString("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAAC0lEQVR4nGP4DwQACfsD/fteaysAAAAASUVORK5CYII=")
+
+func stubCharts(f *results.File, sums []CellSummary) ([]Chart, error) {
+	var out []Chart
+	for _, g := range groupCells(sums) {
+		out = append(out, Chart{Name: "throughput_" + g.slug + ".png", Title: "Throughput: " + g.label, Kind: "throughput", Group: g.label, PNG: stubPNG})
+	}
+	return out, nil
+}
+
+// secondMachine is the fixture as if run on another machine: a different
+// fingerprint and host, every rate 1.5x and every latency 0.5x.
+func secondMachine() *results.File {
+	f := fixture()
+	f.Machine.Fingerprint = "fp-77d0e5b1"
+	f.Machine.Hostname = "bench-b"
+	f.Machine.CPUModel = "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz"
+	f.Machine.LogicalCPUs = 16
+	f.Verify = nil
+	for i := range f.Cells {
+		for j := range f.Cells[i].Reps {
+			r := &f.Cells[i].Reps[j]
+			for k := range r.Ops {
+				o := &r.Ops[k]
+				o.Count = o.Count * 3 / 2
+				o.PerSecond *= 1.5
+				l := &o.Latency
+				for _, d := range []*time.Duration{&l.Mean, &l.P50, &l.P90, &l.P99, &l.P999, &l.Max} {
+					*d /= 2
+				}
+			}
+		}
+	}
+	return f
+}
+
+func TestHTMLGolden(t *testing.T) {
+	tests := []struct {
+		golden string
+		files  []*results.File
+	}{
+		{"fixture.html.golden", []*results.File{fixture()}},
+		// Two machines side by side: one column per file in each group.
+		{"two-machines.html.golden", []*results.File{fixture(), secondMachine()}},
+	}
+	for _, tt := range tests {
+		var buf bytes.Buffer
+		if err := writeHTML(&buf, tt.files, stubCharts); err != nil {
+			t.Fatalf("writeHTML(%s) = %v", tt.golden, err)
+		}
+		checkGolden(t, tt.golden, buf.Bytes())
+	}
+}
+
+// TestHTMLSelfContained renders the real page with real charts and checks
+// that every image is an embedded PNG that decodes, that nothing is
+// fetched from elsewhere, and that text from the file is escaped.
+func TestHTMLSelfContained(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, []*results.File{fixture(), secondMachine()}); err != nil {
+		t.Fatalf("WriteHTML = %v", err)
+	}
+	page := buf.String()
+	t.Logf("HTML page for 2 files: %d bytes", len(page))
+
+	for _, banned := range []string{"<script", "<link", "http://", "https://", "@import", "url("} {
+		if strings.Contains(page, banned) {
+			t.Errorf("page contains %q; want a self-contained page", banned)
+		}
+	}
+	// The verify detail "<punch> raced a fault & lost" must be escaped.
+	if strings.Contains(page, "<punch>") || !strings.Contains(page, "&lt;punch&gt; raced a fault &amp; lost") {
+		t.Errorf("verify detail is not escaped")
+	}
+
+	srcs := regexp.MustCompile(`src="([^"]*)"`).FindAllStringSubmatch(page, -1)
+	// 2 files x (throughput, p99 and 2 series charts).
+	if len(srcs) != 8 {
+		t.Errorf("page has %d images; want 8", len(srcs))
+	}
+	for _, m := range srcs {
+		// html/template writes '+' as "&#43;" inside attributes.
+		uri := strings.ReplaceAll(m[1], "&#43;", "+")
+		data, ok := strings.CutPrefix(uri, "data:image/png;base64,")
+		if !ok {
+			t.Errorf("image src %.40q is not a PNG data URI", uri)
+			continue
+		}
+		raw, err := base64.StdEncoding.DecodeString(data)
+		if err != nil {
+			t.Errorf("image data: %v", err)
+			continue
+		}
+		if _, err := png.Decode(bytes.NewReader(raw)); err != nil {
+			t.Errorf("image does not decode as PNG: %v", err)
+		}
+	}
+}
+
+func TestHTMLNoFiles(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, nil); err != nil {
+		t.Fatalf("WriteHTML(nil) = %v", err)
+	}
+	if !strings.Contains(buf.String(), "</html>") {
+		t.Errorf("WriteHTML(nil) wrote an incomplete page")
+	}
+}

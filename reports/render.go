@@ -1,0 +1,97 @@
+// Package reports turns a results file into what people read: summaries
+// over repetitions with confidence intervals and comparisons against the
+// unsafe baseline (summary.go, on the statistics in stats.go), and
+// renderers picked by name: a text table, the JSON file itself, CSV, Go
+// benchmark format for benchstat, PNG charts and one self-contained HTML
+// page.
+//
+// Data flows one way, as in vegeta's `attack | report`: the results file is
+// the input, Summarize runs once, and each renderer only formats. Renderers
+// are pure: they write to an io.Writer and return every write error; where
+// files are made durable is results.WriteFile's business, not theirs.
+// reports reads results and hardware.Machine as plain data and imports no
+// other lockbench package.
+package reports
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"lockbench/results"
+)
+
+// Formats lists the renderers Render knows, in the order the flag help
+// shows them. It is the one list behind the help text, the unknown-format
+// error and the test that renders every format.
+var Formats = []string{"text", "json", "csv", "bench"}
+
+// Render writes f to w in the named format (one of Formats).
+func Render(w io.Writer, format string, f *results.File) error {
+	switch format {
+	case "text":
+		return writeText(w, f, Summarize(f))
+	case "json":
+		return writeJSON(w, f)
+	case "csv":
+		return writeCSV(w, f)
+	case "bench":
+		return writeBench(w, f)
+	}
+	return fmt.Errorf("unknown format %q (allowed: %s)", format, strings.Join(Formats, ", "))
+}
+
+// writeJSON writes the results file itself, indented as results.WriteFile
+// writes it.
+func writeJSON(w io.Writer, f *results.File) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(f)
+}
+
+// csvHeader names the columns of the CSV format: one row per cell,
+// repetition and operation, durations in nanoseconds.
+var csvHeader = []string{
+	"strategy", "scenario", "threads", "target", "pin", "options", "seed",
+	"rep", "incomplete", "elapsed_ns", "timer_floor_ns",
+	"op", "role", "count", "per_second", "sample_every", "samples",
+	"mean_ns", "p50_ns", "p90_ns", "p99_ns", "p999_ns", "max_ns",
+	"violations",
+}
+
+// writeCSV writes one row per cell x repetition x operation under
+// csvHeader. Violations are those of the whole repetition, repeated on
+// each of its rows.
+func writeCSV(w io.Writer, f *results.File) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvHeader); err != nil {
+		return err
+	}
+	itoa := func(v int64) string { return strconv.FormatInt(v, 10) }
+	for _, c := range f.Cells {
+		cfg := c.Config
+		for _, r := range c.Reps {
+			for _, o := range r.Ops {
+				row := []string{
+					cfg.Strategy, cfg.Scenario, strconv.Itoa(cfg.Threads), cfg.Target, cfg.Pin, cfg.Options,
+					strconv.FormatUint(cfg.Seed, 10),
+					strconv.Itoa(r.Index), strconv.FormatBool(r.Incomplete || c.Incomplete),
+					itoa(int64(r.Elapsed)), itoa(int64(r.TimerFloor)),
+					o.Op, o.Role, itoa(o.Count), strconv.FormatFloat(o.PerSecond, 'f', -1, 64),
+					strconv.Itoa(o.SampleEvery), itoa(o.Latency.Samples),
+					itoa(int64(o.Latency.Mean)), itoa(int64(o.Latency.P50)), itoa(int64(o.Latency.P90)),
+					itoa(int64(o.Latency.P99)), itoa(int64(o.Latency.P999)), itoa(int64(o.Latency.Max)),
+					strconv.Itoa(len(r.Violations)),
+				}
+				if err := cw.Write(row); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
