@@ -14,7 +14,7 @@ func sampled(k Kind) bool { return k == KStore || k == KLoad || k == KReclaim }
 // startTimer starts timing an operation of kind k, or returns -1 when this
 // one is not in the sample.
 func (w *Worker) startTimer(k Kind) clock.Ticks {
-	if sampled(k) && w.rng.Uint32()%sampleEvery != 0 {
+	if w.untimed || sampled(k) && w.rng.Uint32()%sampleEvery != 0 {
 		return -1
 	}
 	return w.clk.Now()

@@ -80,7 +80,7 @@ type Worker struct {
 
 	ops      [NumKinds]int64
 	hist     [NumKinds]*hdrhistogram.Histogram
-	sample   uint32 // time one op in sample+1 of cheap kinds (mask)
+	untimed  bool // count operations without timing them (benchmarks)
 	ctr      results.Counters
 	stampSeq uint64
 	opIndex  int64

@@ -1,0 +1,88 @@
+// Benchmarks of the modelled hot path, named key=value for benchstat:
+//
+//	go test -run '^$' -bench . -benchmem -count 10 . | tee new.txt
+//	benchstat -col /strategy new.txt
+package lockbench_test
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"lockbench/hotpath"
+	"lockbench/strategies"
+)
+
+// benchName builds a key=value benchmark name; values hold no '/', no
+// spaces and never end in -<digits> (benchstat would read GOMAXPROCS).
+func benchName(kv ...string) string {
+	var b strings.Builder
+	for i := 0; i+1 < len(kv); i += 2 {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		v := strings.NewReplacer("/", "_", " ", "_").Replace(kv[i+1])
+		b.WriteString(kv[i] + "=" + v)
+	}
+	return b.String()
+}
+
+func tmpfsDir(b *testing.B) string {
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		return "/dev/shm"
+	}
+	return b.TempDir()
+}
+
+// BenchmarkWriteFault is the modelled write fault (page_mkwrite) on a cached
+// page, 1 thread, on tmpfs: the cost each strategy adds to the fault path.
+func BenchmarkWriteFault(b *testing.B) {
+	for _, oracle := range []bool{false, true} {
+		for _, name := range strategies.Names() {
+			b.Run(benchName("strategy", name, "target", "tmpfs", "oracle", fmt.Sprint(oracle), "threads", "1"), func(b *testing.B) {
+				st, err := strategies.New(name, strategies.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				bn, err := hotpath.NewBench(st, tmpfsDir(b), 16, oracle)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer bn.Close()
+				if err := bn.CacheWritable(3); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if err := bn.WriteFault(3); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkStore is a store through a writable mapping: no fault, the
+// PTE check and the stores-in-flight count only.
+func BenchmarkStore(b *testing.B) {
+	st, _ := strategies.New("none", strategies.Options{})
+	bn, err := hotpath.NewBench(st, tmpfsDir(b), 16, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bn.Close()
+	if err := bn.CacheWritable(3); err != nil {
+		b.Fatal(err)
+	}
+	b.Run(benchName("op", "store", "target", "tmpfs", "threads", "1"), func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if err := bn.Store(3); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,57 @@
+package hotpath
+
+import (
+	"fmt"
+	"time"
+
+	"lockbench/hotpath/clock"
+	"lockbench/strategies"
+)
+
+// Bench drives single operations of the hot path for Go benchmarks: one
+// inode on a real target and one worker, with latency timing off (the
+// benchmark times) and, optionally, the oracle on.
+type Bench struct {
+	in *Inode
+	w  *Worker
+}
+
+// NewBench opens a pages-page inode in dir under strategy st.
+func NewBench(st strategies.Strategy, dir string, pages int, oracle bool) (*Bench, error) {
+	in, err := Open(InodeConfig{Dir: dir, FileSize: int64(pages) * 4096, PageSize: 4096, Slots: 2, Strategy: st, Regions: 8, Oracle: oracle})
+	if err != nil {
+		return nil, err
+	}
+	clk, err := clock.New(clock.Mono)
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+	w := newWorker(0, 0, RoleFaulter, 1, maxChunk)
+	w.data = 0
+	w.clk = clk
+	w.untimed = true
+	w.win = newSeries(clk, clk.Now(), time.Second)
+	return &Bench{in: in, w: w}, nil
+}
+
+// CacheWritable makes page p cached, uptodate, dirty and mapped rw (its first
+// write fault), so that WriteFault measures page_mkwrite on a cached page.
+func (b *Bench) CacheWritable(p int) error {
+	return b.w.store(b.in, p, false)
+}
+
+// WriteFault runs the write fault handler on page p, which must be cached.
+func (b *Bench) WriteFault(p int) error {
+	res, err := b.w.writeFault(b.in, p, flagAllowRetry)
+	if err == nil && res != faultOK {
+		err = fmt.Errorf("write fault on cached page %d returned %d", p, res)
+	}
+	return err
+}
+
+// Store runs one store through the mapping (no fault when the PTE is rw).
+func (b *Bench) Store(p int) error { return b.w.store(b.in, p, false) }
+
+// Close removes the inode's files.
+func (b *Bench) Close() error { return b.in.Close() }
