@@ -205,36 +205,37 @@ func (w *Worker) writebackPage(in *Inode, p int, block bool) error {
 	defer w.stopTimer(KWriteback, t)
 	in.wrprotect(pg)
 	pg.state.Store(s&^pgDirty | pgWriteback)
-	w.rlock(in.ix, lkIX)
+	w.unlockPage(pg)
+	// Allocation at submit (DELALLOC -> UNWRITTEN) takes the same plan as
+	// completion: in rangelock, ER over the page (btrfs locks the extent
+	// range of a delalloc range before it allocates). The page is under
+	// writeback, so punch and reclaim leave it alone meanwhile.
+	pl := w.takePlan(in, in.plans[strategies.OpWritebackEnd], uint64(p*in.pageSize), uint64((p+1)*in.pageSize))
+	w.wlock(in.ix, lkIX)
 	st := in.extState(p)
-	w.runlock(in.ix, lkIX)
+	if st == extDelalloc {
+		in.setExtent(p, extUnwritten)
+	}
+	w.wunlock(in.ix, lkIX)
+	w.dropPlan(in, pl)
 	switch st {
 	case extInline:
 		pg.state.And(^uint32(pgWriteback))
-		w.unlockPage(pg)
 		return nil
 	case extHole:
 		if in.oracle != nil {
 			w.violation(in, "I1b", "R1", p, fmt.Sprintf("dirty page %d has no extent (HOLE)", p))
 		}
 		pg.state.And(^uint32(pgWriteback))
-		w.unlockPage(pg)
 		return nil
-	case extDelalloc:
-		w.wlock(in.ix, lkIX)
-		if in.extState(p) == extDelalloc {
-			in.setExtent(p, extUnwritten)
-		}
-		w.wunlock(in.ix, lkIX)
 	}
-	w.unlockPage(pg)
 	w.ctr.WritebackPages++
 	if err := in.writeDisk(p); err != nil {
 		pg.state.And(^uint32(pgWriteback))
 		return fmt.Errorf("writeback of page %d: %w", p, err)
 	}
 	in.delay.at(dWritebackIO)
-	pl := w.takePlan(in, in.plans[strategies.OpWritebackEnd], uint64(p*in.pageSize), uint64((p+1)*in.pageSize))
+	pl = w.takePlan(in, in.plans[strategies.OpWritebackEnd], uint64(p*in.pageSize), uint64((p+1)*in.pageSize))
 	w.wlock(in.ix, lkIX)
 	switch in.extState(p) {
 	case extUnwritten:
