@@ -78,37 +78,37 @@ var Scenarios = []Scenario{
 	{
 		Name: "fsync-storm", Description: "faulters storing while an fsync thread syncs back to back (btrfs mmap write vs fsync logging, R5)",
 		Race: "R5", FileSize: 1 * mib, Pattern: Uniform, Stores: 0.8, Loads: 0.1, FaultAround: true,
-		Roles: []RoleSpec{{Role: RoleFaulter, Share: 1}, {Role: RoleFsync, Count: 1, Interval: 500 * time.Microsecond}, {Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}},
+		Roles:  []RoleSpec{{Role: RoleFaulter, Share: 1}, {Role: RoleFsync, Count: 1, Interval: 500 * time.Microsecond}, {Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}},
 		Delays: []string{"fsync-leaf", "writeback-io"},
 	},
 	{
 		Name: "punch", Description: "faulters loading and storing with fault-around while a puncher punches holes (page instantiation vs hole punch, R2)",
 		Race: "R2", FileSize: 1 * mib, Pattern: Uniform, Stores: 0.3, Loads: 0.6, FaultAround: true, PunchPages: 16,
-		Roles: []RoleSpec{{Role: RoleFaulter, Share: 1}, {Role: RolePuncher, Count: 1, Interval: 100 * time.Microsecond}, {Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}},
+		Roles:  []RoleSpec{{Role: RoleFaulter, Share: 1}, {Role: RolePuncher, Count: 1, Interval: 100 * time.Microsecond}, {Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}},
 		Delays: []string{"punch-drop-free"},
 	},
 	{
 		Name: "punch-naive", Description: "punch with naive fault-around (no trylock and recheck): stale mappings of punched pages (R2)",
 		Race: "R2", FileSize: 1 * mib, Pattern: Uniform, Stores: 0.3, Loads: 0.6, FaultAround: true, NaiveFaultAround: true, PunchPages: 16,
-		Roles: []RoleSpec{{Role: RoleFaulter, Share: 1}, {Role: RolePuncher, Count: 1, Interval: 100 * time.Microsecond}, {Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}},
+		Roles:  []RoleSpec{{Role: RoleFaulter, Share: 1}, {Role: RolePuncher, Count: 1, Interval: 100 * time.Microsecond}, {Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}},
 		Delays: []string{"punch-drop-free", "fault-around"},
 	},
 	{
 		Name: "write-fail", Description: "writers whose copies fail short while faulters store into the same ranges (failed write vs write fault, R1; fstests 344/346)",
 		Race: "R1", FileSize: 1 * mib, Pattern: Uniform, Stores: 0.9, Loads: 0.05, FaultAround: true, WritePages: 8, WriteFailRate: 0.05,
-		Roles: []RoleSpec{{Role: RoleWriter, Share: 0.5}, {Role: RoleFaulter, Share: 0.5}, {Role: RolePuncher, Count: 1, Interval: time.Millisecond}, {Role: RoleFlusher, Count: 1, Interval: time.Millisecond}},
+		Roles:      []RoleSpec{{Role: RoleWriter, Share: 0.5}, {Role: RoleFaulter, Share: 0.5}, {Role: RolePuncher, Count: 1, Interval: time.Millisecond}, {Role: RoleFlusher, Count: 1, Interval: time.Millisecond}},
 		PunchPages: 64, Delays: []string{"write-copy", "cleanup"},
 	},
 	{
 		Name: "stale-map", Description: "partial-page writers, a flusher and a reclaimer on a small file (stale cached mapping, R3)",
 		Race: "R3", FileSize: 256 * kib, Pattern: Uniform, WritePages: 1, PunchPages: 4,
-		Roles: []RoleSpec{{Role: RoleWriter, Share: 1}, {Role: RoleFlusher, Count: 1}, {Role: RoleReclaimer, Count: 1}, {Role: RolePuncher, Count: 1, Interval: 500 * time.Microsecond}},
+		Roles:  []RoleSpec{{Role: RoleWriter, Share: 1}, {Role: RoleFlusher, Count: 1}, {Role: RoleReclaimer, Count: 1}, {Role: RolePuncher, Count: 1, Interval: 500 * time.Microsecond}},
 		Delays: []string{"write-after-map", "writeback-io"},
 	},
 	{
 		Name: "inline", Description: "writers and faulters on inline-data blocks that an inliner re-creates (inline conversion in page_mkwrite, R4)",
 		Race: "R4", FileSize: 64 * kib, Pattern: HotSpot, Stores: 0.9, Loads: 0.05, WritePages: 1, InlineBlocks: 1,
-		Roles: []RoleSpec{{Role: RoleWriter, Share: 0.5}, {Role: RoleFaulter, Share: 0.5}, {Role: RoleInliner, Count: 1, Interval: 100 * time.Microsecond}},
+		Roles:  []RoleSpec{{Role: RoleWriter, Share: 0.5}, {Role: RoleFaulter, Share: 0.5}, {Role: RoleInliner, Count: 1, Interval: 100 * time.Microsecond}},
 		Delays: []string{"inline-write", "inline-convert"},
 	},
 	{

@@ -92,14 +92,14 @@ type Worker struct {
 	reserved []bool
 	mapped   []uint32
 
-	clk *clock.Clock
-	win *series
-	events  []results.Event
-	oracleV []results.Violation
+	clk             *clock.Clock
+	win             *series
+	events          []results.Event
+	oracleV         []results.Violation
 	nViolations     int64
 	uncheckedFsyncs int64
-	err     error
-	_       [64]byte
+	err             error
+	_               [64]byte
 }
 
 const progressEvery = 64
