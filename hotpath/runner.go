@@ -255,7 +255,9 @@ wait:
 	rep = merge(workers, elapsed, cfg.Clock)
 	rep.Incomplete = incomplete
 	if cfg.Oracle {
-		rep.Violations = append(rep.Violations, in.oracle.final(in, lostRace(cfg.Scenario.Race))...)
+		fin := in.oracle.final(in, lostRace(cfg.Scenario.Race))
+		rep.Violations = append(rep.Violations, fin...)
+		rep.ViolationsTotal += int64(len(fin))
 	}
 	return rep, nil
 }
@@ -429,6 +431,9 @@ func merge(workers []*Worker, elapsed time.Duration, clk *clock.Clock) results.R
 		}
 		rep.Workers = append(rep.Workers, results.Worker{ID: w.ID, Role: w.Role.String(), CPU: w.CPU, Ops: total})
 		rep.Violations = append(rep.Violations, w.oracleV...)
+		rep.Exclusive = append(rep.Exclusive, w.events...)
+		rep.ViolationsTotal += w.nViolations
+		rep.Counters.UncheckedFsyncs += w.uncheckedFsyncs
 		if w.win != nil {
 			all = append(all, w.win)
 		}
@@ -458,6 +463,7 @@ func merge(workers []*Worker, elapsed time.Duration, clk *clock.Clock) results.R
 		rep.Ops = append(rep.Ops, st)
 	}
 	rep.Series = mergeSeries(all)
+	sort.Slice(rep.Exclusive, func(i, j int) bool { return rep.Exclusive[i].Start < rep.Exclusive[j].Start })
 	return rep
 }
 

@@ -2,12 +2,20 @@ package hotpath
 
 import (
 	"lockbench/hotpath/clock"
+	"lockbench/results"
 )
 
 // sampledKinds are timed one in sampleEvery (seeded random): a store or a
 // load without a fault costs a few nanoseconds, less than the timer's floor,
 // so timing each would measure the timer. Every other kind is timed each time.
 const sampleEvery = 64
+
+// exclusive kinds are recorded as events in time, so that their stalls can
+// be lined up with the time series.
+func exclusive(k Kind) bool { return k == KFsync || k == KPunch || k == KTruncate || k == KInline }
+
+// maxEvents bounds each worker's event list.
+const maxEvents = 4096
 
 func sampled(k Kind) bool { return k == KStore || k == KLoad || k == KReclaim }
 
@@ -31,5 +39,12 @@ func (w *Worker) stopTimer(k Kind, t clock.Ticks) {
 		}
 		w.hist[k].RecordValue(d)
 		w.win.record(k, d, now)
+		if exclusive(k) && len(w.events) < maxEvents {
+			w.events = append(w.events, results.Event{
+				Op:    k.String(),
+				Start: w.clk.Duration(t - w.win.start),
+				End:   w.clk.Duration(now - w.win.start),
+			})
+		}
 	}
 }

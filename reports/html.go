@@ -130,12 +130,11 @@ func buildPage(files []*results.File, chartsOf chartFunc) (*htmlPage, error) {
 	page := &htmlPage{Baseline: Baseline, Level: fmt.Sprintf("%.0f%%", 100*Confidence), Alpha: Alpha}
 	machineIndex := map[string]int{}
 	type groupAt struct {
-		g       *htmlGroup
-		columns map[*htmlSource]bool
-		rows    map[string]int // strategyLabel/op/role -> row
+		g    *htmlGroup
+		rows map[string]int // strategyLabel/op/role -> row
 	}
 	var groups []*groupAt
-	groupByLabel := map[comparableKey]*groupAt{}
+	groupByKey := map[comparableKey]*groupAt{}
 
 	for fi, f := range files {
 		src := &htmlSource{
@@ -179,10 +178,10 @@ func buildPage(files []*results.File, chartsOf chartFunc) (*htmlPage, error) {
 		}
 
 		for _, cg := range groupCells(sums) {
-			ga, ok := groupByLabel[cg.key]
+			ga, ok := groupByKey[cg.key]
 			if !ok {
-				ga = &groupAt{g: &htmlGroup{Label: cg.label}, columns: map[*htmlSource]bool{}, rows: map[string]int{}}
-				groupByLabel[cg.key] = ga
+				ga = &groupAt{g: &htmlGroup{Label: cg.label}, rows: map[string]int{}}
+				groupByKey[cg.key] = ga
 				groups = append(groups, ga)
 			}
 			g := ga.g

@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// close reports whether got is within a relative 1e-9 of want.
-func close(got, want float64) bool {
+// near reports whether got is within a relative 1e-9 of want.
+func near(got, want float64) bool {
 	if got == want {
 		return true
 	}
@@ -47,7 +47,7 @@ func TestMannWhitney(t *testing.T) {
 			t.Errorf("%s: mannWhitney(%v, %v) error %v", tt.name, tt.x, tt.y, err)
 			continue
 		}
-		if u != tt.wantU || !close(p, tt.wantP) {
+		if u != tt.wantU || !near(p, tt.wantP) {
 			t.Errorf("%s: mannWhitney(%v, %v) = U %v p %.17g; want U %v p %.17g", tt.name, tt.x, tt.y, u, p, tt.wantU, tt.wantP)
 		}
 	}
@@ -91,7 +91,7 @@ func TestMedianCI(t *testing.T) {
 	}
 	for _, tt := range tests {
 		lo, hi, level := medianCI(tt.n, Confidence)
-		if lo != tt.lo || hi != tt.hi || !close(level, tt.wantLevel) {
+		if lo != tt.lo || hi != tt.hi || !near(level, tt.wantLevel) {
 			t.Errorf("medianCI(%d, %v) = [%d, %d] at %v; want [%d, %d] at %v", tt.n, Confidence, lo, hi, level, tt.lo, tt.hi, tt.wantLevel)
 		}
 	}
@@ -126,7 +126,7 @@ func TestDescribe(t *testing.T) {
 	for _, tt := range tests {
 		e := Describe(tt.xs)
 		if e.Median != tt.median || e.Min != tt.min || e.Max != tt.max || e.Lo != tt.lo || e.Hi != tt.hi ||
-			!close(e.Spread(), tt.spread) || len(e.Warnings) != tt.wantWarnings {
+			!near(e.Spread(), tt.spread) || len(e.Warnings) != tt.wantWarnings {
 			t.Errorf("%s: Describe(%v) = median %v [%v, %v] ci [%v, %v] spread %v warnings %q; want %v [%v, %v] ci [%v, %v] spread %v, %d warnings",
 				tt.name, tt.xs, e.Median, e.Min, e.Max, e.Lo, e.Hi, e.Spread(), e.Warnings,
 				tt.median, tt.min, tt.max, tt.lo, tt.hi, tt.spread, tt.wantWarnings)
@@ -161,8 +161,8 @@ func TestCompare(t *testing.T) {
 	}
 	for _, tt := range tests {
 		c := Compare(Describe(tt.base), Describe(tt.new))
-		ratioOK := close(c.Ratio, tt.ratio) || math.IsNaN(c.Ratio) && math.IsNaN(tt.ratio)
-		if !ratioOK || !close(c.P, tt.p) || c.Significant != tt.sig || len(c.Warnings) != tt.warnings {
+		ratioOK := near(c.Ratio, tt.ratio) || math.IsNaN(c.Ratio) && math.IsNaN(tt.ratio)
+		if !ratioOK || !near(c.P, tt.p) || c.Significant != tt.sig || len(c.Warnings) != tt.warnings {
 			t.Errorf("%s: Compare(%v, %v) = ratio %v p %v sig %v warnings %q; want ratio %v p %v sig %v, %d warnings",
 				tt.name, tt.base, tt.new, c.Ratio, c.P, c.Significant, c.Warnings, tt.ratio, tt.p, tt.sig, tt.warnings)
 		}

@@ -112,9 +112,10 @@ var counterFields = []struct {
 }
 
 // Summarize reduces every cell of f over its repetitions and compares each
-// strategy's operations with the Baseline strategy's in the same scenario,
-// threads, target, placement and file size. Cells keep the file's order;
-// operations keep the order of their first appearance.
+// strategy's operations with those of the first Baseline cell of the same
+// file that ran the same scenario, threads, target, placement, file and
+// page size, oracle and delay settings (comparableKey). Cells keep the
+// file's order; operations keep the order of their first appearance.
 func Summarize(f *results.File) []CellSummary {
 	out := make([]CellSummary, len(f.Cells))
 	for i := range f.Cells {

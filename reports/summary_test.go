@@ -33,7 +33,7 @@ func TestSummarizeFixture(t *testing.T) {
 		{"rwsem vs none write-fault p99 ratio", rwsem.Ops[0].VsBaseline.P99.Ratio, 8},
 	}
 	for _, c := range checks {
-		if !close(c.got, c.want) {
+		if !near(c.got, c.want) {
 			t.Errorf("%s = %v; want %v", c.what, c.got, c.want)
 		}
 	}

@@ -67,8 +67,11 @@ type Rep struct {
 	Series     []Window      `json:"series,omitempty"`
 	Exclusive  []Event       `json:"exclusive,omitempty"`
 	Violations []Violation   `json:"violations,omitempty"`
-	Deadlock   string        `json:"deadlock,omitempty"`
-	Locks      []LockStat    `json:"locks,omitempty"`
+	// ViolationsTotal counts every violation; Violations keeps the first
+	// few hundred of each worker.
+	ViolationsTotal int64      `json:"violations_total"`
+	Deadlock        string     `json:"deadlock,omitempty"`
+	Locks           []LockStat `json:"locks,omitempty"`
 }
 
 // OpStats is throughput and latency of one operation kind (read-fault,
@@ -120,6 +123,9 @@ type Counters struct {
 	Zeroed          int64 `json:"zeroed_partial_pages"`
 	FsyncLogged     int64 `json:"fsync_logged_extents"`
 	ILWaits         int64 `json:"il_contended"`
+	// UncheckedFsyncs are fsyncs the oracle could not check (layout
+	// history overflowed).
+	UncheckedFsyncs int64 `json:"unchecked_fsyncs"`
 }
 
 // Worker is one worker of a repetition and where it ran.
