@@ -109,6 +109,7 @@ var counterFields = []struct {
 	{"zeroed_partial_pages", func(c *results.Counters) int64 { return c.Zeroed }, false},
 	{"fsync_logged_extents", func(c *results.Counters) int64 { return c.FsyncLogged }, false},
 	{"il_contended", func(c *results.Counters) int64 { return c.ILWaits }, false},
+	{"unchecked_fsyncs", func(c *results.Counters) int64 { return c.UncheckedFsyncs }, false},
 }
 
 // Summarize reduces every cell of f over its repetitions and compares each
