@@ -109,7 +109,7 @@ var Scenarios = []Scenario{
 		Name: "inline", Description: "writers and faulters on inline-data blocks that an inliner re-creates (inline conversion in page_mkwrite, R4)",
 		Race: "R4", FileSize: 64 * kib, Pattern: HotSpot, Stores: 0.9, Loads: 0.05, WritePages: 1, InlineBlocks: 1,
 		Roles:  []RoleSpec{{Role: RoleWriter, Share: 0.5}, {Role: RoleFaulter, Share: 0.5}, {Role: RoleInliner, Count: 1, Interval: 100 * time.Microsecond}},
-		Delays: []string{"inline-write", "inline-convert"},
+		Delays: []string{"write-after-map", "inline-write", "inline-convert"},
 	},
 	{
 		Name: "mixed", Description: "everything at once: faulters, writers, readers, fsync, punch, truncate, flusher, reclaimer",

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"lockbench/results"
+	"lockbench/strategies"
+)
+
+// TestVerifyMatrix runs the race oracle and checks that the matrix matches
+// model.md's expectations: exit 0, none violated on every race, every S
+// cell safe, and the matrix in the results file. The full matrix takes
+// about a minute; -short runs none and rwsem on write-fail (R1) and punch
+// (R2) only.
+func TestVerifyMatrix(t *testing.T) {
+	out, tgt := t.TempDir(), t.TempDir()
+	path := filepath.Join(out, "v.json")
+	sts, scs := strategies.Names(), raceScenarios()
+	args := []string{"verify", "-budget", "1500ms", "-target", "dir:" + tgt, "-o", path}
+	if testing.Short() {
+		sts, scs = []string{"none", "rwsem"}, []string{"write-fail", "punch"}
+		args = []string{"verify", "-strategy", "none,rwsem", "-scenario", "write-fail,punch", "-budget", "1s",
+			"-target", "dir:" + tgt, "-o", path}
+	}
+	got := runCLI(t.Context(), args...)
+	// The printed matrix is the evidence for every failure below.
+	defer func() {
+		if t.Failed() {
+			t.Logf("run(%q) printed:\n%s", args, got.stdout)
+		}
+	}()
+	if got.err != nil || got.code != 0 {
+		t.Errorf("run(%q) = %v, exit %d; want nil, 0 (the matrix matches its expectations)", args, got.err, got.code)
+	}
+	for _, w := range []string{"race oracle", "SCENARIO", "results: " + path} {
+		if !strings.Contains(got.stdout, w) {
+			t.Errorf("verify output does not contain %q", w)
+		}
+	}
+	f, err := results.ReadFile(path)
+	if err != nil {
+		t.Fatalf("results.ReadFile(%s) = %v; want the matrix", path, err)
+	}
+	if f.Verify == nil {
+		t.Fatalf("results file has no verify matrix")
+	}
+	if f.Incomplete {
+		t.Errorf("results file incomplete = true; want false")
+	}
+	cells := map[string]results.VerifyCell{}
+	for _, c := range f.Verify.Cells {
+		cells[c.Strategy+"/"+c.Scenario] = c
+	}
+	if len(f.Verify.Cells) != len(sts)*len(scs) || len(cells) != len(f.Verify.Cells) {
+		t.Errorf("matrix has %d cells (%d distinct); want %d strategies x %d scenarios", len(f.Verify.Cells), len(cells), len(sts), len(scs))
+	}
+	for _, sn := range sts {
+		for _, scn := range scs {
+			c, ok := cells[sn+"/"+scn]
+			if !ok {
+				t.Errorf("matrix has no cell %s on %s", sn, scn)
+				continue
+			}
+			cell := fmt.Sprintf("%s on %s (%s): verdict %s, %d violations in %d ops", sn, scn, c.Race, c.Verdict, c.Violations, c.Ops)
+			wantExpect := "safe"
+			if expected[sn][c.Race] == 'V' {
+				wantExpect = "violated"
+			}
+			switch {
+			case c.Expect != wantExpect:
+				t.Errorf("%s: expect %q; want %q", cell, c.Expect, wantExpect)
+			case !c.Matches:
+				t.Errorf("%s: does not match its expectation %q", cell, c.Expect)
+			}
+			// none has every fix removed: the oracle must catch each race.
+			if sn == "none" && c.Verdict != "violated" {
+				t.Errorf("%s; want violated", cell)
+			}
+			// Every S cell must be safe, with operations to show for it.
+			if c.Expect == "safe" && (c.Verdict != "safe" || c.Ops == 0) {
+				t.Errorf("%s; want safe after some operations", cell)
+			}
+			// A violation comes with the seed and a command to replay it.
+			if c.Verdict == "violated" && (c.Detail == "" || !strings.Contains(c.Replay, "-strategy "+sn+" -scenario "+scn)) {
+				t.Errorf("%s: detail %q, replay %q; want both, the replay naming the cell", cell, c.Detail, c.Replay)
+			}
+		}
+	}
+	// rwsem is the fix for R1 and R2: safe on write-fail and punch.
+	for _, scn := range []string{"write-fail", "punch"} {
+		if c := cells["rwsem/"+scn]; c.Verdict != "safe" {
+			t.Errorf("rwsem on %s: verdict %q; want safe", scn, c.Verdict)
+		}
+	}
+	assertOnly(t, out, "v.json")
+	assertEmptyDir(t, "target dir", tgt)
+}
