@@ -24,6 +24,7 @@ import (
 // runFlags are the flags shared by run, sweep and verify.
 type runFlags struct {
 	strategy, scenario, threads, target, pin, format, out, html, clockKind, fallback string
+	rolePlace, hdrLog, hdrOp                                                         string
 	duration, warmup, delay, watchdog                                                time.Duration
 	ops                                                                              int64
 	seed                                                                             uint64
@@ -56,6 +57,9 @@ func (f *runFlags) register(fs *flag.FlagSet, defStrategy, defScenario string) {
 	fs.StringVar(&f.fallback, "fallback", "sigbus", "faultretry: answer for faults that cannot retry: "+strings.Join(strategies.FallbackNames, ", "))
 	fs.BoolVar(&f.retryContended, "retry-contended", false, "faultretry: also retry faults that find IL contended")
 	fs.BoolVar(&f.quiet, "q", false, "no progress on stderr")
+	fs.StringVar(&f.rolePlace, "role-place", "", "place the exclusive roles (fsync, puncher, truncater) relative to the first faulter: "+strings.Join(hardware.RolePlacementNames, ", ")+" (needs -pin)")
+	fs.StringVar(&f.hdrLog, "hdr-log", "", "also write the latency histograms of -hdr-op as an HdrHistogram log to this file")
+	fs.StringVar(&f.hdrOp, "hdr-op", "write-fault", "operation whose histograms -hdr-log exports")
 }
 
 // plan is a validated command line: the cells to run.
@@ -67,6 +71,7 @@ type plan struct {
 	fileSize   int64
 	opts       strategies.Options
 	policy     hardware.Policy
+	rolePlace  hardware.RolePlacement
 	clk        *clock.Clock
 }
 
@@ -125,6 +130,14 @@ func (f *runFlags) validate() (*plan, error) {
 	}
 	if p.policy, err = hardware.ParsePolicy(f.pin); err != nil {
 		return nil, usagef("-pin: %v", err)
+	}
+	if f.rolePlace != "" {
+		if p.rolePlace, err = hardware.ParseRolePlacement(f.rolePlace); err != nil {
+			return nil, usagef("-role-place: %v", err)
+		}
+		if p.policy.Name == "none" {
+			return nil, usagef("-role-place %s needs a -pin policy other than none", f.rolePlace)
+		}
 	}
 	kind, err := clock.ParseKind(f.clockKind)
 	if err != nil {
@@ -334,8 +347,17 @@ cells:
 						cfg.Delay = &hotpath.DelayConfig{For: f.delay, Points: sc.Delays}
 					}
 					if len(cpus) > 0 {
-						cfg.Pin = func(worker int, _ hotpath.Role) (int, error) {
+						exclusive := -1
+						if p.rolePlace != "" {
+							if exclusive, err = machine.PlaceRole(p.rolePlace, cpus[:min(th, len(cpus))]); err != nil {
+								return usagef("-role-place: %v", err)
+							}
+						}
+						cfg.Pin = func(worker int, role hotpath.Role) (int, error) {
 							cpu := cpus[worker%len(cpus)]
+							if exclusive >= 0 && (role == hotpath.RoleFsync || role == hotpath.RolePuncher || role == hotpath.RoleTruncater) {
+								cpu = exclusive
+							}
 							return cpu, hardware.Pin(cpu)
 						}
 					}
@@ -399,6 +421,11 @@ func emit(file *results.File, f *runFlags, stdout io.Writer) error {
 			fmt.Fprintf(stdout, "report: %s\n", f.html)
 		}
 	}
+	if f.hdrLog != "" {
+		if err := writeAtomic(f.hdrLog, func(w io.Writer) error { return reports.WriteHDRLog(w, file, f.hdrOp) }); err != nil {
+			return err
+		}
+	}
 	if file.Incomplete {
 		return errors.New("interrupted: results are incomplete (marked \"incomplete\": true)")
 	}
@@ -433,10 +460,15 @@ func checkWritableDir(path string) error {
 }
 
 // writeHTML writes the HTML report atomically.
-func writeHTML(path string, files []*results.File) (err error) {
+func writeHTML(path string, files []*results.File) error {
+	return writeAtomic(path, func(w io.Writer) error { return reports.WriteHTML(w, files) })
+}
+
+// writeAtomic writes a file through a temporary file and a rename.
+func writeAtomic(path string, render func(io.Writer) error) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("html report %s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	defer func() {
 		if err != nil {
@@ -444,11 +476,11 @@ func writeHTML(path string, files []*results.File) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err = reports.WriteHTML(tmp, files); err != nil {
-		return fmt.Errorf("html report %s: %w", path, err)
+	if err = render(tmp); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("html report %s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	return os.Rename(tmp.Name(), path)
 }
