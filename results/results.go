@@ -187,6 +187,8 @@ type VerifyCell struct {
 	Violations int64  `json:"violations"`
 	FirstAt    int64  `json:"first_at,omitempty"`
 	Seed       uint64 `json:"seed"`
+	Seeds      int    `json:"seeds"`      // seeds run
+	Reproduced int    `json:"reproduced"` // seeds with a violation
 	Replay     string `json:"replay,omitempty"`
 	Detail     string `json:"detail,omitempty"`
 	Matches    bool   `json:"matches"`

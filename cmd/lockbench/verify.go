@@ -33,7 +33,7 @@ var expected = map[string]map[string]byte{
 // size, with and without prefaulting reads, with stores or pwrite() for the
 // second thread (whose copies fail short at 5%, a fault on its buffer).
 func holetest(ctx context.Context, st strategies.Strategy, dir string, sizes []int64, seed uint64, delay time.Duration) (results.VerifyCell, error) {
-	c := results.VerifyCell{Scenario: "holetest", Race: "R1", Seed: seed, Expect: "safe", Verdict: "safe"}
+	c := results.VerifyCell{Scenario: "holetest", Race: "R1", Seed: seed, Expect: "safe", Verdict: "safe", Seeds: 1}
 	var dc *hotpath.DelayConfig
 	if delay > 0 {
 		dc = &hotpath.DelayConfig{For: delay, Points: []string{"write-copy", "cleanup"}}
@@ -56,6 +56,7 @@ func holetest(ctx context.Context, st strategies.Strategy, dir string, sizes []i
 						}
 						c.Violations += int64(r.Missing)
 						c.Verdict = "violated"
+						c.Reproduced = 1
 					}
 				}
 			}
@@ -99,6 +100,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	budget := fs.String("budget", "2s", "budget per cell: a duration (2s) or an operation count (1000000ops)")
 	threads := fs.Int("threads", 2, "foreground workers per cell")
 	seedStr := fs.String("seed", "1", "seed (a replay gives the seed of a violating run)")
+	seeds := fs.Int("seeds", 1, "run each cell with this many seeds (seed, seed+1, ...) and count how many reproduce")
 	delay := fs.Duration("delay", 50*time.Microsecond, "delay injection at each scenario's race points (0: off)")
 	target := fs.String("target", "tmpfs", "target (as for run)")
 	out := fs.String("o", "lockbench-verify.json", "results file with the matrix (empty: none)")
@@ -133,6 +135,9 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	seed, err := strconv.ParseUint(*seedStr, 10, 64)
 	if err != nil {
 		return usagef("-seed %q is not an unsigned integer", *seedStr)
+	}
+	if *seeds < 1 || *seeds > 10000 {
+		return usagef("-seeds must be between 1 and 10000, got %d", *seeds)
 	}
 	if *threads < 1 || *threads > 4096 {
 		return usagef("-threads must be between 1 and 4096, got %d", *threads)
@@ -186,21 +191,36 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if err != nil {
 				return usageError{err}
 			}
-			cfg := hotpath.Config{
-				Strategy: st, Scenario: sc, Threads: *threads, Duration: dur, OpLimit: ops,
-				Seed: seed, Dir: tgt.Path, Oracle: true, GUPShare: *gup, Watchdog: 5 * time.Second, Direct: true,
+			// Run the cell once per seed; the cell shows the first
+			// violating seed's run, and how many seeds reproduced.
+			var c results.VerifyCell
+			var totalOps int64
+			for i := 0; i < *seeds && ctx.Err() == nil; i++ {
+				cfg := hotpath.Config{
+					Strategy: st, Scenario: sc, Threads: *threads, Duration: dur, OpLimit: ops,
+					Seed: seed + uint64(i), Dir: tgt.Path, Oracle: true, GUPShare: *gup, Watchdog: 5 * time.Second, Direct: true,
+				}
+				if *delay > 0 {
+					cfg.Delay = &hotpath.DelayConfig{For: *delay, Points: sc.Delays}
+				}
+				activeDirs.Store(tgt.Path, true)
+				rep, err := hotpath.Run(ctx, cfg)
+				activeDirs.Delete(tgt.Path)
+				var dl *hotpath.DeadlockError
+				if err != nil && !errors.As(err, &dl) {
+					return fmt.Errorf("verify %s %s: %w", sn, scn, err)
+				}
+				ci := verdict(sn, sc, rep, seed+uint64(i), *budget, *delay, *threads)
+				totalOps += ci.Ops
+				if i == 0 || c.Verdict == "safe" && ci.Verdict != "safe" {
+					c = ci
+				}
+				if ci.Verdict != "safe" {
+					c.Reproduced++
+				}
+				c.Seeds++
 			}
-			if *delay > 0 {
-				cfg.Delay = &hotpath.DelayConfig{For: *delay, Points: sc.Delays}
-			}
-			activeDirs.Store(tgt.Path, true)
-			rep, err := hotpath.Run(ctx, cfg)
-			activeDirs.Delete(tgt.Path)
-			var dl *hotpath.DeadlockError
-			if err != nil && !errors.As(err, &dl) {
-				return fmt.Errorf("verify %s %s: %w", sn, scn, err)
-			}
-			c := verdict(sn, sc, rep, seed, *budget, *delay, *threads)
+			c.Ops = totalOps
 			c.Matches = matches(c)
 			ok = ok && c.Matches
 			m.Cells = append(m.Cells, c)
@@ -362,6 +382,9 @@ func cellText(c results.VerifyCell) string {
 		s = fmt.Sprintf("safe: 0 in %s ops", human(c.Ops))
 	case "violated":
 		s = fmt.Sprintf("VIOLATED: %d, first at op %d", c.Violations, c.FirstAt)
+		if c.Seeds > 1 {
+			s += fmt.Sprintf(", %d/%d seeds", c.Reproduced, c.Seeds)
+		}
 	default:
 		s = "DEADLOCK"
 	}
