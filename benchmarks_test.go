@@ -77,7 +77,7 @@ func BenchmarkStore(b *testing.B) {
 	if err := bn.CacheWritable(3); err != nil {
 		b.Fatal(err)
 	}
-	b.Run(benchName("op", "store", "target", "tmpfs", "threads", "1"), func(b *testing.B) {
+	b.Run(benchName("op", "store", "harness", "bare", "target", "tmpfs", "threads", "1"), func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			if err := bn.Store(3); err != nil {
@@ -85,4 +85,22 @@ func BenchmarkStore(b *testing.B) {
 			}
 		}
 	})
+	// harness=counted is the runner's loop with counting only; timed adds
+	// the seeded 1-in-64 latency sample. Their ratios to bare are the
+	// harness's own cost on the cheapest operation it runs.
+	for _, timed := range []bool{false, true} {
+		h := "counted"
+		if timed {
+			h = "timed"
+		}
+		b.Run(benchName("op", "store", "harness", h, "target", "tmpfs", "threads", "1"), func(b *testing.B) {
+			bn.SetTimed(timed)
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if err := bn.StoreCounted(3, int64(i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -55,3 +55,22 @@ func (b *Bench) Store(p int) error { return b.w.store(b.in, p, false) }
 
 // Close removes the inode's files.
 func (b *Bench) Close() error { return b.in.Close() }
+
+// StoreCounted is one iteration of the runner's faulter loop around a store:
+// the progress publication every progressEvery operations, the time-series
+// tick, and the per-worker counter (plus, when timed, the sampled timing).
+// Compared with Store it measures what the harness adds.
+func (b *Bench) StoreCounted(p int, i int64) error {
+	w := b.w
+	if i%progressEvery == 0 {
+		w.prog.Store(i)
+		w.win.tick(&w.ops, w.clk.Now())
+	}
+	t := w.startTimer(KStore)
+	err := w.store(b.in, p, false)
+	w.stopTimer(KStore, t)
+	return err
+}
+
+// SetTimed turns the sampled latency timing on or off (off: counting only).
+func (b *Bench) SetTimed(on bool) { b.w.untimed = !on }

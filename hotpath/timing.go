@@ -5,7 +5,7 @@ import (
 	"lockbench/results"
 )
 
-// sampledKinds are timed one in sampleEvery (seeded random): a store or a
+// sampled kinds are timed one in sampleEvery on average (seeded random): a store or a
 // load without a fault costs a few nanoseconds, less than the timer's floor,
 // so timing each would measure the timer. Every other kind is timed each time.
 const sampleEvery = 64
@@ -21,9 +21,20 @@ func sampled(k Kind) bool { return k == KStore || k == KLoad || k == KReclaim }
 
 // startTimer starts timing an operation of kind k, or returns -1 when this
 // one is not in the sample.
+//
+// The sample is a seeded countdown: after each timed operation the next gap
+// is drawn uniformly from [1, 2*sampleEvery-1] (mean sampleEvery), so the
+// sampled operations do not lock into a period of the workload, and the
+// common path costs a decrement instead of a random draw.
 func (w *Worker) startTimer(k Kind) clock.Ticks {
-	if w.untimed || sampled(k) && w.rng.Uint32()%sampleEvery != 0 {
+	if w.untimed {
 		return -1
+	}
+	if sampled(k) {
+		if w.sampleGap--; w.sampleGap > 0 {
+			return -1
+		}
+		w.sampleGap = 1 + int32(w.rng.Uint32N(2*sampleEvery-1))
 	}
 	return w.clk.Now()
 }

@@ -78,12 +78,13 @@ type Worker struct {
 	pub  atomic.Uint64 // published held|waiting<<32 while blocked (watchdog)
 	prog atomic.Int64  // progress, published every progressEvery ops
 
-	ops      [NumKinds]int64
-	hist     [NumKinds]*hdrhistogram.Histogram
-	untimed  bool // count operations without timing them (benchmarks)
-	ctr      results.Counters
-	stampSeq uint64
-	opIndex  int64
+	ops       [NumKinds]int64
+	hist      [NumKinds]*hdrhistogram.Histogram
+	untimed   bool  // count operations without timing them (benchmarks)
+	sampleGap int32 // operations of sampled kinds until the next timed one
+	ctr       results.Counters
+	stampSeq  uint64
+	opIndex   int64
 
 	// fault state carried across a retry chain
 	chain int64
