@@ -28,15 +28,17 @@ const fsyncLeaf = 32
 func (w *Worker) fsync(in *Inode, log *[]logRecord) error {
 	t := w.startTimer(KFsync)
 	defer w.stopTimer(KFsync, t)
-	var snap *fsyncSnap
-	if in.oracle != nil {
-		snap = in.oracle.fsyncStart(w, in)
-	}
 	plan := in.plans[strategies.OpFsyncLog]
 	outer := plan
 	outer.ER = strategies.Skip
 	pl := w.takePlan(in, outer, 0, 0)
 	defer w.dropPlan(in, pl)
+	// fsync "starts" once it holds IO: no punch or truncate can run from
+	// here to the end of the check.
+	var snap *fsyncSnap
+	if in.oracle != nil {
+		snap = in.oracle.fsyncStart(w, in)
+	}
 	// Write back every page dirty now, waiting first for writeback in
 	// flight (a page redirtied while under writeback must be written again).
 	for p := 0; p < in.npages; p++ {

@@ -106,6 +106,7 @@ type fsyncSnap struct {
 
 func (o *oracle) fsyncStart(w *Worker, in *Inode) *fsyncSnap {
 	s := &fsyncSnap{layout: make([]uint32, in.npages), shadow: make([]uint64, len(o.shadow))}
+	s.epoch = in.punchEpoch.Load()
 	w.wlock(in.ix, lkIX)
 	for b := range s.layout {
 		s.layout[b] = in.extState(b)
@@ -115,7 +116,6 @@ func (o *oracle) fsyncStart(w *Worker, in *Inode) *fsyncSnap {
 	for i := range o.shadow {
 		s.shadow[i] = o.shadow[i].Load()
 	}
-	s.epoch = in.punchEpoch.Load()
 	return s
 }
 
@@ -201,7 +201,8 @@ func (o *oracle) fsyncEnd(w *Worker, in *Inode, snap *fsyncSnap, log []logRecord
 			wo, ws := stampOwner(want)
 			go_, gs := stampOwner(got)
 			if got == 0 || go_ != wo || gs < ws {
-				w.violation(in, "I5", "R5", b, fmt.Sprintf("after crash, block %d region %d holds %s, want %s or later", b, r, stampString(got), stampString(want)))
+				w.violation(in, "I5", "R5", b, fmt.Sprintf("after crash, block %d region %d holds %s, want %s or later (page state %#x, pte %#x, extent %s, cache holds %s)",
+					b, r, stampString(got), stampString(want), in.pages[b].state.Load(), in.pages[b].pte.Load(), extName(in.extState(b)), stampString(in.loadStamp(b, r))))
 				return
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"lockbench/hardware"
 	"lockbench/hotpath"
 	"lockbench/results"
 	"lockbench/strategies"
@@ -159,6 +160,8 @@ func badInputs(notDir, schema99 string) []badInput {
 		{"unknown placement", []string{"run", "-pin", "bogus"}, 2, []string{"-pin", `"bogus"`, "none, compact, scatter, smt-pairs, cpus=LIST"}},
 		{"placement on a CPU that is not online", []string{"run", "-pin", "cpus=999"}, 2, []string{"-pin", "999", "online CPUs"}},
 		{"delay above 1s", []string{"run", "-delay", "2s"}, 2, []string{"-delay", "[0, 1s]", "2s"}},
+		{"unknown role placement", []string{"run", "-pin", "compact", "-role-place", "bogus"}, 2, []string{"-role-place", `"bogus"`, strings.Join(hardware.RolePlacementNames, ", ")}},
+		{"role placement without pinning", []string{"run", "-role-place", "same-llc"}, 2, []string{"-role-place", "-pin"}},
 		{"stray argument", []string{"run", "extra"}, 2, []string{"unexpected argument", `"extra"`}},
 
 		// Subcommands.
@@ -171,6 +174,8 @@ func badInputs(notDir, schema99 string) []badInput {
 		{"verify seed not a number", []string{"verify", "-seed", "xyz"}, 2, []string{"-seed", `"xyz"`, "unsigned integer"}},
 		{"verify scenario without a race", []string{"verify", "-scenario", "fault-scale"}, 2, []string{"-scenario", `"fault-scale"`, raceNames}},
 		{"verify threads zero", []string{"verify", "-threads", "0"}, 2, []string{"-threads", threadsAllowed}},
+		{"verify seeds zero", []string{"verify", "-seeds", "0"}, 2, []string{"-seeds", "between 1 and 10000"}},
+		{"verify holetest size not page aligned", []string{"verify", "-holetest-sizes", "1M,1000"}, 2, []string{"-holetest-sizes", `"1000"`, "multiple of 4096"}},
 
 		// report.
 		{"report without files", []string{"report"}, 2, []string{"report", "results files"}},
@@ -577,30 +582,49 @@ func TestKnownDefects(t *testing.T) {
 	tests := []struct {
 		name   string
 		args   []string
-		want   []string // substrings of a one-line usage error
+		code   int      // as in badInputs
+		want   []string // substrings of the one-line error
 		defect string
 	}{
-		{"file size overflows int64", []string{"run", "-file-size", "9007199254740992K"}, []string{"-file-size", "9007199254740992K"},
+		{"file size overflows int64", []string{"run", "-file-size", "9007199254740992K"}, 2, []string{"-file-size", "9007199254740992K"},
 			"runcmd.go parseSize multiplies without an overflow check: the error says got -9223372036854775808"},
-		{"file size below the scenario's write size", []string{"run", "-scenario", "write-fail", "-file-size", "4096", "-duration", "100ms"}, []string{"-file-size", "write-fail"},
-			"accepted; hotpath panics (index out of range [-7], inode.go:284 via fileops.go:113, runner.go:328) and leaves .lockbench-cache-* files"},
-		{"file size of one page on mixed", []string{"run", "-scenario", "mixed", "-file-size", "4096", "-duration", "100ms"}, []string{"-file-size", "mixed"},
-			"accepted; hotpath panics (invalid argument to Uint64N, runner.go:367 truncater intn(npages/2)) and leaves .lockbench-cache-* files"},
-		{"verify with two targets", []string{"verify", "-target", "tmpfs,dir:/nonexistent/x", "-strategy", "none", "-scenario", "punch", "-budget", "10ms"}, []string{"-target"},
+		{"file size below the scenario's write size", []string{"run", "-scenario", "write-fail", "-file-size", "4096", "-duration", "100ms"}, 2, []string{"-file-size", "write-fail"},
+			"accepted; hotpath panics (index out of range [-7], inode.go:284 via fileops.go:113 and runner.go:330) and leaves .lockbench-cache-* files"},
+		{"file size of one page on mixed", []string{"run", "-scenario", "mixed", "-file-size", "4096", "-duration", "100ms"}, 2, []string{"-file-size", "mixed"},
+			"accepted; hotpath panics (invalid argument to Uint64N, worker.go:137 from the truncater at runner.go:369, intn(npages/2) with npages 1) and leaves .lockbench-cache-* files"},
+		{"verify with two targets", []string{"verify", "-target", "tmpfs,dir:/nonexistent/x", "-strategy", "none", "-scenario", "punch", "-budget", "10ms"}, 2, []string{"-target"},
 			"verify.go runs specs[:1] and silently drops the other targets"},
-		{"strategy listed twice", []string{"run", "-strategy", "rwsem,rwsem", "-duration", "100ms"}, []string{"-strategy", "twice"},
+		{"strategy listed twice", []string{"run", "-strategy", "rwsem,rwsem", "-duration", "100ms"}, 2, []string{"-strategy", "twice"},
 			"parseList accepts duplicates and runs the same cell twice (ParseTargets rejects a target listed twice)"},
-		{"list with an argument", []string{"list", "extra"}, []string{"extra"}, "cmdList ignores its arguments"},
-		{"hw with an argument", []string{"hw", "extra"}, []string{"extra"}, "cmdHW never checks fs.NArg()"},
+		{"list with an argument", []string{"list", "extra"}, 2, []string{"extra"}, "cmdList ignores its arguments"},
+		{"hw with an argument", []string{"hw", "extra"}, 2, []string{"extra"}, "cmdHW never checks fs.NArg()"},
+		{"unknown hdr op", []string{"run", "-duration", "100ms", "-hdr-log", "HDR", "-hdr-op", "bogus"}, 2, []string{"-hdr-op", `"bogus"`, "write-fault"},
+			"not validated: the run measures, prints its table, writes -o, then fails with exit 1: \"<-hdr-log path>: hdr log: no histogram of op \\\"bogus\\\" in the results\""},
+		{"html dir missing", []string{"run", "-duration", "100ms", "-html", "/nonexistent/dir/r.html"}, envError, []string{"-html", "/nonexistent/dir"},
+			"not checked up front as -o is: the run measures, prints, writes -o, then fails with \"/nonexistent/dir/r.html: open /nonexistent/dir/.r.html.tmp-N: no such file or directory\""},
+		{"hdr log dir missing", []string{"run", "-duration", "100ms", "-hdr-log", "/nonexistent/dir/h.log"}, envError, []string{"-hdr-log", "/nonexistent/dir"},
+			"not checked up front as -o is: the run measures, prints, writes -o, then fails naming neither the flag"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			out, tgt := t.TempDir(), t.TempDir()
 			args := withDirs(tc.args, out, tgt)
-			got := runCLI(t.Context(), args...)
-			if got.err == nil || got.code != 2 || strings.Contains(got.err.Error(), "\n") {
-				t.Fatalf("run(%q) = %v, exit %d; want a one-line usage error (defect: %s)", args, got.err, got.code, tc.defect)
+			for i, a := range args {
+				if a == "HDR" {
+					args[i] = filepath.Join(out, "h.log")
+				}
 			}
+			got := runCLI(t.Context(), args...)
+			if got.err == nil || strings.Contains(got.err.Error(), "\n") {
+				t.Fatalf("run(%q) = %v, exit %d; want a one-line error (defect: %s)", args, got.err, got.code, tc.defect)
+			}
+			if tc.code == envError && got.code != 1 && got.code != 2 || tc.code != envError && got.code != tc.code {
+				t.Errorf("run(%q): exit %d; want %d (defect: %s)", args, got.code, tc.code, tc.defect)
+			}
+			if got.stdout != "" {
+				t.Errorf("run(%q) printed %d bytes; want it to fail before measuring (defect: %s)", args, len(got.stdout), tc.defect)
+			}
+			assertEmptyDir(t, "results dir", out)
 			for _, w := range tc.want {
 				if !strings.Contains(got.err.Error(), w) {
 					t.Errorf("run(%q) = error %q; want it to mention %q (defect: %s)", args, got.err, w, tc.defect)

@@ -213,6 +213,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				ci := verdict(sn, sc, rep, seed+uint64(i), *budget, *delay, *threads)
 				totalOps += ci.Ops
 				if i == 0 || c.Verdict == "safe" && ci.Verdict != "safe" {
+					ci.Seeds, ci.Reproduced = c.Seeds, c.Reproduced
 					c = ci
 				}
 				if ci.Verdict != "safe" {

@@ -12,13 +12,13 @@ import (
 
 // TestVerifyMatrix runs the race oracle and checks that the matrix matches
 // model.md's expectations: exit 0, none violated on every race, every S
-// cell safe, and the matrix in the results file. The full matrix takes
-// about a minute; -short runs none and rwsem on write-fail (R1) and punch
-// (R2) only.
+// cell safe, and the matrix in the results file. The full matrix (every
+// race scenario and the holetest replica) takes one to two minutes; -short
+// runs none and rwsem on write-fail (R1) and punch (R2) only.
 func TestVerifyMatrix(t *testing.T) {
 	out, tgt := t.TempDir(), t.TempDir()
 	path := filepath.Join(out, "v.json")
-	sts, scs := strategies.Names(), raceScenarios()
+	sts, scs := strategies.Names(), append(raceScenarios(), "holetest")
 	args := []string{"verify", "-budget", "1500ms", "-target", "dir:" + tgt, "-o", path}
 	if testing.Short() {
 		sts, scs = []string{"none", "rwsem"}, []string{"write-fail", "punch"}
