@@ -75,6 +75,9 @@ func Run(ctx context.Context, cfg Config) (rep results.Rep, err error) {
 			return rep, err
 		}
 	}
+	if n := cfg.Scenario.MinPages(); cfg.FileSize < int64(n)*int64(cfg.PageSize) {
+		return rep, fmt.Errorf("-file-size must be at least %d bytes (%d pages) for scenario %s, got %d", int64(n)*int64(cfg.PageSize), n, cfg.Scenario.Name, cfg.FileSize)
+	}
 	if cfg.Threads < 1 {
 		return rep, fmt.Errorf("-threads must be at least 1, got %d", cfg.Threads)
 	}

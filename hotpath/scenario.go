@@ -174,3 +174,10 @@ func (s Scenario) workerPlan(threads int) []RoleSpec {
 	}
 	return out
 }
+
+// MinPages is the smallest file, in pages, the scenario can run on: its
+// writes, punches, fault-around window and inline blocks must fit, with room
+// for the truncater to cut at least one page.
+func (s Scenario) MinPages() int {
+	return max(faultAroundPages, 2*max(s.WritePages, 1), s.PunchPages+1, s.InlineBlocks+1, 4)
+}

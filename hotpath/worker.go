@@ -36,6 +36,9 @@ var kindNames = [NumKinds]string{
 
 func (k Kind) String() string { return kindNames[k] }
 
+// KindNames lists the operation kinds by name.
+func KindNames() []string { return kindNames[:] }
+
 // Role is what a worker does.
 type Role uint8
 

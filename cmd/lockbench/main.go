@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -75,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "hw":
 		return cmdHW(ctx, args[1:], stdout, stderr)
 	case "list":
-		return cmdList(stdout)
+		return cmdList(args[1:], stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usageText)
 		return nil
@@ -94,3 +95,27 @@ usage:
   lockbench hw [-json]
   lockbench list
 `
+
+// newFlagSet returns a flag set whose errors come back as one line (run
+// prints them once) instead of being printed with the whole usage.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+// parseFlags parses args; -h prints the flags on stdout and reports done.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (done bool, err error) {
+	err = fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(stdout, "usage of lockbench %s:\n", fs.Name())
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return true, nil
+	}
+	if err != nil {
+		return true, usageError{fmt.Errorf("%s: %w", fs.Name(), err)}
+	}
+	return false, nil
+}

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,7 +16,10 @@ import (
 	"lockbench/strategies"
 )
 
-func cmdList(stdout io.Writer) error {
+func cmdList(args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		return usagef("list: unexpected argument %q", args[0])
+	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STRATEGY\tDESCRIPTION")
 	for _, s := range strategies.All {
@@ -35,16 +36,15 @@ func cmdList(stdout io.Writer) error {
 	return tw.Flush()
 }
 
-func cmdHW(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("hw", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func cmdHW(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	fs := newFlagSet("hw")
 	asJSON := fs.Bool("json", false, "print the description as JSON")
 	target := fs.String("target", "auto", "targets to describe (as for run)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
+	if done, err := parseFlags(fs, args, stdout); done || err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("hw: unexpected argument %q", fs.Arg(0))
 	}
 	m, err := hardware.Detect()
 	if err != nil {
@@ -58,7 +58,11 @@ func cmdHW(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	defer func() {
+		if cerr := cleanup(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -71,15 +75,11 @@ func cmdHW(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func cmdReport(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("report")
 	format := fs.String("format", "text", "output format: "+strings.Join(append(append([]string{}, reports.Formats...), "html"), ", "))
 	charts := fs.String("charts", "", "also write PNG charts into this directory")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
+	if done, err := parseFlags(fs, args, stdout); done || err != nil {
+		return err
 	}
 	if fs.NArg() == 0 {
 		return usagef("report: give one or more results files")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,12 +112,20 @@ func (f *runFlags) validate() (*plan, error) {
 		if p.fileSize <= 0 || p.fileSize%4096 != 0 {
 			return nil, usagef("-file-size must be a positive multiple of the page size 4096, got %d", p.fileSize)
 		}
+		for _, sc := range p.scenarios {
+			if n := int64(sc.MinPages()) * 4096; p.fileSize < n {
+				return nil, usagef("-file-size must be at least %d bytes for scenario %s, got %d", n, sc.Name, p.fileSize)
+			}
+		}
 	}
 	if !validFormat(f.format) {
 		return nil, usagef("-format %q is unknown (allowed: %s)", f.format, strings.Join(reports.Formats, ", "))
 	}
 	if f.delay < 0 || f.delay > time.Second {
 		return nil, usagef("-delay must be in [0, 1s], got %v", f.delay)
+	}
+	if f.hdrLog != "" && !slices.Contains(hotpath.KindNames(), f.hdrOp) {
+		return nil, usagef("-hdr-op %q is not an operation (allowed: %s)", f.hdrOp, strings.Join(hotpath.KindNames(), ", "))
 	}
 	if f.watchdog <= 0 {
 		return nil, usagef("-watchdog must be > 0, got %v", f.watchdog)
@@ -173,6 +182,9 @@ func parseList(s string, allowed []string, flagName string) ([]string, error) {
 		if !ok {
 			return nil, usagef("%s: unknown name %q (allowed: %s, all)", flagName, x, strings.Join(allowed, ", "))
 		}
+		if slices.Contains(out, x) {
+			return nil, usagef("%s: %q is listed twice in %q", flagName, x, s)
+		}
 		out = append(out, x)
 	}
 	return out, nil
@@ -210,6 +222,9 @@ func parseThreads(s string) ([]int, error) {
 		if err != nil || n < 1 || n > 4096 {
 			return nil, bad()
 		}
+		if slices.Contains(out, n) {
+			return nil, usagef("-threads: %d is listed twice in %q", n, s)
+		}
 		out = append(out, n)
 	}
 	return out, nil
@@ -231,19 +246,18 @@ func parseSize(s string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%q is not a size (bytes, or a number with K, M or G)", s)
 	}
+	if n < 0 || n > (1<<50)/mult {
+		return 0, fmt.Errorf("%q is out of range (0 to 1P)", s)
+	}
 	return n * mult, nil
 }
 
 func cmdRun(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet(name)
 	var f runFlags
 	f.register(fs, "rwsem", "fault-scale")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
+	if done, err := parseFlags(fs, args, stdout); done || err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("%s: unexpected argument %q", name, fs.Arg(0))
@@ -252,7 +266,7 @@ func cmdRun(ctx context.Context, name string, args []string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
-	return execute(ctx, name, &f, p, stdout, stderr)
+	return execute(ctx, name+" "+strings.Join(args, " "), &f, p, stdout, stderr)
 }
 
 // runDefault is the main job: every strategy on fault-scale and fsync-storm
@@ -289,9 +303,11 @@ func removeBackingFiles() {
 
 // execute runs every cell of p and writes the results.
 func execute(ctx context.Context, name string, f *runFlags, p *plan, stdout, stderr io.Writer) (err error) {
-	if f.out != "" {
-		if err := checkWritableDir(f.out); err != nil {
-			return err
+	for _, o := range []struct{ flag, path string }{{"-o", f.out}, {"-html", f.html}, {"-hdr-log", f.hdrLog}} {
+		if o.path != "" {
+			if err := checkWritableDir(o.flag, o.path); err != nil {
+				return err
+			}
 		}
 	}
 	machine, err := hardware.Detect()
@@ -310,9 +326,12 @@ func execute(ctx context.Context, name string, f *runFlags, p *plan, stdout, std
 		if cerr := cleanup(); cerr != nil && err == nil {
 			err = cerr
 		}
+		for _, t := range targets {
+			activeDirs.Delete(t.Path)
+		}
 	}()
 	file := &results.File{
-		Schema: results.SchemaVersion, Tool: "lockbench", Command: name + " " + strings.Join(os.Args[min(2, len(os.Args)):], " "),
+		Schema: results.SchemaVersion, Tool: "lockbench", Command: name,
 		Created: time.Now().UTC(), Machine: machine,
 	}
 	total := len(p.strategies) * len(p.scenarios) * len(p.threads) * len(targets)
@@ -439,20 +458,20 @@ func optionsString(strategy string, o strategies.Options) string {
 	return fmt.Sprintf("gup-share=%v,fallback=%s,retry-contended=%v", o.GUPShare, o.Fallback, o.RetryOnContended)
 }
 
-// checkWritableDir fails early when the results file's directory is missing
+// checkWritableDir fails early when an output file's directory is missing
 // or read-only, before anything is measured.
-func checkWritableDir(path string) error {
+func checkWritableDir(flagName, path string) error {
 	dir := filepath.Dir(path)
 	st, err := os.Stat(dir)
 	if err != nil {
-		return usagef("-o %s: directory %s does not exist", path, dir)
+		return usagef("%s %s: directory %s does not exist", flagName, path, dir)
 	}
 	if !st.IsDir() {
-		return usagef("-o %s: %s is not a directory", path, dir)
+		return usagef("%s %s: %s is not a directory", flagName, path, dir)
 	}
 	tmp, err := os.CreateTemp(dir, ".lockbench-probe-*")
 	if err != nil {
-		return fmt.Errorf("-o %s: directory %s is not writable: %w", path, dir, err)
+		return fmt.Errorf("%s %s: directory %s is not writable: %w", flagName, path, dir, err)
 	}
 	tmp.Close()
 	os.Remove(tmp.Name())

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -92,9 +91,8 @@ func parseBudget(s string) (time.Duration, int64, error) {
 	return d, 0, nil
 }
 
-func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	fs := newFlagSet("verify")
 	strategy := fs.String("strategy", "all", "comma list of strategies: "+strings.Join(strategies.Names(), ", ")+", or all")
 	scenario := fs.String("scenario", "all", "comma list of race scenarios: "+strings.Join(raceScenarios(), ", ")+", holetest, or all")
 	budget := fs.String("budget", "2s", "budget per cell: a duration (2s) or an operation count (1000000ops)")
@@ -107,11 +105,8 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	holeSizes := fs.String("holetest-sizes", "1M,16M", "file sizes of the fstests 344/346 replica (1M,16M,256M in fstests; empty: skip it)")
 	gup := fs.Float64("gup-share", 0, "faultretry: share of stores from get_user_pages callers, in [0,1]")
 	fallback := fs.String("fallback", "sigbus", "faultretry: "+strings.Join(strategies.FallbackNames, ", "))
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
+	if done, err := parseFlags(fs, args, stdout); done || err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("verify: unexpected argument %q", fs.Arg(0))
@@ -160,7 +155,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{err}
 	}
 	if *out != "" {
-		if err := checkWritableDir(*out); err != nil {
+		if err := checkWritableDir("-o", *out); err != nil {
 			return err
 		}
 	}
@@ -168,11 +163,18 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return usagef("-target: %v", err)
 	}
-	targets, cleanup, err := hardware.PrepareAll(ctx, specs[:1])
+	if len(specs) != 1 {
+		return usagef("-target: verify runs on one target, got %d in %q", len(specs), *target)
+	}
+	targets, cleanup, err := hardware.PrepareAll(ctx, specs)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	defer func() {
+		if cerr := cleanup(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
 	tgt := targets[0]
 	machine, err := hardware.Detect()
 	if err != nil {
@@ -262,7 +264,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if *out != "" {
-		f := &results.File{Schema: results.SchemaVersion, Tool: "lockbench", Command: "verify", Created: time.Now().UTC(),
+		f := &results.File{Schema: results.SchemaVersion, Tool: "lockbench", Command: "verify " + strings.Join(args, " "), Created: time.Now().UTC(),
 			Machine: machine, Verify: m, Incomplete: ctx.Err() != nil}
 		if err := results.WriteFile(*out, f); err != nil {
 			return err
