@@ -141,6 +141,9 @@ func Open(cfg InodeConfig) (in *Inode, err error) {
 	if cfg.Regions < 2 || cfg.PageSize/cfg.Regions < 8 {
 		return nil, fmt.Errorf("regions per page must be in [2, %d], got %d", cfg.PageSize/8, cfg.Regions)
 	}
+	if cfg.Dir == "" {
+		return nil, errors.New("no target directory given")
+	}
 	n := int(cfg.FileSize / int64(cfg.PageSize))
 	in = &Inode{
 		pageSize: cfg.PageSize,
@@ -170,9 +173,12 @@ func Open(cfg InodeConfig) (in *Inode, err error) {
 	if cfg.Delay != nil {
 		in.delay = newDelays(*cfg.Delay)
 	}
+	// Close the partly opened inode on error: through a local copy, since
+	// `return nil, err` sets the named result to nil first.
+	opened := in
 	defer func() {
 		if err != nil {
-			in.Close()
+			opened.Close()
 		}
 	}()
 	if in.cache, err = os.CreateTemp(cfg.Dir, ".lockbench-cache-*"); err != nil {

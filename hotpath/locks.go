@@ -82,7 +82,8 @@ func (e *LockOrderError) Error() string {
 
 // block publishes that w waits for class c, for the deadlock watchdog.
 func (w *Worker) block(c lockClass) {
-	w.pub.Store(uint64(w.held) | uint64(c)<<32)
+	// acquire has already set c's bit: it is awaited, not held.
+	w.pub.Store(uint64(w.held&^(1<<c)) | uint64(c)<<32)
 }
 
 func (w *Worker) unblock() { w.pub.Store(0) }

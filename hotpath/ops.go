@@ -119,14 +119,15 @@ func (in *Inode) zapPTE(pg *page) {
 	waitStores(pg)
 }
 
-// wrprotect turns an rw PTE into ro (page_mkclean) and waits for stores in flight.
+// wrprotect turns an rw PTE into ro (page_mkclean) and waits for stores in
+// flight. It waits even when the PTE is no longer rw: a concurrent zap may
+// have cleared it while a store that saw rw is still landing, and the
+// caller is about to mark the page clean (the kernel's TLB flush covers
+// that store too).
 func (in *Inode) wrprotect(pg *page) {
 	for {
 		v := pg.pte.Load()
-		if v&pteMask != pteRW {
-			return
-		}
-		if pg.pte.CompareAndSwap(v, v&^pteMask|pteRO) {
+		if v&pteMask != pteRW || pg.pte.CompareAndSwap(v, v&^pteMask|pteRO) {
 			break
 		}
 	}

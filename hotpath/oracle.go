@@ -60,10 +60,12 @@ func (o *oracle) reset(p0, p1 int) {
 func (o *oracle) extentChanged(b int, old, nw uint32, seq uint64) {
 	o.mu.Lock()
 	c := extChange{seq: seq, block: b, old: old, new: nw}
+	// seq starts at 1 and every change is recorded, so change seq lives
+	// at (seq-1) % histCap both before and after the ring wraps.
 	if len(o.hist) < histCap {
 		o.hist = append(o.hist, c)
 	} else {
-		o.hist[seq%histCap] = c
+		o.hist[(seq-1)%histCap] = c
 	}
 	o.histSeq = seq
 	o.mu.Unlock()
@@ -228,7 +230,7 @@ func (o *oracle) changesSince(seq uint64) []extChange {
 	}
 	out := make([]extChange, 0, o.histSeq-seq)
 	for s := seq + 1; s <= o.histSeq; s++ {
-		out = append(out, o.hist[s%histCap])
+		out = append(out, o.hist[(s-1)%histCap])
 	}
 	return out
 }

@@ -216,13 +216,18 @@ func TestRunBadConfig(t *testing.T) {
 	}{
 		{
 			name:   "file size not a multiple of the page size",
-			modify: func(c *Config, _ string) { c.FileSize = 16*4096 + 100 },
-			want:   "-file-size must be a positive multiple of the page size 4096, got 65636",
+			modify: func(c *Config, _ string) { c.FileSize = 64*4096 + 100 },
+			want:   "-file-size must be a positive multiple of the page size 4096, got 262244",
+		},
+		{
+			name:   "file size too small for the scenario",
+			modify: func(c *Config, _ string) { c.FileSize = 4 * 4096 },
+			want:   "-file-size must be at least",
 		},
 		{
 			name:   "negative file size",
 			modify: func(c *Config, _ string) { c.FileSize = -4096 },
-			want:   "-file-size must be a positive multiple",
+			want:   "-file-size must be",
 		},
 		{
 			name:   "missing target directory",
@@ -275,7 +280,7 @@ func TestRunBadConfig(t *testing.T) {
 // Known bug (inode.go, Open): Open has named results (in *Inode, err error)
 // and defers `if err != nil { in.Close() }`, but every error return after it
 // is `return nil, fmt.Errorf(...)`, which sets in to nil before the deferred
-// call: Close runs on a nil *Inode and dereferences it (inode.go:214). A
+// call: Close runs on a nil *Inode and dereferences it (in.data). A
 // missing or unusable target directory (or any later failure: mmap, the
 // disk file, sizing) panics instead of returning an error, and the cache
 // file of a late failure would not be removed.

@@ -79,7 +79,7 @@ var Scenarios = []Scenario{
 		Name: "fsync-storm", Description: "faulters storing while an fsync thread syncs back to back (btrfs mmap write vs fsync logging, R5)",
 		Race: "R5", FileSize: 1 * mib, Pattern: Uniform, Stores: 0.8, Loads: 0.1, FaultAround: true,
 		Roles:  []RoleSpec{{Role: RoleFaulter, Share: 1}, {Role: RoleFsync, Count: 1, Interval: 500 * time.Microsecond}, {Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}},
-		Delays: []string{"fsync-leaf", "writeback-io"},
+		Delays: []string{"fsync-leaf"},
 	},
 	{
 		Name: "punch", Description: "faulters loading and storing with fault-around while a puncher punches holes (page instantiation vs hole punch, R2)",
@@ -103,7 +103,7 @@ var Scenarios = []Scenario{
 		Name: "stale-map", Description: "partial-page writers, a flusher and a reclaimer on a small file (stale cached mapping, R3)",
 		Race: "R3", FileSize: 256 * kib, Pattern: Uniform, WritePages: 1, PunchPages: 4,
 		Roles:  []RoleSpec{{Role: RoleWriter, Share: 1}, {Role: RoleFlusher, Count: 1}, {Role: RoleReclaimer, Count: 1}, {Role: RolePuncher, Count: 1, Interval: 500 * time.Microsecond}},
-		Delays: []string{"write-after-map", "writeback-io"},
+		Delays: []string{"write-after-map"},
 	},
 	{
 		Name: "inline", Description: "writers and faulters on inline-data blocks that an inliner re-creates (inline conversion in page_mkwrite, R4)",
