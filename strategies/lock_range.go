@@ -2,6 +2,7 @@ package strategies
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"runtime"
 	"sync"
@@ -46,17 +47,24 @@ const (
 // a node it conflicts with until that node is released, and links its own node
 // with one compare-and-swap in front of the first node that starts at or after
 // its end. A concurrent insertion can slip a conflicting node in behind the
-// walker, so after linking, a writer rescans its predecessors and backs off if
-// one overlaps it, and a reader rescans its successors and waits for any
-// writer among those that overlap it. Release is one atomic OR that marks the
-// node's next pointer; marked nodes are unlinked lazily by whoever walks past
-// them. Acquiring an uncontended range is a few CASes on lines no other range
-// needs, and no lock word is shared by all acquisitions.
+// walker, and a reader stops before the first reader that starts after it,
+// so after linking, a writer rescans its predecessors and backs off if one
+// overlaps it, and a reader rescans its successors and waits for any writer
+// among those that overlap it. A writer linked right behind the list head, or
+// a reader linked at its end, examined the whole part of the list that could
+// hide a conflict and skips its rescan. Release is one atomic OR that marks
+// the node's link word, which also freezes it, so nothing can be linked behind
+// a node on its way out; the releaser then walks to the node and unlinks it
+// with one compare-and-swap on its predecessor (walkers that meet a marked
+// node unlink it as well). Taking and releasing an uncontended range costs
+// five atomic read-modify-writes (the store of the node's bounds, the store
+// and compare-and-swap that link it, the mark and the unlink) on lines that no
+// disjoint range needs.
 //
 // Striping. A single list still makes every acquisition read and write its
 // head, and on the two-core virtual machine this tool runs on a cache line
-// costs 150 ns or more to move between cores, ten times an uncontended
-// acquisition. So the offset space is cut into 64 KiB granules, granule g
+// takes about 170 ns to move from one core to the other (half a ping-pong
+// round trip), several times an uncontended acquisition. So the offset space is cut into 64 KiB granules, granule g
 // belongs to list g mod 64, and a range is linked, as one node per list, into
 // every list its granules fall in, in increasing list order. Conflicts are
 // still decided on whole ranges, so the semantics are exactly those of one
@@ -72,13 +80,18 @@ const (
 //
 // Memory. Nodes are preallocated, four per slot per list, and addressed by
 // index, so an acquisition allocates nothing and the garbage collector never
-// sees a tagged pointer. A link word packs a 32-bit version, a 31-bit node
-// index and the mark bit; every change of a link word bumps its version, which
-// defeats ABA when a node is unlinked and reused. Reuse still lets a slow
-// walker sit on a node that has since been recycled into another place of the
-// list; walkers therefore move hand over hand: after reading a node's link
-// and fields they check that their predecessor's link word is unchanged, which
-// proves the node was still linked, and otherwise restart from the list head.
+// sees a tagged pointer. A node that is not held is never linked (release
+// returns only once its nodes are unlinked), so a slot reuses its nodes at
+// once, without the epochs or RCU that the paper's C code leans on. A link
+// word packs a 32-bit version, a 31-bit node index and the mark bit; every
+// change of a link word bumps its version, which defeats ABA when a node is
+// unlinked and reused. Reuse still lets a slow walker sit on a node that has
+// since been recycled into another place of the list; walkers therefore move
+// hand over hand: after reading a node's link and fields they check that
+// their predecessor's link word is unchanged, which proves the node was still
+// linked, and otherwise restart from the list head. The node's bounds are
+// atomics for the same reason: a stale walker may read them while the owner
+// rewrites them, and discards what it read.
 //
 // Fairness. The lists alone are not fair: a waiting request, say fsync's full
 // range, restarts from the head each time the node it waits on goes, and a
@@ -141,15 +154,63 @@ type rangeNode struct {
 	// next is the link word: version<<32 | index<<1 | mark, where index is
 	// 1 + the successor's position in RangeLock.nodes (0 ends the list) and
 	// mark means this node is released.
-	next  atomic.Uint64
+	next atomic.Uint64
+	// bounds is the range and mode packed into one word (see
+	// rangePackBounds), so that setting a node up is one store.
+	bounds atomic.Uint64
+	// start and end hold the range when bounds has rangeWide set.
 	start atomic.Uint64
 	end   atomic.Uint64
-	excl  atomic.Uint32
-	// freed is the version of the marked link word that the goroutine that
-	// unlinked the node found; the owner may reuse the node when it equals
-	// the version of the node's current, marked, link word.
-	freed atomic.Uint32
 	_     [64 - 32]byte
+}
+
+// A bounds word is either packed, excl<<62 | endPage<<31 | startPage, for
+// ranges on 4 KiB page boundaries below 8 TiB (endPage rangeEndless means "to
+// the end"), or rangeWide | excl<<62 with the range in the node's start and
+// end fields. Every range the model asks for is packed; the wide form keeps
+// byte ranges exact.
+const (
+	rangeWide      = 1 << 63
+	rangeExcl      = 1 << 62
+	rangePageShift = 12
+	rangePageMask  = 1<<31 - 1
+	rangeEndless   = rangePageMask
+)
+
+// rangePackBounds returns the bounds word of [start, end) and whether it
+// is packed.
+func rangePackBounds(start, end uint64, excl bool) (uint64, bool) {
+	var b uint64
+	if excl {
+		b = rangeExcl
+	}
+	const pageBits = 1<<rangePageShift - 1
+	sp, ep := start>>rangePageShift, uint64(rangeEndless)
+	if end != math.MaxUint64 {
+		ep = end >> rangePageShift
+		if end&pageBits != 0 || ep >= rangeEndless {
+			return b | rangeWide, false
+		}
+	}
+	if start&pageBits != 0 || sp >= rangeEndless {
+		return b | rangeWide, false
+	}
+	return b | ep<<31 | sp, true
+}
+
+// loadBounds reads node c's range and mode.
+func (c *rangeNode) loadBounds() (start, end uint64, excl bool) {
+	b := c.bounds.Load()
+	excl = b&rangeExcl != 0
+	if b&rangeWide != 0 {
+		return c.start.Load(), c.end.Load(), excl
+	}
+	start = (b & rangePageMask) << rangePageShift
+	end = math.MaxUint64
+	if ep := b >> 31 & rangePageMask; ep != rangeEndless {
+		end = ep << rangePageShift
+	}
+	return start, end, excl
 }
 
 // rangeSlot is the private state of one worker.
@@ -216,14 +277,15 @@ func (rl *RangeLock) Unlock(h RangeHandle) {
 	}
 	rl.release(sl.masks[hold], int(h.slot), hold)
 	sl.inUse &^= 1 << hold
-	rl.wake()
 }
 
 // rangeWait is one acquisition in progress.
 type rangeWait struct {
 	slot       int
 	start, end uint64
+	bounds     uint64 // rangePackBounds(start, end, excl)
 	excl       bool
+	packed     bool
 	yields     int
 	announced  bool
 }
@@ -241,6 +303,7 @@ func (rl *RangeLock) lock(slot int, start, end uint64, m Mode, try bool) (RangeH
 		panic(fmt.Sprintf("strategies: RangeLock: slot %d already holds %d ranges", slot, rangeHolds))
 	}
 	w := rangeWait{slot: slot, start: start, end: end, excl: m == Exclusive}
+	w.bounds, w.packed = rangePackBounds(start, end, w.excl)
 	if sl.inUse == 0 && rl.announced.Load() != 0 && !rl.yieldToAnnounced(&w, try) {
 		return RangeHandle{}, false
 	}
@@ -250,7 +313,6 @@ func (rl *RangeLock) lock(slot int, start, end uint64, m Mode, try bool) (RangeH
 		s := bits.TrailingZeros64(rest)
 		if !rl.acquireStripe(s, hold, &w, try) {
 			rl.release(done, slot, hold)
-			rl.wake()
 			return RangeHandle{}, false
 		}
 		done |= 1 << s
@@ -279,13 +341,30 @@ func (rl *RangeLock) node(s, slot, hold int) (*rangeNode, uint32) {
 	return &rl.nodes[i], uint32(i + 1)
 }
 
-// release marks the nodes of hold in the lists of mask.
+// release releases the nodes of hold in the lists of mask: it marks them all,
+// wakes the waiters, and then unlinks them, so that a node that is not held
+// is never linked and can be reused at once.
 func (rl *RangeLock) release(mask uint64, slot, hold int) {
+	if mask == 0 {
+		return
+	}
+	if mask&(mask-1) == 0 { // one list: the common case
+		s := bits.TrailingZeros64(mask)
+		n, _ := rl.node(s, slot, hold)
+		n.next.Or(rangeMarked)
+		rl.wake()
+		rl.unlinkTo(s, n)
+		return
+	}
 	for rest := mask; rest != 0; rest &= rest - 1 {
 		n, _ := rl.node(bits.TrailingZeros64(rest), slot, hold)
-		if n.next.Or(rangeMarked)&rangeMarked != 0 {
-			panic("strategies: RangeLock: range released twice")
-		}
+		n.next.Or(rangeMarked)
+	}
+	rl.wake()
+	for rest := mask; rest != 0; rest &= rest - 1 {
+		s := bits.TrailingZeros64(rest)
+		n, _ := rl.node(s, slot, hold)
+		rl.unlinkTo(s, n)
 	}
 }
 
@@ -294,41 +373,48 @@ func (rl *RangeLock) release(mask uint64, slot, hold int) {
 // (Dekker): either the waiter sees the change or wake sees the waiter.
 func (rl *RangeLock) wake() {
 	if rl.waiters.Load() != 0 {
-		rl.mu.Lock()
-		rl.cond.Broadcast()
-		rl.mu.Unlock()
+		rl.wakeAll()
 	}
 }
 
+// wakeAll wakes every parked waiter.
+func (rl *RangeLock) wakeAll() {
+	rl.mu.Lock()
+	rl.cond.Broadcast()
+	rl.mu.Unlock()
+}
+
 // acquireStripe links w's node for hold into list s and validates it. It
-// returns false, with the node not linked or marked, only if try is set.
+// returns false, with the node unlinked, only if try is set.
 func (rl *RangeLock) acquireStripe(s, hold int, w *rangeWait, try bool) bool {
 	n, ni := rl.node(s, w.slot, hold)
 	for {
-		rl.reclaim(s, n)
-		// The node is unlinked: no walker that could still read it will
-		// act on what it reads (hand over hand), so its fields may change.
-		if n.start.Load() != w.start {
-			n.start.Store(w.start)
+		// The node is not linked (see release): no walker that could still
+		// read it will act on what it reads (hand over hand), so its
+		// fields may change.
+		if !w.packed {
+			if n.start.Load() != w.start {
+				n.start.Store(w.start)
+			}
+			if n.end.Load() != w.end {
+				n.end.Store(w.end)
+			}
 		}
-		if n.end.Load() != w.end {
-			n.end.Store(w.end)
+		if n.bounds.Load() != w.bounds {
+			n.bounds.Store(w.bounds)
 		}
-		var x uint32
-		if w.excl {
-			x = 1
-		}
-		if n.excl.Load() != x {
-			n.excl.Store(x)
-		}
-		if !rl.insert(s, n, ni, w, try) {
+		linked, alone := rl.insert(s, n, ni, w, try)
+		if !linked {
 			return false
+		}
+		if alone {
+			return true
 		}
 		if w.excl {
 			if rl.validateWriter(s, n, ni, w, try) {
 				return true
 			}
-		} else if rl.validateReader(n, w, try) {
+		} else if rl.validateReader(s, n, w, try) {
 			return true
 		}
 		if try {
@@ -338,24 +424,12 @@ func (rl *RangeLock) acquireStripe(s, hold int, w *rangeWait, try bool) bool {
 	}
 }
 
-// reclaim makes sure n, released earlier, is unlinked from list s, unlinking
-// it (and the released nodes before it) itself if need be.
-func (rl *RangeLock) reclaim(s int, n *rangeNode) {
-	for {
-		nv := n.next.Load()
-		if nv&rangeMarked == 0 || n.freed.Load() == rangeVer(nv) {
-			return // never linked, or already unlinked
-		}
-		if !rl.unlinkTo(s, n) {
-			// Another walker unlinked n but has not yet recorded it.
-			runtime.Gosched()
-		}
-	}
-}
-
-// unlinkTo walks list s unlinking released nodes until it has unlinked n,
-// and reports whether it did.
-func (rl *RangeLock) unlinkTo(s int, n *rangeNode) bool {
+// unlinkTo walks list s, unlinking every released node it meets, until n,
+// which its owner has marked, is no longer linked: either the walk unlinked it
+// or it reached the end of the list without meeting it, because another
+// walker had. A walk is hand over hand (see RangeLock), so a node it does not
+// meet was not linked while the walk passed its place.
+func (rl *RangeLock) unlinkTo(s int, n *rangeNode) {
 restart:
 	prev := &rl.stripes[s].head
 	pv := prev.Load()
@@ -365,7 +439,7 @@ restart:
 		}
 		ci := rangeIdx(pv)
 		if ci == 0 {
-			return false
+			return
 		}
 		c := &rl.nodes[ci-1]
 		cv := c.next.Load()
@@ -373,12 +447,12 @@ restart:
 			goto restart
 		}
 		if cv&rangeMarked != 0 {
-			nv, ok := rl.unlink(prev, pv, c, cv)
+			nv, ok := rl.unlink(prev, pv, cv)
 			if !ok {
 				goto restart
 			}
 			if c == n {
-				return true
+				return
 			}
 			pv = nv
 			continue
@@ -387,15 +461,11 @@ restart:
 	}
 }
 
-// unlink removes the released node c, whose marked link word is cv, from
-// behind prev, whose link word is pv. It returns prev's new link word.
-func (rl *RangeLock) unlink(prev *atomic.Uint64, pv uint64, c *rangeNode, cv uint64) (uint64, bool) {
+// unlink removes a released node, whose marked link word is cv, from behind
+// prev, whose link word is pv. It returns prev's new link word.
+func (rl *RangeLock) unlink(prev *atomic.Uint64, pv, cv uint64) (uint64, bool) {
 	nv := rangeWord(rangeVer(pv)+1, rangeIdx(cv))
-	if !prev.CompareAndSwap(pv, nv) {
-		return 0, false
-	}
-	c.freed.Store(rangeVer(cv))
-	return nv, true
+	return nv, prev.CompareAndSwap(pv, nv)
 }
 
 // Where a new range goes relative to a listed node.
@@ -420,11 +490,16 @@ func rangeOrder(cs, ce uint64, cx bool, start, end uint64, excl bool) int {
 }
 
 // insert links n (index ni) into list s in start order, waiting for
-// conflicting nodes on the way. It returns false only if try is set and a
-// conflicting node is in the way.
-func (rl *RangeLock) insert(s int, n *rangeNode, ni uint32, w *rangeWait, try bool) bool {
+// conflicting nodes on the way. linked is false only if try is set and a
+// conflicting node is in the way. alone reports that validation is not
+// needed: a writer linked right behind the list head, or a reader linked at
+// the end of the list, had no part of the list behind it (respectively ahead
+// of it) that it did not examine, so nothing that conflicts with it can have
+// slipped in unseen; any later conflicting request walks into it.
+func (rl *RangeLock) insert(s int, n *rangeNode, ni uint32, w *rangeWait, try bool) (linked, alone bool) {
+	head := &rl.stripes[s].head
 restart:
-	prev := &rl.stripes[s].head
+	prev := head
 	pv := prev.Load()
 	for {
 		// Invariant: prev was linked when pv was read from it.
@@ -435,12 +510,12 @@ restart:
 		if ci != 0 {
 			c := &rl.nodes[ci-1]
 			cv := c.next.Load()
-			cs, ce, cx := c.start.Load(), c.end.Load(), c.excl.Load() != 0
+			cs, ce, cx := c.loadBounds()
 			if prev.Load() != pv {
 				goto restart // c may have been unlinked and reused
 			}
 			if cv&rangeMarked != 0 {
-				nv, ok := rl.unlink(prev, pv, c, cv)
+				nv, ok := rl.unlink(prev, pv, cv)
 				if !ok {
 					goto restart
 				}
@@ -453,7 +528,7 @@ restart:
 				continue
 			case rangeConflict:
 				if try {
-					return false
+					return false, false
 				}
 				rl.waitChange(&c.next, cv, w)
 				goto restart
@@ -461,7 +536,10 @@ restart:
 		}
 		n.next.Store(rangeWord(rangeVer(n.next.Load())+1, ci))
 		if prev.CompareAndSwap(pv, rangeWord(rangeVer(pv)+1, ni)) {
-			return true
+			if w.excl {
+				return true, prev == head
+			}
+			return true, ci == 0
 		}
 		goto restart
 	}
@@ -488,12 +566,12 @@ restart:
 		}
 		c := &rl.nodes[ci-1]
 		cv := c.next.Load()
-		ce := c.end.Load()
+		_, ce, _ := c.loadBounds()
 		if prev.Load() != pv {
 			goto restart
 		}
 		if cv&rangeMarked != 0 {
-			nv, ok := rl.unlink(prev, pv, c, cv)
+			nv, ok := rl.unlink(prev, pv, cv)
 			if !ok {
 				goto restart
 			}
@@ -503,6 +581,7 @@ restart:
 		if ce > w.start {
 			n.next.Or(rangeMarked)
 			rl.wake()
+			rl.unlinkTo(s, n)
 			if !try {
 				rl.waitChange(&c.next, cv, w)
 			}
@@ -514,7 +593,7 @@ restart:
 
 // validateReader waits until no writer after n overlaps it. With try set it
 // marks n and returns false instead of waiting.
-func (rl *RangeLock) validateReader(n *rangeNode, w *rangeWait, try bool) bool {
+func (rl *RangeLock) validateReader(s int, n *rangeNode, w *rangeWait, try bool) bool {
 restart:
 	// n is linked and only its owner marks it, so the walk may start there.
 	prev := &n.next
@@ -532,12 +611,12 @@ restart:
 		}
 		c := &rl.nodes[ci-1]
 		cv := c.next.Load()
-		cs, cx := c.start.Load(), c.excl.Load() != 0
+		cs, _, cx := c.loadBounds()
 		if prev.Load() != pv {
 			goto restart
 		}
 		if cv&rangeMarked != 0 {
-			nv, ok := rl.unlink(prev, pv, c, cv)
+			nv, ok := rl.unlink(prev, pv, cv)
 			if !ok {
 				goto restart
 			}
@@ -551,6 +630,7 @@ restart:
 			if try {
 				n.next.Or(rangeMarked)
 				rl.wake()
+				rl.unlinkTo(s, n)
 				return false
 			}
 			rl.waitChange(&c.next, cv, w)

@@ -26,49 +26,60 @@ const rwsemSpins = 4
 // deadlock against a waiting writer, as in the kernel, and is caught as a
 // panic).
 //
-// Read fast path. Each slot owns a counter alone in its cache-line pair. RLock
-// swaps its own counter to 1 and then loads the shared writer count; if no
-// writer holds or waits, the read lock is held. A writer increments the writer
-// count and then loads every counter. This is Dekker's handshake (the per-CPU
-// rwsem and BRAVO reader-side design): because Go's sync/atomic operations are
-// sequentially consistent, either the reader sees the writer's count or the
-// writer sees the reader's counter, never neither. RUnlock swaps the counter
-// back to 0 and loads a flag that is set only while the writer sleeps waiting
-// for readers to drain. So an uncontended read is two LOCK-prefixed
-// instructions on lines the reader owns plus two loads of a line that only
-// writers write: no reader writes a shared line, and readers on different
-// cores never exchange cache lines.
+// Read fast path. Each slot owns one word alone in its cache-line pair: its
+// reader count (0 or 1) plus a writer bit. RLock adds 1 to its own word and
+// holds the read side if the result is exactly 1; RUnlock subtracts 1 and is
+// done if the result is 0. So an uncontended read is two LOCK XADDs on a line
+// that no other reader touches, with no shared line read or written at all:
+// readers on different cores never exchange cache lines, and both methods are
+// small enough to be inlined. This is the per-CPU rwsem (and BRAVO reader
+// table) design, with the writer's flag moved into each reader's word.
+//
+// Writers. A writer sets the writer bit in every slot's word; since the
+// reader's add and the writer's OR are read-modify-writes of the same word,
+// one of them sees the other (no Dekker handshake between two locations is
+// needed, and Go's atomics being sequentially consistent covers the few
+// two-location handshakes that remain on the slow paths). A reader whose add
+// finds the bit backs out; the writer then waits until every count is 0. The
+// cost moves to writers: two atomic operations per slot per write lock, which
+// is the right trade for locks taken shared on every fault and exclusively
+// on fsync, punch and write().
 //
 // Waiting. Writers queue on a sync.Mutex (FIFO once a waiter has waited 1 ms,
-// so writers do not starve each other). The writer that owns it waits for the
-// readers to drain by yielding a few times and then sleeping on a sync.Cond
-// that each departing reader signals while the sleeping flag is set. A reader
-// that finds a writer backs its counter out, yields a few times, and then
-// queues under the internal mutex. Every writer's Unlock hands the read lock
-// to all queued readers at once by setting their counters itself before it
-// lets the next writer in (the kernel's reader hand-off), so readers do not
-// starve under a stream of writers either: a queued reader waits for at most
-// the writer that is running when it queued.
+// so writers do not starve each other) and count themselves in writers from
+// the moment they call Lock; a writer that unlocks while another writer is
+// counted leaves the writer bits set, so new readers keep waiting (writer
+// preference). The writer that owns the mutex waits for the readers to drain
+// by yielding a few times and then sleeping on a sync.Cond that each departing
+// reader signals while the sleeping flag is set. A reader that finds the bit
+// yields a few times and then queues under an internal mutex. Every writer's
+// Unlock hands the read lock to all queued readers at once, by adding their
+// counts itself before it lets the next writer in (the kernel's reader
+// hand-off), so readers do not starve under a stream of writers either: a
+// queued reader waits for at most the writer that releases after it queued.
 //
 // Nothing allocates after NewRWSem.
 //
 // Note: sync.RWMutex was rejected as the model's rwsem because every RLock
 // and RUnlock is an atomic add on one shared word, whose cache line then moves
-// between cores on every fault; xsync.RBMutex (BRAVO) avoids that but hashes
-// readers to slots through a sync.Pool token and disables its reader bias for
-// a while after each writer, which costs more per read on this workload where
-// the lock is taken once per fault and writers (fsync, punch) are regular.
+// between cores on every fault. xsync.RBMutex (BRAVO) avoids that but hashes
+// readers to slots through a sync.Pool token and turns its reader bias off
+// for a while after each writer, which costs more per read here, where
+// writers (fsync, punch, write()) are regular. A first version of RWSem kept
+// one shared writer count that readers loaded after incrementing their own
+// counter (a Dekker handshake across two words); it needed two extra loads of
+// a shared line per read and did not fit the inlining budget.
 type RWSem struct {
-	_ [falseSharingPad]byte // keeps the reader-read line off the previous object
+	_ [falseSharingPad]byte // keeps the header off the previous object's lines
 
-	// writers counts writers that hold the lock or wait for it. Readers load
-	// it on every acquisition; only writers write it.
+	// writers counts writers that hold the lock or wait for it.
 	writers atomic.Int32
-	// sleeping is 1 while the draining writer is parked on drained. Readers
-	// load it on every release.
+	// sleeping is 1 while the draining writer is parked on drained.
 	sleeping atomic.Int32
-	slots    []rwsemSlot
-	_        [falseSharingPad - 8 - 24]byte
+	// queued counts readers that are queued or about to queue under mu.
+	queued atomic.Int32
+	slots  []rwsemSlot
+	_      [falseSharingPad - 12 - 24]byte
 
 	// wmu serialises writers.
 	wmu sync.Mutex
@@ -80,16 +91,24 @@ type RWSem struct {
 	drained sync.Cond
 	// handoff wakes parked readers when a writer grants them the lock.
 	handoff sync.Cond
-	// queued lists the slots of parked readers, in arrival order.
-	queued []int32
+	// queue lists the slots of parked readers, in arrival order.
+	queue []int32
 	// granted[slot] is set by the writer that handed slot the read lock.
 	granted []bool
 }
 
-// rwsemSlot is one worker's reader counter: 1 while it holds the read side
-// (or has been handed it), else 0.
+const (
+	// rwsemWriter is the writer bit of a slot word.
+	rwsemWriter = 1 << 16
+	// rwsemCount masks a slot word's reader count.
+	rwsemCount = rwsemWriter - 1
+)
+
+// rwsemSlot is one worker's word: its reader count (1 while it holds the
+// read side, or has been handed it) plus rwsemWriter while a writer holds
+// the lock or waits for readers to drain.
 type rwsemSlot struct {
-	held atomic.Int32
+	word atomic.Int32
 	_    [falseSharingPad - 4]byte
 }
 
@@ -100,7 +119,7 @@ func NewRWSem(slots int) *RWSem {
 	}
 	r := &RWSem{
 		slots:   make([]rwsemSlot, slots),
-		queued:  make([]int32, 0, slots),
+		queue:   make([]int32, 0, slots),
 		granted: make([]bool, slots),
 	}
 	r.drained.L = &r.mu
@@ -111,45 +130,41 @@ func NewRWSem(slots int) *RWSem {
 // RLock takes the read side for slot, waiting while a writer holds the lock
 // or waits for it.
 func (r *RWSem) RLock(slot int) {
-	s := &r.slots[slot]
-	if s.held.Swap(1) != 0 {
-		panic("strategies: RWSem.RLock: slot already holds the read side")
+	if r.slots[slot].word.Add(1) != 1 {
+		r.rlockSlow(slot)
 	}
-	if r.writers.Load() == 0 {
-		return
+}
+
+// RUnlock releases the read side held by slot.
+func (r *RWSem) RUnlock(slot int) {
+	if r.slots[slot].word.Add(-1) != 0 {
+		r.runlockSlow(slot)
 	}
-	r.rlockSlow(slot)
 }
 
 // TryRLock takes the read side for slot if no writer holds the lock or waits
 // for it, and reports whether it did.
 func (r *RWSem) TryRLock(slot int) bool {
 	s := &r.slots[slot]
-	if s.held.Swap(1) != 0 {
-		panic("strategies: RWSem.TryRLock: slot already holds the read side")
-	}
-	if r.writers.Load() == 0 {
+	v := s.word.Add(1)
+	if v == 1 {
 		return true
+	}
+	if v&rwsemCount != 1 {
+		s.word.Add(-1)
+		panic("strategies: RWSem.TryRLock: slot already holds the read side")
 	}
 	r.backOut(s)
 	return false
 }
 
-// RUnlock releases the read side held by slot.
-func (r *RWSem) RUnlock(slot int) {
-	if r.slots[slot].held.Swap(0) != 1 {
-		panic("strategies: RWSem.RUnlock: slot does not hold the read side")
-	}
-	if r.sleeping.Load() != 0 {
-		r.wakeWriter()
-	}
-}
-
 // Lock takes the write side, waiting for the current writer and for every
-// reader to leave. From the moment Lock is called, new readers wait.
+// reader to leave. From the moment Lock is called, Contended is true, and
+// from the moment this writer is next in line new readers wait.
 func (r *RWSem) Lock() {
 	r.writers.Add(1)
 	r.wmu.Lock()
+	r.closeSlots()
 	if !r.drainedNow() {
 		r.waitDrained()
 	}
@@ -162,6 +177,7 @@ func (r *RWSem) TryLock() bool {
 		return false
 	}
 	r.writers.Add(1)
+	r.closeSlots()
 	if r.drainedNow() {
 		return true
 	}
@@ -174,71 +190,119 @@ func (r *RWSem) TryLock() bool {
 // Unlock releases the write side and hands the read side to every reader
 // queued behind it.
 func (r *RWSem) Unlock() {
-	r.mu.Lock()
-	if len(r.queued) > 0 {
-		for _, q := range r.queued {
-			// The queued reader backed its counter out before it queued and
-			// nobody else uses its slot: setting it here makes it a holder
-			// that the next writer must drain.
-			r.slots[q].held.Store(1)
-			r.granted[q] = true
+	if r.writers.Add(-1) == 0 {
+		for i := range r.slots {
+			r.slots[i].word.And(^int32(rwsemWriter))
 		}
-		r.queued = r.queued[:0]
-		r.handoff.Broadcast()
 	}
-	// The count drops under mu: a reader that queues under mu after seeing
-	// a nonzero count is therefore always seen by some writer's Unlock.
-	r.writers.Add(-1)
-	r.mu.Unlock()
+	// A reader counts itself in queued before the add that finds the
+	// writer bit, and the bit is cleared above before this load: a reader
+	// that saw the bit is seen here (or by the Unlock of a writer that kept
+	// the bits set).
+	if r.queued.Load() != 0 {
+		r.handOff()
+	}
 	r.wmu.Unlock()
 }
 
 // Contended reports whether a writer holds the lock or waits for it, that
-// is whether a reader arriving now would wait. VM_FAULT_RETRY's contended
-// option uses it to retry a fault instead of sleeping on IL while holding MM.
+// is whether a reader arriving now would (or soon will) wait. VM_FAULT_RETRY's
+// contended option uses it to retry a fault instead of sleeping on IL while
+// holding MM.
 func (r *RWSem) Contended() bool { return r.writers.Load() != 0 }
 
-// rlockSlow waits for the read side after the fast path found a writer. On
-// entry slot's counter is 1; on return slot holds the read side.
+// closeSlots sets the writer bit in every slot, as the writer that owns wmu.
+// The bits may still be set by the previous writer.
+func (r *RWSem) closeSlots() {
+	for i := range r.slots {
+		if w := &r.slots[i].word; w.Load()&rwsemWriter == 0 {
+			w.Or(rwsemWriter)
+		}
+	}
+}
+
+// handOff gives the read side to every queued reader.
+func (r *RWSem) handOff() {
+	r.mu.Lock()
+	if len(r.queue) > 0 {
+		for _, q := range r.queue {
+			// The queued reader backed its count out and nobody else uses
+			// its slot: adding it here makes it a holder that the next
+			// writer must drain.
+			r.slots[q].word.Add(1)
+			r.granted[q] = true
+		}
+		r.queued.Add(-int32(len(r.queue)))
+		r.queue = r.queue[:0]
+		r.handoff.Broadcast()
+	}
+	r.mu.Unlock()
+}
+
+// rlockSlow is RLock's rare path: the fast path's add found the writer bit
+// or a recursive read. Only this slot changes its count, so the count read
+// here is the one the add produced. On return slot holds the read side.
 func (r *RWSem) rlockSlow(slot int) {
 	s := &r.slots[slot]
+	v := s.word.Load()
+	if v&rwsemCount != 1 {
+		s.word.Add(-1)
+		panic("strategies: RWSem.RLock: slot already holds the read side")
+	}
+	if v&rwsemWriter == 0 {
+		// The writer whose bit the add found has left since; the count
+		// it did not wait for is now a plain read hold.
+		return
+	}
 	r.backOut(s)
 	for range rwsemSpins {
 		runtime.Gosched()
-		if r.writers.Load() != 0 {
+		if s.word.Load()&rwsemWriter != 0 {
 			continue
 		}
-		s.held.Store(1)
-		if r.writers.Load() == 0 {
+		if s.word.Add(1) == 1 {
 			return
 		}
 		r.backOut(s)
 	}
 
+	r.queued.Add(1)
 	r.mu.Lock()
-	s.held.Store(1)
-	if r.writers.Load() == 0 {
+	if s.word.Add(1) == 1 {
+		r.queued.Add(-1)
 		r.mu.Unlock()
 		return
 	}
-	s.held.Store(0)
+	s.word.Add(-1)
 	if r.sleeping.Load() != 0 {
 		r.drained.Signal()
 	}
-	// writers > 0 and it only drops under mu, in Unlock, which hands the
-	// lock to everything queued here.
 	r.granted[slot] = false
-	r.queued = append(r.queued, int32(slot))
+	r.queue = append(r.queue, int32(slot))
 	for !r.granted[slot] {
 		r.handoff.Wait()
 	}
 	r.mu.Unlock()
 }
 
-// backOut withdraws a read attempt that found a writer: the writer may be
-// asleep waiting for exactly this counter.
+// runlockSlow is RUnlock's rare path: a misuse (the count went below 0), or
+// a writer bit, whose writer may wait for the readers to drain.
+//
+//go:noinline
+func (r *RWSem) runlockSlow(slot int) {
+	if r.slots[slot].word.Load()&rwsemCount != 0 {
+		r.slots[slot].word.Add(1)
+		panic("strategies: RWSem.RUnlock: slot does not hold the read side")
+	}
+	if r.sleeping.Load() != 0 {
+		r.wakeWriter()
+	}
+}
+
+// backOut withdraws a read attempt that found the writer bit: the writer may
+// be asleep waiting for exactly this count.
 func (r *RWSem) backOut(s *rwsemSlot) {
-	s.held.Store(0)
+	s.word.Add(-1)
 	if r.sleeping.Load() != 0 {
 		r.wakeWriter()
 	}
@@ -254,7 +318,7 @@ func (r *RWSem) wakeWriter() {
 // drainedNow reports whether no slot holds the read side.
 func (r *RWSem) drainedNow() bool {
 	for i := range r.slots {
-		if r.slots[i].held.Load() != 0 {
+		if r.slots[i].word.Load()&rwsemCount != 0 {
 			return false
 		}
 	}
@@ -271,7 +335,8 @@ func (r *RWSem) waitDrained() {
 	}
 	r.mu.Lock()
 	// sleeping is set before the rescan: a reader that leaves after the
-	// rescan loaded its counter sees the flag and signals (Dekker again).
+	// rescan loaded its word sees the flag and signals (Dekker: both sides
+	// are sequentially consistent).
 	r.sleeping.Store(1)
 	for !r.drainedNow() {
 		r.drained.Wait()

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/puzpuzpuz/xsync/v4"
 )
@@ -179,7 +181,7 @@ func TestRWSemHandoff(t *testing.T) {
 		r.RUnlock(1)
 		close(readerDone)
 	}()
-	waitFor(func() bool { r.mu.Lock(); defer r.mu.Unlock(); return len(r.queued) == 1 })
+	waitFor(func() bool { r.mu.Lock(); defer r.mu.Unlock(); return len(r.queue) == 1 })
 
 	writerDone := make(chan struct{})
 	go func() {
@@ -269,9 +271,15 @@ func benchName(kv ...string) string {
 var benchThreads = []int{1, 2, 4}
 
 // runThreads starts exactly threads goroutines; worker t uses slot t and
-// runs body for its share of b.N iterations. ns/op is wall time divided by
-// b.N (the inverse of aggregate throughput, not a latency) and ops/s is the
-// aggregate throughput.
+// runs body for its share of b.N iterations. It reports three figures:
+// ns/op is wall time divided by b.N (the inverse of aggregate throughput,
+// not a latency); ops/s is that aggregate throughput; cpu-ns/op is the
+// process's CPU time (user and system, all threads) divided by b.N. On a
+// machine shared with other work, cpu-ns/op is the steadier figure: it does
+// not count time the workers spent descheduled, yet it grows with every
+// cache-line transfer, spin and wake-up that contention costs, so
+// cpu-ns/op at threads=2 equal to that at threads=1 means perfect scaling
+// on two free cores.
 func runThreads(b *testing.B, threads int, body func(slot, n int)) {
 	b.ReportAllocs()
 	var wg sync.WaitGroup
@@ -289,110 +297,95 @@ func runThreads(b *testing.B, threads int, body func(slot, n int)) {
 		}()
 	}
 	b.ResetTimer()
+	cpu0 := processCPU(b)
 	close(start)
 	wg.Wait()
 	b.StopTimer()
+	cpu := processCPU(b) - cpu0
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
-// rwLock is what the reader-writer benchmarks drive: RWSem and its peers.
-type rwLock interface {
-	rlock(slot int) func()
-	lock()
-	unlock()
+// processCPU returns the CPU time the process has used so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// The adapters below return the unlock closure once, outside the loop; the
-// benchmark loop calls through them, so every lock pays the same indirection.
-
-type rwsemBench struct{ r *RWSem }
-
-func (l rwsemBench) rlock(slot int) func() {
-	return func() { l.r.RLock(slot); l.r.RUnlock(slot) }
+// rwWorkload returns worker slot's loop for lock name under workload op:
+// op=read is RLock+RUnlock, op=write is Lock+Unlock, op=mixed makes every
+// 64th operation a write (a fault-heavy inode with an occasional punch or
+// fsync). Each lock gets its own loop with direct method calls, so that
+// op=read at threads=1 is the fast path's own cost.
+func rwWorkload(name, op string, slots int) func(slot, n int) {
+	every := map[string]int{"read": 0, "write": 1, "mixed": 64}[op] // a power of two
+	var read func(slot, n int)
+	var write, unlock func()
+	switch name {
+	case "rwsem":
+		r := NewRWSem(slots)
+		read = func(slot, n int) {
+			for range n {
+				r.RLock(slot)
+				r.RUnlock(slot)
+			}
+		}
+		write, unlock = r.Lock, r.Unlock
+	case "sync.RWMutex":
+		m := new(sync.RWMutex)
+		read = func(_, n int) {
+			for range n {
+				m.RLock()
+				m.RUnlock()
+			}
+		}
+		write, unlock = m.Lock, m.Unlock
+	case "xsync.RBMutex":
+		m := xsync.NewRBMutex()
+		read = func(_, n int) {
+			for range n {
+				t := m.RLock()
+				m.RUnlock(t)
+			}
+		}
+		write, unlock = m.Lock, m.Unlock
+	default:
+		panic("unknown lock " + name)
+	}
+	switch every {
+	case 0:
+		return read
+	case 1:
+		return func(_, n int) {
+			for range n {
+				write()
+				unlock()
+			}
+		}
+	}
+	return func(slot, n int) {
+		for i := 0; i < n; i += every {
+			read(slot, min(every-1, n-i-1))
+			write()
+			unlock()
+		}
+	}
 }
-func (l rwsemBench) lock()   { l.r.Lock() }
-func (l rwsemBench) unlock() { l.r.Unlock() }
-
-type rwmutexBench struct{ m *sync.RWMutex }
-
-func (l rwmutexBench) rlock(int) func() {
-	return func() { l.m.RLock(); l.m.RUnlock() }
-}
-func (l rwmutexBench) lock()   { l.m.Lock() }
-func (l rwmutexBench) unlock() { l.m.Unlock() }
-
-type rbmutexBench struct{ m *xsync.RBMutex }
-
-func (l rbmutexBench) rlock(int) func() {
-	return func() { t := l.m.RLock(); l.m.RUnlock(t) }
-}
-func (l rbmutexBench) lock()   { l.m.Lock() }
-func (l rbmutexBench) unlock() { l.m.Unlock() }
 
 // BenchmarkPrimitive measures the lock primitives against their peers.
 //
-// lock=rwsem, sync.RWMutex, xsync.RBMutex: op=read is RLock+RUnlock,
-// op=write is Lock+Unlock, op=mixed is one write per 64 operations (a
-// fault-heavy inode with an occasional punch or fsync). The read loops are
-// written out per lock, without an interface call, so that op=read at
-// threads=1 is the fast path's own cost.
-//
-// lock=rangelock and lock=mutex-tree: see rangeBenchmarks. lock=seq: see
-// seqBenchmarks.
+// lock=rwsem, sync.RWMutex, xsync.RBMutex: see rwWorkload.
+// lock=rangelock and lock=mutex-tree: see rangeBenchmarks.
+// lock=seq: see seqBenchmarks.
 func BenchmarkPrimitive(b *testing.B) {
-	b.Run(benchName("lock", "rwsem", "op", "read", "threads", "1"), func(b *testing.B) {
-		r := NewRWSem(1)
-		b.ReportAllocs()
-		for b.Loop() {
-			r.RLock(0)
-			r.RUnlock(0)
-		}
-	})
-	b.Run(benchName("lock", "sync.RWMutex", "op", "read", "threads", "1"), func(b *testing.B) {
-		var m sync.RWMutex
-		b.ReportAllocs()
-		for b.Loop() {
-			m.RLock()
-			m.RUnlock()
-		}
-	})
-	b.Run(benchName("lock", "xsync.RBMutex", "op", "read", "threads", "1"), func(b *testing.B) {
-		m := xsync.NewRBMutex()
-		b.ReportAllocs()
-		for b.Loop() {
-			t := m.RLock()
-			m.RUnlock(t)
-		}
-	})
-	locks := []struct {
-		name string
-		make func(slots int) rwLock
-	}{
-		{"rwsem", func(slots int) rwLock { return rwsemBench{NewRWSem(slots)} }},
-		{"sync.RWMutex", func(int) rwLock { return rwmutexBench{new(sync.RWMutex)} }},
-		{"xsync.RBMutex", func(int) rwLock { return rbmutexBench{xsync.NewRBMutex()} }},
-	}
 	for _, op := range []string{"read", "write", "mixed"} {
 		for _, threads := range benchThreads {
-			for _, l := range locks {
-				if op == "read" && threads == 1 {
-					continue // the direct loops above
-				}
-				name := benchName("lock", l.name, "op", op, "threads", strconv.Itoa(threads))
-				b.Run(name, func(b *testing.B) {
-					lk := l.make(threads)
-					runThreads(b, threads, func(slot, n int) {
-						read := lk.rlock(slot)
-						for i := range n {
-							switch {
-							case op == "write", op == "mixed" && i%64 == 63:
-								lk.lock()
-								lk.unlock()
-							default:
-								read()
-							}
-						}
-					})
+			for _, lock := range []string{"rwsem", "sync.RWMutex", "xsync.RBMutex"} {
+				b.Run(benchName("lock", lock, "op", op, "threads", strconv.Itoa(threads)), func(b *testing.B) {
+					runThreads(b, threads, rwWorkload(lock, op, threads))
 				})
 			}
 		}

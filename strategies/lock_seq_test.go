@@ -68,8 +68,6 @@ func TestSeqConcurrent(t *testing.T) {
 	}
 }
 
-var sinkBool bool
-
 // seqBenchmarks: op=validate is write()'s per-page check, Valid(cookie) on a
 // cookie that is still current; op=bump is an extent change.
 func seqBenchmarks(b *testing.B) {
@@ -90,9 +88,10 @@ func seqBenchmarks(b *testing.B) {
 	}
 	b.Run(benchName("lock", "seq", "op", "bump", "threads", "1"), func(b *testing.B) {
 		s := new(Seq)
-		b.ReportAllocs()
-		for b.Loop() {
-			s.Bump()
-		}
+		runThreads(b, 1, func(_, n int) {
+			for range n {
+				s.Bump()
+			}
+		})
 	})
 }

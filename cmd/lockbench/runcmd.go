@@ -360,7 +360,7 @@ cells:
 					cfg := hotpath.Config{
 						Strategy: st, Scenario: sc, Threads: th, Duration: f.duration, OpLimit: f.ops,
 						Seed: f.seed, Dir: tgt.Path, FileSize: p.fileSize, Oracle: f.oracle,
-						GUPShare: f.gupShare, Watchdog: f.watchdog, Clock: p.clk, Direct: os.Getenv("LOCKBENCH_NODIRECT") == "",
+						GUPShare: f.gupShare, Watchdog: f.watchdog, Clock: p.clk, Direct: true,
 					}
 					if f.delay > 0 {
 						cfg.Delay = &hotpath.DelayConfig{For: f.delay, Points: sc.Delays}
