@@ -85,9 +85,19 @@ func BenchmarkStore(b *testing.B) {
 			}
 		}
 	})
-	// harness=counted is the runner's loop with counting only; timed adds
-	// the seeded 1-in-64 latency sample. Their ratios to bare are the
-	// harness's own cost on the cheapest operation it runs.
+	// harness=loop is the runner's loop around the store (progress and
+	// time-series tick every 64 operations) without counting; counted adds
+	// the per-worker counter (counting overhead = counted/loop); timed adds
+	// the seeded 1-in-64 latency sample. All on the cheapest operation the
+	// runner runs.
+	b.Run(benchName("op", "store", "harness", "loop", "target", "tmpfs", "threads", "1"), func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if err := bn.StoreLoop(3, int64(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	for _, timed := range []bool{false, true} {
 		h := "counted"
 		if timed {

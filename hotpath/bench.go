@@ -66,10 +66,21 @@ func (b *Bench) StoreCounted(p int, i int64) error {
 		w.prog.Store(i)
 		w.win.tick(&w.ops, w.clk.Now())
 	}
-	t := w.startTimer(KStore)
+	t := w.startSampled()
 	err := w.store(b.in, p, false)
 	w.stopTimer(KStore, t)
 	return err
+}
+
+// StoreLoop is StoreCounted without the counter and the timer: the loop's
+// scaffolding only, the baseline that counting is compared with.
+func (b *Bench) StoreLoop(p int, i int64) error {
+	w := b.w
+	if i%progressEvery == 0 {
+		w.prog.Store(i)
+		w.win.tick(&w.ops, w.clk.Now())
+	}
+	return w.store(b.in, p, false)
 }
 
 // SetTimed turns the sampled latency timing on or off (off: counting only).

@@ -319,11 +319,11 @@ func (w *Worker) foreground(in *Inode, cfg *Config, spec RoleSpec, gup float64, 
 			x := w.rng.Float64()
 			switch {
 			case x < sc.Stores:
-				t := w.startTimer(KStore)
+				t := w.startSampled()
 				err = w.store(in, p, w.chance(gup))
 				w.stopTimer(KStore, t)
 			case x < sc.Stores+sc.Loads:
-				t := w.startTimer(KLoad)
+				t := w.startSampled()
 				_, err = w.load(in, p, sc.FaultAround, sc.NaiveFaultAround && in.naiveOK)
 				w.stopTimer(KLoad, t)
 			default:
@@ -379,7 +379,7 @@ func (w *Worker) background(in *Inode, cfg *Config, spec RoleSpec, stop *atomic.
 				}
 			}
 		case RoleReclaimer:
-			t := w.startTimer(KReclaim)
+			t := w.startSampled()
 			w.reclaim(in, w.intn(in.npages))
 			w.stopTimer(KReclaim, t)
 		case RoleInliner:

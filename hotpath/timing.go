@@ -17,45 +17,61 @@ func exclusive(k Kind) bool { return k == KFsync || k == KPunch || k == KTruncat
 // maxEvents bounds each worker's event list.
 const maxEvents = 4096
 
-func sampled(k Kind) bool { return k == KStore || k == KLoad || k == KReclaim }
+func sampled(k Kind) bool { return k <= KLoad || k == KReclaim }
 
-// startTimer starts timing an operation of kind k, or returns -1 when this
-// one is not in the sample.
-//
-// The sample is a seeded countdown: after each timed operation the next gap
-// is drawn uniformly from [1, 2*sampleEvery-1] (mean sampleEvery), so the
-// sampled operations do not lock into a period of the workload, and the
-// common path costs a decrement instead of a random draw.
+// startTimer starts timing an operation of a kind that is timed every time.
 func (w *Worker) startTimer(k Kind) clock.Ticks {
 	if w.untimed {
 		return -1
 	}
-	if sampled(k) {
-		if w.sampleGap--; w.sampleGap > 0 {
-			return -1
-		}
-		w.sampleGap = 1 + int32(w.rng.Uint32N(2*sampleEvery-1))
-	}
 	return w.clk.Now()
 }
 
-// stopTimer records the operation's latency (when timed) and counts it.
+// startSampled starts timing an operation of a sampled kind (store, load,
+// reclaim) when it is in the sample, and returns -1 otherwise. The sample
+// is a seeded countdown: after each timed operation the next gap is drawn
+// uniformly from [1, 2*sampleEvery-1] (mean sampleEvery), so the sampled
+// operations do not lock into a period of the workload, and the common
+// path, inlined into the faulter loop, is a decrement and a branch.
+func (w *Worker) startSampled() clock.Ticks {
+	if w.sampleGap--; w.sampleGap > 0 {
+		return -1
+	}
+	return w.resample()
+}
+
+func (w *Worker) resample() clock.Ticks {
+	if w.untimed {
+		w.sampleGap = 1 << 30
+		return -1
+	}
+	w.sampleGap = 1 + int32(w.rng.Uint32N(2*sampleEvery-1))
+	return w.clk.Now()
+}
+
+// stopTimer counts the operation and, when it was timed, records it.
 func (w *Worker) stopTimer(k Kind, t clock.Ticks) {
 	w.ops[k]++
 	if t >= 0 {
-		now := w.clk.Now()
-		d := int64(w.clk.Duration(now - t))
-		if d < 1 {
-			d = 1
-		}
-		w.hist[k].RecordValue(d)
-		w.win.record(k, d, now)
-		if exclusive(k) && len(w.events) < maxEvents {
-			w.events = append(w.events, results.Event{
-				Op:    k.String(),
-				Start: w.clk.Duration(t - w.win.start),
-				End:   w.clk.Duration(now - w.win.start),
-			})
-		}
+		w.record(k, t)
+	}
+}
+
+// record puts one timed operation into the worker's histogram, time series
+// and (for exclusive kinds) event list.
+func (w *Worker) record(k Kind, t clock.Ticks) {
+	now := w.clk.Now()
+	d := int64(w.clk.Duration(now - t))
+	if d < 1 {
+		d = 1
+	}
+	w.hist[k].RecordValue(d)
+	w.win.record(k, d, now)
+	if exclusive(k) && len(w.events) < maxEvents {
+		w.events = append(w.events, results.Event{
+			Op:    k.String(),
+			Start: w.clk.Duration(t - w.win.start),
+			End:   w.clk.Duration(now - w.win.start),
+		})
 	}
 }
