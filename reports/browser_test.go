@@ -64,6 +64,7 @@ func TestBrowserReport(t *testing.T) {
 		shot := filepath.Join(t.TempDir(), "shot.png")
 		runChromium(t, bin, "--screenshot="+shot, "--window-size=1280,2000", page)
 		checkScreenshot(t, shot)
+		keepScreenshot(t, shot, report)
 	})
 }
 
@@ -551,6 +552,27 @@ func checkScreenshot(t *testing.T, path string) {
 	if chartShare < 0.005 {
 		t.Errorf("only %.2f%% of the screenshot is in the chart colour %v; want ≥0.5%% (charts not shown?)", 100*chartShare, strategyColors[1])
 	}
+}
+
+// keepScreenshot copies the screenshot and the page it shows into
+// $LOCKBENCH_SCREENSHOT_DIR when that is set, for a person to look at (the
+// checks above catch a blank page, not a cramped legend or a wrapped
+// table).
+func keepScreenshot(t *testing.T, shot, page string) {
+	dir := os.Getenv("LOCKBENCH_SCREENSHOT_DIR")
+	if dir == "" {
+		return
+	}
+	for _, p := range []string{shot, page} {
+		raw, err := os.ReadFile(p)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, filepath.Base(p)), raw, 0o644)
+		}
+		if err != nil {
+			t.Errorf("LOCKBENCH_SCREENSHOT_DIR: %v", err)
+		}
+	}
+	t.Logf("screenshot and page kept in %s", dir)
 }
 
 // colorDistance is the largest difference of a colour channel, of 255.

@@ -78,8 +78,8 @@ const (
 // which costs about 64 uncontended acquisitions; that is the price of keeping
 // small ranges independent.
 //
-// Memory. Nodes are preallocated, four per slot per list, and addressed by
-// index, so an acquisition allocates nothing and the garbage collector never
+// Memory. Nodes are preallocated, four per slot per list (16 KiB per slot),
+// and addressed by index, so an acquisition allocates nothing and the garbage collector never
 // sees a tagged pointer. A node that is not held is never linked (release
 // returns only once its nodes are unlinked), so a slot reuses its nodes at
 // once, without the epochs or RCU that the paper's C code leans on. A link
@@ -149,7 +149,10 @@ type rangeStripe struct {
 	_    [falseSharingPad - 8]byte
 }
 
-// rangeNode is one range's entry in one list.
+// rangeNode is one range's entry in one list. Nodes are 64 bytes, not 128:
+// a node is written by its owner and by walkers of its own list, and nodes of
+// one list are grouped (list-major layout), so the lines next to a node belong
+// to the same list, where the walkers meet anyway.
 type rangeNode struct {
 	// next is the link word: version<<32 | index<<1 | mark, where index is
 	// 1 + the successor's position in RangeLock.nodes (0 ends the list) and
