@@ -36,7 +36,6 @@ func (w *Worker) store(in *Inode, p int, gup bool) error {
 		flags = 0 // get_user_pages without `locked` never allows retry
 	}
 	w.chain = 0
-	var gen uint64
 	for {
 		if pg.pte.Add(pteStore)&pteMask == pteRW {
 			s := w.stamp()
@@ -48,13 +47,8 @@ func (w *Worker) store(in *Inode, p int, gup bool) error {
 			return nil
 		}
 		pg.pte.Add(^uint32(pteStore - 1))
-		if flags&flagTried != 0 && in.inlineGen.Load() != gen {
-			// The file was re-created (re-inlined) since the first try:
-			// this is a new fault on a new file, not the TRIED attempt.
-			flags &^= flagTried
-		}
 		if flags&flagTried == 0 {
-			gen = in.inlineGen.Load()
+			w.chainGen = in.inlineGen.Load()
 		}
 		res, err := w.writeFault(in, p, flags)
 		if err != nil {
@@ -307,7 +301,14 @@ func (w *Worker) writeFault(in *Inode, p int, flags faultFlags) (faultResult, er
 	}
 	w.rlock(in.ix, lkIX)
 	st := in.extState(p)
+	gen := in.inlineGen.Load() // consistent with st: re-inlining bumps it under IX(X)
 	w.runlock(in.ix, lkIX)
+	if st == extInline && flags&flagTried != 0 && gen != w.chainGen {
+		// The file was re-created (re-inlined) since the first try: this
+		// is a first fault on a new file, not the TRIED attempt.
+		flags &^= flagTried
+		w.chainGen = gen
+	}
 	switch st {
 	case extHole:
 		w.wlock(in.ix, lkIX)

@@ -90,7 +90,8 @@ type Worker struct {
 	opIndex   int64
 
 	// fault state carried across a retry chain
-	chain int64
+	chain    int64
+	chainGen uint64 // inode inline generation at the chain's first try
 
 	// write() scratch, preallocated: blocks reserved and the cached mapping.
 	reserved []bool
