@@ -1,0 +1,690 @@
+package strategies
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+const (
+	kib = 1 << 10
+	mib = 1 << 20
+)
+
+// TestRangeStripeMask pins down which lists a range is linked into.
+func TestRangeStripeMask(t *testing.T) {
+	g := uint64(1) << rangeGranuleShift
+	tests := []struct {
+		name       string
+		start, end uint64
+		want       uint64
+	}{
+		// One granule.
+		{"first page", 0, 4 * kib, 1},
+		{"whole first granule", 0, g, 1},
+		{"last byte of granule 1", 2*g - 1, 2 * g, 1 << 1},
+		// Several granules.
+		{"straddles granules 0 and 1", g - 1, g + 1, 0b11},
+		{"granules 62 to 65 wrap to lists 62, 63, 0, 1", 62 * g, 66 * g, 1<<62 | 1<<63 | 0b11},
+		{"63 granules", g, 64 * g, ^uint64(1)},
+		// Every list.
+		{"64 granules", 0, 64 * g, ^uint64(0)},
+		{"64 granules, unaligned", 5, 64*g + 5, ^uint64(0)},
+		{"whole file", 0, math.MaxUint64, ^uint64(0)},
+		{"last granule of the space", math.MaxUint64 - 1, math.MaxUint64, 1 << 63},
+	}
+	for _, tt := range tests {
+		if got := rangeStripeMask(tt.start, tt.end); got != tt.want {
+			t.Errorf("%s: rangeStripeMask(%#x, %#x) = %#x; want %#x", tt.name, tt.start, tt.end, got, tt.want)
+		}
+	}
+}
+
+// TestRangePackBounds checks that a node's bounds word reads back as the
+// range and mode it was made from, packed or not.
+func TestRangePackBounds(t *testing.T) {
+	tests := []struct {
+		start, end uint64
+		excl       bool
+		packed     bool
+	}{
+		// Page-aligned ranges below 8 TiB pack.
+		{0, 4 * kib, true, true},
+		{4 * kib, 8 * kib, false, true},
+		{0, math.MaxUint64, true, true},
+		{123 * mib, math.MaxUint64, false, true},
+		{0, (rangeEndless - 1) << rangePageShift, true, true},
+		// Anything else is wide.
+		{1, 4 * kib, true, false},
+		{0, 4*kib + 1, false, false},
+		{0, rangeEndless << rangePageShift, true, false},
+		{rangeEndless << rangePageShift, math.MaxUint64, false, false},
+		{math.MaxUint64 - 1, math.MaxUint64, true, false},
+	}
+	for _, tt := range tests {
+		b, packed := rangePackBounds(tt.start, tt.end, tt.excl)
+		if packed != tt.packed {
+			t.Errorf("rangePackBounds(%#x, %#x, %v) packed = %v; want %v", tt.start, tt.end, tt.excl, packed, tt.packed)
+		}
+		var n rangeNode
+		n.bounds.Store(b)
+		n.start.Store(tt.start)
+		n.end.Store(tt.end)
+		if s, e, x := n.loadBounds(); s != tt.start || e != tt.end || x != tt.excl {
+			t.Errorf("loadBounds of [%#x, %#x) %v = [%#x, %#x) %v", tt.start, tt.end, tt.excl, s, e, x)
+		}
+	}
+}
+
+// TestRangeLockTry is TryLock's truth table on one goroutine: a second
+// request (slot 1) against a held one (slot 0).
+func TestRangeLockTry(t *testing.T) {
+	g := uint64(1) << rangeGranuleShift
+	type req struct {
+		start, end uint64
+		m          Mode
+	}
+	tests := []struct {
+		name      string
+		held, try req
+		want      bool
+	}{
+		// Shared ranges overlap each other.
+		{"shared over shared, same range", req{0, 8 * kib, Shared}, req{0, 8 * kib, Shared}, true},
+		{"shared inside shared", req{0, 8 * g, Shared}, req{3 * g, 3*g + 1, Shared}, true},
+		{"shared over shared, whole file", req{0, math.MaxUint64, Shared}, req{5, 6, Shared}, true},
+		// Anything overlapping an exclusive range conflicts.
+		{"exclusive over shared", req{0, 8 * kib, Shared}, req{4 * kib, 12 * kib, Exclusive}, false},
+		{"shared over exclusive", req{4 * kib, 12 * kib, Exclusive}, req{0, 4*kib + 1, Shared}, false},
+		{"exclusive over exclusive, one byte", req{100, 101, Exclusive}, req{0, 4 * kib, Exclusive}, false},
+		{"shared starting inside an exclusive range", req{0, 2 * g, Exclusive}, req{g, 3 * g, Shared}, false},
+		{"anything under an exclusive whole file", req{0, math.MaxUint64, Exclusive}, req{7 * mib, 7*mib + 1, Shared}, false},
+		{"exclusive whole file over a shared page", req{40 * mib, 40*mib + 4*kib, Shared}, req{0, math.MaxUint64, Exclusive}, false},
+		{"exclusive over the end of the space", req{math.MaxUint64 - 2, math.MaxUint64, Shared}, req{math.MaxUint64 - 1, math.MaxUint64, Exclusive}, false},
+		// Disjoint ranges never conflict, even in one list or touching.
+		{"adjacent exclusive pages", req{0, 4 * kib, Exclusive}, req{4 * kib, 8 * kib, Exclusive}, true},
+		{"adjacent, exclusive before shared", req{4 * kib, 8 * kib, Exclusive}, req{0, 4 * kib, Shared}, true},
+		{"same list, 4 MiB apart", req{0, 4 * kib, Exclusive}, req{4 * mib, 4*mib + 4*kib, Exclusive}, true},
+		{"wrapping range beside a small one in its lists", req{62 * g, 66 * g, Exclusive}, req{66 * g, 66*g + 1, Exclusive}, true},
+		{"exclusive to the end after a held range", req{0, mib, Exclusive}, req{mib, math.MaxUint64, Exclusive}, true},
+	}
+	for _, tt := range tests {
+		rl := NewRangeLock(2)
+		h0, ok := rl.TryLock(0, tt.held.start, tt.held.end, tt.held.m)
+		if !ok {
+			t.Fatalf("%s: TryLock of the first range on a free lock = false; want true", tt.name)
+		}
+		h1, got := rl.TryLock(1, tt.try.start, tt.try.end, tt.try.m)
+		if got != tt.want {
+			t.Errorf("%s: TryLock(%v [%#x, %#x)) next to %v [%#x, %#x) = %v; want %v",
+				tt.name, tt.try.m, tt.try.start, tt.try.end, tt.held.m, tt.held.start, tt.held.end, got, tt.want)
+		}
+		if got {
+			rl.Unlock(h1)
+		}
+		rl.Unlock(h0)
+		if h, ok := rl.TryLock(1, tt.try.start, tt.try.end, tt.try.m); !ok {
+			t.Errorf("%s: TryLock after the first range was released = false; want true", tt.name)
+		} else {
+			rl.Unlock(h)
+		}
+	}
+}
+
+// TestRangeLockHolds checks the per-slot limit and that handles name holds.
+func TestRangeLockHolds(t *testing.T) {
+	rl := NewRangeLock(1)
+	var hs []RangeHandle
+	for i := range rangeHolds {
+		hs = append(hs, rl.Lock(0, uint64(i)*mib, uint64(i+1)*mib, Exclusive))
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Errorf("a fifth range did not panic")
+			}
+		}()
+		rl.TryLock(0, 10*mib, 11*mib, Shared)
+	}()
+	rl.Unlock(hs[1])
+	if h, ok := rl.TryLock(0, mib, 2*mib, Exclusive); !ok {
+		t.Error("TryLock of a released range = false; want true")
+	} else {
+		hs[1] = h
+	}
+	for _, h := range hs {
+		rl.Unlock(h)
+	}
+}
+
+// TestRangeLockMisuse checks that invalid arguments panic.
+func TestRangeLockMisuse(t *testing.T) {
+	rl := NewRangeLock(1)
+	h := rl.Lock(0, 0, 1, Shared)
+	rl.Unlock(h)
+	tests := []struct {
+		name string
+		f    func()
+	}{
+		{"empty range", func() { rl.Lock(0, 5, 5, Exclusive) }},
+		{"reversed range", func() { rl.TryLock(0, 6, 5, Exclusive) }},
+		{"mode Skip", func() { rl.Lock(0, 0, 1, Skip) }},
+		{"zero handle", func() { rl.Unlock(RangeHandle{}) }},
+		{"double unlock", func() { rl.Unlock(h) }},
+		{"zero slots", func() { NewRangeLock(0) }},
+	}
+	for _, tt := range tests {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s did not panic", tt.name)
+				}
+			}()
+			tt.f()
+		}()
+	}
+}
+
+// TestRangeLockZeroAllocs checks that acquisitions allocate nothing.
+func TestRangeLockZeroAllocs(t *testing.T) {
+	rl := NewRangeLock(2)
+	if n := testing.AllocsPerRun(100, func() {
+		h := rl.Lock(0, 4*kib, 8*kib, Exclusive)
+		h2, ok := rl.TryLock(1, mib, 2*mib, Shared)
+		if !ok {
+			panic("TryLock of a free range failed")
+		}
+		rl.Unlock(h)
+		h = rl.Lock(0, 0, math.MaxUint64, Shared)
+		rl.Unlock(h)
+		rl.Unlock(h2)
+	}); n != 0 {
+		t.Fatalf("allocs per acquisition = %v; want 0", n)
+	}
+}
+
+// rangeShadow counts the holders of every unit of a small space, to check
+// exclusion from outside the lock.
+type rangeShadow struct {
+	unit  uint64
+	units []struct{ readers, writers atomic.Int32 }
+	bad   atomic.Int32
+}
+
+func newRangeShadow(unit uint64, n int) *rangeShadow {
+	return &rangeShadow{unit: unit, units: make([]struct{ readers, writers atomic.Int32 }, n)}
+}
+
+// span returns the shadow units of [start, end), clipped to the space.
+func (s *rangeShadow) span(start, end uint64) (int, int) {
+	last := uint64(len(s.units))
+	u0, u1 := start/s.unit, (end-1)/s.unit+1
+	return int(min(u0, last)), int(min(u1, last))
+}
+
+// enter records a holder and checks it against the others. An exclusive
+// holder increments writers then reads readers; a shared one the reverse;
+// sequential consistency makes one of two overlapping holders see the other.
+func (s *rangeShadow) enter(start, end uint64, excl bool) {
+	u0, u1 := s.span(start, end)
+	for u := u0; u < u1; u++ {
+		x := &s.units[u]
+		if excl {
+			if x.writers.Add(1) != 1 || x.readers.Load() != 0 {
+				s.bad.Add(1)
+			}
+		} else {
+			x.readers.Add(1)
+			if x.writers.Load() != 0 {
+				s.bad.Add(1)
+			}
+		}
+	}
+}
+
+func (s *rangeShadow) leave(start, end uint64, excl bool) {
+	u0, u1 := s.span(start, end)
+	for u := u0; u < u1; u++ {
+		if excl {
+			s.units[u].writers.Add(-1)
+		} else {
+			s.units[u].readers.Add(-1)
+		}
+	}
+}
+
+// TestRangeLockExclusion runs workers that lock random unit-aligned ranges
+// and checks every critical section against the shadow. space=wide uses 16
+// KiB units over 8 MiB (the 64 lists twice over): pages, runs crossing
+// lists, ranges wrapping the lists and whole-file ranges. space=one-list
+// uses 1 KiB units within one 64 KiB granule, so that every request meets
+// every other in one list and the lists' rare races (a node slipping in
+// behind a walker, back-offs, unlinking) happen often. A worker that holds a
+// range takes a second one only with TryLock, as RangeLock's contract asks.
+func TestRangeLockExclusion(t *testing.T) {
+	for _, sp := range []struct {
+		name  string
+		unit  uint64
+		units int
+		whole int // 1 in whole requests is a whole-file range
+	}{
+		{"wide", 16 * kib, 512, 32},
+		{"one-list", kib, 64, 64},
+	} {
+		t.Run(benchName("space", sp.name), func(t *testing.T) {
+			testRangeLockExclusion(t, sp.unit, sp.units, sp.whole)
+		})
+	}
+}
+
+func testRangeLockExclusion(t *testing.T, unit uint64, units, whole int) {
+	const workers = 6
+	iters := 1500
+	if testing.Short() {
+		iters = 200
+	}
+	rl := NewRangeLock(workers)
+	sh := newRangeShadow(unit, units)
+	pick := func(rng *rand.Rand) (uint64, uint64, Mode) {
+		m := Shared
+		if rng.IntN(2) == 0 {
+			m = Exclusive
+		}
+		u := uint64(rng.IntN(units))
+		switch k := rng.IntN(whole); {
+		case k == 0:
+			return 0, math.MaxUint64, m
+		case k == 1:
+			return u * unit, math.MaxUint64, m
+		case k < whole/4:
+			return u * unit, (u + 1 + uint64(rng.IntN(units))) * unit, m
+		default:
+			return u * unit, (u + 1 + uint64(rng.IntN(8))) * unit, m
+		}
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(2, uint64(w)))
+			for range iters {
+				s, e, m := pick(rng)
+				var h RangeHandle
+				if rng.IntN(4) == 0 {
+					var ok bool
+					if h, ok = rl.TryLock(w, s, e, m); !ok {
+						continue
+					}
+				} else {
+					h = rl.Lock(w, s, e, m)
+				}
+				sh.enter(s, e, m == Exclusive)
+				if rng.IntN(4) == 0 {
+					runtime.Gosched()
+				}
+				if rng.IntN(4) == 0 {
+					s2, e2, m2 := pick(rng)
+					if h2, ok := rl.TryLock(w, s2, e2, m2); ok {
+						sh.enter(s2, e2, m2 == Exclusive)
+						sh.leave(s2, e2, m2 == Exclusive)
+						rl.Unlock(h2)
+					}
+				}
+				sh.leave(s, e, m == Exclusive)
+				rl.Unlock(h)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := sh.bad.Load(); n != 0 {
+		t.Fatalf("%d unit acquisitions overlapped a conflicting holder", n)
+	}
+	h, ok := rl.TryLock(0, 0, math.MaxUint64, Exclusive)
+	if !ok {
+		t.Fatal("TryLock of the whole file after all workers left = false; want true")
+	}
+	rl.Unlock(h)
+	if n := rl.announced.Load(); n != 0 {
+		t.Fatalf("announced waiters after all workers left = %d; want 0", n)
+	}
+}
+
+// TestRangeLockAnnouncedWaiterFirst checks, deterministically, the fairness
+// mechanism: once a whole-file request has waited long enough to announce
+// itself, a new request from a slot holding nothing that conflicts with it
+// waits for it (TryLock fails) even though no held range is in the way, and a
+// slot already holding a range may still take another.
+func TestRangeLockAnnouncedWaiterFirst(t *testing.T) {
+	rl := NewRangeLock(3)
+	h0 := rl.Lock(0, 0, 4*kib, Shared)
+	got := make(chan RangeHandle)
+	go func() { got <- rl.Lock(1, 0, math.MaxUint64, Exclusive) }()
+	waitFor(func() bool { return rl.announced.Load() == 1 })
+
+	if _, ok := rl.TryLock(2, 8*mib, 8*mib+4*kib, Shared); ok {
+		t.Fatal("TryLock of a free range that an announced whole-file waiter covers = true; want false")
+	}
+	h0b, ok := rl.TryLock(0, 8*mib, 8*mib+4*kib, Shared)
+	if !ok {
+		t.Fatal("TryLock by a slot that already holds a range = false; want true (it must not wait for a waiter that waits for it)")
+	}
+	rl.Unlock(h0)
+	select {
+	case <-got:
+		t.Fatal("whole-file Lock returned while slot 0 still held a range")
+	default:
+	}
+	rl.Unlock(h0b)
+	hw := <-got
+	if n := rl.announced.Load(); n != 0 {
+		t.Fatalf("announced waiters after the waiter acquired = %d; want 0", n)
+	}
+	if _, ok := rl.TryLock(2, 8*mib, 8*mib+4*kib, Shared); ok {
+		t.Fatal("TryLock under a held whole-file exclusive range = true; want false")
+	}
+	rl.Unlock(hw)
+	h2, ok := rl.TryLock(2, 8*mib, 8*mib+4*kib, Shared)
+	if !ok {
+		t.Fatal("TryLock after the whole-file range was released = false; want true")
+	}
+	rl.Unlock(h2)
+}
+
+// TestRangeLockWholeFileNotStarved runs workers that lock and unlock small
+// exclusive ranges back to back, each in its own place, against repeated
+// whole-file exclusive requests (fsync's logging phase); it passes when the
+// whole-file requests complete.
+func TestRangeLockWholeFileNotStarved(t *testing.T) {
+	const small = 3
+	rl := NewRangeLock(small + 1)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for w := range small {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				s := uint64(w)*mib + uint64(i%64)*4*kib
+				h := rl.Lock(w, s, s+4*kib, Exclusive)
+				runtime.Gosched()
+				rl.Unlock(h)
+			}
+		}()
+	}
+	for range 50 {
+		h := rl.Lock(small, 0, math.MaxUint64, Exclusive)
+		rl.Unlock(h)
+	}
+	stop.Store(true)
+	wg.Wait()
+}
+
+// refRange is a held range in FuzzRangeLock's reference model.
+type refRange struct {
+	slot       int
+	start, end uint64
+	excl       bool
+	h          RangeHandle
+}
+
+// FuzzRangeLock drives TryLock and Unlock on one goroutine from a byte
+// string and checks every TryLock against a reference that is trivially
+// right: a slice of held ranges and a linear overlap check.
+//
+// Each op is 4 bytes: op, start, length, extra.
+//
+//	op bit 0:     0 TryLock, 1 Unlock
+//	op bits 1-2:  slot (4 slots)
+//	op bit 3:     exclusive
+//	op bits 4-7:  start += 1 KiB * value
+//	start:        start = value * 16 KiB (0 to 4 MiB: two turns of the lists)
+//	length:       < 200: (value+1) * 4 KiB; < 255: (value-199) MiB; 255: to the end
+//	extra:        TryLock: start += value bytes; Unlock: which held range
+func FuzzRangeLock(f *testing.F) {
+	f.Add([]byte{0x00, 0, 0, 0, 0x02, 0, 0, 0})                     // two exclusive attempts on one page
+	f.Add([]byte{0x00, 0, 0, 0, 0x02, 0, 0, 0, 0x01, 0, 0, 0})      // the second fails; unlock; nothing held
+	f.Add([]byte{0x08, 0, 0, 0, 0x0a, 0, 0, 0, 0x01, 0, 0, 0})      // two shared holders of one page
+	f.Add([]byte{0x08, 10, 255, 0, 0x02, 200, 0, 0, 0x04, 0, 1, 0}) // whole file from 160 KiB vs pages
+	f.Add([]byte{0x00, 250, 3, 7, 0x02, 0, 0, 0, 0x0c, 4, 210, 0})  // a range wrapping the lists
+	f.Add([]byte{0x00, 1, 0, 0, 0x00, 5, 0, 0, 0x00, 9, 0, 0, 0x00, 13, 0, 0, 0x00, 17, 0, 0, 0x01, 0, 0, 2})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		const slots = 4
+		rl := NewRangeLock(slots)
+		var held []refRange
+		conflicts := func(start, end uint64, excl bool) bool {
+			for _, r := range held {
+				if r.start < end && start < r.end && (r.excl || excl) {
+					return true
+				}
+			}
+			return false
+		}
+		for i := 0; i+4 <= len(ops); i += 4 {
+			op, b1, b2, b3 := ops[i], ops[i+1], ops[i+2], ops[i+3]
+			slot := int(op>>1) & 3
+			var mine []int
+			for j, r := range held {
+				if r.slot == slot {
+					mine = append(mine, j)
+				}
+			}
+			if op&1 == 1 {
+				if len(mine) == 0 {
+					continue
+				}
+				j := mine[int(b3)%len(mine)]
+				rl.Unlock(held[j].h)
+				held = slices.Delete(held, j, j+1)
+				continue
+			}
+			if len(mine) == rangeHolds {
+				continue
+			}
+			start := uint64(b1)*16*kib + uint64(op>>4)*kib + uint64(b3)
+			var end uint64
+			switch {
+			case b2 < 200:
+				end = start + (uint64(b2)+1)*4*kib
+			case b2 < 255:
+				end = start + uint64(b2-199)*mib
+			default:
+				end = math.MaxUint64
+			}
+			excl := op&8 != 0
+			m := Shared
+			if excl {
+				m = Exclusive
+			}
+			want := !conflicts(start, end, excl)
+			h, got := rl.TryLock(slot, start, end, m)
+			if got != want {
+				t.Fatalf("op %d: slot %d TryLock(%v [%#x, %#x)) = %v; want %v; held: %v", i/4, slot, m, start, end, got, want, held)
+			}
+			if got {
+				held = append(held, refRange{slot, start, end, excl, h})
+			}
+		}
+		for _, r := range held {
+			rl.Unlock(r.h)
+		}
+		h, ok := rl.TryLock(0, 0, math.MaxUint64, Exclusive)
+		if !ok {
+			t.Fatal("TryLock of the whole file after releasing everything = false; want true")
+		}
+		rl.Unlock(h)
+	})
+}
+
+// mutexTree is the benchmarks' peer: the classic range lock, one mutex
+// guarding the set of held ranges (kept sorted by start, as an interval tree
+// would keep them) and one condition variable for waiters, the design of
+// Linux's range_lock proposal and of FreeBSD's old rangelock. With at most a
+// few ranges held at once a sorted slice is as fast as a tree.
+type mutexTree struct {
+	mu   sync.Mutex
+	cond sync.Cond
+	held []treeRange
+	next uint64
+}
+
+type treeRange struct {
+	start, end uint64
+	excl       bool
+	id         uint64
+}
+
+func newMutexTree() *mutexTree {
+	t := &mutexTree{held: make([]treeRange, 0, 64)}
+	t.cond.L = &t.mu
+	return t
+}
+
+func (t *mutexTree) conflicts(start, end uint64, excl bool) bool {
+	for _, r := range t.held {
+		if r.start >= end {
+			break // sorted by start
+		}
+		if start < r.end && (excl || r.excl) {
+			return true
+		}
+	}
+	return false
+}
+
+// Lock takes [start, end) and returns the id to unlock it with.
+func (t *mutexTree) Lock(start, end uint64, m Mode) uint64 {
+	excl := m == Exclusive
+	t.mu.Lock()
+	for t.conflicts(start, end, excl) {
+		t.cond.Wait()
+	}
+	t.next++
+	id := t.next
+	i, _ := slices.BinarySearchFunc(t.held, start, func(r treeRange, s uint64) int {
+		if r.start < s {
+			return -1
+		}
+		return 1
+	})
+	t.held = slices.Insert(t.held, i, treeRange{start, end, excl, id})
+	t.mu.Unlock()
+	return id
+}
+
+func (t *mutexTree) Unlock(id uint64) {
+	t.mu.Lock()
+	for i, r := range t.held {
+		if r.id == id {
+			t.held = slices.Delete(t.held, i, i+1)
+			break
+		}
+	}
+	t.cond.Broadcast()
+	t.mu.Unlock()
+}
+
+// TestMutexTree checks the benchmark peer against the same rule.
+func TestMutexTree(t *testing.T) {
+	tr := newMutexTree()
+	a := tr.Lock(0, 8*kib, Shared)
+	b := tr.Lock(4*kib, 12*kib, Shared)
+	if !tr.conflicts(0, 1, true) || tr.conflicts(12*kib, 16*kib, true) || tr.conflicts(0, 1, false) {
+		t.Fatal("mutexTree.conflicts disagrees with the overlap rule")
+	}
+	tr.Unlock(a)
+	tr.Unlock(b)
+	if len(tr.held) != 0 {
+		t.Fatalf("held after unlocking everything = %v; want none", tr.held)
+	}
+}
+
+// rangeBenchRanges returns, per slot, the 128 ranges that slot cycles
+// through in workload op with threads workers.
+//
+//	disjoint:    exclusive 4 KiB pages of the slot's own 512 KiB region
+//	             (different granules, hence different lists)
+//	interleaved: exclusive 4 KiB pages, the slots' pages interleaved in the
+//	             same granules (one list for all: the contended list)
+//	shared:      every slot takes the same 64 KiB range shared
+//	whole-file:  exclusive [0, MaxUint64), fsync's logging phase
+func rangeBenchRanges(op string, threads int) [][]treeRange {
+	const n = 128
+	rs := make([][]treeRange, threads)
+	for t := range rs {
+		for i := range uint64(n) {
+			var r treeRange
+			switch op {
+			case "disjoint":
+				s := uint64(t)*512*kib + i*4*kib
+				r = treeRange{s, s + 4*kib, true, 0}
+			case "interleaved":
+				s := (i*uint64(threads) + uint64(t)) * 4 * kib
+				r = treeRange{s, s + 4*kib, true, 0}
+			case "shared":
+				r = treeRange{0, 64 * kib, false, 0}
+			case "whole-file":
+				r = treeRange{0, math.MaxUint64, true, 0}
+			default:
+				panic(fmt.Sprintf("unknown range workload %q", op))
+			}
+			rs[t] = append(rs[t], r)
+		}
+	}
+	return rs
+}
+
+// rangeBenchmarks: lock=rangelock is RangeLock, lock=mutex-tree the peer;
+// each iteration is one Lock and one Unlock of the workload's next range.
+func rangeBenchmarks(b *testing.B) {
+	type workload struct {
+		op      string
+		threads []int
+	}
+	for _, w := range []workload{
+		{"disjoint", benchThreads},
+		{"interleaved", benchThreads[1:]},
+		{"shared", benchThreads[1:]},
+		{"whole-file", []int{1}},
+	} {
+		for _, threads := range w.threads {
+			th := strconv.Itoa(threads)
+			b.Run(benchName("lock", "rangelock", "op", w.op, "threads", th), func(b *testing.B) {
+				rl := NewRangeLock(threads)
+				rs := rangeBenchRanges(w.op, threads)
+				runThreads(b, threads, func(slot, n int) {
+					mine := rs[slot]
+					for i := range n {
+						r := &mine[i&(len(mine)-1)] // len is a power of two
+						m := Shared
+						if r.excl {
+							m = Exclusive
+						}
+						rl.Unlock(rl.Lock(slot, r.start, r.end, m))
+					}
+				})
+			})
+			b.Run(benchName("lock", "mutex-tree", "op", w.op, "threads", th), func(b *testing.B) {
+				tr := newMutexTree()
+				rs := rangeBenchRanges(w.op, threads)
+				runThreads(b, threads, func(slot, n int) {
+					mine := rs[slot]
+					for i := range n {
+						r := &mine[i&(len(mine)-1)] // len is a power of two
+						m := Shared
+						if r.excl {
+							m = Exclusive
+						}
+						tr.Unlock(tr.Lock(r.start, r.end, m))
+					}
+				})
+			})
+		}
+	}
+}
