@@ -76,9 +76,11 @@ var Scenarios = []Scenario{
 		Roles: []RoleSpec{{Role: RoleFaulter, Share: 1}, {Role: RoleFlusher, Count: 1, Interval: time.Millisecond}},
 	},
 	{
-		Name: "fsync-storm", Description: "faulters storing while an fsync thread syncs every 500µs (btrfs mmap write vs fsync logging, R5)",
+		Name: "fsync-storm", Description: "faulters storing while an fsync thread syncs every 500µs and a puncher reopens holes (btrfs mmap write vs fsync logging, R5)",
 		Race: "R5", FileSize: 1 * mib, Pattern: Uniform, Stores: 0.8, Loads: 0.1, FaultAround: true,
-		Roles:  []RoleSpec{{Role: RoleFaulter, Share: 1}, {Role: RoleFsync, Count: 1, Interval: 500 * time.Microsecond}, {Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}},
+		PunchPages: 16,
+		Roles: []RoleSpec{{Role: RoleFaulter, Share: 1}, {Role: RoleFsync, Count: 1, Interval: 500 * time.Microsecond},
+			{Role: RolePuncher, Count: 1, Interval: 2 * time.Millisecond}, {Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}},
 		Delays: []string{"fsync-leaf"},
 	},
 	{
