@@ -98,7 +98,7 @@ var Scenarios = []Scenario{
 	{
 		Name: "write-fail", Description: "writers whose copies fail short while faulters store into the same ranges (failed write vs write fault, R1; fstests 344/346)",
 		Race: "R1", FileSize: 1 * mib, Pattern: Uniform, Stores: 0.9, Loads: 0.05, FaultAround: true, WritePages: 8, WriteFailRate: 0.05,
-		Roles:      []RoleSpec{{Role: RoleWriter, Share: 0.5}, {Role: RoleFaulter, Share: 0.5}, {Role: RolePuncher, Count: 1, Interval: time.Millisecond}, {Role: RoleFlusher, Count: 1, Interval: time.Millisecond}},
+		Roles:      []RoleSpec{{Role: RoleWriter, Share: 0.5}, {Role: RoleFaulter, Share: 0.5}, {Role: RolePuncher, Count: 1, Interval: 300 * time.Microsecond}, {Role: RoleFlusher, Count: 1, Interval: time.Millisecond}},
 		PunchPages: 64, Delays: []string{"write-copy", "cleanup"},
 	},
 	{
