@@ -28,6 +28,10 @@ func WriteFile(path string, f *File) (err error) {
 	if err = enc.Encode(f); err != nil {
 		return fmt.Errorf("results file %s: %w", path, err)
 	}
+	// CreateTemp makes the file 0600; a results file is for sharing.
+	if err = tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("results file %s: %w", path, err)
+	}
 	if err = tmp.Sync(); err != nil {
 		return fmt.Errorf("results file %s: %w", path, err)
 	}

@@ -498,6 +498,9 @@ func writeAtomic(path string, render func(io.Writer) error) (err error) {
 	if err = render(tmp); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
 	if err = tmp.Close(); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
