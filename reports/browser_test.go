@@ -520,8 +520,8 @@ func checkScreenshot(t *testing.T, path string) {
 
 	// The background is the commonest colour; a rendered page differs from
 	// it in a good share of pixels, and the charts bring the second
-	// strategy's colour (rwsem's bars and lines), which no text or table
-	// style of the page uses.
+	// strategy's colour (rwsem's bars; the time series draw operations in
+	// colours of their own), which no text or table style of the page uses.
 	counts := map[color.NRGBA]int{}
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {

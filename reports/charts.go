@@ -47,7 +47,11 @@ const (
 var chartFont = font.Font{Typeface: "Liberation", Variant: "Sans"}
 
 // strategyColors colour strategies by their order of first appearance in a
-// results file; exclusiveColors shade exclusive operations by kind.
+// results file. Time-series charts draw operations, not strategies, so they
+// use none of these colours: opLineColor with a dash pattern per operation
+// for the lines, and exclusiveShades for the intervals of exclusive
+// operations. A reader who has learnt "blue is rwsem" from the bar charts
+// must not read a blue line as rwsem.
 var (
 	strategyColors = []color.NRGBA{
 		{0x59, 0x59, 0x59, 0xff}, // the first (usually none): grey
@@ -59,11 +63,26 @@ var (
 		{0x8c, 0x56, 0x4b, 0xff},
 		{0xe3, 0x77, 0xc2, 0xff},
 	}
-	exclusiveColors = []color.NRGBA{
-		{0xd6, 0x27, 0x28, 0x40},
-		{0x94, 0x67, 0xbd, 0x40},
-		{0x2c, 0xa0, 0x2c, 0x40},
+	// opLineColor is near black: no strategy's colour.
+	opLineColor = color.NRGBA{0x1a, 0x1a, 0x1a, 0xff}
+	// opDashes tell the line operations of one chart apart.
+	opDashes = [][]vg.Length{
+		nil,
+		{vg.Points(6), vg.Points(3)},
+		{vg.Points(1.5), vg.Points(2)},
+		{vg.Points(6), vg.Points(2), vg.Points(1.5), vg.Points(2)},
 	}
+	// exclusiveShades give each exclusive operation the same translucent
+	// shade in every chart, from hues the strategies do not use: cyan and
+	// olive, the two tab10 hues strategyColors leaves out, gold, and light
+	// grey. An operation not listed takes exclusiveOther.
+	exclusiveShades = map[string]color.NRGBA{
+		"fsync":     {0x17, 0xbe, 0xcf, 0x55},
+		"punch":     {0xe6, 0xab, 0x02, 0x55},
+		"truncate":  {0xbc, 0xbd, 0x22, 0x55},
+		"re-inline": {0x7f, 0x7f, 0x7f, 0x40},
+	}
+	exclusiveOther = color.NRGBA{0x7f, 0x7f, 0x7f, 0x40}
 )
 
 // Charts renders the charts of f: for each scenario group a throughput
@@ -265,6 +284,33 @@ func (t formattedTicks) Ticks(min, max float64) []plot.Tick {
 	return ts
 }
 
+// logTicks labels the decades of a log axis with format and, when the
+// axis spans at most maxLabelledDecades, the 2s and 5s between them too:
+// a panel from 1ms to 10ms otherwise shows two labels for the whole scale.
+type logTicks struct {
+	format func(float64) string
+}
+
+const maxLabelledDecades = 3
+
+func (t logTicks) Ticks(min, max float64) []plot.Tick {
+	ts := plot.LogTicks{Prec: -1}.Ticks(min, max)
+	dense := math.Log10(max/min) <= maxLabelledDecades+1e-9
+	out := ts[:0]
+	for i, tk := range ts {
+		// LogTicks repeats each decade as an unlabelled minor tick.
+		if i > 0 && tk.Value == ts[i-1].Value {
+			continue
+		}
+		mant := tk.Value / math.Pow(10, math.Floor(math.Log10(tk.Value)+1e-9))
+		if tk.Label != "" || dense && (math.Abs(mant-2) < 1e-6 || math.Abs(mant-5) < 1e-6) {
+			tk.Label = t.format(tk.Value)
+		}
+		out = append(out, tk)
+	}
+	return out
+}
+
 // errorPoints is the XYs and YErrors a plotter.YErrorBars is built from.
 type errorPoints struct {
 	plotter.XYs
@@ -312,7 +358,7 @@ func panelChart(g *cellGroup, colors map[string]color.Color, what string, logY b
 		if logY {
 			base = math.Pow(10, math.Floor(math.Log10(lo)))
 			p.Y.Scale = plot.LogScale{}
-			p.Y.Tick.Marker = formattedTicks{plot.LogTicks{Prec: -1}, format}
+			p.Y.Tick.Marker = logTicks{format}
 			// Whole decades, so the top and bottom ticks are labelled.
 			p.Y.Min, p.Y.Max = base, math.Pow(10, math.Ceil(math.Log10(hi*1.01)))
 		} else {
@@ -367,17 +413,10 @@ func panelChart(g *cellGroup, colors map[string]color.Color, what string, logY b
 func drawPanels(plots []*plot.Plot, title string, w, h vg.Length) ([]byte, error) {
 	img := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(chartDPI))
 	dc := draw.New(img)
-	titleStyle := text.Style{
-		Color:   color.Black,
-		Font:    font.From(chartFont, 11),
-		XAlign:  draw.XCenter,
-		YAlign:  draw.YTop,
-		Handler: plot.DefaultTextHandler,
-	}
-	dc.FillText(titleStyle, vg.Point{X: w / 2, Y: h - vg.Points(6)}, title)
+	drawTitle(dc, title)
 	tiles := draw.Tiles{
 		Rows: 1, Cols: len(plots),
-		PadTop: vg.Points(40), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(8),
+		PadTop: titleHeight, PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(8),
 		PadX: vg.Points(16),
 	}
 	// Note: plot.Align would line the data areas up exactly, but it moves
@@ -387,6 +426,23 @@ func drawPanels(plots []*plot.Plot, title string, w, h vg.Length) ([]byte, error
 		p.Draw(tiles.At(dc, j, 0))
 	}
 	return encodePNG(img)
+}
+
+// titleHeight is the band at the top of a chart that drawTitle fills: a
+// margin, a title line and a subtitle line, and a gap above the panels.
+var titleHeight = vg.Points(40)
+
+// drawTitle writes a (two-line) chart title centred at the top of c, a
+// margin below its top edge.
+func drawTitle(c draw.Canvas, title string) {
+	style := text.Style{
+		Color:   color.Black,
+		Font:    font.From(chartFont, 11),
+		XAlign:  draw.XCenter,
+		YAlign:  draw.YTop,
+		Handler: plot.DefaultTextHandler,
+	}
+	c.FillText(style, vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: c.Max.Y - vg.Points(6)}, title)
 }
 
 func encodePNG(img *vgimg.Canvas) ([]byte, error) {
@@ -411,7 +467,13 @@ func firstSeries(c *results.Cell) *results.Rep {
 // seriesChart plots the operations per window of one repetition, one step
 // line per operation that is not exclusive, with the intervals during
 // which an exclusive operation ran shaded behind them (overlapping
-// intervals of one kind merged).
+// intervals of one kind merged). The title and its subtitle sit in a band
+// above the plot and the legend to the right of it, so neither covers
+// data or shading whatever the values.
+//
+// Note: a legend inside the data area needs headroom sized to its rows,
+// and still sits on the shading, which runs to the top of the axis; the
+// legend beside the plot costs some width and nothing else.
 func seriesChart(rep *results.Rep, title string) ([]byte, error) {
 	exclusive := map[string][][2]float64{}
 	for _, e := range rep.Exclusive {
@@ -441,14 +503,13 @@ func seriesChart(rep *results.Rep, title string) ([]byte, error) {
 	if len(rep.Series) > 1 {
 		width = (rep.Series[1].Start - rep.Series[0].Start).Seconds()
 	}
-	p := newPlot(title)
+	p := newPlot("")
 	p.X.Label.Text = "time since start of repetition (s)"
 	p.Y.Label.Text = "operations per window"
 	if width > 0 {
 		p.Y.Label.Text = fmt.Sprintf("operations per %s window", formatNanos(width*1e9))
 	}
 	p.Y.Tick.Marker = formattedTicks{plot.DefaultTicks{}, formatRate}
-	p.Legend.Top = true
 
 	ymax := 1.0
 	lines := make([]plotter.XYs, len(lineOps))
@@ -463,15 +524,23 @@ func seriesChart(rep *results.Rep, title string) ([]byte, error) {
 			lines[i] = append(lines[i], plotter.XY{X: lines[i][n-1].X + width, Y: lines[i][n-1].Y})
 		}
 	}
-	ymax *= 1.4 // headroom for the legend
+	// Headroom, so the highest step does not run along the top edge.
+	ymax *= 1.15
 	p.Y.Min, p.Y.Max = 0, ymax
+
+	legend := plot.NewLegend()
+	legend.TextStyle.Font = font.From(chartFont, 8)
+	legend.Left, legend.Top = true, true
+	// Padding keeps the swatches of adjacent entries apart.
+	legend.Padding = vg.Points(3)
+	legend.ThumbnailWidth = vg.Points(18)
 
 	kinds := make([]string, 0, len(exclusive))
 	for k := range exclusive {
 		kinds = append(kinds, k)
 	}
 	sort.Strings(kinds)
-	for i, k := range kinds {
+	for _, k := range kinds {
 		var rings []plotter.XYer
 		for _, iv := range mergeIntervals(exclusive[k]) {
 			rings = append(rings, plotter.XYs{{X: iv[0], Y: 0}, {X: iv[1], Y: 0}, {X: iv[1], Y: ymax}, {X: iv[0], Y: ymax}})
@@ -480,10 +549,14 @@ func seriesChart(rep *results.Rep, title string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		poly.Color = exclusiveColors[i%len(exclusiveColors)]
+		shade, ok := exclusiveShades[k]
+		if !ok {
+			shade = exclusiveOther
+		}
+		poly.Color = shade
 		poly.LineStyle.Width = 0
 		p.Add(poly)
-		p.Legend.Add(k+" (exclusive)", poly)
+		legend.Add(k+" (exclusive)", poly)
 	}
 	for i, op := range lineOps {
 		l, err := plotter.NewLine(lines[i])
@@ -492,13 +565,23 @@ func seriesChart(rep *results.Rep, title string) ([]byte, error) {
 		}
 		l.StepStyle = plotter.PostStep
 		l.LineStyle.Width = vg.Points(1.5)
-		l.LineStyle.Color = strategyColors[(i+1)%len(strategyColors)]
+		l.LineStyle.Color = opLineColor
+		l.LineStyle.Dashes = opDashes[i%len(opDashes)]
 		p.Add(l)
-		p.Legend.Add(op, l)
+		legend.Add(op, l)
 	}
+
 	w := 7.5 * vg.Inch
 	img := vgimg.NewWith(vgimg.UseWH(w, chartHeight), vgimg.UseDPI(chartDPI))
-	p.Draw(draw.New(img))
+	dc := draw.New(img)
+	drawTitle(dc, title+"\nlines and shading are operations (colours here are not strategies)")
+	margin := vg.Points(8)
+	legendWidth := legend.Rectangle(dc).Size().X
+	body := draw.Crop(dc, vg.Points(4), -(legendWidth + 2*margin), vg.Points(4), -titleHeight)
+	p.Draw(body)
+	// The legend's top lines up with the top of the y axis, half a tick
+	// label above the data area's top; it is never drawn on the plot.
+	legend.Draw(draw.Crop(dc, w-legendWidth-margin, -margin, 0, -titleHeight))
 	return encodePNG(img)
 }
 

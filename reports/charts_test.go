@@ -177,3 +177,35 @@ func differingShare(a, b image.Image) float64 {
 	}
 	return float64(n) / float64(bd.Dx()*bd.Dy())
 }
+
+// The p99 chart's fsync panel spans one decade (1ms to 10ms) and once had
+// only its two ends labelled; short log axes label the 2s and 5s too.
+func TestLogTicksLabels(t *testing.T) {
+	tests := []struct {
+		min, max float64
+		want     []string
+	}{
+		// One decade: 1, 2, 5, 10.
+		{1e6, 1e7, []string{"1ms", "2ms", "5ms", "10ms"}},
+		// Two decades: 2s and 5s in each.
+		{1e3, 1e5, []string{"1µs", "2µs", "5µs", "10µs", "20µs", "50µs", "100µs"}},
+		// More than three decades: the decades only.
+		{1, 1e4, []string{"1ns", "10ns", "100ns", "1µs", "10µs"}},
+	}
+	for _, tt := range tests {
+		var got []string
+		seen := map[float64]bool{}
+		for _, tk := range (logTicks{formatNanos}).Ticks(tt.min, tt.max) {
+			if seen[tk.Value] {
+				t.Errorf("logTicks(%g, %g): tick %g twice", tt.min, tt.max, tk.Value)
+			}
+			seen[tk.Value] = true
+			if tk.Label != "" {
+				got = append(got, tk.Label)
+			}
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("logTicks(%g, %g) labels = %q; want %q", tt.min, tt.max, got, tt.want)
+		}
+	}
+}

@@ -91,6 +91,7 @@ type htmlCell struct {
 	P99, P99CI       string
 	VsP99, VsP99P    string
 	VsP99Class       string
+	VsTitle          string // why the vs cells hold no ratio, as a tooltip
 	Violations       string
 	ViolationsClass  string
 	Incomplete       bool
@@ -331,13 +332,25 @@ func opCell(s *CellSummary, o *OpSummary, first bool) htmlCell {
 	if o.SampleEvery > 1 {
 		c.Sampled = fmt.Sprintf("latency timed on 1 in %d", o.SampleEvery)
 	}
-	if o.VsBaseline != nil {
+	// A blank ratio cell reads as missing data; say why there is none.
+	switch {
+	case o.VsBaseline != nil:
 		c.VsOps = formatRatio(o.VsBaseline.PerSecond.Ratio)
 		c.VsOpsP = comparisonPText(o.VsBaseline.PerSecond)
 		c.VsOpsClass = comparisonClass(o.VsBaseline.PerSecond, true)
 		c.VsP99 = formatRatio(o.VsBaseline.P99.Ratio)
 		c.VsP99P = comparisonPText(o.VsBaseline.P99)
 		c.VsP99Class = comparisonClass(o.VsBaseline.P99, false)
+	case s.Config.Strategy == Baseline:
+		c.VsOps, c.VsP99 = "baseline", "baseline"
+		c.VsOpsClass, c.VsP99Class = "base", "base"
+		c.VsTitle = "the " + Baseline + " strategy is what the others are compared with"
+	case s.HasBaseline:
+		c.VsOps, c.VsP99 = "—", "—"
+		c.VsTitle = "the " + Baseline + " cell has no " + o.Op + " operation to compare with"
+	default:
+		c.VsOps, c.VsP99 = "—", "—"
+		c.VsTitle = "no " + Baseline + " cell with the same scenario, threads, target and placement to compare with"
 	}
 	if first {
 		c.Violations = fmt.Sprint(s.Violations)
@@ -428,6 +441,11 @@ func verifyTable(m *results.Matrix) *htmlVerify {
 	return v
 }
 
+// pageTemplate is the report page. Its wide tables (a group with several
+// files, the Cells table's 17 columns) sit in a .scroll box and scroll
+// sideways inside it rather than wrap values such as "fsync-storm" or
+// "/dev/shm/lockbench" over lines. (html/template drops CSS comments, so
+// this one lives here.)
 var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -442,13 +460,16 @@ th { background: #f4f4f4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .ci, .p { color: #777; font-size: 0.85em; }
 .better { background: #e6f4e6; } .worse { background: #fbe7e7; } .same { color: #555; }
-.bad { background: #fbe7e7; font-weight: bold; } .ok { color: #2a7a2a; }
+.base { color: #777; font-style: italic; }
+.bad { background: #fbe7e7; } .ok { color: #2a7a2a; }
 .safe { background: #e6f4e6; } .violated { background: #fff1d6; } .deadlock { background: #fbe7e7; }
 .mismatch { outline: 2px solid #c00; }
 .incomplete { color: #c00; font-weight: bold; }
 .charts img { max-width: 100%; margin: 0.5em 1em 0.5em 0; border: 1px solid #eee; }
 .warnings { color: #7a5a00; font-size: 0.9em; }
 code { font-size: 0.9em; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table.nowrap th, table.nowrap td { white-space: nowrap; padding: 0.25em 0.45em; }
 </style>
 </head>
 <body>
@@ -473,18 +494,18 @@ Mann-Whitney U test p-value; <span class="same">~</span> marks p ≥ {{.Alpha}}.
 {{end}}</table>
 {{range .Groups}}
 <h2>{{.Label}}</h2>
-<table>
+<div class="scroll"><table class="nowrap">
 <tr><th rowspan="2">strategy</th><th rowspan="2">op</th><th rowspan="2">role</th>{{range .Columns}}<th colspan="5">{{.Label}}</th>{{end}}</tr>
 <tr>{{range .Columns}}<th>ops/s</th><th>vs {{$.Baseline}}</th><th>p99</th><th>vs {{$.Baseline}}</th><th>violations</th>{{end}}</tr>
 {{range .Rows}}<tr><th>{{.Strategy}}</th><td>{{.Op}}</td><td>{{.Role}}</td>
 {{range .Cells}}{{if .Present}}<td class="num">{{.Ops}} <span class="ci">{{.OpsCI}}</span>{{if .Incomplete}} <span class="incomplete" title="a repetition was cut short">!</span>{{end}}</td>
-<td class="num {{.VsOpsClass}}">{{.VsOps}} <span class="p">{{.VsOpsP}}</span></td>
+<td class="num {{.VsOpsClass}}"{{if .VsTitle}} title="{{.VsTitle}}"{{end}}>{{.VsOps}}{{if .VsOpsP}} <span class="p">{{.VsOpsP}}</span>{{end}}</td>
 <td class="num"{{if .Sampled}} title="{{.Sampled}}"{{end}}>{{.P99}} <span class="ci">{{.P99CI}}</span>{{if .Sampled}}<sup>s</sup>{{end}}</td>
-<td class="num {{.VsP99Class}}">{{.VsP99}} <span class="p">{{.VsP99P}}</span></td>
-<td class="num {{.ViolationsClass}}">{{.Violations}}{{if .ViolationDetails}} <span class="p">{{.ViolationDetails}}</span>{{end}}</td>
+<td class="num {{.VsP99Class}}"{{if .VsTitle}} title="{{.VsTitle}}"{{end}}>{{.VsP99}}{{if .VsP99P}} <span class="p">{{.VsP99P}}</span>{{end}}</td>
+<td class="num {{.ViolationsClass}}">{{if eq .ViolationsClass "bad"}}<b>{{.Violations}}</b>{{else}}{{.Violations}}{{end}}{{if .ViolationDetails}} <span class="p">{{.ViolationDetails}}</span>{{end}}</td>
 {{else}}<td colspan="5"></td>
 {{end}}{{end}}</tr>
-{{end}}</table>
+{{end}}</table></div>
 <p class="p"><sup>s</sup> latency from a seeded sample of the operations.</p>
 {{if .Warnings}}<ul class="warnings">{{range .Warnings}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .Charts}}<div class="charts">{{range .Charts}}<img src="{{.Src}}" alt="{{.Title}}" title="{{.Title}}">{{end}}</div>{{end}}
@@ -499,10 +520,10 @@ Mann-Whitney U test p-value; <span class="same">~</span> marks p ≥ {{.Alpha}}.
 {{end}}{{end}}
 <h2>Cells</h2>
 {{range .Sources}}<h3>{{.Label}}</h3>
-<table>
+<div class="scroll"><table class="nowrap">
 <tr><th>strategy</th><th>options</th><th>scenario</th><th>threads</th><th>target</th><th>pin</th><th>seed</th><th>file</th><th>page</th><th>duration</th><th>op limit</th><th>warmup</th><th>reps</th><th>oracle</th><th>delays</th><th>timer floor</th><th></th></tr>
 {{range .Configs}}<tr><td>{{.Strategy}}</td><td>{{.Options}}</td><td>{{.Scenario}}</td><td class="num">{{.Threads}}</td><td>{{.Target}} <span class="p">{{.TargetInfo}}</span></td><td>{{.Pin}}</td><td class="num">{{.Seed}}</td><td class="num">{{.FileSize}}</td><td class="num">{{.PageSize}}</td><td class="num">{{.Duration}}</td><td class="num">{{if .OpLimit}}{{.OpLimit}}{{end}}</td><td class="num">{{.Warmup}}</td><td class="num">{{.Reps}}</td><td>{{if .Oracle}}on{{end}}</td><td>{{if .Delay}}on{{end}}</td><td class="num">{{.TimerFloor}}</td><td>{{if .Incomplete}}<span class="incomplete">incomplete</span>{{end}}</td></tr>
-{{end}}</table>
+{{end}}</table></div>
 {{if .Series}}<div class="charts">{{range .Series}}<img src="{{.Src}}" alt="{{.Title}}" title="{{.Title}}">{{end}}</div>{{end}}
 {{end}}
 </body>
