@@ -285,7 +285,6 @@ func (w *Worker) writeFault(in *Inode, p int, flags faultFlags) (faultResult, er
 	}
 	pl := w.takePlan(in, plan, uint64(p*in.pageSize), uint64((p+1)*in.pageSize))
 	w.lockPage(pg)
-	res := faultOK
 	unlockAll := func() {
 		w.unlockPage(pg)
 		w.dropPlan(in, pl)
@@ -357,5 +356,5 @@ func (w *Worker) writeFault(in *Inode, p int, flags faultFlags) (faultResult, er
 		}
 	}
 	unlockAll()
-	return res, nil
+	return faultOK, nil
 }
