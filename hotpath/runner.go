@@ -427,7 +427,7 @@ func merge(workers []*Worker, elapsed time.Duration, clk *clock.Clock) results.R
 			}
 			roles[k][w.Role.String()] = true
 		}
-		addCounters(&rep.Counters, &w.ctr)
+		rep.Counters.Add(&w.ctr)
 		var total int64
 		for _, n := range w.ops {
 			total += n
@@ -482,27 +482,4 @@ func latencyOf(h *hdrhistogram.Histogram) results.Latency {
 		Samples: h.TotalCount(), Mean: time.Duration(h.Mean()),
 		P50: q(50), P90: q(90), P99: q(99), P999: q(99.9), Max: time.Duration(mx),
 	}
-}
-
-func addCounters(a, b *results.Counters) {
-	a.Faults += b.Faults
-	a.FaultAround += b.FaultAround
-	a.FaultAroundMiss += b.FaultAroundMiss
-	a.PagesCreated += b.PagesCreated
-	a.ShortWrites += b.ShortWrites
-	a.CleanupPunched += b.CleanupPunched
-	a.Validations += b.Validations
-	a.StaleMaps += b.StaleMaps
-	a.Remaps += b.Remaps
-	a.Retries += b.Retries
-	a.MaxRetryChain = max(a.MaxRetryChain, b.MaxRetryChain)
-	a.Sigbus += b.Sigbus
-	a.ConvertUnlocked += b.ConvertUnlocked
-	a.InlineConverts += b.InlineConverts
-	a.WritebackPages += b.WritebackPages
-	a.WritebackStale += b.WritebackStale
-	a.Evicted += b.Evicted
-	a.Zeroed += b.Zeroed
-	a.FsyncLogged += b.FsyncLogged
-	a.ILWaits += b.ILWaits
 }

@@ -80,38 +80,6 @@ type ViolationCount struct {
 	Count           int
 }
 
-// counterFields is the one table of protocol counters: their names (the
-// JSON tags of results.Counters), how to read them, and whether they add
-// up over repetitions or are maxima. TestCounterFieldsCoverCounters keeps
-// it in step with results.Counters.
-var counterFields = []struct {
-	name  string
-	get   func(*results.Counters) int64
-	isMax bool
-}{
-	{"faults", func(c *results.Counters) int64 { return c.Faults }, false},
-	{"fault_around_mapped", func(c *results.Counters) int64 { return c.FaultAround }, false},
-	{"fault_around_skipped", func(c *results.Counters) int64 { return c.FaultAroundMiss }, false},
-	{"pages_created", func(c *results.Counters) int64 { return c.PagesCreated }, false},
-	{"short_writes", func(c *results.Counters) int64 { return c.ShortWrites }, false},
-	{"cleanup_punched_blocks", func(c *results.Counters) int64 { return c.CleanupPunched }, false},
-	{"validations", func(c *results.Counters) int64 { return c.Validations }, false},
-	{"stale_maps", func(c *results.Counters) int64 { return c.StaleMaps }, false},
-	{"remaps", func(c *results.Counters) int64 { return c.Remaps }, false},
-	{"retries", func(c *results.Counters) int64 { return c.Retries }, false},
-	{"max_retry_chain", func(c *results.Counters) int64 { return c.MaxRetryChain }, true},
-	{"sigbus", func(c *results.Counters) int64 { return c.Sigbus }, false},
-	{"convert_unlocked", func(c *results.Counters) int64 { return c.ConvertUnlocked }, false},
-	{"inline_converts", func(c *results.Counters) int64 { return c.InlineConverts }, false},
-	{"writeback_pages", func(c *results.Counters) int64 { return c.WritebackPages }, false},
-	{"writeback_revalidations", func(c *results.Counters) int64 { return c.WritebackStale }, false},
-	{"evicted_pages", func(c *results.Counters) int64 { return c.Evicted }, false},
-	{"zeroed_partial_pages", func(c *results.Counters) int64 { return c.Zeroed }, false},
-	{"fsync_logged_extents", func(c *results.Counters) int64 { return c.FsyncLogged }, false},
-	{"il_contended", func(c *results.Counters) int64 { return c.ILWaits }, false},
-	{"unchecked_fsyncs", func(c *results.Counters) int64 { return c.UncheckedFsyncs }, false},
-}
-
 // Summarize reduces every cell of f over its repetitions and compares each
 // strategy's operations with those of the first Baseline cell of the same
 // file that ran the same scenario, threads, target, placement, file and
@@ -251,15 +219,15 @@ func summarizeOps(reps []results.Rep) []OpSummary {
 
 func summarizeCounters(reps []results.Rep) []CounterSummary {
 	var out []CounterSummary
-	for _, cf := range counterFields {
+	for _, cf := range results.CounterFields {
 		var total int64
 		vals := make([]float64, 0, len(reps))
 		nonZero := false
 		for i := range reps {
-			v := cf.get(&reps[i].Counters)
+			v := *cf.Ptr(&reps[i].Counters)
 			nonZero = nonZero || v != 0
 			vals = append(vals, float64(v))
-			if cf.isMax {
+			if cf.IsMax {
 				total = max(total, v)
 			} else {
 				total += v
@@ -268,7 +236,7 @@ func summarizeCounters(reps []results.Rep) []CounterSummary {
 		if !nonZero {
 			continue
 		}
-		out = append(out, CounterSummary{Name: cf.name, Total: total, Median: Describe(vals).Median, IsMax: cf.isMax})
+		out = append(out, CounterSummary{Name: cf.Name, Total: total, Median: Describe(vals).Median, IsMax: cf.IsMax})
 	}
 	return out
 }

@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -108,30 +107,6 @@ func TestSummarizeBaselineMatching(t *testing.T) {
 		got := Summarize(f)[1].HasBaseline
 		if got != tt.want {
 			t.Errorf("%s: HasBaseline = %v; want %v", tt.name, got, tt.want)
-		}
-	}
-}
-
-// TestCounterFieldsCoverCounters keeps counterFields in step with
-// results.Counters: every field, in order, under its JSON name, read by
-// the right accessor. It fails when results gains a counter.
-func TestCounterFieldsCoverCounters(t *testing.T) {
-	typ := reflect.TypeOf(results.Counters{})
-	if typ.NumField() != len(counterFields) {
-		t.Fatalf("results.Counters has %d fields, counterFields %d", typ.NumField(), len(counterFields))
-	}
-	var c results.Counters
-	v := reflect.ValueOf(&c).Elem()
-	for i := range typ.NumField() {
-		v.Field(i).SetInt(int64(i + 1))
-	}
-	for i, cf := range counterFields {
-		tag, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
-		if cf.name != tag {
-			t.Errorf("counterFields[%d].name = %q; want %q (field %s)", i, cf.name, tag, typ.Field(i).Name)
-		}
-		if got := cf.get(&c); got != int64(i+1) {
-			t.Errorf("counterFields[%d] (%s) reads field %d; want field %d (%s)", i, cf.name, got-1, i, typ.Field(i).Name)
 		}
 	}
 }

@@ -102,6 +102,7 @@ type Latency struct {
 }
 
 // Counters are the protocol counters of a repetition, summed over workers.
+// CounterFields lists them; Add sums them.
 type Counters struct {
 	Faults          int64 `json:"faults"`
 	FaultAround     int64 `json:"fault_around_mapped"`
@@ -115,6 +116,9 @@ type Counters struct {
 	Retries         int64 `json:"retries"`
 	MaxRetryChain   int64 `json:"max_retry_chain"`
 	Sigbus          int64 `json:"sigbus"`
+	// SigbusBeyondEOF are SIGBUS faults of stores beyond EOF (after a
+	// truncate): legitimate, counted, never a crash.
+	SigbusBeyondEOF int64 `json:"sigbus_beyond_eof"`
 	ConvertUnlocked int64 `json:"convert_unlocked"`
 	InlineConverts  int64 `json:"inline_converts"`
 	WritebackPages  int64 `json:"writeback_pages"`
