@@ -55,9 +55,68 @@ func (e *DeadlockError) Error() string {
 	return fmt.Sprintf("deadlock: no progress for %v; %s", e.After, strings.Join(e.Workers, "; "))
 }
 
+// engine is what a run's workers drive: the model inode (modelEngine) or
+// the real kernel's file (kernelEngine). The runner's stages (workers, start
+// barrier, pinning, stop conditions, watchdog, merge) are the same for both,
+// so a kernel cell and a model cell of one scenario line up row by row.
+type engine interface {
+	// foreground runs a faulter, writer or reader until stop or budget.
+	foreground(w *Worker, spec RoleSpec, budget int64, stop *atomic.Bool) error
+	// background runs a paced role until stop.
+	background(w *Worker, spec RoleSpec, stop *atomic.Bool) error
+	// finish runs after every worker joined: end-of-run checks into rep.
+	finish(rep *results.Rep) error
+	// close releases the engine and removes its files.
+	close() error
+	// abandon removes the files but keeps mappings that blocked workers
+	// may still touch (a deadlocked run).
+	abandon()
+}
+
 // Run runs cfg and returns one repetition's results. Cancelling ctx stops
 // the run early; what was measured is returned marked incomplete.
+//
+// It runs in stages: defaults and validation, the engine, the workers, the
+// start, the wait for a stop condition, and the merge.
 func Run(ctx context.Context, cfg Config) (rep results.Rep, err error) {
+	if err = cfg.setDefaults(); err != nil {
+		return rep, err
+	}
+	plan := cfg.Scenario.workerPlan(cfg.Threads)
+	eng, err := openEngine(&cfg, plan)
+	if err != nil {
+		return rep, err
+	}
+	deadlocked := false
+	defer func() {
+		if deadlocked {
+			eng.abandon() // blocked workers may still touch the mapping
+			return
+		}
+		if cerr := eng.close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	workers, fg := newWorkers(&cfg, plan)
+	r := start(ctx, &cfg, eng, plan, workers, fg)
+	stopped := r.wait()
+	if stopped.deadlock != nil {
+		deadlocked = true
+		rep.Deadlock = stopped.deadlock.Error()
+		rep.Incomplete = true
+		rep.Elapsed = stopped.elapsed
+		return rep, stopped.deadlock
+	}
+	if stopped.err != nil && !errors.Is(stopped.err, context.Canceled) {
+		return rep, stopped.err
+	}
+	rep = merge(workers, stopped.elapsed, cfg.Clock)
+	rep.Incomplete = stopped.incomplete
+	return rep, eng.finish(&rep)
+}
+
+// setDefaults fills in the defaults of cfg and validates it.
+func (cfg *Config) setDefaults() (err error) {
 	if cfg.PageSize == 0 {
 		cfg.PageSize = 4096
 	}
@@ -72,46 +131,53 @@ func Run(ctx context.Context, cfg Config) (rep results.Rep, err error) {
 	}
 	if cfg.Clock == nil {
 		if cfg.Clock, err = clock.New(clock.Auto); err != nil {
-			return rep, err
+			return err
 		}
 	}
 	if n := cfg.Scenario.MinPages(); cfg.FileSize < int64(n)*int64(cfg.PageSize) {
-		return rep, fmt.Errorf("-file-size must be at least %d bytes (%d pages) for scenario %s, got %d", int64(n)*int64(cfg.PageSize), n, cfg.Scenario.Name, cfg.FileSize)
+		return fmt.Errorf("-file-size must be at least %d bytes (%d pages) for scenario %s, got %d", int64(n)*int64(cfg.PageSize), n, cfg.Scenario.Name, cfg.FileSize)
 	}
 	if cfg.Threads < 1 {
-		return rep, fmt.Errorf("-threads must be at least 1, got %d", cfg.Threads)
+		return fmt.Errorf("-threads must be at least 1, got %d", cfg.Threads)
 	}
-	plan := cfg.Scenario.workerPlan(cfg.Threads)
-	dataWriters := 0
+	return nil
+}
+
+// dataWriters counts the workers of plan that write data (faulters and
+// writers): each owns one marked region of every page.
+func dataWriters(plan []RoleSpec) int {
+	n := 0
 	for _, r := range plan {
 		if r.Role == RoleFaulter || r.Role == RoleWriter {
-			dataWriters++
+			n++
 		}
 	}
+	return n
+}
+
+// regionsFor is the number of marked regions per page for plan: at least
+// 8, doubled until every data writer owns one or regions reach 16 bytes.
+func regionsFor(plan []RoleSpec, pageSize int) int {
 	regions := 8
-	for regions < dataWriters && regions < cfg.PageSize/16 {
+	for regions < dataWriters(plan) && regions < pageSize/16 {
 		regions *= 2
 	}
-	if cfg.Oracle && dataWriters > regions {
-		return rep, fmt.Errorf("the oracle needs one region per data-writing worker: %d workers, at most %d regions per %d-byte page", dataWriters, regions, cfg.PageSize)
+	return regions
+}
+
+// openEngine opens the engine cfg asks for.
+func openEngine(cfg *Config, plan []RoleSpec) (engine, error) {
+	regions := regionsFor(plan, cfg.PageSize)
+	if dw := dataWriters(plan); cfg.Oracle && dw > regions {
+		return nil, fmt.Errorf("the oracle needs one region per data-writing worker: %d workers, at most %d regions per %d-byte page", dw, regions, cfg.PageSize)
 	}
 	in, err := Open(InodeConfig{
 		Dir: cfg.Dir, FileSize: cfg.FileSize, PageSize: cfg.PageSize, Slots: len(plan),
 		Strategy: cfg.Strategy, Regions: regions, Oracle: cfg.Oracle, Delay: cfg.Delay, Direct: cfg.Direct,
 	})
 	if err != nil {
-		return rep, err
+		return nil, err
 	}
-	deadlocked := false
-	defer func() {
-		if deadlocked {
-			in.removeFiles() // blocked workers may still touch the mapping
-			return
-		}
-		if cerr := in.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
 	in.SetInline(cfg.Scenario.InlineBlocks)
 	gup := cfg.Scenario.GUPShare
 	if cfg.GUPShare > 0 {
@@ -120,9 +186,39 @@ func Run(ctx context.Context, cfg Config) (rep results.Rep, err error) {
 	if in.retry != nil && in.retry.GUPShare > 0 {
 		gup = in.retry.GUPShare
 	}
+	return &modelEngine{in: in, cfg: cfg, gup: gup}, nil
+}
 
-	workers := make([]*Worker, len(plan))
-	fg := 0
+// modelEngine drives the model inode.
+type modelEngine struct {
+	in  *Inode
+	cfg *Config
+	gup float64
+}
+
+func (m *modelEngine) foreground(w *Worker, spec RoleSpec, budget int64, stop *atomic.Bool) error {
+	return w.foreground(m.in, m.cfg, spec, m.gup, budget, stop)
+}
+
+func (m *modelEngine) background(w *Worker, spec RoleSpec, stop *atomic.Bool) error {
+	return w.background(m.in, m.cfg, spec, stop)
+}
+
+func (m *modelEngine) finish(rep *results.Rep) error {
+	if m.cfg.Oracle {
+		fin := m.in.oracle.final(m.in, lostRace(m.cfg.Scenario.Race))
+		rep.Violations = append(rep.Violations, fin...)
+		rep.ViolationsTotal += int64(len(fin))
+	}
+	return nil
+}
+
+func (m *modelEngine) close() error { return m.in.Close() }
+func (m *modelEngine) abandon()     { m.in.removeFiles() }
+
+// newWorkers makes one worker per role of plan and counts the foreground ones.
+func newWorkers(cfg *Config, plan []RoleSpec) (workers []*Worker, fg int) {
+	workers = make([]*Worker, len(plan))
 	d := 0
 	for i, r := range plan {
 		w := newWorker(i, i, r.Role, cfg.Seed, maxChunk)
@@ -136,29 +232,48 @@ func Run(ctx context.Context, cfg Config) (rep results.Rep, err error) {
 		}
 		workers[i] = w
 	}
+	return workers, fg
+}
+
+// running is a started run: its workers, group and stop flags.
+type running struct {
+	ctx, gctx   context.Context
+	cfg         *Config
+	workers     []*Worker
+	g           *errgroup.Group
+	stop        atomic.Bool // background roles
+	fgStop      atomic.Bool // foreground roles
+	fgDone      sync.WaitGroup
+	startTime   time.Time
+	incomplete  bool
+	lastProg    []int64
+	lastMove    time.Time
+	deadlockErr *DeadlockError
+}
+
+// start launches one goroutine per worker, waits until every worker is
+// pinned and ready, and releases them together.
+func start(ctx context.Context, cfg *Config, eng engine, plan []RoleSpec, workers []*Worker, fg int) *running {
+	r := &running{ctx: ctx, cfg: cfg, workers: workers}
 	var perWorker int64
 	if cfg.OpLimit > 0 {
 		perWorker = max(cfg.OpLimit/int64(fg), 1)
 	}
-
-	var stop, fgStop atomic.Bool
-	var fgDone sync.WaitGroup
-	fgDone.Add(fg)
+	r.fgDone.Add(fg)
 	var ready sync.WaitGroup
 	ready.Add(len(workers))
 	startCh := make(chan struct{})
-	var start clock.Ticks
-	var startTime time.Time
-	g, gctx := errgroup.WithContext(ctx)
+	var t0 clock.Ticks
+	r.g, r.gctx = errgroup.WithContext(ctx)
 	for i, w := range workers {
 		spec := plan[i]
-		g.Go(func() error {
+		r.g.Go(func() error {
 			if cfg.Pin != nil {
 				cpu, err := cfg.Pin(w.ID, w.Role)
 				if err != nil {
 					ready.Done()
 					if w.Role.Foreground() {
-						fgDone.Done()
+						r.fgDone.Done()
 					}
 					return err
 				}
@@ -166,13 +281,13 @@ func Run(ctx context.Context, cfg Config) (rep results.Rep, err error) {
 			}
 			ready.Done()
 			<-startCh
-			w.win = newSeries(cfg.Clock, start, cfg.Window)
+			w.win = newSeries(cfg.Clock, t0, cfg.Window)
 			var err error
 			if w.Role.Foreground() {
-				err = w.foreground(in, &cfg, spec, gup, perWorker, &fgStop)
-				fgDone.Done()
+				err = eng.foreground(w, spec, perWorker, &r.fgStop)
+				r.fgDone.Done()
 			} else {
-				err = w.background(in, &cfg, spec, &stop)
+				err = eng.background(w, spec, &r.stop)
 			}
 			if err != nil {
 				w.err = err
@@ -181,15 +296,28 @@ func Run(ctx context.Context, cfg Config) (rep results.Rep, err error) {
 		})
 	}
 	ready.Wait()
-	start = cfg.Clock.Now()
-	startTime = time.Now()
+	t0 = cfg.Clock.Now()
+	r.startTime = time.Now()
 	close(startCh)
+	return r
+}
 
-	// Stop conditions: duration, op budget (foreground done), cancellation
-	// of ctx or of the group (a worker's error).
+// stopped is how a run ended.
+type stopped struct {
+	elapsed    time.Duration
+	incomplete bool
+	deadlock   *DeadlockError
+	err        error // the first worker error
+}
+
+// wait waits for a stop condition (duration, op budget, cancellation of
+// ctx, a worker's error, or no progress for the watchdog's time), stops
+// the workers and joins them.
+func (r *running) wait() stopped {
+	cfg := r.cfg
 	finished := make(chan struct{})
 	go func() {
-		fgDone.Wait()
+		r.fgDone.Wait()
 		close(finished)
 	}()
 	var timer <-chan time.Time
@@ -198,12 +326,10 @@ func Run(ctx context.Context, cfg Config) (rep results.Rep, err error) {
 		defer t.Stop()
 		timer = t.C
 	}
-	incomplete := false
 	dog := time.NewTicker(min(cfg.Watchdog/4, time.Second))
 	defer dog.Stop()
-	lastProg := make([]int64, len(workers))
-	lastMove := time.Now()
-	var dl *DeadlockError
+	r.lastProg = make([]int64, len(r.workers))
+	r.lastMove = time.Now()
 wait:
 	for {
 		select {
@@ -211,58 +337,50 @@ wait:
 			break wait
 		case <-finished:
 			break wait
-		case <-gctx.Done():
-			incomplete = ctx.Err() != nil
+		case <-r.gctx.Done():
+			r.incomplete = r.ctx.Err() != nil
 			break wait
 		case <-dog.C:
-			moved := false
-			for i, w := range workers {
-				if p := w.prog.Load(); p != lastProg[i] {
-					lastProg[i] = p
-					moved = true
-				}
-			}
-			if moved {
-				lastMove = time.Now()
-			} else if time.Since(lastMove) >= cfg.Watchdog {
-				dl = deadlockReport(workers, time.Since(lastMove))
+			if r.stuck() {
 				break wait
 			}
 		}
 	}
-	fgStop.Store(true)
-	stop.Store(true)
-	elapsed := time.Since(startTime)
-	if dl != nil {
-		deadlocked = true
-		rep.Deadlock = dl.Error()
-		rep.Incomplete = true
-		rep.Elapsed = elapsed
-		return rep, dl
+	r.fgStop.Store(true)
+	r.stop.Store(true)
+	out := stopped{elapsed: time.Since(r.startTime), incomplete: r.incomplete, deadlock: r.deadlockErr}
+	if out.deadlock != nil {
+		return out
 	}
 	done := make(chan error, 1)
-	go func() { done <- g.Wait() }()
-	var werr error
+	go func() { done <- r.g.Wait() }()
 	select {
-	case werr = <-done:
+	case out.err = <-done:
 	case <-time.After(cfg.Watchdog):
-		dl = deadlockReport(workers, cfg.Watchdog)
-		deadlocked = true
-		rep.Deadlock = dl.Error()
-		rep.Incomplete = true
-		return rep, dl
+		out.deadlock = deadlockReport(r.workers, cfg.Watchdog)
 	}
-	if werr != nil && !errors.Is(werr, context.Canceled) {
-		return rep, werr
+	return out
+}
+
+// stuck is the watchdog's check: it reports (and records) a deadlock when
+// no worker has moved for the watchdog's time.
+func (r *running) stuck() bool {
+	moved := false
+	for i, w := range r.workers {
+		if p := w.prog.Load(); p != r.lastProg[i] {
+			r.lastProg[i] = p
+			moved = true
+		}
 	}
-	rep = merge(workers, elapsed, cfg.Clock)
-	rep.Incomplete = incomplete
-	if cfg.Oracle {
-		fin := in.oracle.final(in, lostRace(cfg.Scenario.Race))
-		rep.Violations = append(rep.Violations, fin...)
-		rep.ViolationsTotal += int64(len(fin))
+	if moved {
+		r.lastMove = time.Now()
+		return false
 	}
-	return rep, nil
+	if time.Since(r.lastMove) < r.cfg.Watchdog {
+		return false
+	}
+	r.deadlockErr = deadlockReport(r.workers, time.Since(r.lastMove))
+	return true
 }
 
 func lostRace(r string) string {
