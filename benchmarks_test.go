@@ -7,26 +7,13 @@ package lockbench_test
 import (
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 
 	"lockbench/hotpath"
+	"lockbench/internal/benchname"
 	"lockbench/strategies"
+	"lockbench/strategies/primbench"
 )
-
-// benchName builds a key=value benchmark name; values hold no '/', no
-// spaces and never end in -<digits> (benchstat would read GOMAXPROCS).
-func benchName(kv ...string) string {
-	var b strings.Builder
-	for i := 0; i+1 < len(kv); i += 2 {
-		if i > 0 {
-			b.WriteByte('/')
-		}
-		v := strings.NewReplacer("/", "_", " ", "_").Replace(kv[i+1])
-		b.WriteString(kv[i] + "=" + v)
-	}
-	return b.String()
-}
 
 func tmpfsDir(b *testing.B) string {
 	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
@@ -40,7 +27,7 @@ func tmpfsDir(b *testing.B) string {
 func BenchmarkWriteFault(b *testing.B) {
 	for _, oracle := range []bool{false, true} {
 		for _, name := range strategies.Names() {
-			b.Run(benchName("strategy", name, "target", "tmpfs", "oracle", fmt.Sprint(oracle), "threads", "1"), func(b *testing.B) {
+			b.Run(benchname.Join("strategy", name, "target", "tmpfs", "oracle", fmt.Sprint(oracle), "threads", "1"), func(b *testing.B) {
 				st, err := strategies.New(name, strategies.Options{})
 				if err != nil {
 					b.Fatal(err)
@@ -77,7 +64,7 @@ func BenchmarkStore(b *testing.B) {
 	if err := bn.CacheWritable(3); err != nil {
 		b.Fatal(err)
 	}
-	b.Run(benchName("op", "store", "harness", "bare", "target", "tmpfs", "threads", "1"), func(b *testing.B) {
+	b.Run(benchname.Join("op", "store", "harness", "bare", "target", "tmpfs", "threads", "1"), func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			if err := bn.Store(3); err != nil {
@@ -90,7 +77,7 @@ func BenchmarkStore(b *testing.B) {
 	// the per-worker counter (counting overhead = counted/loop); timed adds
 	// the seeded 1-in-64 latency sample. All on the cheapest operation the
 	// runner runs.
-	b.Run(benchName("op", "store", "harness", "loop", "target", "tmpfs", "threads", "1"), func(b *testing.B) {
+	b.Run(benchname.Join("op", "store", "harness", "loop", "target", "tmpfs", "threads", "1"), func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			if err := bn.StoreLoop(3, int64(i)); err != nil {
@@ -103,7 +90,7 @@ func BenchmarkStore(b *testing.B) {
 		if timed {
 			h = "timed"
 		}
-		b.Run(benchName("op", "store", "harness", h, "target", "tmpfs", "threads", "1"), func(b *testing.B) {
+		b.Run(benchname.Join("op", "store", "harness", h, "target", "tmpfs", "threads", "1"), func(b *testing.B) {
 			bn.SetTimed(timed)
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
@@ -114,3 +101,8 @@ func BenchmarkStore(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPrimitive is the lock primitives against their peers
+// (strategies/primbench, the one implementation, which package strategies
+// runs too).
+func BenchmarkPrimitive(b *testing.B) { primbench.Run(b) }

@@ -1,12 +1,16 @@
 package reports
 
 import (
-	"fmt"
 	"io"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 
+	"golang.org/x/perf/benchfmt"
+
 	"lockbench/hardware"
+	"lockbench/internal/benchname"
 	"lockbench/results"
 )
 
@@ -30,38 +34,46 @@ var benchUnits = []struct{ unit, better string }{
 //	Unit ops/s better=higher
 //	BenchmarkLockbench/strategy=rwsem/scenario=fsync-storm/target=tmpfs/threads=2/op=write-fault 1200 833.3 ns/op 1200 ops/s ...
 //
-// Configuration lines describe the machine only (and the storage under
-// each target, which changes with the target): never a timestamp, run id
-// or seed, which would split benchstat's tables.
+// The lines are written by golang.org/x/perf/benchfmt's Writer, which
+// tracks the configuration: each result carries the full configuration it
+// ran under (the machine, and the storage under its target) and the
+// Writer emits the lines that changed, including "key:" to delete a key
+// a target does not have. Configuration describes the machine only: never
+// a timestamp, run id or seed, which would split benchstat's tables.
 //
 // Note: goos and goarch are not written. A results file does not record
 // them, and runtime.GOOS/GOARCH would describe the machine rendering the
 // file, not the one that ran it; they belong in hardware.Machine.
 func writeBench(w io.Writer, f *results.File) error {
-	ew := &errWriter{w: w}
-	for _, kv := range machineConfig(f.Machine) {
-		ew.printf("%s: %s\n", kv[0], kv[1])
-	}
+	bw := benchfmt.NewWriter(w)
 	for _, u := range benchUnits {
-		ew.printf("Unit %s better=%s\n", u.unit, u.better)
+		m := &benchfmt.UnitMetadata{UnitMetadataKey: benchfmt.UnitMetadataKey{Unit: u.unit, Key: "better"}, OrigUnit: u.unit, Value: u.better}
+		if err := bw.Write(m); err != nil {
+			return err
+		}
 	}
-	current := map[string]string{}
+	machine := machineConfig(f.Machine)
+	var res benchfmt.Result
 	for _, c := range f.Cells {
-		for _, kv := range targetConfig(c.Config.TargetInfo) {
-			if current[kv[0]] != kv[1] {
-				current[kv[0]] = kv[1]
-				// An empty value deletes the key for the lines below.
-				ew.printf("%s: %s\n", kv[0], kv[1])
+		res.Config = res.Config[:0]
+		for _, kv := range slices.Concat(machine, targetConfig(c.Config.TargetInfo)) {
+			if kv[1] != "" { // a key left out is deleted for the lines below
+				res.Config = append(res.Config, benchfmt.Config{Key: kv[0], Value: []byte(kv[1]), File: true})
 			}
 		}
 		name := benchName(c.Config)
 		for _, r := range c.Reps {
 			for _, o := range r.Ops {
-				ew.printf("%s/op=%s %d%s\n", name, benchValue(o.Op), o.Count, benchValues(o))
+				res.Name = benchfmt.Name(name + "/" + benchname.Join("op", o.Op))
+				res.Iters = int(o.Count)
+				res.Values = benchValues(res.Values[:0], o)
+				if err := bw.Write(&res); err != nil {
+					return err
+				}
 			}
 		}
 	}
-	return ew.err
+	return nil
 }
 
 // machineConfig is the machine as benchmark configuration lines.
@@ -84,7 +96,7 @@ func machineConfig(m hardware.Machine) [][2]string {
 }
 
 // targetConfig describes the storage under a target as configuration
-// lines; every key is always present so an empty value clears it.
+// lines; an empty value means the target has no such property.
 func targetConfig(t hardware.Target) [][2]string {
 	var dev []string
 	for _, s := range []string{t.Device, t.DeviceKind, t.Model} {
@@ -103,74 +115,43 @@ func oneLine(v string) string {
 	return strings.TrimSpace(strings.Join(strings.Fields(v), " "))
 }
 
-// benchName is the benchmark name of a cell, without the op: key=value
-// parts that benchstat can slice by (-row .name, -col /strategy). Pin and
-// options appear only when set.
+// benchName is the benchmark name of a cell without the "Benchmark"
+// prefix and the op: key=value parts that benchstat can slice by
+// (-row .name, -col /strategy), built by the repository's one name
+// builder. Pin and options appear only when set.
 func benchName(c results.Config) string {
-	var b strings.Builder
-	b.WriteString("BenchmarkLockbench")
-	part := func(k, v string) { fmt.Fprintf(&b, "/%s=%s", k, benchValue(v)) }
-	part("strategy", c.Strategy)
-	part("scenario", c.Scenario)
-	part("target", c.Target)
-	part("threads", strconv.Itoa(c.Threads))
+	kv := []string{
+		"strategy", c.Strategy,
+		"scenario", c.Scenario,
+		"target", c.Target,
+		"threads", strconv.Itoa(c.Threads),
+	}
 	if c.Pin != "" {
-		part("pin", c.Pin)
+		kv = append(kv, "pin", c.Pin)
 	}
 	if c.Options != "" {
-		part("options", c.Options)
+		kv = append(kv, "options", c.Options)
 	}
-	return b.String()
+	return "Lockbench/" + benchname.Join(kv...)
 }
 
-// benchValue is the one sanitiser of benchmark name values. A value may not
-// hold "/" (it separates parts), "=" (it separates a key from its value) or
-// white space (it ends the name), and must not end in "-<digits>", which
-// benchstat reads as a GOMAXPROCS suffix; those become "_". An empty value
-// is "unset".
-func benchValue(v string) string {
-	if v == "" {
-		return "unset"
+// benchValues appends the measurements of one operation in one
+// repetition. Units without a measurement (no timed operation, zero
+// throughput) are left out rather than written as 0. Values are rounded
+// to three decimals so that the output is short and the same everywhere.
+func benchValues(vs []benchfmt.Value, o results.OpStats) []benchfmt.Value {
+	add := func(v float64, unit string) {
+		vs = append(vs, benchfmt.Value{Value: math.Round(v*1000) / 1000, Unit: unit})
 	}
-	b := []byte(v)
-	for i, c := range b {
-		if c == '/' || c == '=' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' {
-			b[i] = '_'
-		}
-	}
-	// "-<digits>" at the end: turn its '-' into '_'.
-	i := len(b)
-	for i > 0 && b[i-1] >= '0' && b[i-1] <= '9' {
-		i--
-	}
-	if i < len(b) && i > 0 && b[i-1] == '-' {
-		b[i-1] = '_'
-	}
-	return string(b)
-}
-
-// benchValues formats the measurements of one operation in one repetition:
-// each " <value> <unit>". Units without a measurement (no timed operation,
-// zero throughput) are left out rather than written as 0.
-func benchValues(o results.OpStats) string {
-	var b strings.Builder
 	if o.PerSecond > 0 {
-		fmt.Fprintf(&b, " %s ns/op", decimal3(1e9/o.PerSecond))
+		add(1e9/o.PerSecond, "ns/op")
 	}
-	fmt.Fprintf(&b, " %s ops/s", decimal3(o.PerSecond))
+	add(o.PerSecond, "ops/s")
 	if o.Latency.Samples > 0 {
-		fmt.Fprintf(&b, " %d p50-ns/op %d p99-ns/op %d p99.9-ns/op %d max-ns/op",
-			int64(o.Latency.P50), int64(o.Latency.P99), int64(o.Latency.P999), int64(o.Latency.Max))
+		add(float64(o.Latency.P50), "p50-ns/op")
+		add(float64(o.Latency.P99), "p99-ns/op")
+		add(float64(o.Latency.P999), "p99.9-ns/op")
+		add(float64(o.Latency.Max), "max-ns/op")
 	}
-	return b.String()
-}
-
-// decimal3 formats v with at most three decimals and no trailing zeros,
-// so values are short and identical on every platform.
-func decimal3(v float64) string {
-	s := strconv.FormatFloat(v, 'f', 3, 64)
-	if strings.Contains(s, ".") {
-		s = strings.TrimSuffix(strings.TrimRight(s, "0"), ".")
-	}
-	return s
+	return vs
 }

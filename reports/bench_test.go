@@ -8,43 +8,54 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/perf/benchfmt"
+
 	"lockbench/results"
 )
 
-func TestBenchValue(t *testing.T) {
-	tests := []struct {
-		in, want string
-	}{
-		// Unchanged.
-		{"fsync-storm", "fsync-storm"},
-		{"write-fault", "write-fault"},
-		{"nvme0n1", "nvme0n1"},
-		{"2", "2"},
-		// Separators of the name format become '_'.
-		{"ext4/dev/sda", "ext4_dev_sda"},
-		{"gup-share=0.3,fallback=sigbus", "gup-share_0.3,fallback_sigbus"},
-		{"a b\tc", "a_b_c"},
-		// A trailing -<digits> would read as GOMAXPROCS.
-		{"loop-2", "loop_2"},
-		{"ram-disk-16", "ram-disk_16"},
-		{"-1", "_1"},
-		// Digits not after a '-' are fine.
-		{"sda2", "sda2"},
-		// Empty is spelled out.
-		{"", "unset"},
-	}
-	for _, tt := range tests {
-		if got := benchValue(tt.in); got != tt.want {
-			t.Errorf("benchValue(%q) = %q; want %q", tt.in, got, tt.want)
-		}
+func TestBenchName(t *testing.T) {
+	c := results.Config{Strategy: "faultretry", Scenario: "fsync-storm", Target: "loop-1", Threads: 4, Options: "fallback=sigbus"}
+	want := "Lockbench/strategy=faultretry/scenario=fsync-storm/target=loop_1/threads=4/options=fallback_sigbus"
+	if got := benchName(c); got != want {
+		t.Errorf("benchName(%+v) = %q; want %q", c, got, want)
 	}
 }
 
-func TestBenchName(t *testing.T) {
-	c := results.Config{Strategy: "faultretry", Scenario: "fsync-storm", Target: "loop-1", Threads: 4, Options: "fallback=sigbus"}
-	want := "BenchmarkLockbench/strategy=faultretry/scenario=fsync-storm/target=loop_1/threads=4/options=fallback_sigbus"
-	if got := benchName(c); got != want {
-		t.Errorf("benchName(%+v) = %q; want %q", c, got, want)
+// The bench output reads back through golang.org/x/perf/benchfmt as
+// exactly the results and unit lines written: no syntax error, every
+// result named key=value with the op last, under the fixture's machine.
+func TestBenchReadsBack(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Render(&buf, "bench", fixture()); err != nil {
+		t.Fatal(err)
+	}
+	r := benchfmt.NewReader(&buf, "fixture.bench")
+	results, units := 0, 0
+	for r.Scan() {
+		switch rec := r.Result().(type) {
+		case *benchfmt.SyntaxError:
+			t.Errorf("benchfmt: %v", rec)
+		case *benchfmt.UnitMetadata:
+			units++
+		case *benchfmt.Result:
+			results++
+			_, parts := rec.Name.Parts()
+			if len(parts) < 5 || !bytes.HasPrefix(parts[len(parts)-1], []byte("/op=")) {
+				t.Errorf("result %q: want /strategy=../scenario=../target=../threads=../op=..", rec.Name)
+			}
+			if got := rec.GetConfig("target-fs"); got != "tmpfs" {
+				t.Errorf("result %q: target-fs = %q; want tmpfs", rec.Name, got)
+			}
+			if got := rec.GetConfig("cpu"); got == "" {
+				t.Errorf("result %q: no cpu configuration", rec.Name)
+			}
+		}
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if results != 12 || units != len(benchUnits) {
+		t.Errorf("read %d results and %d unit lines; want 12 and %d", results, units, len(benchUnits))
 	}
 }
 

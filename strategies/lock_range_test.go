@@ -1,15 +1,15 @@
 package strategies
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"lockbench/internal/benchname"
 )
 
 const (
@@ -277,7 +277,7 @@ func TestRangeLockExclusion(t *testing.T) {
 		{"wide", 16 * kib, 512, 32},
 		{"one-list", kib, 64, 64},
 	} {
-		t.Run(benchName("space", sp.name), func(t *testing.T) {
+		t.Run(benchname.Join("space", sp.name), func(t *testing.T) {
 			testRangeLockExclusion(t, sp.unit, sp.units, sp.whole)
 		})
 	}
@@ -520,171 +520,4 @@ func FuzzRangeLock(f *testing.F) {
 		}
 		rl.Unlock(h)
 	})
-}
-
-// mutexTree is the benchmarks' peer: the classic range lock, one mutex
-// guarding the set of held ranges (kept sorted by start, as an interval tree
-// would keep them) and one condition variable for waiters, the design of
-// Linux's range_lock proposal and of FreeBSD's old rangelock. With at most a
-// few ranges held at once a sorted slice is as fast as a tree.
-type mutexTree struct {
-	mu   sync.Mutex
-	cond sync.Cond
-	held []treeRange
-	next uint64
-}
-
-type treeRange struct {
-	start, end uint64
-	excl       bool
-	id         uint64
-}
-
-func newMutexTree() *mutexTree {
-	t := &mutexTree{held: make([]treeRange, 0, 64)}
-	t.cond.L = &t.mu
-	return t
-}
-
-func (t *mutexTree) conflicts(start, end uint64, excl bool) bool {
-	for _, r := range t.held {
-		if r.start >= end {
-			break // sorted by start
-		}
-		if start < r.end && (excl || r.excl) {
-			return true
-		}
-	}
-	return false
-}
-
-// Lock takes [start, end) and returns the id to unlock it with.
-func (t *mutexTree) Lock(start, end uint64, m Mode) uint64 {
-	excl := m == Exclusive
-	t.mu.Lock()
-	for t.conflicts(start, end, excl) {
-		t.cond.Wait()
-	}
-	t.next++
-	id := t.next
-	i, _ := slices.BinarySearchFunc(t.held, start, func(r treeRange, s uint64) int {
-		if r.start < s {
-			return -1
-		}
-		return 1
-	})
-	t.held = slices.Insert(t.held, i, treeRange{start, end, excl, id})
-	t.mu.Unlock()
-	return id
-}
-
-func (t *mutexTree) Unlock(id uint64) {
-	t.mu.Lock()
-	for i, r := range t.held {
-		if r.id == id {
-			t.held = slices.Delete(t.held, i, i+1)
-			break
-		}
-	}
-	t.cond.Broadcast()
-	t.mu.Unlock()
-}
-
-// TestMutexTree checks the benchmark peer against the same rule.
-func TestMutexTree(t *testing.T) {
-	tr := newMutexTree()
-	a := tr.Lock(0, 8*kib, Shared)
-	b := tr.Lock(4*kib, 12*kib, Shared)
-	if !tr.conflicts(0, 1, true) || tr.conflicts(12*kib, 16*kib, true) || tr.conflicts(0, 1, false) {
-		t.Fatal("mutexTree.conflicts disagrees with the overlap rule")
-	}
-	tr.Unlock(a)
-	tr.Unlock(b)
-	if len(tr.held) != 0 {
-		t.Fatalf("held after unlocking everything = %v; want none", tr.held)
-	}
-}
-
-// rangeBenchRanges returns, per slot, the 128 ranges that slot cycles
-// through in workload op with threads workers.
-//
-//	disjoint:    exclusive 4 KiB pages of the slot's own 512 KiB region
-//	             (different granules, hence different lists)
-//	interleaved: exclusive 4 KiB pages, the slots' pages interleaved in the
-//	             same granules (one list for all: the contended list)
-//	shared:      every slot takes the same 64 KiB range shared
-//	whole-file:  exclusive [0, MaxUint64), fsync's logging phase
-func rangeBenchRanges(op string, threads int) [][]treeRange {
-	const n = 128
-	rs := make([][]treeRange, threads)
-	for t := range rs {
-		for i := range uint64(n) {
-			var r treeRange
-			switch op {
-			case "disjoint":
-				s := uint64(t)*512*kib + i*4*kib
-				r = treeRange{s, s + 4*kib, true, 0}
-			case "interleaved":
-				s := (i*uint64(threads) + uint64(t)) * 4 * kib
-				r = treeRange{s, s + 4*kib, true, 0}
-			case "shared":
-				r = treeRange{0, 64 * kib, false, 0}
-			case "whole-file":
-				r = treeRange{0, math.MaxUint64, true, 0}
-			default:
-				panic(fmt.Sprintf("unknown range workload %q", op))
-			}
-			rs[t] = append(rs[t], r)
-		}
-	}
-	return rs
-}
-
-// rangeBenchmarks: lock=rangelock is RangeLock, lock=mutex-tree the peer;
-// each iteration is one Lock and one Unlock of the workload's next range.
-func rangeBenchmarks(b *testing.B) {
-	type workload struct {
-		op      string
-		threads []int
-	}
-	for _, w := range []workload{
-		{"disjoint", benchThreads},
-		{"interleaved", benchThreads[1:]},
-		{"shared", benchThreads[1:]},
-		{"whole-file", []int{1}},
-	} {
-		for _, threads := range w.threads {
-			th := strconv.Itoa(threads)
-			b.Run(benchName("lock", "rangelock", "op", w.op, "threads", th), func(b *testing.B) {
-				rl := NewRangeLock(threads)
-				rs := rangeBenchRanges(w.op, threads)
-				runThreads(b, threads, func(slot, n int) {
-					mine := rs[slot]
-					for i := range n {
-						r := &mine[i&(len(mine)-1)] // len is a power of two
-						m := Shared
-						if r.excl {
-							m = Exclusive
-						}
-						rl.Unlock(rl.Lock(slot, r.start, r.end, m))
-					}
-				})
-			})
-			b.Run(benchName("lock", "mutex-tree", "op", w.op, "threads", th), func(b *testing.B) {
-				tr := newMutexTree()
-				rs := rangeBenchRanges(w.op, threads)
-				runThreads(b, threads, func(slot, n int) {
-					mine := rs[slot]
-					for i := range n {
-						r := &mine[i&(len(mine)-1)] // len is a power of two
-						m := Shared
-						if r.excl {
-							m = Exclusive
-						}
-						tr.Unlock(tr.Lock(r.start, r.end, m))
-					}
-				})
-			})
-		}
-	}
 }

@@ -3,15 +3,10 @@ package strategies
 import (
 	"math/rand/v2"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
-
-	"github.com/puzpuzpuz/xsync/v4"
 )
 
 // TestRWSemExclusion hammers an RWSem from several workers with a mix of
@@ -254,142 +249,4 @@ func TestRWSemZeroAllocs(t *testing.T) {
 	}); n != 0 {
 		t.Fatalf("allocs per acquisition = %v; want 0", n)
 	}
-}
-
-// benchName joins key=value pairs into a sub-benchmark name that benchstat
-// can slice: benchName("lock", "rwsem", "op", "read") = "lock=rwsem/op=read".
-func benchName(kv ...string) string {
-	parts := make([]string, 0, len(kv)/2)
-	for i := 0; i+1 < len(kv); i += 2 {
-		parts = append(parts, kv[i]+"="+kv[i+1])
-	}
-	return strings.Join(parts, "/")
-}
-
-// benchThreads are the goroutine counts of the contention benchmarks: one,
-// one per core of the 2-core target, and twice that.
-var benchThreads = []int{1, 2, 4}
-
-// runThreads starts exactly threads goroutines; worker t uses slot t and
-// runs body for its share of b.N iterations. It reports three figures:
-// ns/op is wall time divided by b.N (the inverse of aggregate throughput,
-// not a latency); ops/s is that aggregate throughput; cpu-ns/op is the
-// process's CPU time (user and system, all threads) divided by b.N. On a
-// machine shared with other work, cpu-ns/op is the steadier figure: it does
-// not count time the workers spent descheduled, yet it grows with every
-// cache-line transfer, spin and wake-up that contention costs, so
-// cpu-ns/op at threads=2 equal to that at threads=1 means perfect scaling
-// on two free cores.
-func runThreads(b *testing.B, threads int, body func(slot, n int)) {
-	b.ReportAllocs()
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for t := range threads {
-		n := b.N / threads
-		if t < b.N%threads {
-			n++
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			body(t, n)
-		}()
-	}
-	b.ResetTimer()
-	cpu0 := processCPU(b)
-	close(start)
-	wg.Wait()
-	b.StopTimer()
-	cpu := processCPU(b) - cpu0
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
-}
-
-// processCPU returns the CPU time the process has used so far.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatalf("getrusage: %v", err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// rwWorkload returns worker slot's loop for lock name under workload op:
-// op=read is RLock+RUnlock, op=write is Lock+Unlock, op=mixed makes every
-// 64th operation a write (a fault-heavy inode with an occasional punch or
-// fsync). Each lock gets its own loop with direct method calls, so that
-// op=read at threads=1 is the fast path's own cost.
-func rwWorkload(name, op string, slots int) func(slot, n int) {
-	every := map[string]int{"read": 0, "write": 1, "mixed": 64}[op] // a power of two
-	var read func(slot, n int)
-	var write, unlock func()
-	switch name {
-	case "rwsem":
-		r := NewRWSem(slots)
-		read = func(slot, n int) {
-			for range n {
-				r.RLock(slot)
-				r.RUnlock(slot)
-			}
-		}
-		write, unlock = r.Lock, r.Unlock
-	case "sync.RWMutex":
-		m := new(sync.RWMutex)
-		read = func(_, n int) {
-			for range n {
-				m.RLock()
-				m.RUnlock()
-			}
-		}
-		write, unlock = m.Lock, m.Unlock
-	case "xsync.RBMutex":
-		m := xsync.NewRBMutex()
-		read = func(_, n int) {
-			for range n {
-				t := m.RLock()
-				m.RUnlock(t)
-			}
-		}
-		write, unlock = m.Lock, m.Unlock
-	default:
-		panic("unknown lock " + name)
-	}
-	switch every {
-	case 0:
-		return read
-	case 1:
-		return func(_, n int) {
-			for range n {
-				write()
-				unlock()
-			}
-		}
-	}
-	return func(slot, n int) {
-		for i := 0; i < n; i += every {
-			read(slot, min(every-1, n-i-1))
-			write()
-			unlock()
-		}
-	}
-}
-
-// BenchmarkPrimitive measures the lock primitives against their peers.
-//
-// lock=rwsem, sync.RWMutex, xsync.RBMutex: see rwWorkload.
-// lock=rangelock and lock=mutex-tree: see rangeBenchmarks.
-// lock=seq: see seqBenchmarks.
-func BenchmarkPrimitive(b *testing.B) {
-	for _, op := range []string{"read", "write", "mixed"} {
-		for _, threads := range benchThreads {
-			for _, lock := range []string{"rwsem", "sync.RWMutex", "xsync.RBMutex"} {
-				b.Run(benchName("lock", lock, "op", op, "threads", strconv.Itoa(threads)), func(b *testing.B) {
-					runThreads(b, threads, rwWorkload(lock, op, threads))
-				})
-			}
-		}
-	}
-	rangeBenchmarks(b)
-	seqBenchmarks(b)
 }

@@ -1,7 +1,6 @@
 package strategies
 
 import (
-	"strconv"
 	"sync"
 	"testing"
 	"unsafe"
@@ -66,32 +65,4 @@ func TestSeqConcurrent(t *testing.T) {
 	if got := s.Load(); got != 1000 {
 		t.Fatalf("Load() after 1000 bumps = %d; want 1000", got)
 	}
-}
-
-// seqBenchmarks: op=validate is write()'s per-page check, Valid(cookie) on a
-// cookie that is still current; op=bump is an extent change.
-func seqBenchmarks(b *testing.B) {
-	for _, threads := range []int{1, 2} {
-		b.Run(benchName("lock", "seq", "op", "validate", "threads", strconv.Itoa(threads)), func(b *testing.B) {
-			s := new(Seq)
-			runThreads(b, threads, func(_, n int) {
-				c := s.Load()
-				ok := true
-				for range n {
-					ok = ok && s.Valid(c)
-				}
-				if !ok {
-					panic("stale cookie")
-				}
-			})
-		})
-	}
-	b.Run(benchName("lock", "seq", "op", "bump", "threads", "1"), func(b *testing.B) {
-		s := new(Seq)
-		runThreads(b, 1, func(_, n int) {
-			for range n {
-				s.Bump()
-			}
-		})
-	})
 }

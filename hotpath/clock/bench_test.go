@@ -1,20 +1,11 @@
 package clock
 
 import (
-	"strings"
 	"testing"
 	"time"
-)
 
-// benchName joins key=value pairs into a sub-benchmark name that benchstat
-// can slice: benchName("clock", "tsc", "op", "now") = "clock=tsc/op=now".
-func benchName(kv ...string) string {
-	parts := make([]string, 0, len(kv)/2)
-	for i := 0; i+1 < len(kv); i += 2 {
-		parts = append(parts, kv[i]+"="+kv[i+1])
-	}
-	return strings.Join(parts, "/")
-}
+	"lockbench/internal/benchname"
+)
 
 var (
 	sinkTicks    Ticks
@@ -29,14 +20,14 @@ var (
 // comparison with clock=mono, which is the same counter behind Clock.
 func BenchmarkClock(b *testing.B) {
 	for _, kind := range []Kind{TSC, Mono} {
-		b.Run(benchName("clock", kind.String(), "op", "now"), func(b *testing.B) {
+		b.Run(benchname.Join("clock", kind.String(), "op", "now"), func(b *testing.B) {
 			c := newOrSkip(b, kind)
 			b.ReportAllocs()
 			for b.Loop() {
 				sinkTicks = c.Now()
 			}
 		})
-		b.Run(benchName("clock", kind.String(), "op", "floor"), func(b *testing.B) {
+		b.Run(benchname.Join("clock", kind.String(), "op", "floor"), func(b *testing.B) {
 			c := newOrSkip(b, kind)
 			b.ReportAllocs()
 			var sum Ticks
@@ -50,13 +41,13 @@ func BenchmarkClock(b *testing.B) {
 	}
 
 	base := time.Now()
-	b.Run(benchName("clock", "time.Since", "op", "now"), func(b *testing.B) {
+	b.Run(benchname.Join("clock", "time.Since", "op", "now"), func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			sinkDuration = time.Since(base)
 		}
 	})
-	b.Run(benchName("clock", "time.Since", "op", "floor"), func(b *testing.B) {
+	b.Run(benchname.Join("clock", "time.Since", "op", "floor"), func(b *testing.B) {
 		b.ReportAllocs()
 		var sum time.Duration
 		for b.Loop() {
@@ -70,7 +61,7 @@ func BenchmarkClock(b *testing.B) {
 // BenchmarkFloor is the cost of one Floor call, which every run pays once.
 func BenchmarkFloor(b *testing.B) {
 	for _, kind := range []Kind{TSC, Mono} {
-		b.Run(benchName("clock", kind.String()), func(b *testing.B) {
+		b.Run(benchname.Join("clock", kind.String()), func(b *testing.B) {
 			c := newOrSkip(b, kind)
 			var floor time.Duration
 			for b.Loop() {
