@@ -44,7 +44,7 @@ func (w *Worker) write(in *Inode, p0, n int, failRate float64) error {
 			w.lockPage(pg)
 			if in.validate {
 				w.ctr.Validations++
-				if in.seq.v.Load() != cookie {
+				if !in.seq.Valid(cookie) {
 					// Stale mapping: end this iteration short, remap the rest.
 					w.ctr.StaleMaps++
 					w.ctr.Remaps++
@@ -70,7 +70,7 @@ func (w *Worker) write(in *Inode, p0, n int, failRate float64) error {
 					clear(in.pageBytes(q))
 					w.ctr.Zeroed++
 					if in.oracle != nil && in.extState(q) == extWritten {
-						w.violation(in, "I3", "R3", q, fmt.Sprintf("write fabricated zeros on page %d: cached mapping said %s, extent is WRITTEN", q, extName(mapped)))
+						w.violation(in, "I3", strategies.R3, q, fmt.Sprintf("write fabricated zeros on page %d: cached mapping said %s, extent is WRITTEN", q, extName(mapped)))
 					}
 				}
 				pg.state.Or(pgUptodate)
@@ -84,7 +84,7 @@ func (w *Worker) write(in *Inode, p0, n int, failRate float64) error {
 				now := in.extState(q)
 				w.runlock(in.ix, lkIX)
 				if now != extInline && in.oracle != nil {
-					w.violation(in, "I4", "R4", q, fmt.Sprintf("write_begin saw INLINE, write_end saw %s on page %d", extName(now), q))
+					w.violation(in, "I4", strategies.R4, q, fmt.Sprintf("write_begin saw INLINE, write_end saw %s on page %d", extName(now), q))
 				}
 			}
 			if in.oracle != nil {
@@ -118,7 +118,7 @@ func (w *Worker) mapRange(in *Inode, p, cend int) uint64 {
 		}
 		w.mapped[b-p] = st
 	}
-	cookie := in.seq.v.Load()
+	cookie := in.seq.Load()
 	w.wunlock(in.ix, lkIX)
 	return cookie
 }
@@ -150,7 +150,7 @@ func (w *Worker) cleanup(in *Inode, p, from, cend int) {
 			in.zapPTE(pg)
 			if in.oracle != nil && s&pgDirty != 0 {
 				if lost := in.oracle.liveStamps(in, b); lost != 0 {
-					w.violation(in, "I1", "R1", b, fmt.Sprintf("failed write's cleanup discarded dirty page %d holding completed mmap store %s", b, stampString(lost)))
+					w.violation(in, "I1", strategies.R1, b, fmt.Sprintf("failed write's cleanup discarded dirty page %d holding completed mmap store %s", b, stampString(lost)))
 				}
 			}
 			pg.state.Store(pgLocked)
@@ -165,12 +165,17 @@ func (w *Worker) cleanup(in *Inode, p, from, cend int) {
 	}
 }
 
-// read is a buffered read() of n pages from p0.
+// read is a buffered read() of n pages from p0. It takes no inode lock
+// (ext4, btrfs) unless the inode has the XFS option, which takes IO(S) for the
+// whole read. A cached uptodate page is copied without any lock; a page that
+// is not is created and filled under the strategy's OpRead plan (fillPage).
 func (w *Worker) read(in *Inode, p0, n int) (uint64, error) {
 	t := w.startTimer(KRead)
 	defer w.stopTimer(KRead, t)
-	w.rlock(in.io, lkIO)
-	defer w.runlock(in.io, lkIO)
+	if in.readIOLock {
+		w.rlock(in.io, lkIO)
+		defer w.runlock(in.io, lkIO)
+	}
 	end := min(p0+n, int(in.size.Load()))
 	var sum uint64
 	for p := p0; p < end; p++ {
@@ -178,6 +183,9 @@ func (w *Worker) read(in *Inode, p0, n int) (uint64, error) {
 		if pg.state.Load()&(pgPresent|pgUptodate) != pgPresent|pgUptodate {
 			if err := w.fillPage(in, p, strategies.OpRead); err != nil {
 				return 0, err
+			}
+			if int64(p) >= in.size.Load() {
+				break // truncated under us: a short read
 			}
 		}
 		sum += in.loadStamp(p, w.ID%in.regions)
@@ -224,7 +232,7 @@ func (w *Worker) writebackPage(in *Inode, p int, block bool) error {
 		return nil
 	case extHole:
 		if in.oracle != nil {
-			w.violation(in, "I1b", "R1", p, fmt.Sprintf("dirty page %d has no extent (HOLE)", p))
+			w.violation(in, "I1b", strategies.R1, p, fmt.Sprintf("dirty page %d has no extent (HOLE)", p))
 		}
 		pg.state.And(^uint32(pgWriteback))
 		return nil
@@ -344,13 +352,13 @@ func (w *Worker) checkInvalidated(in *Inode, p0, p1 int) {
 		s := pg.state.Load()
 		if s&pgPresent == 0 {
 			if pg.pte.Load()&pteMask != pteNone {
-				w.violation(in, "I2", "R2", p, fmt.Sprintf("page %d was punched but a PTE still maps it (fault-around)", p))
+				w.violation(in, "I2", strategies.R2, p, fmt.Sprintf("page %d was punched but a PTE still maps it (fault-around)", p))
 			}
 			continue
 		}
 		for r := 0; r < in.regions; r++ {
 			if st := in.loadStamp(p, r); st != 0 && s&pgUptodate != 0 {
-				w.violation(in, "I2", "R2", p, fmt.Sprintf("page %d cached after punch holds pre-punch data %s", p, stampString(st)))
+				w.violation(in, "I2", strategies.R2, p, fmt.Sprintf("page %d cached after punch holds pre-punch data %s", p, stampString(st)))
 				break
 			}
 		}

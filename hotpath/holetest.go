@@ -24,10 +24,9 @@ const (
 	HoleTruncated
 )
 
-// HoleKindNames lists the kinds in order.
+// HoleKindNames lists the kinds by name, indexed by HoleKind (verify's
+// cell details name the kind from it).
 var HoleKindNames = []string{"zeroed", "fallocated", "truncated"}
-
-func (k HoleKind) String() string { return HoleKindNames[k] }
 
 // HoleConfig is one holetest run.
 type HoleConfig struct {

@@ -1,5 +1,5 @@
 // Package hotpath is the model of one inode's fault and write hot path
-// (../shared/design/model.md) and the runner that drives it with workers.
+// (docs/MODEL.md) and the runner that drives it with workers.
 //
 // The page contents live in a real file on the chosen target, mapped
 // MAP_SHARED: the "cache file" is the model's page cache. A second file on the
@@ -85,20 +85,20 @@ type Inode struct {
 	unsafeCleanup bool
 	naiveOK       bool
 	retry         *strategies.RetryPolicy
+	readIOLock    bool // XFS: buffered read() takes IO(S)
 
 	size  atomic.Int64 // in pages
 	pages []page
 	ext   []atomic.Uint32
-	seq   seqnum
+	seq   strategies.Seq
 
-	mm, io, il, ix *rwsem
-	er             *rangeLock
+	mm, io, il, mk, ix *rwsem
+	er                 *rangeLock
 
 	data   []byte // the shared mapping of the cache file
 	cache  *os.File
 	disk   *os.File
 	diskFD int
-	direct bool
 	paths  []string
 
 	oracle *oracle // nil when the oracle is off
@@ -107,13 +107,6 @@ type Inode struct {
 	punchEpoch atomic.Uint64 // bumped by every punch and truncate
 	fsyncs     atomic.Int64
 	inlineGen  atomic.Uint64 // bumped by every re-inline: a new file, for retry chains
-}
-
-// seqnum is the extent map's sequence number on its own cache line.
-type seqnum struct {
-	_ [64]byte
-	v atomic.Uint64
-	_ [56]byte
 }
 
 // InodeConfig says how to build an inode.
@@ -127,6 +120,9 @@ type InodeConfig struct {
 	Oracle   bool
 	Delay    *DelayConfig
 	Direct   bool // try O_DIRECT for the disk file
+	// ReadIOLock makes buffered read() take IO(S), as XFS takes its IOLOCK
+	// shared; by default read() takes no inode lock (ext4, btrfs).
+	ReadIOLock bool
 }
 
 // Open creates the two backing files in cfg.Dir, maps the cache file shared
@@ -144,6 +140,11 @@ func Open(cfg InodeConfig) (in *Inode, err error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("no target directory given")
 	}
+	if cfg.Delay != nil {
+		if err := cfg.Delay.Validate(); err != nil {
+			return nil, fmt.Errorf("delay injection %s: %w", cfg.Delay, err)
+		}
+	}
 	n := int(cfg.FileSize / int64(cfg.PageSize))
 	in = &Inode{
 		pageSize: cfg.PageSize,
@@ -155,6 +156,7 @@ func Open(cfg InodeConfig) (in *Inode, err error) {
 		mm:       newRWSem(cfg.Slots),
 		io:       newRWSem(cfg.Slots),
 		il:       newRWSem(cfg.Slots),
+		mk:       newRWSem(cfg.Slots),
 		ix:       newRWSem(cfg.Slots),
 		er:       newRangeLock(cfg.Slots),
 	}
@@ -167,6 +169,7 @@ func Open(cfg InodeConfig) (in *Inode, err error) {
 	in.unsafeCleanup = mech.UnsafeCleanup
 	in.naiveOK = mech.NaiveFaultAround
 	in.retry = mech.Retry
+	in.readIOLock = cfg.ReadIOLock
 	if cfg.Oracle {
 		in.oracle = newOracle(n, cfg.Regions)
 	}
@@ -197,7 +200,6 @@ func Open(cfg InodeConfig) (in *Inode, err error) {
 	flags := os.O_RDWR | os.O_CREATE | os.O_EXCL
 	if cfg.Direct {
 		in.disk, err = os.OpenFile(diskName, flags|unix.O_DIRECT, 0o600)
-		in.direct = err == nil
 	}
 	if in.disk == nil {
 		in.disk, err = os.OpenFile(diskName, flags, 0o600)
@@ -247,12 +249,6 @@ func (in *Inode) removeFiles() {
 	in.paths = nil
 }
 
-// Direct reports whether the disk file uses O_DIRECT.
-func (in *Inode) Direct() bool { return in.direct }
-
-// Pages is the number of pages of the file.
-func (in *Inode) Pages() int { return in.npages }
-
 // pageBytes returns the cache mapping of page p.
 func (in *Inode) pageBytes(p int) []byte {
 	off := p * in.pageSize
@@ -281,7 +277,7 @@ func (in *Inode) setExtent(b int, st uint32) {
 		nw = st | (old & extModified)
 	}
 	in.ext[b].Store(nw)
-	s := in.seq.v.Add(1)
+	s := in.seq.Bump()
 	if in.oracle != nil {
 		in.oracle.extentChanged(b, old&extStateMask, st, s)
 	}

@@ -8,24 +8,28 @@ import (
 	"lockbench/strategies"
 )
 
-// lockClass names the lock classes of model.md. The numeric value is the rank
-// used by the lock-order checker: a worker may only acquire a class whose rank
-// is above every class it holds. IO ranks above MM (IO -> MM is the order of
-// a write() faulting on its own buffer), so a fault holding MM may never take
-// IO: that ABBA is the reason VM_FAULT_RETRY exists.
+// lockClass names the lock classes of docs/MODEL.md. The numeric value is the
+// rank used by the lock-order checker: a worker may only acquire a class whose
+// rank is above every class it holds. IO ranks above MM (IO -> MM is the order
+// of a write() faulting on its own buffer), so a fault holding MM may never
+// take IO: that ABBA is the reason VM_FAULT_RETRY exists. MK (btrfs's
+// i_mmap_lock) ranks after IL: page_mkwrite takes IL(S) then MK(S). ER and MK
+// are never both taken by one strategy; ER ranks after MK so that one order
+// serves every strategy.
 type lockClass uint8
 
 const (
 	lkIO lockClass = iota + 1
 	lkMM
 	lkIL
+	lkMK
 	lkER
 	lkF
 	lkIX
 	numLockClasses
 )
 
-var lockClassNames = [numLockClasses]string{"", "IO", "MM", "IL", "ER", "F", "IX"}
+var lockClassNames = [numLockClasses]string{"", "IO", "MM", "IL", "MK", "ER", "F", "IX"}
 
 func (c lockClass) String() string {
 	if c < numLockClasses {
@@ -77,7 +81,7 @@ type LockOrderError struct {
 }
 
 func (e *LockOrderError) Error() string {
-	return fmt.Sprintf("lock order: worker %d takes %s while holding %s (allowed: MM -> IL -> ER -> F -> IX, IO -> MM, IO -> IL; never IO after MM)", e.Worker, e.Want, e.Held)
+	return fmt.Sprintf("lock order: worker %d takes %s while holding %s (allowed: MM -> IL -> MK -> ER -> F -> IX, IO -> MM, IO -> IL; never IO after MM)", e.Worker, e.Want, e.Held)
 }
 
 // block publishes that w waits for class c, for the deadlock watchdog.
@@ -150,11 +154,12 @@ type planLocks struct {
 	er   rangeHandle
 }
 
-// takePlan takes plan p's locks in the order IO -> IL -> ER over the byte range
-// [start, end).
+// takePlan takes plan p's locks in the order IO -> IL -> MK -> ER over the
+// byte range [start, end).
 func (w *Worker) takePlan(in *Inode, p strategies.Plan, start, end uint64) planLocks {
 	w.lockMode(in.io, lkIO, p.IO)
 	w.lockMode(in.il, lkIL, p.IL)
+	w.lockMode(in.mk, lkMK, p.MK)
 	var h rangeHandle
 	if p.ER != strategies.Skip {
 		if p.ERFull {
@@ -176,6 +181,7 @@ func (w *Worker) dropPlan(in *Inode, pl planLocks) {
 		in.er.Unlock(pl.er)
 		w.release(lkER)
 	}
+	w.unlockMode(in.mk, lkMK, pl.plan.MK)
 	w.unlockMode(in.il, lkIL, pl.plan.IL)
 	w.unlockMode(in.io, lkIO, pl.plan.IO)
 }

@@ -154,7 +154,7 @@ func checkUnlocked(t testing.TB, in *Inode, op string, ws ...*Worker) {
 		c      lockClass
 	}{
 		{in.mm.TryLock, in.mm.Unlock, lkMM}, {in.io.TryLock, in.io.Unlock, lkIO},
-		{in.il.TryLock, in.il.Unlock, lkIL}, {in.ix.TryLock, in.ix.Unlock, lkIX},
+		{in.il.TryLock, in.il.Unlock, lkIL}, {in.mk.TryLock, in.mk.Unlock, lkMK}, {in.ix.TryLock, in.ix.Unlock, lkIX},
 	} {
 		if !l.try() {
 			t.Errorf("after %s: %v is still held", op, l.c)
@@ -373,7 +373,7 @@ func TestReadFault(t *testing.T) {
 				if tt.setup != nil {
 					tt.setup(t, in, other)
 				}
-				seq := in.seq.v.Load()
+				seq := in.seq.Load()
 				op := fmt.Sprintf("readFault(%d)", tt.page)
 				res, err := w.readFault(in, tt.page, false, false)
 				if err != nil {
@@ -386,7 +386,7 @@ func TestReadFault(t *testing.T) {
 				if got := w.ctr.PagesCreated; got != tt.created {
 					t.Errorf("%s created %d pages; want %d", op, got, tt.created)
 				}
-				if got := in.seq.v.Load(); got != seq {
+				if got := in.seq.Load(); got != seq {
 					t.Errorf("%s: seq = %d; want %d (a read fault changes no extent)", op, got, seq)
 				}
 				if tt.check != nil {
@@ -462,7 +462,7 @@ func TestWriteFault(t *testing.T) {
 				if tt.setup != nil {
 					tt.setup(t, in, other)
 				}
-				seq := in.seq.v.Load()
+				seq := in.seq.Load()
 				op := fmt.Sprintf("writeFault(%d)", tt.page)
 				res, err := w.writeFault(in, tt.page, flagAllowRetry)
 				if err != nil {
@@ -472,7 +472,7 @@ func TestWriteFault(t *testing.T) {
 					t.Errorf("%s = %d; want %d", op, res, tt.res)
 				}
 				checkPages(t, in, op, map[int]pageWant{tt.page: tt.want})
-				if got := in.seq.v.Load() - seq; got != tt.seqAdd {
+				if got := in.seq.Load() - seq; got != tt.seqAdd {
 					t.Errorf("%s bumped seq by %d; want %d", op, got, tt.seqAdd)
 				}
 				if got := w.ctr.PagesCreated; got != tt.created {
@@ -906,7 +906,7 @@ func TestPunch(t *testing.T) {
 				}
 			}
 			checkNoViolations(t, "punch(2, 4)", w, f)
-			if v := in.oracle.final(in, "R1"); len(v) != 0 {
+			if v := in.oracle.final(in, strategies.R1); len(v) != 0 {
 				t.Errorf("final() after punch = %v; want none", v)
 			}
 		})
@@ -974,7 +974,7 @@ func TestTruncate(t *testing.T) {
 			}
 			checkUnlocked(t, in, "truncate(8)", tr, f, setup)
 			checkNoViolations(t, "truncate(8)", tr, f, setup)
-			if v := in.oracle.final(in, "R1"); len(v) != 0 {
+			if v := in.oracle.final(in, strategies.R1); len(v) != 0 {
 				t.Errorf("final() after truncate = %v; want none", v)
 			}
 		})
@@ -1090,7 +1090,7 @@ func TestFailedWriteCleanup(t *testing.T) {
 				t.Errorf("%s: violations = %v; want %v", op, invs, want)
 			}
 			invs = invs[:0]
-			for _, v := range in.oracle.final(in, "R1") {
+			for _, v := range in.oracle.final(in, strategies.R1) {
 				invs = append(invs, v.Invariant)
 			}
 			if want := strings.Fields(tt.final); !slices.Equal(invs, want) {
@@ -1305,9 +1305,9 @@ func TestWriteRevalidation(t *testing.T) {
 				done := make(chan error, 1)
 				go func() { done <- wr.write(in, 4, 2, 0) }()
 				waitFor(t, "write(4, 2) parks on page 4", waitingFor(wr, lkF))
-				seq := in.seq.v.Load()
+				seq := in.seq.Load()
 				mustStore(t, f, in, 9) // HOLE -> DELALLOC elsewhere: seq moves
-				if in.seq.v.Load() == seq {
+				if in.seq.Load() == seq {
 					t.Fatal("store(9) did not bump seq")
 				}
 				unlockPageBy(in, 4)
@@ -1382,7 +1382,7 @@ func TestWriteRevalidation(t *testing.T) {
 					t.Errorf("%s: violations = %v; want %v", op, invs, want)
 				}
 				invs = invs[:0]
-				for _, v := range in.oracle.final(in, "R3") {
+				for _, v := range in.oracle.final(in, strategies.R3) {
 					invs = append(invs, v.Invariant)
 				}
 				if want := strings.Fields(tt.inv); !slices.Equal(invs, want) {
@@ -1709,7 +1709,7 @@ func TestOracleFinal(t *testing.T) {
 	s1, s2 := stampOf(1, 1), stampOf(1, 2)
 	tests := []struct {
 		name  string
-		race  string
+		race  strategies.Race
 		setup func(t *testing.T, in *Inode)
 		want  []string // "invariant race page"
 	}{
@@ -1748,7 +1748,7 @@ func TestOracleFinal(t *testing.T) {
 			want: []string{"I1 R1 3"},
 		},
 		{
-			name: "lost stamp in the stale-map scenario", race: "R3",
+			name: "lost stamp in the stale-map scenario", race: strategies.R3,
 			setup: func(t *testing.T, in *Inode) {
 				in.ext[3].Store(extWritten)
 				in.oracle.stored(3, 1, s1)
@@ -1799,8 +1799,8 @@ func TestOracleFinal(t *testing.T) {
 				tt.setup(t, in)
 			}
 			race := tt.race
-			if race == "" {
-				race = "R1"
+			if race == strategies.NoRace {
+				race = strategies.R1
 			}
 			var got []string
 			for _, v := range in.oracle.final(in, race) {
@@ -1831,7 +1831,14 @@ func TestCheckOrder(t *testing.T) {
 		{[]lockClass{lkMM, lkIL, lkER}, lkF, true},
 		{[]lockClass{lkMM, lkIL, lkF}, lkIX, true},
 		{[]lockClass{lkIO, lkIL}, lkIX, true},
-		{[]lockClass{lkMM}, lkIO, false}, // the ABBA of VM_FAULT_RETRY
+		{[]lockClass{lkMM, lkIL}, lkMK, true},      // page_mkwrite: IL(S) then MK(S)
+		{[]lockClass{lkMM, lkIL, lkMK}, lkF, true}, // then the page lock
+		{[]lockClass{lkIO}, lkMK, true},            // fsync: IO(X) then MK(X)
+		{[]lockClass{lkIO, lkMK}, lkF, true},       // and writeback's page locks under it
+		{[]lockClass{lkMM}, lkIO, false},           // the ABBA of VM_FAULT_RETRY
+		{[]lockClass{lkMK}, lkIL, false},
+		{[]lockClass{lkMK}, lkMM, false},
+		{[]lockClass{lkF}, lkMK, false},
 		{[]lockClass{lkIL}, lkIO, false},
 		{[]lockClass{lkIX}, lkF, false},
 		{[]lockClass{lkF}, lkF, false},
@@ -1856,6 +1863,83 @@ func TestCheckOrder(t *testing.T) {
 			t.Errorf("%s = %v; want a *LockOrderError panic", name, got)
 		case !tt.ok && (e.Worker != 3 || e.Held != heldString(w.held) || e.Want != tt.take.String()):
 			t.Errorf("%s = %+v; want {Worker: 3, Held: %s, Want: %v}", name, *e, heldString(w.held), tt.take)
+		}
+	}
+}
+
+// ---- what fsync's lock stalls (the btrfs claim) ----
+
+// TestFsyncLogStalls holds the locks of fsync's logging phase (the strategy's
+// OpFsyncLog plan, ER over the whole file) and checks, per strategy, which
+// operation completes and which waits, and for which lock. This is the claim
+// of the btrfs fix: a full-range extent lock stalls every read that misses
+// the cache, its i_mmap_lock (MK) only write faults. With the XFS option a
+// read() also waits for fsync's IO(X).
+func TestFsyncLogStalls(t *testing.T) {
+	type opCase struct {
+		name string
+		run  func(w *Worker, in *Inode) error
+	}
+	ops := []opCase{
+		{"read() of a cached page", func(w *Worker, in *Inode) error { _, err := w.read(in, 1, 1); return err }},
+		{"read() of an evicted page", func(w *Worker, in *Inode) error { _, err := w.read(in, 2, 1); return err }},
+		{"read fault on an evicted page", func(w *Worker, in *Inode) error { _, err := w.readFault(in, 2, false, false); return err }},
+		{"write fault on a clean page", func(w *Worker, in *Inode) error { _, err := w.writeFault(in, 1, flagAllowRetry); return err }},
+	}
+	// waits[strategy][op] is the lock the op waits for (0: it completes).
+	rw := []lockClass{0, 0, 0, lkMK}
+	waits := map[string][]lockClass{
+		"none":       {0, 0, 0, 0},
+		"rangelock":  {0, lkER, lkER, lkER},
+		"rwsem":      rw,
+		"seqcount":   rw,
+		"faultretry": rw,
+	}
+	for _, sn := range strategies.Names() {
+		for _, xfs := range []bool{false, true} {
+			for i, oc := range ops {
+				want := waits[sn][i]
+				if xfs && strings.HasPrefix(oc.name, "read()") {
+					want = lkIO
+				}
+				t.Run(fmt.Sprintf("strategy=%s/xfs=%v/%s", sn, xfs, oc.name), func(t *testing.T) {
+					in := openTest(t, sn, strategies.Options{})
+					in.readIOLock = xfs
+					fs, w, other := testWorker(t, 0, RoleFsync), testWorker(t, 1, RoleFaulter), testWorker(t, 2, RoleFaulter)
+					written(t, other, in, 1) // clean, mapped ro, WRITTEN
+					written(t, other, in, 2)
+					evict(t, other, in, 2)
+					pl := fs.takePlan(in, in.plans[strategies.OpFsyncLog], 0, uint64(in.npages*in.pageSize))
+					done := make(chan error, 1)
+					go func() { done <- oc.run(w, in) }()
+					if want == 0 {
+						select {
+						case err := <-done:
+							if err != nil {
+								t.Fatalf("%s: %v", oc.name, err)
+							}
+						case <-time.After(10 * time.Second):
+							fs.dropPlan(in, pl)
+							<-done
+							t.Fatalf("%s under fsync's %s did not complete in 10s; want it not to wait", oc.name, in.plans[strategies.OpFsyncLog].Locks())
+						}
+						fs.dropPlan(in, pl)
+					} else {
+						waitFor(t, fmt.Sprintf("%s waits for %v under fsync's %s", oc.name, want, in.plans[strategies.OpFsyncLog].Locks()), waitingFor(w, want))
+						fs.dropPlan(in, pl)
+						select {
+						case err := <-done:
+							if err != nil {
+								t.Fatalf("%s: %v", oc.name, err)
+							}
+						case <-time.After(10 * time.Second):
+							t.Fatalf("%s did not complete within 10s of fsync's locks being dropped", oc.name)
+						}
+					}
+					checkUnlocked(t, in, oc.name, fs, w, other)
+					checkNoViolations(t, oc.name, fs, w, other)
+				})
+			}
 		}
 	}
 }

@@ -66,7 +66,7 @@ func (w *Worker) store(in *Inode, p int, gup bool) error {
 			}
 		case faultSigbus:
 			w.ctr.Sigbus++
-			w.violation(in, "I4", "R4", p, fmt.Sprintf("SIGBUS for a store within EOF to page %d (get_user_pages caller, fallback sigbus)", p))
+			w.violation(in, "I4", strategies.R4, p, fmt.Sprintf("SIGBUS for a store within EOF to page %d (get_user_pages caller, fallback sigbus)", p))
 			return nil
 		case faultBeyondEOF:
 			return nil
@@ -222,7 +222,10 @@ func (w *Worker) faultAround(in *Inode, p int, naive bool) {
 }
 
 // fillPage creates (if absent) and reads page p under the plan of op
-// (OpReadFault or OpRead). The page is left present, uptodate and unlocked.
+// (OpReadFault or OpRead). The page is left present, uptodate and unlocked,
+// unless p is beyond EOF by the time the page is locked: then nothing is
+// created (read() holds no lock against truncate; filemap_read rechecks
+// i_size the same way), and the caller's own EOF check decides.
 func (w *Worker) fillPage(in *Inode, p int, op strategies.Op) error {
 	pl := w.takePlan(in, in.plans[op], uint64(p*in.pageSize), uint64((p+1)*in.pageSize))
 	defer w.dropPlan(in, pl)
@@ -230,7 +233,7 @@ func (w *Worker) fillPage(in *Inode, p int, op strategies.Op) error {
 	w.lockPage(pg)
 	defer w.unlockPage(pg)
 	s := pg.state.Load()
-	if s&pgPresent != 0 && s&pgUptodate != 0 {
+	if s&pgPresent != 0 && s&pgUptodate != 0 || int64(p) >= in.size.Load() {
 		return nil
 	}
 	// Create the page (locked), then look up the extent and read.

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"lockbench/results"
+	"lockbench/strategies"
 )
 
 // oracle checks the invariants I1-I5 of model.md. It is nil when off, so the
@@ -89,9 +90,9 @@ func stampString(s uint64) string {
 }
 
 // violation records a broken invariant in the worker's own list.
-func (w *Worker) violation(in *Inode, inv, race string, page int, detail string) {
+func (w *Worker) violation(in *Inode, inv string, race strategies.Race, page int, detail string) {
 	if len(w.oracleV) < maxViolationsPerWorker {
-		w.oracleV = append(w.oracleV, results.Violation{Invariant: inv, Race: race, Op: w.opIndex, Worker: w.ID, Page: int64(page), Detail: detail})
+		w.oracleV = append(w.oracleV, results.Violation{Invariant: inv, Race: race.String(), Op: w.opIndex, Worker: w.ID, Page: int64(page), Detail: detail})
 	}
 	w.nViolations++
 }
@@ -113,7 +114,7 @@ func (o *oracle) fsyncStart(w *Worker, in *Inode) *fsyncSnap {
 	for b := range s.layout {
 		s.layout[b] = in.extState(b)
 	}
-	s.seq = in.seq.v.Load()
+	s.seq = in.seq.Load()
 	w.wunlock(in.ix, lkIX)
 	for i := range o.shadow {
 		s.shadow[i] = o.shadow[i].Load()
@@ -135,7 +136,7 @@ func (o *oracle) fsyncEnd(w *Worker, in *Inode, snap *fsyncSnap, log []logRecord
 	for _, r := range log {
 		for b := r.Start; b < r.Start+r.Len; b++ {
 			if covered[b] {
-				w.violation(in, "I5", "R5", b, fmt.Sprintf("fsync log holds overlapping extents at block %d (%s and %s)", b, extName(replay[b]), extName(r.State)))
+				w.violation(in, "I5", strategies.R5, b, fmt.Sprintf("fsync log holds overlapping extents at block %d (%s and %s)", b, extName(replay[b]), extName(r.State)))
 				return
 			}
 			covered[b] = true
@@ -173,7 +174,7 @@ func (o *oracle) fsyncEnd(w *Worker, in *Inode, snap *fsyncSnap, log []logRecord
 		}
 	}
 	if !matched {
-		w.violation(in, "I5", "R5", -1, fmt.Sprintf("fsync logged a layout the file never had between its start and end (%d blocks differ from the closest, %d changes during fsync)", diff, len(changes)))
+		w.violation(in, "I5", strategies.R5, -1, fmt.Sprintf("fsync logged a layout the file never had between its start and end (%d blocks differ from the closest, %d changes during fsync)", diff, len(changes)))
 		return
 	}
 	if in.punchEpoch.Load() != snap.epoch {
@@ -187,7 +188,7 @@ func (o *oracle) fsyncEnd(w *Worker, in *Inode, snap *fsyncSnap, log []logRecord
 				continue
 			}
 			if replay[b] != extWritten && replay[b] != extInline {
-				w.violation(in, "I5", "R5", b, fmt.Sprintf("after crash, block %d replays as %s and loses %s completed before fsync", b, extName(replay[b]), stampString(want)))
+				w.violation(in, "I5", strategies.R5, b, fmt.Sprintf("after crash, block %d replays as %s and loses %s completed before fsync", b, extName(replay[b]), stampString(want)))
 				return
 			}
 			if replay[b] == extInline {
@@ -203,7 +204,7 @@ func (o *oracle) fsyncEnd(w *Worker, in *Inode, snap *fsyncSnap, log []logRecord
 			wo, ws := stampOwner(want)
 			go_, gs := stampOwner(got)
 			if got == 0 || go_ != wo || gs < ws {
-				w.violation(in, "I5", "R5", b, fmt.Sprintf("after crash, block %d region %d holds %s, want %s or later (page state %#x, pte %#x, extent %s, cache holds %s)",
+				w.violation(in, "I5", strategies.R5, b, fmt.Sprintf("after crash, block %d region %d holds %s, want %s or later (page state %#x, pte %#x, extent %s, cache holds %s)",
 					b, r, stampString(got), stampString(want), in.pages[b].state.Load(), in.pages[b].pte.Load(), extName(in.extState(b)), stampString(in.loadStamp(b, r))))
 				return
 			}
@@ -245,7 +246,7 @@ func leUint64(b []byte) uint64 {
 // from the disk if its block is WRITTEN, else zeros), and every dirty page
 // must have an extent (I1b). A lost stamp is I1 (I3 in the stale-map
 // scenario); pre-punch data still readable is I2.
-func (o *oracle) final(in *Inode, lostRace string) []results.Violation {
+func (o *oracle) final(in *Inode, lostRace strategies.Race) []results.Violation {
 	var out []results.Violation
 	add := func(v results.Violation) {
 		if len(out) < maxViolationsPerWorker {
@@ -257,10 +258,10 @@ func (o *oracle) final(in *Inode, lostRace string) []results.Violation {
 		st := in.extState(p)
 		cached := s&(pgPresent|pgUptodate) == pgPresent|pgUptodate
 		if s&pgDirty != 0 && s&pgPresent != 0 && st == extHole {
-			add(results.Violation{Invariant: "I1b", Race: "R1", Page: int64(p), Worker: -1, Detail: fmt.Sprintf("end of run: dirty page %d has no extent", p)})
+			add(results.Violation{Invariant: "I1b", Race: strategies.R1.String(), Page: int64(p), Worker: -1, Detail: fmt.Sprintf("end of run: dirty page %d has no extent", p)})
 		}
 		if !cached && in.pages[p].pte.Load()&pteMask != pteNone {
-			add(results.Violation{Invariant: "I2", Race: "R2", Page: int64(p), Worker: -1, Detail: fmt.Sprintf("end of run: a PTE maps dropped page %d", p)})
+			add(results.Violation{Invariant: "I2", Race: strategies.R2.String(), Page: int64(p), Worker: -1, Detail: fmt.Sprintf("end of run: a PTE maps dropped page %d", p)})
 		}
 		var disk []byte
 		for r := 0; r < o.regions; r++ {
@@ -282,14 +283,14 @@ func (o *oracle) final(in *Inode, lostRace string) []results.Violation {
 				continue
 			}
 			if want == 0 {
-				add(results.Violation{Invariant: "I2", Race: "R2", Page: int64(p), Worker: -1, Detail: fmt.Sprintf("end of run: page %d region %d reads pre-punch data %s, want zeros", p, r, stampString(got))})
+				add(results.Violation{Invariant: "I2", Race: strategies.R2.String(), Page: int64(p), Worker: -1, Detail: fmt.Sprintf("end of run: page %d region %d reads pre-punch data %s, want zeros", p, r, stampString(got))})
 				continue
 			}
 			inv := "I1"
-			if lostRace == "R3" {
+			if lostRace == strategies.R3 {
 				inv = "I3"
 			}
-			add(results.Violation{Invariant: inv, Race: lostRace, Page: int64(p), Worker: -1, Detail: fmt.Sprintf("end of run: page %d region %d lost %s, reads %s", p, r, stampString(want), stampString(got))})
+			add(results.Violation{Invariant: inv, Race: lostRace.String(), Page: int64(p), Worker: -1, Detail: fmt.Sprintf("end of run: page %d region %d lost %s, reads %s", p, r, stampString(want), stampString(got))})
 		}
 	}
 	return out

@@ -43,6 +43,9 @@ type Config struct {
 	Window   time.Duration // time-series window (0: 100ms)
 	// Direct opens the disk file with O_DIRECT where the target allows it.
 	Direct bool
+	// ReadIOLock makes read() take IO(S) (the XFS option), whatever the
+	// scenario says.
+	ReadIOLock bool
 }
 
 // DeadlockError is returned when the watchdog finds no progress.
@@ -174,6 +177,7 @@ func openEngine(cfg *Config, plan []RoleSpec) (engine, error) {
 	in, err := Open(InodeConfig{
 		Dir: cfg.Dir, FileSize: cfg.FileSize, PageSize: cfg.PageSize, Slots: len(plan),
 		Strategy: cfg.Strategy, Regions: regions, Oracle: cfg.Oracle, Delay: cfg.Delay, Direct: cfg.Direct,
+		ReadIOLock: cfg.Scenario.ReadIOLock || cfg.ReadIOLock,
 	})
 	if err != nil {
 		return nil, err
@@ -383,11 +387,11 @@ func (r *running) stuck() bool {
 	return true
 }
 
-func lostRace(r string) string {
-	if r == "R3" || r == "R5" {
+func lostRace(r strategies.Race) strategies.Race {
+	if r == strategies.R3 || r == strategies.R5 {
 		return r
 	}
-	return "R1"
+	return strategies.R1
 }
 
 func deadlockReport(workers []*Worker, after time.Duration) *DeadlockError {

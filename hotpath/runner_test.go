@@ -141,26 +141,24 @@ func TestRunEveryScenarioAndStrategy(t *testing.T) {
 	}
 }
 
-// expectSafe reports whether model.md's table ("What each strategy is
-// expected to prevent") says strategy sn shows no violation in scenario sc.
-// fault-scale exercises no race; mixed exercises R1, R2, R3 and R5.
+// expectSafe reports whether the strategies' registry (docs/MODEL.md, "What
+// each strategy is expected to prevent") says strategy sn shows no violation
+// in scenario sc. fault-scale exercises no race; mixed exercises R1, R2, R3
+// and R5. faultretry's R4 is S while every fault may retry (no gup share).
 func expectSafe(sc Scenario, sn string) bool {
-	races := []string{sc.Race}
+	races := []strategies.Race{sc.Race}
 	switch {
 	case sc.Name == "mixed":
-		races = []string{"R1", "R2", "R3", "R5"}
-	case sc.Race == "":
+		races = []strategies.Race{strategies.R1, strategies.R2, strategies.R3, strategies.R5}
+	case sc.Race == strategies.NoRace:
 		races = nil
 	}
-	unsafe := map[string]string{
-		"none":       "R1 R2 R3 R4 R5",
-		"rangelock":  "",
-		"rwsem":      "R3 R4",
-		"seqcount":   "R4",
-		"faultretry": "R3", // R4 is safe while every fault may retry (no gup share)
-	}[sn]
+	info, err := strategies.Lookup(sn)
+	if err != nil {
+		panic(err)
+	}
 	for _, r := range races {
-		if strings.Contains(unsafe, r) {
+		if info.Expect[r] != strategies.Safe {
 			return false
 		}
 	}

@@ -1,9 +1,12 @@
 package hotpath
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"lockbench/strategies"
 )
 
 // Pattern is how foreground workers pick pages.
@@ -17,10 +20,6 @@ const (
 	// Disjoint gives each data-writing worker its own slice of the file.
 	Disjoint
 )
-
-var patternNames = [...]string{"uniform", "hot-spot", "disjoint"}
-
-func (p Pattern) String() string { return patternNames[p] }
 
 // RoleSpec says how many workers run a role and how often they act.
 type RoleSpec struct {
@@ -39,8 +38,8 @@ type Scenario struct {
 	Name        string
 	Description string
 	// Race is the race the scenario reproduces under the unsafe baseline
-	// (R1..R5), or "" for a cost scenario.
-	Race     string
+	// (R1..R5), or NoRace for a cost scenario.
+	Race     strategies.Race
 	FileSize int64
 	Pattern  Pattern
 	Roles    []RoleSpec
@@ -62,8 +61,31 @@ type Scenario struct {
 	// get_user_pages callers (faultretry's no-retry path); 0 unless the
 	// strategy option sets it.
 	GUPShare float64
+	// ReadIOLock makes read() take IO(S), as XFS's buffered reads take the
+	// IOLOCK shared; false is ext4's and btrfs's read(), which takes no
+	// inode lock.
+	ReadIOLock bool
 	// Delays are the points whose windows verify widens for this race.
 	Delays []string
+}
+
+// Validate checks what the scenario table could get wrong and a run would
+// otherwise hide: an unknown delay-point name would silently turn delay
+// injection off for the race the scenario is there to reproduce.
+func (s Scenario) Validate() error {
+	var errs []error
+	for _, p := range s.Delays {
+		if _, err := parseDelayPoint(p); err != nil {
+			errs = append(errs, fmt.Errorf("scenario %s: %w", s.Name, err))
+		}
+	}
+	if s.Race >= strategies.NumRaces {
+		errs = append(errs, fmt.Errorf("scenario %s: race %v is not one of R1..R5", s.Name, s.Race))
+	}
+	if s.Race != strategies.NoRace && len(s.Delays) == 0 {
+		errs = append(errs, fmt.Errorf("scenario %s reproduces %v but names no delay point to widen its window", s.Name, s.Race))
+	}
+	return errors.Join(errs...)
 }
 
 const kib, mib = 1 << 10, 1 << 20
@@ -77,39 +99,49 @@ var Scenarios = []Scenario{
 	},
 	{
 		Name: "fsync-storm", Description: "faulters storing while an fsync thread syncs every 500µs and a puncher reopens holes (btrfs mmap write vs fsync logging, R5)",
-		Race: "R5", FileSize: 1 * mib, Pattern: Uniform, Stores: 0.8, Loads: 0.1, FaultAround: true,
+		Race: strategies.R5, FileSize: 1 * mib, Pattern: Uniform, Stores: 0.8, Loads: 0.1, FaultAround: true,
 		PunchPages: 16,
 		Roles: []RoleSpec{{Role: RoleFaulter, Share: 1}, {Role: RoleFsync, Count: 1, Interval: 500 * time.Microsecond},
 			{Role: RolePuncher, Count: 1, Interval: 2 * time.Millisecond}, {Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}},
 		Delays: []string{"fsync-leaf"},
 	},
 	{
+		Name: "fsync-read", Description: "faulters storing, readers reading a working set a reclaimer keeps evicting (reads miss and fill), fsync every 5ms, a puncher reopening holes every 5ms: the btrfs claim, fsync's lock stalls cache-missing reads under rangelock and only write faults under rwsem (R5)",
+		Race: strategies.R5, FileSize: 1 * mib, Pattern: Uniform, Stores: 0.8, Loads: 0.1, FaultAround: true, WritePages: 4, PunchPages: 16,
+		Roles: []RoleSpec{
+			{Role: RoleFaulter, Share: 0.5}, {Role: RoleReader, Share: 0.5},
+			{Role: RoleFsync, Count: 1, Interval: 5 * time.Millisecond}, {Role: RolePuncher, Count: 1, Interval: 5 * time.Millisecond},
+			{Role: RoleFlusher, Count: 1, Interval: time.Millisecond}, {Role: RoleReclaimer, Count: 1},
+		},
+		Delays: []string{"fsync-leaf"},
+	},
+	{
 		Name: "punch", Description: "faulters loading and storing with fault-around while a puncher punches holes (page instantiation vs hole punch, R2)",
-		Race: "R2", FileSize: 1 * mib, Pattern: Uniform, Stores: 0.3, Loads: 0.6, FaultAround: true, PunchPages: 16,
+		Race: strategies.R2, FileSize: 1 * mib, Pattern: Uniform, Stores: 0.3, Loads: 0.6, FaultAround: true, PunchPages: 16,
 		Roles:  []RoleSpec{{Role: RoleFaulter, Share: 1}, {Role: RolePuncher, Count: 1, Interval: 100 * time.Microsecond}, {Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}},
 		Delays: []string{"punch-drop-free"},
 	},
 	{
 		Name: "punch-naive", Description: "punch with naive fault-around (no trylock and recheck): stale mappings of punched pages (R2)",
-		Race: "R2", FileSize: 1 * mib, Pattern: Uniform, Stores: 0.3, Loads: 0.6, FaultAround: true, NaiveFaultAround: true, PunchPages: 16,
+		Race: strategies.R2, FileSize: 1 * mib, Pattern: Uniform, Stores: 0.3, Loads: 0.6, FaultAround: true, NaiveFaultAround: true, PunchPages: 16,
 		Roles:  []RoleSpec{{Role: RoleFaulter, Share: 1}, {Role: RolePuncher, Count: 1, Interval: 100 * time.Microsecond}, {Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}},
 		Delays: []string{"punch-drop-free", "fault-around"},
 	},
 	{
 		Name: "write-fail", Description: "writers whose copies fail short while faulters store into the same ranges (failed write vs write fault, R1; fstests 344/346)",
-		Race: "R1", FileSize: 1 * mib, Pattern: Uniform, Stores: 0.9, Loads: 0.05, FaultAround: true, WritePages: 8, WriteFailRate: 0.05,
+		Race: strategies.R1, FileSize: 1 * mib, Pattern: Uniform, Stores: 0.9, Loads: 0.05, FaultAround: true, WritePages: 8, WriteFailRate: 0.05,
 		Roles:      []RoleSpec{{Role: RoleWriter, Share: 0.5}, {Role: RoleFaulter, Share: 0.5}, {Role: RolePuncher, Count: 1, Interval: 300 * time.Microsecond}, {Role: RoleFlusher, Count: 1, Interval: time.Millisecond}},
 		PunchPages: 64, Delays: []string{"write-copy", "cleanup"},
 	},
 	{
 		Name: "stale-map", Description: "partial-page writers, a flusher and a reclaimer on a small file (stale cached mapping, R3)",
-		Race: "R3", FileSize: 256 * kib, Pattern: Uniform, WritePages: 1, PunchPages: 4,
+		Race: strategies.R3, FileSize: 256 * kib, Pattern: Uniform, WritePages: 1, PunchPages: 4,
 		Roles:  []RoleSpec{{Role: RoleWriter, Share: 1}, {Role: RoleFlusher, Count: 1}, {Role: RoleReclaimer, Count: 1}, {Role: RolePuncher, Count: 1, Interval: 500 * time.Microsecond}},
 		Delays: []string{"write-after-map"},
 	},
 	{
 		Name: "inline", Description: "writers and faulters on inline-data blocks that an inliner re-creates (inline conversion in page_mkwrite, R4)",
-		Race: "R4", FileSize: 64 * kib, Pattern: HotSpot, Stores: 0.9, Loads: 0.05, WritePages: 1, InlineBlocks: 1,
+		Race: strategies.R4, FileSize: 64 * kib, Pattern: HotSpot, Stores: 0.9, Loads: 0.05, WritePages: 1, InlineBlocks: 1,
 		Roles:  []RoleSpec{{Role: RoleWriter, Share: 0.5}, {Role: RoleFaulter, Share: 0.5}, {Role: RoleInliner, Count: 1, Interval: 100 * time.Microsecond}},
 		Delays: []string{"write-after-map", "inline-write", "inline-convert"},
 	},
@@ -134,11 +166,11 @@ func ScenarioNames() []string {
 	return n
 }
 
-// LookupScenario returns the scenario called name.
+// LookupScenario returns the scenario called name, validated.
 func LookupScenario(name string) (Scenario, error) {
 	for _, s := range Scenarios {
 		if s.Name == name {
-			return s, nil
+			return s, s.Validate()
 		}
 	}
 	return Scenario{}, fmt.Errorf("unknown scenario %q (allowed: %s)", name, strings.Join(ScenarioNames(), ", "))

@@ -12,12 +12,27 @@ type FaultRetry struct {
 
 var _ Strategy = FaultRetry{}
 
+// newFaultRetry builds faultretry from validated options.
+func newFaultRetry(o Options) Strategy {
+	fb := FallbackSigbus
+	if o.Fallback != "" {
+		fb, _ = ParseFallback(o.Fallback) // validated by New
+	}
+	return FaultRetry{Policy: RetryPolicy{
+		OnContendedIL: o.RetryOnContended,
+		GUPShare:      o.GUPShare,
+		Fallback:      fb,
+		MaxRetries:    1,
+	}}
+}
+
 // Name implements Strategy.
 func (FaultRetry) Name() string { return "faultretry" }
 
-// Plan implements Strategy. The inline conversion itself runs under IO(X)
-// after MM is dropped; the hot path takes IO from the Retry mechanism, so the
-// plan for OpInlineConvert is the one used by the no-retry fallback.
+// Plan implements Strategy. The inline conversion of a retrying fault runs
+// under IO(X) after MM is dropped (the hot path takes IO from the Retry
+// mechanism); a fault that may not retry and falls back to converting runs
+// the conversion under the write-fault plan, as the base protocol does.
 func (FaultRetry) Plan(op Op) Plan { return basePlan(op) }
 
 // Mechanisms implements Strategy.

@@ -5,21 +5,54 @@ import (
 	"strings"
 )
 
-// Info describes one strategy for `lockbench list` and the flag help.
+// Info describes one strategy: its command-line name, its description for
+// `lockbench list` and the flag help, what its mechanism is expected to
+// prevent (the verify matrix's expectations), and how to build it.
 type Info struct {
 	Name        string
 	Description string
+	// Expect is docs/MODEL.md's "what each strategy is expected to
+	// prevent", per race: S cells must show 0 violations in verify.
+	Expect Expectations
+	build  func(Options) Strategy
 }
 
+// S and V shorten the expectation rows of All.
+const (
+	S = Safe
+	V = Violated
+)
+
 // All lists every strategy, in the order reports show them. It is the one
-// table that feeds the flag help, the unknown-name error and the conformance
-// tests.
+// registry that feeds New, the flag help, the unknown-name error, the verify
+// expectations and the conformance tests: a new strategy is its own file
+// plus one row here.
 var All = []Info{
-	{"none", "unsafe baseline: the base protocol with every seed's fix removed"},
-	{"rangelock", "full-range extent lock (btrfs io-tree style): ER is the serialisation, fsync holds ER over the whole file"},
-	{"rwsem", "mmap rwsem (invalidate_lock, XFS MMAPLOCK, btrfs i_mmap_lock): faults IL(S); fsync, punch, truncate, failed-write cleanup IL(X)"},
-	{"seqcount", "validity sequence counters (iomap ->iomap_valid): rwsem plus a per-page revalidation of write()'s cached mapping"},
-	{"faultretry", "VM_FAULT_RETRY: write faults that need IO-level work drop MM, take IO(X), and retry"},
+	{
+		Name: "none", Description: "unsafe baseline: the base protocol with every seed's fix removed",
+		Expect: Expectations{R1: V, R2: V, R3: V, R4: V, R5: V},
+		build:  func(Options) Strategy { return None{} },
+	},
+	{
+		Name: "rangelock", Description: "full-range extent lock (btrfs io-tree style): ER is the serialisation; page fills take ER(S), fsync logs under ER over the whole file",
+		Expect: Expectations{R1: S, R2: S, R3: S, R4: S, R5: S},
+		build:  func(Options) Strategy { return RangeLockStrategy{} },
+	},
+	{
+		Name: "rwsem", Description: "mmap rwsems (invalidate_lock IL and btrfs i_mmap_lock MK): fills IL(S), page_mkwrite IL(S)+MK(S); punch, truncate, failed-write cleanup IL(X); fsync MK(X)",
+		Expect: Expectations{R1: S, R2: S, R3: V, R4: V, R5: S},
+		build:  func(Options) Strategy { return RWSemStrategy{} },
+	},
+	{
+		Name: "seqcount", Description: "validity sequence counters (iomap ->iomap_valid): rwsem plus a per-page revalidation of write()'s cached mapping",
+		Expect: Expectations{R1: S, R2: S, R3: S, R4: V, R5: S},
+		build:  func(Options) Strategy { return SeqCount{} },
+	},
+	{
+		Name: "faultretry", Description: "VM_FAULT_RETRY: write faults that need IO-level work drop MM, take IO(X), and retry",
+		Expect: Expectations{R1: S, R2: S, R3: V, R4: S, R5: S},
+		build:  newFaultRetry,
+	},
 }
 
 // Names returns the strategy names in table order.
@@ -29,6 +62,16 @@ func Names() []string {
 		n[i] = s.Name
 	}
 	return n
+}
+
+// Lookup returns the registry row of the strategy called name.
+func Lookup(name string) (Info, error) {
+	for _, s := range All {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	return Info{}, fmt.Errorf("unknown strategy %q (allowed: %s)", name, strings.Join(Names(), ", "))
 }
 
 // Options are the strategy settings given on the command line. Only
@@ -57,31 +100,14 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// New returns the strategy called name.
+// New returns the strategy called name, built by its registry row.
 func New(name string, o Options) (Strategy, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	switch name {
-	case "none":
-		return None{}, nil
-	case "rangelock":
-		return RangeLockStrategy{}, nil
-	case "rwsem":
-		return RWSemStrategy{}, nil
-	case "seqcount":
-		return SeqCount{}, nil
-	case "faultretry":
-		fb := FallbackSigbus
-		if o.Fallback != "" {
-			fb, _ = ParseFallback(o.Fallback) // validated above
-		}
-		return FaultRetry{Policy: RetryPolicy{
-			OnContendedIL: o.RetryOnContended,
-			GUPShare:      o.GUPShare,
-			Fallback:      fb,
-			MaxRetries:    1,
-		}}, nil
+	info, err := Lookup(name)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("unknown strategy %q (allowed: %s)", name, strings.Join(Names(), ", "))
+	return info.build(o), nil
 }

@@ -1,13 +1,15 @@
 package strategies
 
 // RangeLockStrategy is the full-range extent lock (btrfs io-tree style, the
-// alternative btrfs rejected): ER replaces IL as the serialisation. Faults
-// take ER over their page (read faults shared, write faults exclusive);
-// read() takes ER(S) over its range; write() takes ER(X) per chunk, and its
-// cleanup runs inside that chunk's ER; writeback completion takes ER(X) over
-// its range; punch and truncate take ER(X) over theirs; fsync holds ER(X) over
-// [0, max) for its whole logging phase. Cost signature: fsync stalls reads,
-// writes and faults on the whole file.
+// alternative btrfs rejected): ER replaces IL and MK as the serialisation. A
+// read fault or read() that creates and fills a page takes ER(S) over it (a
+// cached uptodate page needs none); write faults take ER(X) over their page
+// (the inline conversion runs inside it); write() takes ER(X) per chunk, and
+// its cleanup runs inside that chunk's ER; writeback takes ER(X) over its
+// page at submit and completion; punch and truncate take ER(X) over their
+// range; fsync holds ER(X) over [0, max) for its whole logging phase. Cost
+// signature: fsync stalls every read that misses the cache, every write and
+// every write fault on the whole file.
 type RangeLockStrategy struct{}
 
 var _ Strategy = RangeLockStrategy{}
@@ -20,7 +22,7 @@ func (RangeLockStrategy) Plan(op Op) Plan {
 	switch op {
 	case OpReadFault, OpRead:
 		return Plan{ER: Shared}
-	case OpWriteFault, OpWrite, OpWritebackEnd, OpPunch, OpTruncate, OpInlineConvert:
+	case OpWriteFault, OpWrite, OpWritebackEnd, OpPunch, OpTruncate:
 		return Plan{ER: Exclusive}
 	case OpFsyncLog:
 		return Plan{IO: Exclusive, ER: Exclusive, ERFull: true}

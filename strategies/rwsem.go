@@ -1,11 +1,13 @@
 package strategies
 
-// RWSemStrategy is the base protocol (model.md): the mmap rwsem IL
-// (invalidate_lock, XFS MMAPLOCK, btrfs i_mmap_lock). Faults and page fills
-// take IL(S); punch, truncate, a failed write's cleanup and fsync's logging
-// phase (the btrfs fix) take IL(X). It prevents R1, R2 and R5. It does not
-// address R3 (the pre-fix XFS stale mapping) nor R4 (ext4 converts inline
-// data under IL(S)).
+// RWSemStrategy is the base protocol (docs/MODEL.md) with its two mmap rwsems:
+// IL (mapping->invalidate_lock, XFS MMAPLOCK) and MK (btrfs's i_mmap_lock).
+// Page fills (read faults and read() creating a page) take IL(S);
+// page_mkwrite takes IL(S) and MK(S); punch, truncate and a failed write's
+// cleanup take IL(X); fsync takes MK(X) (the btrfs fix), which stalls write
+// faults and nothing else. It prevents R1, R2 and R5. It does not address R3
+// (the pre-fix XFS stale mapping) nor R4 (ext4 converts inline data under
+// IL(S)).
 type RWSemStrategy struct{}
 
 var _ Strategy = RWSemStrategy{}
@@ -22,12 +24,14 @@ func (RWSemStrategy) Mechanisms() Mechanisms { return Mechanisms{} }
 // basePlan is the base protocol's plan, shared by rwsem, seqcount and faultretry.
 func basePlan(op Op) Plan {
 	switch op {
-	case OpReadFault, OpWriteFault, OpRead, OpInlineConvert:
+	case OpReadFault, OpRead:
 		return Plan{IL: Shared}
+	case OpWriteFault:
+		return Plan{IL: Shared, MK: Shared}
 	case OpWriteCleanup, OpPunch, OpTruncate:
 		return Plan{IL: Exclusive}
 	case OpFsyncLog:
-		return Plan{IO: Exclusive, IL: Exclusive}
+		return Plan{IO: Exclusive, MK: Exclusive}
 	}
 	return Plan{}
 }

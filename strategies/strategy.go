@@ -5,7 +5,7 @@
 // (validity cookies, fault retry, the unsafe shortcuts of the baseline).
 //
 // The contract is declarative on purpose. The hot path owns the lock objects of
-// the model inode (MM, IO, IL, F, IX, ER) so that the lock-order checker and the
+// the model inode (MM, IO, IL, MK, F, IX, ER) so that the lock-order checker and the
 // deadlock watchdog see every acquisition in one place, and so that a strategy
 // cannot forget a lock the base protocol needs. Plans are read once and cached
 // in an array indexed by Op, so asking costs nothing on the measured path.
@@ -13,7 +13,7 @@
 // Note: an earlier design had each strategy take its locks itself through
 // Enter/Exit methods. It was rejected: an interface call per lock site costs
 // more than the rwsem fast path it would wrap, and every strategy duplicated the
-// base protocol's MM -> IL -> F -> IX order.
+// base protocol's MM -> IL -> MK -> F -> IX order.
 package strategies
 
 import (
@@ -47,8 +47,14 @@ func (m Mode) String() string {
 
 // Op names a lock site of the hot path: a place where an operation asks the
 // strategy for serialisation beyond the locks the base protocol always takes
-// (MM(S) for faults, F for page work, IX for extent work, IO for write/read/
-// punch/truncate).
+// (MM(S) for faults, F for page work, IX for extent work, IO(X) for write/
+// punch/truncate; read() takes no inode lock unless the XFS option asks for
+// IO(S)).
+//
+// Note: an OpInlineConvert site was once declared here, but the conversion
+// runs inside page_mkwrite with the page locked, so it can only ever run
+// under the write fault's plan (a second plan would have to be taken after F,
+// against the lock order). It was removed rather than left unread.
 type Op uint8
 
 const (
@@ -61,7 +67,8 @@ const (
 	OpWrite
 	// OpWriteCleanup is a failed write's cleanup of what it reserved.
 	OpWriteCleanup
-	// OpRead is a buffered read()'s page creation and fill, under IO(S).
+	// OpRead is a buffered read()'s creation and fill of a page that is
+	// not cached and uptodate (a cached page is copied without it).
 	OpRead
 	// OpFsyncLog is fsync's logging phase (after writeback and wait).
 	OpFsyncLog
@@ -69,17 +76,16 @@ const (
 	OpPunch
 	// OpTruncate is a truncate, under IO(X).
 	OpTruncate
-	// OpWritebackEnd is writeback's I/O completion (UNWRITTEN -> WRITTEN).
+	// OpWritebackEnd is writeback's extent work: allocation at submit
+	// (DELALLOC -> UNWRITTEN) and I/O completion (UNWRITTEN -> WRITTEN).
 	OpWritebackEnd
-	// OpInlineConvert is the conversion of an INLINE block in a write fault.
-	OpInlineConvert
 	// NumOps is the number of lock sites.
 	NumOps
 )
 
 var opNames = [NumOps]string{
 	"read-fault", "write-fault", "write", "write-cleanup", "read",
-	"fsync-log", "punch", "truncate", "writeback-end", "inline-convert",
+	"fsync-log", "punch", "truncate", "writeback-end",
 }
 
 func (o Op) String() string {
@@ -90,13 +96,17 @@ func (o Op) String() string {
 }
 
 // Plan is the serialisation a strategy asks for at one lock site, taken in the
-// order IO -> IL -> ER, after MM for faults and before F and IX.
+// order IO -> IL -> MK -> ER, after MM for faults and before F and IX.
 type Plan struct {
 	// IO is i_rwsem taken in addition to what the operation already holds
-	// (fsync's logging phase takes IO(X) in every strategy but none).
+	// (fsync takes IO(X) in every strategy).
 	IO Mode
-	// IL is mapping->invalidate_lock.
+	// IL is mapping->invalidate_lock (XFS MMAPLOCK).
 	IL Mode
+	// MK is btrfs's i_mmap_lock: page_mkwrite takes it shared, fsync's
+	// logging exclusive; nothing else takes it, so an exclusive hold stalls
+	// write faults only.
+	MK Mode
 	// ER is the extent range lock over the operation's byte range.
 	ER Mode
 	// ERFull widens ER to the whole file [0, max).
@@ -111,6 +121,9 @@ func (p Plan) Locks() string {
 	}
 	if p.IL != Skip {
 		parts = append(parts, "IL("+p.IL.String()+")")
+	}
+	if p.MK != Skip {
+		parts = append(parts, "MK("+p.MK.String()+")")
 	}
 	if p.ER != Skip {
 		r := "range"

@@ -6,15 +6,17 @@ import (
 	"testing"
 )
 
-// TestDesignTableIsCurrent keeps docs/DESIGN.md's lock table equal to the
-// strategies' plans.
-func TestDesignTableIsCurrent(t *testing.T) {
+// TestDesignTablesAreCurrent keeps docs/DESIGN.md's lock table and
+// expectation table equal to the strategies' plans and registry.
+func TestDesignTablesAreCurrent(t *testing.T) {
 	doc, err := os.ReadFile("../docs/DESIGN.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := LockTable(); !strings.Contains(string(doc), want) {
-		t.Errorf("docs/DESIGN.md does not contain the current lock table; want:\n%s", want)
+	for name, want := range map[string]string{"lock table": LockTable(), "expectation table": ExpectationTable()} {
+		if !strings.Contains(string(doc), want) {
+			t.Errorf("docs/DESIGN.md does not contain the current %s; want:\n%s", name, want)
+		}
 	}
 }
 
@@ -43,7 +45,49 @@ func TestNewRejectsBadInput(t *testing.T) {
 	}
 }
 
-// TestPlansRespectModel spot-checks the plans against model.md.
+// TestNewPassesOptions: the registry's builder hands the options to faultretry.
+func TestNewPassesOptions(t *testing.T) {
+	s, err := New("faultretry", Options{GUPShare: 0.25, Fallback: "convert-unlocked", RetryOnContended: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := *s.Mechanisms().Retry
+	want := RetryPolicy{OnContendedIL: true, GUPShare: 0.25, Fallback: FallbackConvertUnlocked, MaxRetries: 1}
+	if got != want {
+		t.Errorf("New(faultretry, ...).Mechanisms().Retry = %+v; want %+v", got, want)
+	}
+}
+
+// TestRegistryExpectations: every strategy states S or V for every race,
+// none is V everywhere (it must reproduce each race), and the rows are
+// docs/MODEL.md's table.
+func TestRegistryExpectations(t *testing.T) {
+	want := map[string]string{
+		"none": "VVVVV", "rangelock": "SSSSS", "rwsem": "SSVVS", "seqcount": "SSSVS", "faultretry": "SSVSS",
+	}
+	for _, s := range All {
+		var got strings.Builder
+		for _, r := range Races() {
+			got.WriteString(s.Expect[r].String())
+		}
+		if got.String() != want[s.Name] {
+			t.Errorf("%s expects %s for R1..R5; want %s", s.Name, got.String(), want[s.Name])
+		}
+		if s.Expect[NoRace] != NoExpectation {
+			t.Errorf("%s has expectation %v for NoRace; want none", s.Name, s.Expect[NoRace])
+		}
+	}
+	for _, r := range Races() {
+		if got, err := ParseRace(r.String()); err != nil || got != r {
+			t.Errorf("ParseRace(%q) = %v, %v; want %v", r.String(), got, err, r)
+		}
+	}
+	if _, err := ParseRace("R6"); err == nil || err.Error() != `unknown race "R6" (allowed: R1, R2, R3, R4, R5)` {
+		t.Errorf("ParseRace(R6) = %v; want the unknown-race error", err)
+	}
+}
+
+// TestPlansRespectModel spot-checks the plans against docs/MODEL.md.
 func TestPlansRespectModel(t *testing.T) {
 	for _, tc := range []struct {
 		strategy string
@@ -52,17 +96,21 @@ func TestPlansRespectModel(t *testing.T) {
 	}{
 		{"none", OpReadFault, "-"},         // R2: page fill without IL
 		{"none", OpWriteCleanup, "-"},      // R1: cleanup without IL
-		{"none", OpFsyncLog, "IO(X)"},      // R5: fsync without IL(X) or ER
+		{"none", OpFsyncLog, "IO(X)"},      // R5: fsync without MK(X) or ER
+		{"none", OpWriteFault, "IL(S)"},    // R4: conversion under IL(S); no MK
 		{"rwsem", OpReadFault, "IL(S)"},    // the invalidate_lock fix
+		{"rwsem", OpRead, "IL(S)"},         // a page fill, never MK
 		{"rwsem", OpWriteCleanup, "IL(X)"}, // the XFS fix
-		{"rwsem", OpFsyncLog, "IO(X) IL(X)"},
+		{"rwsem", OpWriteFault, "IL(S) MK(S)"},
+		{"rwsem", OpFsyncLog, "IO(X) MK(X)"}, // the btrfs fix: i_mmap_lock, not IL
 		{"rwsem", OpPunch, "IL(X)"},
-		{"seqcount", OpWriteFault, "IL(S)"},
+		{"seqcount", OpWriteFault, "IL(S) MK(S)"},
+		{"faultretry", OpFsyncLog, "IO(X) MK(X)"},
 		{"rangelock", OpFsyncLog, "IO(X) ER(X 0..max)"},
 		{"rangelock", OpWriteFault, "ER(X range)"},
+		{"rangelock", OpReadFault, "ER(S range)"}, // btrfs readpage locks the extent range
 		{"rangelock", OpRead, "ER(S range)"},
 		{"rangelock", OpWritebackEnd, "ER(X range)"},
-		{"faultretry", OpInlineConvert, "IL(S)"},
 	} {
 		s, _ := New(tc.strategy, Options{})
 		if got := s.Plan(tc.op).Locks(); got != tc.want {
@@ -77,5 +125,31 @@ func TestPlansRespectModel(t *testing.T) {
 	}
 	if !(None{}).Mechanisms().UnsafeCleanup || (RWSemStrategy{}).Mechanisms().UnsafeCleanup {
 		t.Error("only none has the unsafe cleanup")
+	}
+}
+
+// TestMKOnlyWriteFaultAndFsync: in every strategy MK is taken shared by
+// page_mkwrite only and exclusive by fsync only, so an fsync's MK(X) can
+// stall write faults and nothing else (the btrfs claim); read() and page
+// fills take no IO beyond the XFS option.
+func TestMKOnlyWriteFaultAndFsync(t *testing.T) {
+	for _, n := range Names() {
+		s, _ := New(n, Options{})
+		for op := Op(0); op < NumOps; op++ {
+			p := s.Plan(op)
+			switch {
+			case p.MK == Shared && op != OpWriteFault:
+				t.Errorf("%s.Plan(%s) takes MK(S); only write-fault may", n, op)
+			case p.MK == Exclusive && op != OpFsyncLog:
+				t.Errorf("%s.Plan(%s) takes MK(X); only fsync-log may", n, op)
+			}
+			if (op == OpRead || op == OpReadFault) && p.IO != Skip {
+				t.Errorf("%s.Plan(%s) takes IO(%s); page fills take no inode lock", n, op, p.IO)
+			}
+		}
+		wf, fl := s.Plan(OpWriteFault), s.Plan(OpFsyncLog)
+		if (wf.MK == Shared) != (fl.MK == Exclusive) {
+			t.Errorf("%s: write-fault MK %s, fsync-log MK %s; want both or neither", n, wf.MK, fl.MK)
+		}
 	}
 }

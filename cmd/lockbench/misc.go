@@ -27,7 +27,7 @@ func cmdList(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintln(tw, "\nSCENARIO\tRACE\tDESCRIPTION")
 	for _, s := range hotpath.Scenarios {
-		r := s.Race
+		r := s.Race.String()
 		if r == "" {
 			r = "-"
 		}

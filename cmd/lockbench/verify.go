@@ -17,15 +17,12 @@ import (
 	"lockbench/strategies"
 )
 
-// expected is model.md's "What each strategy is expected to prevent": S
-// must show 0 violations, V is expected to be violated (for none it must be;
-// for the others it is reported as measured).
-var expected = map[string]map[string]byte{
-	"none":       {"R1": 'V', "R2": 'V', "R3": 'V', "R4": 'V', "R5": 'V'},
-	"rangelock":  {"R1": 'S', "R2": 'S', "R3": 'S', "R4": 'S', "R5": 'S'},
-	"rwsem":      {"R1": 'S', "R2": 'S', "R3": 'V', "R4": 'V', "R5": 'S'},
-	"seqcount":   {"R1": 'S', "R2": 'S', "R3": 'S', "R4": 'V', "R5": 'S'},
-	"faultretry": {"R1": 'S', "R2": 'S', "R3": 'V', "R4": 'S', "R5": 'S'},
+// expectViolated reads the strategies' registry: V means race r is expected
+// to get through strategy sn (for none it must; for the others it is reported
+// as measured); S cells must show 0 violations.
+func expectViolated(sn string, r strategies.Race) bool {
+	info, err := strategies.Lookup(sn)
+	return err == nil && info.Expect[r] == strategies.Violated
 }
 
 // holetest runs the fstests generic/344 and 346 replica for every file kind,
@@ -68,7 +65,7 @@ func holetest(ctx context.Context, st strategies.Strategy, dir string, sizes []i
 func raceScenarios() []string {
 	var out []string
 	for _, s := range hotpath.Scenarios {
-		if s.Race != "" {
+		if s.Race != strategies.NoRace {
 			out = append(out, s.Name)
 		}
 	}
@@ -250,7 +247,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 			if c.Verdict != "safe" {
 				c.Replay = fmt.Sprintf("go run ./cmd/lockbench verify -strategy %s -scenario holetest -seed %d -delay %v", sn, seed, *delay)
 			}
-			if expected[sn]["R1"] == 'V' {
+			if expectViolated(sn, strategies.R1) {
 				c.Expect = "violated"
 			}
 			c.Matches = matches(c)
@@ -281,8 +278,8 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (er
 }
 
 func verdict(sn string, sc hotpath.Scenario, rep results.Rep, seed uint64, budget string, delay time.Duration, threads int) results.VerifyCell {
-	c := results.VerifyCell{Strategy: sn, Scenario: sc.Name, Race: sc.Race, Seed: seed, Verdict: "safe", Expect: "safe"}
-	if expected[sn][sc.Race] == 'V' {
+	c := results.VerifyCell{Strategy: sn, Scenario: sc.Name, Race: sc.Race.String(), Seed: seed, Verdict: "safe", Expect: "safe"}
+	if expectViolated(sn, sc.Race) {
 		c.Expect = "violated"
 	}
 	for _, w := range rep.Workers {
@@ -299,7 +296,7 @@ func verdict(sn string, sc hotpath.Scenario, rep results.Rep, seed uint64, budge
 		// else the earliest of any.
 		rank := func(v results.Violation) int {
 			r := 0
-			if v.Race != sc.Race {
+			if v.Race != sc.Race.String() {
 				r += 2
 			}
 			if v.Worker < 0 {
