@@ -81,7 +81,7 @@ func prepareLoop(ctx context.Context, ts TargetSpec) (Target, func() error, erro
 	}
 	if free := st.Bavail * uint64(st.Bsize); free < uint64(ts.Size) {
 		return Target{}, noCleanup, fmt.Errorf("target %s: %s has %s free, less than the %s image",
-			spec, tmp, formatBytes(free), formatBytes(uint64(ts.Size)))
+			spec, tmp, FormatBytes(free), FormatBytes(uint64(ts.Size)))
 	}
 	base, err := os.MkdirTemp(tmp, "lockbench-"+ts.FS+"-")
 	if err != nil {

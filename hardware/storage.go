@@ -89,10 +89,29 @@ func PrepareAll(ctx context.Context, specs []TargetSpec) ([]Target, func() error
 			}
 			continue
 		}
+		if i := sameDir(t, targets); i >= 0 {
+			err := targetErr(t.Spec, true, "%s is the same directory as target %s, listed twice", t.Path, targets[i].Spec)
+			return nil, noCleanup, joinErrors(err, joinErrors(cleanup(), cleanupAll()))
+		}
 		targets = append(targets, t)
 		cleanups = append(cleanups, cleanup)
 	}
 	return targets, cleanupAll, nil
+}
+
+// sameDir returns the index of the target of targets whose directory is
+// t's (tmpfs and dir:/dev/shm, say), or -1.
+func sameDir(t Target, targets []Target) int {
+	a, err := os.Stat(t.Path)
+	if err != nil {
+		return -1
+	}
+	for i, o := range targets {
+		if b, err := os.Stat(o.Path); err == nil && os.SameFile(a, b) {
+			return i
+		}
+	}
+	return -1
 }
 
 // coveredBy reports whether t's path is on the same filesystem (the same
@@ -181,53 +200,31 @@ func underAny(p string, dirs ...string) bool {
 	return false
 }
 
+// TargetError is a target that cannot be used. Usage says the fault is in
+// the command line (a dir: path that does not exist or is not a directory,
+// one directory named twice) rather than in the machine (read-only, full,
+// no mkfs); cmd turns the first kind into a usage error naming -target.
+type TargetError struct {
+	Spec  string
+	Usage bool
+	Err   error
+}
+
+func (e *TargetError) Error() string { return "target " + e.Spec + ": " + e.Err.Error() }
+func (e *TargetError) Unwrap() error { return e.Err }
+
+// targetErr returns a *TargetError for spec with a formatted message.
+func targetErr(spec string, usage bool, format string, args ...any) error {
+	return &TargetError{Spec: spec, Usage: usage, Err: fmt.Errorf(format, args...)}
+}
+
 // inspect checks dir as the directory of the target named spec and
 // describes it. The checks and probes use the real filesystem; the mount
 // table and the block device come from fsys.
 func inspect(fsys fs.FS, spec, dir string) (Target, error) {
-	fail := func(format string, args ...any) (Target, error) {
-		return Target{}, fmt.Errorf("target %s: "+format, append([]any{spec}, args...)...)
-	}
-	info, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return fail("%s does not exist; the target needs an existing writable directory", dir)
-	case err != nil:
-		return fail("%w", err)
-	case !info.IsDir():
-		return fail("%s is not a directory", dir)
-	}
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return fail("statfs %s: %w", dir, err)
-	}
-	if st.Flags&unix.ST_RDONLY != 0 {
-		return fail("%s is on a read-only filesystem", dir)
-	}
-	free := st.Bavail * uint64(st.Bsize)
-	if free < MinFreeBytes {
-		return fail("%s has %s free; a target needs at least %s", dir, formatBytes(free), formatBytes(MinFreeBytes))
-	}
-	fallocate, punch, err := probe(dir)
-	switch {
-	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
-		return fail("%s is not writable by uid %d", dir, os.Geteuid())
-	case errors.Is(err, unix.EROFS):
-		return fail("%s is on a read-only filesystem", dir)
-	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT):
-		return fail("%s is full", dir)
-	case err != nil:
-		return fail("probing %s: %w", dir, err)
-	}
-
-	t := Target{
-		Spec:      spec,
-		Path:      dir,
-		FSType:    fsTypeName(int64(st.Type)),
-		FreeBytes: free,
-		SizeBytes: st.Blocks * uint64(st.Bsize),
-		Fallocate: fallocate,
-		PunchHole: punch,
+	t, st, err := checkDir(spec, dir)
+	if err != nil {
+		return Target{}, err
 	}
 	// Without the mount table the filesystem is still known by its magic;
 	// only the mount point and a device-less filesystem's source are lost.
@@ -247,11 +244,68 @@ func inspect(fsys fs.FS, spec, dir string) (Target, error) {
 		t.DeviceKind = "memory"
 		return t, nil
 	}
-
-	var s unix.Stat_t
-	if err := unix.Stat(dir, &s); err != nil {
-		return fail("stat %s: %w", dir, err)
+	if err := describeDevice(fsys, &t, mnt, found, st); err != nil {
+		return Target{}, err
 	}
+	return t, nil
+}
+
+// checkDir checks that dir exists, is a directory on a writable filesystem
+// with at least MinFreeBytes free, and probes fallocate and punch-hole. It
+// returns the target's filesystem facts and dir's stat.
+func checkDir(spec, dir string) (Target, unix.Stat_t, error) {
+	var s unix.Stat_t
+	fail := func(usage bool, format string, args ...any) (Target, unix.Stat_t, error) {
+		return Target{}, s, targetErr(spec, usage, format, args...)
+	}
+	info, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fail(true, "%s does not exist; the target needs an existing writable directory", dir)
+	case err != nil:
+		return fail(false, "%w", err)
+	case !info.IsDir():
+		return fail(true, "%s is not a directory", dir)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return fail(false, "statfs %s: %w", dir, err)
+	}
+	if st.Flags&unix.ST_RDONLY != 0 {
+		return fail(false, "%s is on a read-only filesystem", dir)
+	}
+	free := st.Bavail * uint64(st.Bsize)
+	if free < MinFreeBytes {
+		return fail(false, "%s has %s free; a target needs at least %s", dir, FormatBytes(free), FormatBytes(MinFreeBytes))
+	}
+	fallocate, punch, err := probe(dir)
+	switch {
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM):
+		return fail(false, "%s is not writable by uid %d", dir, os.Geteuid())
+	case errors.Is(err, unix.EROFS):
+		return fail(false, "%s is on a read-only filesystem", dir)
+	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT):
+		return fail(false, "%s is full", dir)
+	case err != nil:
+		return fail(false, "probing %s: %w", dir, err)
+	}
+	if err := unix.Stat(dir, &s); err != nil {
+		return fail(false, "stat %s: %w", dir, err)
+	}
+	return Target{
+		Spec:      spec,
+		Path:      dir,
+		FSType:    fsTypeName(int64(st.Type)),
+		FreeBytes: free,
+		SizeBytes: st.Blocks * uint64(st.Bsize),
+		Fallocate: fallocate,
+		PunchHole: punch,
+	}, s, nil
+}
+
+// describeDevice fills in the block device under t's filesystem from
+// sysfs: its name, kind, model, rotational flag and what it is stacked on.
+func describeDevice(fsys fs.FS, t *Target, mnt mount, found bool, s unix.Stat_t) error {
 	dev := s.Dev
 	// btrfs, overlayfs and network filesystems report an anonymous device
 	// (major 0); the mount source, when it is a block device, is the disk.
@@ -262,7 +316,7 @@ func inspect(fsys fs.FS, spec, dir string) (Target, error) {
 		}
 	}
 	if unix.Major(dev) == 0 {
-		return t, nil // No block device: a network or virtual filesystem.
+		return nil // No block device: a network or virtual filesystem.
 	}
 	bi, err := blockDevice(fsys, unix.Major(dev), unix.Minor(dev))
 	if err != nil {
@@ -270,11 +324,11 @@ func inspect(fsys fs.FS, spec, dir string) (Target, error) {
 		// the device number so the report shows what could not be read.
 		t.Device = fmt.Sprintf("%d:%d", unix.Major(dev), unix.Minor(dev))
 		t.DeviceKind = "unknown"
-		return t, nil
+		return nil
 	}
 	t.Device, t.DeviceKind, t.Model, t.Rotational = bi.Device, bi.Kind, bi.Model, bi.Rotational
 	t.Underlying, t.BackingFile = bi.Underlying, bi.BackingFile
-	return t, nil
+	return nil
 }
 
 // probe creates a temporary file in dir, writes 64 KiB, and tries
@@ -550,9 +604,9 @@ func diskKind(dir string) string {
 	return "other"
 }
 
-// formatBytes writes n in binary units with at most one decimal: "64 MiB",
+// FormatBytes writes n in binary units with at most one decimal: "64 MiB",
 // "23.5 GiB".
-func formatBytes(n uint64) string {
+func FormatBytes(n uint64) string {
 	const units = "KMGTPE"
 	if n < 1024 {
 		return strconv.FormatUint(n, 10) + " B"

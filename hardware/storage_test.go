@@ -47,7 +47,7 @@ func TestParseTargets(t *testing.T) {
 		{in: "tmpfs:/run", wantErr: `target "tmpfs:/run": tmpfs takes no argument`},
 		{in: "dir:", wantErr: `target "dir:": dir needs a path, as in dir:/var/tmp`},
 		{in: "loop:zfs", wantErr: `target "loop:zfs": loop filesystem must be ext4, xfs or btrfs`},
-		{in: "loop:ext4:huge", wantErr: `target "loop:ext4:huge": size "huge" is not a positive size such as 512M or 2G`},
+		{in: "loop:ext4:huge", wantErr: `target "loop:ext4:huge": size "huge" is not a size: want bytes or a number with a K, M, G or T suffix`},
 		{in: "loop:xfs:100M", wantErr: `target "loop:xfs:100M": a xfs image must be at least 320M`},
 		{in: "tmpfs,tmpfs", wantErr: `target tmpfs is listed twice in "tmpfs,tmpfs"`},
 		{in: "dir:/a,dir:/a/", wantErr: "target dir:/a is listed twice"},
@@ -107,19 +107,25 @@ func TestParseSize(t *testing.T) {
 		{"", 0},
 		{"G", 0},
 		{"-1G", 0},
-		{"0", 0},
+		{"0", -1}, // zero is a size; callers want a positive one
 		{"1.5G", 0},
 		{"9999999999T", 0}, // overflows int64
 	} {
-		got, err := parseSize(tt.in)
+		got, err := ParseSize(tt.in)
+		if tt.want == -1 {
+			if err != nil || got != 0 {
+				t.Errorf("ParseSize(%q) = %d, %v; want 0, nil", tt.in, got, err)
+			}
+			continue
+		}
 		if tt.want == 0 {
 			if err == nil {
-				t.Errorf("parseSize(%q) = %d; want an error", tt.in, got)
+				t.Errorf("ParseSize(%q) = %d; want an error", tt.in, got)
 			}
 			continue
 		}
 		if err != nil || got != tt.want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
 		}
 	}
 }
@@ -132,8 +138,8 @@ func TestFormatBytes(t *testing.T) {
 		{0, "0 B"}, {1023, "1023 B"}, {1024, "1 KiB"}, {32 << 20, "32 MiB"}, {3 << 29, "1.5 GiB"},
 		{25276514304, "23.5 GiB"},
 	} {
-		if got := formatBytes(tt.in); got != tt.want {
-			t.Errorf("formatBytes(%d) = %q; want %q", tt.in, got, tt.want)
+		if got := FormatBytes(tt.in); got != tt.want {
+			t.Errorf("FormatBytes(%d) = %q; want %q", tt.in, got, tt.want)
 		}
 	}
 }
@@ -602,5 +608,22 @@ func TestPrepareLoopFailureCleansUp(t *testing.T) {
 	}
 	if cleanup == nil || cleanup() != nil {
 		t.Errorf("failed Prepare returned a nil or failing cleanup")
+	}
+}
+
+func TestMemAvailable(t *testing.T) {
+	for _, tt := range []struct {
+		meminfo string
+		want    uint64 // 0: an error
+	}{
+		{"MemTotal:       24683520 kB\nMemFree:        23104512 kB\nMemAvailable:   24091648 kB\n", 24091648 << 10},
+		{"MemTotal:       24683520 kB\n", 0}, // a kernel before 3.14
+		{"MemAvailable:   lots kB\n", 0},     // garbled
+	} {
+		fsys := fstest.MapFS{"proc/meminfo": {Data: []byte(tt.meminfo)}}
+		got, err := memAvailable(fsys)
+		if tt.want == 0 && err == nil || tt.want != 0 && (err != nil || got != tt.want) {
+			t.Errorf("memAvailable(%q) = %d, %v; want %d (0: an error)", tt.meminfo, got, err, tt.want)
+		}
 	}
 }

@@ -129,7 +129,7 @@ func parseTarget(entry string) (TargetSpec, error) {
 		}
 		ts := TargetSpec{Kind: "loop", FS: fsName, Size: DefaultLoopSize}
 		if hasSize {
-			n, err := parseSize(size)
+			n, err := ParseSize(size)
 			if err != nil {
 				return TargetSpec{}, fmt.Errorf("target %q: %w", entry, err)
 			}
@@ -143,10 +143,16 @@ func parseTarget(entry string) (TargetSpec, error) {
 	return TargetSpec{}, fmt.Errorf("unknown target %q; allowed: %s", entry, strings.Join(TargetForms, ", "))
 }
 
-// parseSize parses a size in bytes with an optional binary suffix: "4096",
+// SizeSuffixes are the suffixes ParseSize accepts, in the spelling of its
+// error: powers of 1024, optionally followed by "iB" or "B".
+const SizeSuffixes = "K, M, G or T"
+
+// ParseSize parses a size in bytes with an optional binary suffix: "4096",
 // "32K", "512M", "2G", "1T", also written "2GiB" or "2GB" (all powers of
-// 1024, as sysfs and dd use them).
-func parseSize(s string) (int64, error) {
+// 1024, as sysfs and dd use them). It is the one size parser of lockbench:
+// -file-size, -holetest-sizes and loop:FS:SIZE all go through it. Zero is
+// a size; callers that need a positive one say so in their own error.
+func ParseSize(s string) (int64, error) {
 	num := strings.TrimRight(strings.TrimSpace(s), "iBb")
 	shift := 0
 	if n := len(num); n > 0 {
@@ -156,8 +162,8 @@ func parseSize(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n <= 0 || n > (1<<62)>>shift {
-		return 0, fmt.Errorf("size %q is not a positive size such as 512M or 2G", s)
+	if err != nil || n < 0 || n > (1<<62)>>shift {
+		return 0, fmt.Errorf("size %q is not a size: want bytes or a number with a %s suffix, such as 512M or 2G", s, SizeSuffixes)
 	}
 	return n << shift, nil
 }

@@ -52,7 +52,7 @@ func WriteText(w io.Writer, m Machine, targets []Target) error {
 	llcName := ""
 	for _, c := range m.Caches {
 		if c.Type != "instruction" {
-			llcName = fmt.Sprintf("L%d %s", c.Level, formatBytes(uint64(c.Size)))
+			llcName = fmt.Sprintf("L%d %s", c.Level, FormatBytes(uint64(c.Size)))
 		}
 	}
 	for _, node := range groupBy(m.sorted(), func(c CPU) int { return c.Node }) {
@@ -120,7 +120,7 @@ func WriteText(w io.Writer, m Machine, targets []Target) error {
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 				t.Spec, t.Path, orDash(t.FSType), orDash(dev), orDash(t.DeviceKind), orDash(t.Model),
-				yesNo(t.Rotational), formatBytes(t.FreeBytes), yesNo(t.Fallocate), yesNo(t.PunchHole))
+				yesNo(t.Rotational), FormatBytes(t.FreeBytes), yesNo(t.Fallocate), yesNo(t.PunchHole))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -141,7 +141,7 @@ func cachesText(m Machine) string {
 	var parts []string
 	line := 0
 	for _, c := range m.Caches {
-		s := fmt.Sprintf("L%d%s %s x%d", c.Level, short[c.Type], formatBytes(uint64(c.Size)), c.Instances)
+		s := fmt.Sprintf("L%d%s %s x%d", c.Level, short[c.Type], FormatBytes(uint64(c.Size)), c.Instances)
 		if c.CPUsPerInstance > max(m.ThreadsPerCore, 1) {
 			s += fmt.Sprintf(" (%d CPUs each)", c.CPUsPerInstance)
 		}

@@ -267,7 +267,7 @@ func readCaches(fsys fs.FS, dir string, online []int) ([]cacheIndex, error) {
 		shared = intersect(shared, online)
 		ci := cacheIndex{level: level, typ: strings.ToLower(typ), shared: shared, sharedID: formatList(shared)}
 		if s, err := readString(fsys, d+"/size"); err == nil {
-			ci.size, _ = parseSize(s)
+			ci.size, _ = ParseSize(s)
 		}
 		ci.line, _ = readInt(fsys, d+"/coherency_line_size")
 		out = append(out, ci)

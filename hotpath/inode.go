@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -184,19 +183,11 @@ func Open(cfg InodeConfig) (in *Inode, err error) {
 			opened.Close()
 		}
 	}()
-	if in.cache, err = os.CreateTemp(cfg.Dir, ".lockbench-cache-*"); err != nil {
+	if in.cache, err = createBacking(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("target %s: %w", cfg.Dir, err)
 	}
 	in.paths = append(in.paths, in.cache.Name())
-	if err = in.cache.Truncate(cfg.FileSize); err != nil {
-		return nil, fmt.Errorf("target %s: sizing the cache file: %w", cfg.Dir, err)
-	}
-	in.data, err = unix.Mmap(int(in.cache.Fd()), 0, int(cfg.FileSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		in.data = nil
-		return nil, fmt.Errorf("target %s cannot be mapped shared: %w", cfg.Dir, err)
-	}
-	diskName := filepath.Join(cfg.Dir, filepath.Base(in.cache.Name())+".disk")
+	diskName := in.cache.Name() + ".disk"
 	flags := os.O_RDWR | os.O_CREATE | os.O_EXCL
 	if cfg.Direct {
 		in.disk, err = os.OpenFile(diskName, flags|unix.O_DIRECT, 0o600)
@@ -208,9 +199,18 @@ func Open(cfg InodeConfig) (in *Inode, err error) {
 		return nil, fmt.Errorf("target %s: %w", cfg.Dir, err)
 	}
 	in.paths = append(in.paths, diskName)
+	live.Store(diskName, struct{}{})
 	in.diskFD = int(in.disk.Fd())
-	if err = in.disk.Truncate(cfg.FileSize); err != nil {
-		return nil, fmt.Errorf("target %s: sizing the disk file: %w", cfg.Dir, err)
+	// Both files are reserved before the mapping exists: see reserve.
+	for _, f := range []*os.File{in.cache, in.disk} {
+		if err = reserve(f, cfg.FileSize); err != nil {
+			return nil, fmt.Errorf("target %s: reserving 2 x %d bytes for the backing files: %w", cfg.Dir, cfg.FileSize, err)
+		}
+	}
+	in.data, err = unix.Mmap(int(in.cache.Fd()), 0, int(cfg.FileSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		in.data = nil
+		return nil, fmt.Errorf("target %s cannot be mapped shared: %w", cfg.Dir, err)
 	}
 	return in, nil
 }
@@ -235,6 +235,7 @@ func (in *Inode) Close() error {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
+		live.Delete(p)
 	}
 	in.paths = nil
 	return errors.Join(errs...)
@@ -245,6 +246,7 @@ func (in *Inode) Close() error {
 func (in *Inode) removeFiles() {
 	for _, p := range in.paths {
 		os.Remove(p)
+		live.Delete(p)
 	}
 	in.paths = nil
 }

@@ -110,6 +110,7 @@ func Run(ctx context.Context, cfg Config) (rep results.Rep, err error) {
 		rep.Elapsed = stopped.elapsed
 		return rep, stopped.deadlock
 	}
+	deadlocked = stopped.abandon
 	if stopped.err != nil && !errors.Is(stopped.err, context.Canceled) {
 		return rep, stopped.err
 	}
@@ -210,7 +211,13 @@ func (m *modelEngine) background(w *Worker, spec RoleSpec, stop *atomic.Bool) er
 
 func (m *modelEngine) finish(rep *results.Rep) error {
 	if m.cfg.Oracle {
-		fin := m.in.oracle.final(m.in, lostRace(m.cfg.Scenario.Race))
+		var fin []results.Violation
+		if err := protected("oracle", func() error {
+			fin = m.in.oracle.final(m.in, lostRace(m.cfg.Scenario.Race))
+			return nil
+		}); err != nil {
+			return err
+		}
 		rep.Violations = append(rep.Violations, fin...)
 		rep.ViolationsTotal += int64(len(fin))
 	}
@@ -253,6 +260,7 @@ type running struct {
 	lastProg    []int64
 	lastMove    time.Time
 	deadlockErr *DeadlockError
+	fault       atomic.Pointer[FaultError] // the first worker's fault
 }
 
 // start launches one goroutine per worker, waits until every worker is
@@ -272,29 +280,14 @@ func start(ctx context.Context, cfg *Config, eng engine, plan []RoleSpec, worker
 	for i, w := range workers {
 		spec := plan[i]
 		r.g.Go(func() error {
-			if cfg.Pin != nil {
-				cpu, err := cfg.Pin(w.ID, w.Role)
-				if err != nil {
-					ready.Done()
-					if w.Role.Foreground() {
-						r.fgDone.Done()
-					}
-					return err
-				}
-				w.CPU = cpu
-			}
-			ready.Done()
-			<-startCh
-			w.win = newSeries(cfg.Clock, t0, cfg.Window)
-			var err error
-			if w.Role.Foreground() {
-				err = eng.foreground(w, spec, perWorker, &r.fgStop)
-				r.fgDone.Done()
-			} else {
-				err = eng.background(w, spec, &r.stop)
-			}
-			if err != nil {
-				w.err = err
+			// A fault on the mapping ends this worker with a *FaultError
+			// instead of the process (guard.go).
+			err := protected(fmt.Sprintf("worker %d (%s)", w.ID, w.Role), func() error {
+				return r.work(eng, w, spec, perWorker, &ready, startCh, &t0)
+			})
+			var fe *FaultError
+			if errors.As(err, &fe) {
+				r.fault.CompareAndSwap(nil, fe)
 			}
 			return err
 		})
@@ -306,12 +299,43 @@ func start(ctx context.Context, cfg *Config, eng engine, plan []RoleSpec, worker
 	return r
 }
 
+// work is one worker's goroutine: pin, wait for the start, run its role.
+func (r *running) work(eng engine, w *Worker, spec RoleSpec, perWorker int64, ready *sync.WaitGroup, startCh chan struct{}, t0 *clock.Ticks) error {
+	cfg := r.cfg
+	if cfg.Pin != nil {
+		cpu, err := cfg.Pin(w.ID, w.Role)
+		if err != nil {
+			ready.Done()
+			if w.Role.Foreground() {
+				r.fgDone.Done()
+			}
+			return err
+		}
+		w.CPU = cpu
+	}
+	ready.Done()
+	<-startCh
+	w.win = newSeries(cfg.Clock, *t0, cfg.Window)
+	var err error
+	if w.Role.Foreground() {
+		err = eng.foreground(w, spec, perWorker, &r.fgStop)
+		r.fgDone.Done()
+	} else {
+		err = eng.background(w, spec, &r.stop)
+	}
+	if err != nil {
+		w.err = err
+	}
+	return err
+}
+
 // stopped is how a run ended.
 type stopped struct {
 	elapsed    time.Duration
 	incomplete bool
 	deadlock   *DeadlockError
 	err        error // the first worker error
+	abandon    bool  // workers are still blocked: keep the mapping
 }
 
 // wait waits for a stop condition (duration, op budget, cancellation of
@@ -361,6 +385,12 @@ wait:
 	select {
 	case out.err = <-done:
 	case <-time.After(cfg.Watchdog):
+		if fe := r.fault.Load(); fe != nil {
+			// The faulted worker's locks stay held and the others are
+			// stuck behind it: the fault's doing, not a deadlock.
+			out.err, out.abandon = fe, true
+			break
+		}
 		out.deadlock = deadlockReport(r.workers, cfg.Watchdog)
 	}
 	return out

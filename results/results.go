@@ -17,17 +17,21 @@ const SchemaVersion = 1
 // File is one results file: the machine, the command, and one Cell per
 // combination of strategy, scenario, threads, target and placement.
 type File struct {
-	Schema     int              `json:"schema"`
-	Tool       string           `json:"tool"`
-	Command    string           `json:"command"`
-	Created    time.Time        `json:"created"`
-	Incomplete bool             `json:"incomplete"`
-	Machine    hardware.Machine `json:"machine"`
-	Cells      []Cell           `json:"cells"`
-	Verify     *Matrix          `json:"verify,omitempty"`
+	Schema     int       `json:"schema"`
+	Tool       string    `json:"tool"`
+	Command    string    `json:"command"`
+	Created    time.Time `json:"created"`
+	Incomplete bool      `json:"incomplete"`
+	// Error is the error that stopped the run early, when one did; the
+	// file then holds the cells finished before it and is incomplete.
+	Error   string           `json:"error,omitempty"`
+	Machine hardware.Machine `json:"machine"`
+	Cells   []Cell           `json:"cells"`
+	Verify  *Matrix          `json:"verify,omitempty"`
 }
 
-// Config is what a cell ran: everything needed to run it again.
+// Config is what a cell ran: everything needed to run it again (with the
+// machine and the command line of its File).
 type Config struct {
 	Strategy   string          `json:"strategy"`
 	Scenario   string          `json:"scenario"`
@@ -45,6 +49,14 @@ type Config struct {
 	Options    string          `json:"options,omitempty"` // strategy options, "k=v,k=v"
 	Oracle     bool            `json:"oracle"`
 	Delay      bool            `json:"delay_injection"`
+	// DelayFor is -delay: how long each of the scenario's delay points waits.
+	DelayFor time.Duration `json:"delay_ns,omitempty"`
+	// Clock is the timer that measured (-clock): tsc or monotonic.
+	Clock string `json:"clock,omitempty"`
+	// Watchdog is -watchdog: no progress for this long is a deadlock.
+	Watchdog time.Duration `json:"watchdog_ns,omitempty"`
+	// RolePlace is -role-place: where the exclusive roles ran.
+	RolePlace string `json:"role_place,omitempty"`
 }
 
 // Cell is the result of one configuration: its repetitions and their summary.
