@@ -46,6 +46,13 @@ type Config struct {
 	// ReadIOLock makes read() take IO(S) (the XFS option), whatever the
 	// scenario says.
 	ReadIOLock bool
+	// OnStart and OnStop, when set, bracket the measured section: OnStart
+	// runs on the coordinating goroutine right before the workers are
+	// released (every worker, histogram and time series already made),
+	// OnStop right after the stop condition fires, before the workers join
+	// and merge. Go benchmarks pass b.StartTimer and b.StopTimer, so that
+	// setup and merge stay out of ns/op and allocs/op.
+	OnStart, OnStop func()
 }
 
 // DeadlockError is returned when the watchdog finds no progress.
@@ -293,6 +300,9 @@ func start(ctx context.Context, cfg *Config, eng engine, plan []RoleSpec, worker
 		})
 	}
 	ready.Wait()
+	if cfg.OnStart != nil {
+		cfg.OnStart()
+	}
 	t0 = cfg.Clock.Now()
 	r.startTime = time.Now()
 	close(startCh)
@@ -313,9 +323,12 @@ func (r *running) work(eng engine, w *Worker, spec RoleSpec, perWorker int64, re
 		}
 		w.CPU = cpu
 	}
+	// The series (256 windows) is made before the barrier, off the
+	// measured section; its start is set on release.
+	w.win = newSeries(cfg.Clock, 0, cfg.Window)
 	ready.Done()
 	<-startCh
-	w.win = newSeries(cfg.Clock, *t0, cfg.Window)
+	w.win.start = *t0
 	var err error
 	if w.Role.Foreground() {
 		err = eng.foreground(w, spec, perWorker, &r.fgStop)
@@ -376,6 +389,9 @@ wait:
 	}
 	r.fgStop.Store(true)
 	r.stop.Store(true)
+	if cfg.OnStop != nil {
+		cfg.OnStop()
+	}
 	out := stopped{elapsed: time.Since(r.startTime), incomplete: r.incomplete, deadlock: r.deadlockErr}
 	if out.deadlock != nil {
 		return out
