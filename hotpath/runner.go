@@ -53,6 +53,14 @@ type Config struct {
 	// and merge. Go benchmarks pass b.StartTimer and b.StopTimer, so that
 	// setup and merge stay out of ns/op and allocs/op.
 	OnStart, OnStop func()
+	// Kernel runs the scenario on the real kernel (strategy "kernel")
+	// instead of the model; Strategy, Oracle, Delay, GUPShare and Direct
+	// are the model's and are ignored.
+	Kernel bool
+	// KernelControl is the real-file checker's control: before the
+	// read-back it punches the page of one completed store, which the
+	// check must flag (verify's control, and its test).
+	KernelControl bool
 }
 
 // DeadlockError is returned when the watchdog finds no progress.
@@ -179,6 +187,9 @@ func regionsFor(plan []RoleSpec, pageSize int) int {
 // openEngine opens the engine cfg asks for.
 func openEngine(cfg *Config, plan []RoleSpec) (engine, error) {
 	regions := regionsFor(plan, cfg.PageSize)
+	if cfg.Kernel {
+		return openKernel(cfg, plan, regions)
+	}
 	if dw := dataWriters(plan); cfg.Oracle && dw > regions {
 		return nil, fmt.Errorf("the oracle needs one region per data-writing worker: %d workers, at most %d regions per %d-byte page", dw, regions, cfg.PageSize)
 	}
@@ -458,18 +469,7 @@ func deadlockReport(workers []*Worker, after time.Duration) *DeadlockError {
 // foreground runs a faulter, writer or reader until stop or its op budget.
 func (w *Worker) foreground(in *Inode, cfg *Config, spec RoleSpec, gup float64, budget int64, stop *atomic.Bool) error {
 	sc := &cfg.Scenario
-	span := in.npages
-	base := 0
-	if sc.Pattern == Disjoint && w.data >= 0 {
-		n := 0
-		for _, r := range sc.workerPlan(cfg.Threads) {
-			if r.Role == RoleFaulter || r.Role == RoleWriter {
-				n++
-			}
-		}
-		span = max(in.npages/n, 1)
-		base = (w.data * span) % in.npages
-	}
+	span, base := sc.span(cfg.Threads, in.npages, w.data)
 	np := max(sc.WritePages, 1)
 	for i := int64(0); budget == 0 || i < budget; i++ {
 		if i%progressEvery == 0 {
@@ -508,6 +508,16 @@ func (w *Worker) foreground(in *Inode, cfg *Config, spec RoleSpec, gup float64, 
 	}
 	w.prog.Add(1)
 	return nil
+}
+
+// span is the pages a foreground worker picks from: the whole file, or
+// under Disjoint the data writer's own slice starting at base.
+func (s *Scenario) span(threads, npages, data int) (span, base int) {
+	if s.Pattern != Disjoint || data < 0 {
+		return npages, 0
+	}
+	span = max(npages/dataWriters(s.workerPlan(threads)), 1)
+	return span, (data * span) % npages
 }
 
 func (w *Worker) pick(pt Pattern, span int) int {
@@ -559,18 +569,25 @@ func (w *Worker) background(in *Inode, cfg *Config, spec RoleSpec, stop *atomic.
 			return err
 		}
 		w.win.tick(&w.ops, w.clk.Now())
-		if spec.Interval > 0 {
-			next = next.Add(spec.Interval)
-			if d := time.Until(next); d > 0 {
-				time.Sleep(d)
-			} else {
-				next = time.Now()
-			}
-		} else if w.Role == RoleReclaimer || w.Role == RoleFlusher {
-			yield()
-		}
+		w.pace(spec, &next)
 	}
 	return nil
+}
+
+// pace waits for a background role's next operation: one per Interval,
+// catching up without bursts when late; unpaced reclaimers and flushers
+// yield instead.
+func (w *Worker) pace(spec RoleSpec, next *time.Time) {
+	if spec.Interval > 0 {
+		*next = next.Add(spec.Interval)
+		if d := time.Until(*next); d > 0 {
+			time.Sleep(d)
+		} else {
+			*next = time.Now()
+		}
+	} else if w.Role == RoleReclaimer || w.Role == RoleFlusher {
+		yield()
+	}
 }
 
 // merge sums the workers' private state after they joined.
@@ -579,6 +596,7 @@ func merge(workers []*Worker, elapsed time.Duration, clk *clock.Clock) results.R
 	roles := map[Kind]map[string]bool{}
 	var hist [NumKinds]*hdrhistogram.Histogram
 	var ops [NumKinds]int64
+	var timedAll [NumKinds]bool
 	var all []*series
 	for _, w := range workers {
 		for k := Kind(0); k < NumKinds; k++ {
@@ -586,6 +604,7 @@ func merge(workers []*Worker, elapsed time.Duration, clk *clock.Clock) results.R
 				continue
 			}
 			ops[k] += w.ops[k]
+			timedAll[k] = timedAll[k] || w.timeAll
 			if hist[k] == nil {
 				hist[k] = hdrhistogram.New(1, 100_000_000_000, 3)
 			}
@@ -600,7 +619,7 @@ func merge(workers []*Worker, elapsed time.Duration, clk *clock.Clock) results.R
 		for _, n := range w.ops {
 			total += n
 		}
-		rep.Workers = append(rep.Workers, results.Worker{ID: w.ID, Role: w.Role.String(), CPU: w.CPU, Ops: total})
+		rep.Workers = append(rep.Workers, results.Worker{ID: w.ID, Role: w.Role.String(), CPU: w.CPU, Ops: total, Usage: w.usage})
 		rep.Violations = append(rep.Violations, w.oracleV...)
 		rep.Exclusive = append(rep.Exclusive, w.events...)
 		rep.ViolationsTotal += w.nViolations
@@ -619,7 +638,7 @@ func merge(workers []*Worker, elapsed time.Duration, clk *clock.Clock) results.R
 		}
 		sort.Strings(rs)
 		se := 1
-		if sampled(k) {
+		if sampled(k) && !timedAll[k] {
 			se = sampleEvery
 		}
 		h := hist[k]

@@ -59,8 +59,10 @@ func (w *Worker) stopTimer(k Kind, t clock.Ticks) {
 
 // record puts one timed operation into the worker's histogram, time series
 // and (for exclusive kinds) event list.
-func (w *Worker) record(k Kind, t clock.Ticks) {
-	now := w.clk.Now()
+func (w *Worker) record(k Kind, t clock.Ticks) { w.recordAt(k, t, w.clk.Now()) }
+
+// recordAt records an operation that started at t and ended at now.
+func (w *Worker) recordAt(k Kind, t, now clock.Ticks) {
 	d := int64(w.clk.Duration(now - t))
 	if d < 1 {
 		d = 1

@@ -84,6 +84,7 @@ type Worker struct {
 	ops       [NumKinds]int64
 	hist      [NumKinds]*hdrhistogram.Histogram
 	untimed   bool  // count operations without timing them (benchmarks)
+	timeAll   bool  // sampled kinds are timed every time (the kernel engine)
 	sampleGap int32 // operations of sampled kinds until the next timed one
 	ctr       results.Counters
 	stampSeq  uint64
@@ -103,6 +104,7 @@ type Worker struct {
 	oracleV         []results.Violation
 	nViolations     int64
 	uncheckedFsyncs int64
+	usage           *results.ThreadUsage // the kernel engine's getrusage(RUSAGE_THREAD) delta
 	err             error
 	_               [64]byte
 }

@@ -150,6 +150,20 @@ type Worker struct {
 	Role string `json:"role"`
 	CPU  int    `json:"cpu"` // -1 when not pinned
 	Ops  int64  `json:"ops"`
+	// Usage is the worker thread's own getrusage(RUSAGE_THREAD) over the
+	// repetition: kernel cells only.
+	Usage *ThreadUsage `json:"usage,omitempty"`
+}
+
+// ThreadUsage is what the kernel counted for one worker thread
+// (getrusage(RUSAGE_THREAD) at the end minus at the start).
+type ThreadUsage struct {
+	MinorFaults int64 `json:"minor_faults"`
+	MajorFaults int64 `json:"major_faults"`
+	// Voluntary context switches: the thread blocked (a lock, I/O, a
+	// sleep); involuntary ones: it was preempted.
+	Voluntary   int64 `json:"voluntary_switches"`
+	Involuntary int64 `json:"involuntary_switches"`
 }
 
 // Window is one time-series window.

@@ -1,0 +1,216 @@
+package hotpath
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"lockbench/strategies"
+)
+
+// KernelName is the strategy name of the kernel engine: the same scenarios
+// run against the real kernel's file instead of the model (docs/MODEL.md,
+// "The real kernel beside the model").
+const KernelName = "kernel"
+
+// StrategyNames lists what -strategy accepts, in the order reports show
+// them: the unsafe baseline, the real kernel right after it, then the
+// model's other strategies.
+func StrategyNames() []string {
+	var out []string
+	for _, n := range strategies.Names() {
+		out = append(out, n)
+		if n == "none" {
+			out = append(out, KernelName)
+		}
+	}
+	return out
+}
+
+// KernelRefusal returns why scenario sc has no real counterpart under the
+// kernel engine, or nil when it has one.
+func KernelRefusal(sc Scenario) error {
+	switch {
+	case sc.NaiveFaultAround:
+		return fmt.Errorf("scenario %s has no real counterpart under %s: the kernel's fault-around always trylocks and rechecks (naive fault-around is a model-only defect)", sc.Name, KernelName)
+	case sc.InlineBlocks > 0:
+		return fmt.Errorf("scenario %s has no real counterpart under %s: inline data needs ext4 made with -O inline_data, which lockbench's targets are not", sc.Name, KernelName)
+	}
+	for _, r := range sc.Roles {
+		if r.Role == RoleInliner {
+			return fmt.Errorf("scenario %s has no real counterpart under %s: the kernel has no re-inline operation", sc.Name, KernelName)
+		}
+	}
+	return nil
+}
+
+// Punches reports whether the scenario punches holes (a puncher role).
+func (s Scenario) Punches() bool {
+	for _, r := range s.Roles {
+		if r.Role == RolePuncher {
+			return true
+		}
+	}
+	return false
+}
+
+// kernelFaultFloor is the store or load latency above which the kernel
+// engine also records the access as a write or read fault (KWriteFault,
+// KReadFault): the real fault's own latency. A store through a writable
+// PTE costs the timer's floor (30-40 ns here); the cheapest real fault, a
+// minor fault on a cached page, costs about 1 µs in this VM. getrusage's
+// per-thread fault count cross-checks the inference (faults/op).
+const kernelFaultFloor = 400 * time.Nanosecond
+
+// kshadow is the last completed store or write of one data writer in its
+// own region of one page, with the page's punch epoch read before and
+// after it: the real file's integrity check needs no lock on the path.
+type kshadow struct {
+	stamp  uint64
+	e1, e2 uint32
+}
+
+// kworker is a kernel worker's private state, allocated per worker and
+// padded, so nothing of it is shared on the measured path.
+type kworker struct {
+	_      [64]byte
+	shadow []kshadow // data writers: own region of every page
+	wbuf   []byte    // writers: one region
+	fbuf   []byte    // writers: two pages, the second PROT_NONE
+	rbuf   []byte    // readers: WritePages pages
+	gen0   uint64    // truncate generation at the last progress tick
+	i      int64     // loop position, resumed after a SIGBUS
+	next   time.Time // pacing of background roles
+	sink   uint64    // loads land here so they are not dead code
+	u0     unix.Rusage
+	_      [64]byte
+}
+
+// kernelEngine runs a scenario's roles as real system calls on one real
+// file of the target, mapped MAP_SHARED for the faulters.
+type kernelEngine struct {
+	cfg      *Config
+	sc       *Scenario
+	file     *os.File
+	fd       int
+	path     string
+	data     []byte
+	pageSize int
+	npages   int
+	regions  int
+	regSize  int
+	// epoch[p] is bumped before and after every punch or truncate that
+	// covers page p (odd: one is in progress).
+	epoch []atomic.Uint32
+	// tgen counts truncate starts and ends (odd: one is in progress);
+	// tsize[j%len] is the size, in pages, truncate j cut the file to.
+	tgen  atomic.Uint64
+	tsize [256]atomic.Int64
+	kw    []*kworker
+}
+
+// openKernel creates the real file on the target, checks the target can
+// run the scenario, and maps the file. On error nothing is left behind.
+func openKernel(cfg *Config, plan []RoleSpec, regions int) (_ *kernelEngine, err error) {
+	if err := KernelRefusal(cfg.Scenario); err != nil {
+		return nil, err
+	}
+	if dw := dataWriters(plan); dw > regions {
+		return nil, fmt.Errorf("the real file's integrity check needs one region per data-writing worker: %d workers, at most %d regions per %d-byte page", dw, regions, cfg.PageSize)
+	}
+	if cfg.FileSize%int64(cfg.PageSize) != 0 {
+		return nil, fmt.Errorf("-file-size must be a multiple of the page size %d, got %d", cfg.PageSize, cfg.FileSize)
+	}
+	n := int(cfg.FileSize / int64(cfg.PageSize))
+	k := &kernelEngine{cfg: cfg, sc: &cfg.Scenario, pageSize: cfg.PageSize, npages: n, regions: regions,
+		regSize: cfg.PageSize / regions, epoch: make([]atomic.Uint32, n)}
+	defer func() {
+		if err != nil {
+			k.close()
+		}
+	}()
+	if k.file, err = os.CreateTemp(cfg.Dir, ".lockbench-cache-*"); err != nil {
+		return nil, fmt.Errorf("target %s: %w", cfg.Dir, err)
+	}
+	k.path, k.fd = k.file.Name(), int(k.file.Fd())
+	if err = k.file.Truncate(cfg.FileSize); err != nil {
+		return nil, fmt.Errorf("target %s: sizing the file: %w", cfg.Dir, err)
+	}
+	if cfg.Scenario.Punches() {
+		perr := unix.Fallocate(k.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, 0, int64(cfg.PageSize))
+		if perr != nil {
+			return nil, fmt.Errorf("target %s does not support punch-hole (fallocate PUNCH_HOLE|KEEP_SIZE: %v), which scenario %s needs", cfg.Dir, perr, cfg.Scenario.Name)
+		}
+	}
+	if k.data, err = unix.Mmap(k.fd, 0, int(cfg.FileSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
+		k.data = nil
+		return nil, fmt.Errorf("target %s cannot be mapped shared: %w", cfg.Dir, err)
+	}
+	for _, r := range plan {
+		kw, err := k.newKworker(r.Role)
+		k.kw = append(k.kw, kw)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+// newKworker allocates one worker's private buffers.
+func (k *kernelEngine) newKworker(role Role) (*kworker, error) {
+	kw := &kworker{}
+	switch role {
+	case RoleFaulter:
+		kw.shadow = make([]kshadow, k.npages)
+	case RoleWriter:
+		kw.shadow = make([]kshadow, k.npages)
+		kw.wbuf = make([]byte, k.regSize)
+		// The failure injection's user buffer: a write from the end of
+		// the first page runs into the PROT_NONE second page, so the
+		// kernel's copy really stops short (the R1 path).
+		b, err := unix.Mmap(-1, 0, 2*k.pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
+		if err != nil {
+			return kw, fmt.Errorf("failure-injection buffer: %w", err)
+		}
+		kw.fbuf = b
+		if err := unix.Mprotect(b[k.pageSize:], unix.PROT_NONE); err != nil {
+			return kw, fmt.Errorf("failure-injection buffer: %w", err)
+		}
+	case RoleReader:
+		kw.rbuf = make([]byte, max(k.sc.WritePages, 1)*k.pageSize)
+	}
+	return kw, nil
+}
+
+// close unmaps and removes the file. It is safe on a partly opened engine.
+func (k *kernelEngine) close() error {
+	var errs []error
+	if k.data != nil {
+		errs = append(errs, unix.Munmap(k.data))
+		k.data = nil
+	}
+	for _, kw := range k.kw {
+		if kw != nil && kw.fbuf != nil {
+			errs = append(errs, unix.Munmap(kw.fbuf))
+			kw.fbuf = nil
+		}
+	}
+	if k.file != nil {
+		errs = append(errs, k.file.Close())
+		k.file = nil
+	}
+	k.abandon()
+	return errors.Join(errs...)
+}
+
+// abandon removes the file and keeps the mapping (a deadlocked run).
+func (k *kernelEngine) abandon() {
+	if k.path != "" {
+		os.Remove(k.path)
+		k.path = ""
+	}
+}

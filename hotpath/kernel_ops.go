@@ -1,0 +1,302 @@
+package hotpath
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"lockbench/hotpath/clock"
+	"lockbench/results"
+	"lockbench/strategies"
+)
+
+// The kernel engine's roles. Each issues the real system call on the real
+// file; a store or load is a real access through the MAP_SHARED mapping, so
+// its latency is the real fault's when it faults.
+
+func (k *kernelEngine) foreground(w *Worker, spec RoleSpec, budget int64, stop *atomic.Bool) error {
+	return k.onThread(w, func(kw *kworker) error { return k.foregroundLoop(w, kw, budget, stop) })
+}
+
+func (k *kernelEngine) background(w *Worker, spec RoleSpec, stop *atomic.Bool) error {
+	return k.onThread(w, func(kw *kworker) error { return k.backgroundLoop(w, kw, spec, stop) })
+}
+
+// onThread runs a role's loop on its own locked OS thread, so that
+// getrusage(RUSAGE_THREAD) before and after counts this worker's faults and
+// context switches alone, under Protect, so that a SIGBUS becomes a counted
+// event and the loop resumes after it.
+func (k *kernelEngine) onThread(w *Worker, loop func(*kworker) error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	kw := k.kw[w.ID]
+	w.timeAll = true
+	if err := unix.Getrusage(unix.RUSAGE_THREAD, &kw.u0); err != nil {
+		return fmt.Errorf("getrusage: %w", err)
+	}
+	for {
+		fault, err := Protect(func() error { return loop(kw) })
+		if err != nil {
+			return err
+		}
+		if fault == nil {
+			break
+		}
+		if err := k.sigbus(w, kw, fault); err != nil {
+			return err
+		}
+		kw.i++ // the faulting operation is not counted; go on with the next
+	}
+	var u1 unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_THREAD, &u1); err != nil {
+		return fmt.Errorf("getrusage: %w", err)
+	}
+	w.usage = &results.ThreadUsage{
+		MinorFaults: u1.Minflt - kw.u0.Minflt, MajorFaults: u1.Majflt - kw.u0.Majflt,
+		Voluntary: u1.Nvcsw - kw.u0.Nvcsw, Involuntary: u1.Nivcsw - kw.u0.Nivcsw,
+	}
+	return nil
+}
+
+// sigbus classifies a memory fault of a faulter: beyond EOF (a truncate
+// that overlapped the last progress tick cut the file below the page) is
+// legitimate; within EOF it is an I4 violation. A fault outside the file's
+// mapping is a bug and ends the run.
+func (k *kernelEngine) sigbus(w *Worker, kw *kworker, f *MemFault) error {
+	base := unsafeAddr(k.data)
+	if f.Addr < base || f.Addr >= base+uintptr(len(k.data)) {
+		return fmt.Errorf("memory fault outside the file's mapping: %w", f)
+	}
+	p := int((f.Addr - base) / uintptr(k.pageSize))
+	if k.beyondEOF(kw.gen0, p) {
+		w.ctr.SigbusBeyondEOF++
+		return nil
+	}
+	w.ctr.Sigbus++
+	w.violation(nil, "I4", strategies.R4, p, fmt.Sprintf("SIGBUS for an access within EOF to page %d of the real file (%v)", p, f))
+	return nil
+}
+
+// beyondEOF reports whether a truncate in progress at generation gen0 or
+// started since cut the file to p pages or fewer.
+func (k *kernelEngine) beyondEOF(gen0 uint64, p int) bool {
+	j0, j1 := gen0/2, (k.tgen.Load()+1)/2 // truncates j0 .. j1-1
+	if j1-j0 > uint64(len(k.tsize)) {
+		return true // too many to tell: give the benefit of the doubt
+	}
+	for j := j0; j < j1; j++ {
+		if int64(p) >= k.tsize[j%uint64(len(k.tsize))].Load() {
+			return true
+		}
+	}
+	return false
+}
+
+// foregroundLoop runs a faulter, writer or reader from kw.i until stop or
+// its budget, as the model's foreground does.
+func (k *kernelEngine) foregroundLoop(w *Worker, kw *kworker, budget int64, stop *atomic.Bool) error {
+	sc := k.sc
+	span, base := sc.span(k.cfg.Threads, k.npages, w.data)
+	np := max(sc.WritePages, 1)
+	for ; budget == 0 || kw.i < budget; kw.i++ {
+		i := kw.i
+		if i%progressEvery == 0 {
+			if stop.Load() {
+				return nil
+			}
+			w.prog.Store(i)
+			w.win.tick(&w.ops, w.clk.Now())
+			kw.gen0 = k.tgen.Load()
+		}
+		w.opIndex = i
+		p := base + w.pick(sc.Pattern, span)
+		var err error
+		switch w.Role {
+		case RoleFaulter:
+			x := w.rng.Float64()
+			switch {
+			case x < sc.Stores:
+				k.store(w, kw, p)
+			case x < sc.Stores+sc.Loads:
+				k.load(w, kw, p)
+			default:
+				err = unix.Madvise(k.data[p*k.pageSize:(p+1)*k.pageSize], unix.MADV_DONTNEED)
+			}
+		case RoleWriter:
+			err = k.write(w, kw, min(p, k.npages-np), np, sc.WriteFailRate)
+		case RoleReader:
+			err = k.read(w, kw, min(p, k.npages-np), np)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	w.prog.Add(1)
+	return nil
+}
+
+// store writes the next stamp into the worker's own region of page p
+// through the mapping, and remembers it with the page's punch epoch.
+func (k *kernelEngine) store(w *Worker, kw *kworker, p int) {
+	off := p*k.pageSize + (w.data%k.regions)*k.regSize
+	ptr := (*uint64)(unsafe.Pointer(&k.data[off]))
+	e1 := k.epoch[p].Load()
+	s := w.stamp()
+	t := w.clk.Now()
+	*ptr = s
+	k.timed(w, KStore, KWriteFault, t)
+	kw.shadow[p] = kshadow{stamp: s, e1: e1, e2: k.epoch[p].Load()}
+}
+
+// load reads the worker's region of page p through the mapping.
+func (k *kernelEngine) load(w *Worker, kw *kworker, p int) {
+	off := p*k.pageSize + (w.data%k.regions)*k.regSize
+	ptr := (*uint64)(unsafe.Pointer(&k.data[off]))
+	t := w.clk.Now()
+	kw.sink += *ptr
+	k.timed(w, KLoad, KReadFault, t)
+}
+
+// timed records an access of kind k that started at t, and also as a
+// fault of kind fault when it took longer than kernelFaultFloor.
+func (k *kernelEngine) timed(w *Worker, kind, fault Kind, t clock.Ticks) {
+	now := w.clk.Now()
+	w.ops[kind]++
+	w.recordAt(kind, t, now)
+	if w.clk.Duration(now-t) >= kernelFaultFloor {
+		w.ops[fault]++
+		w.recordAt(fault, t, now)
+	}
+}
+
+// write is a buffered write of the worker's own region of n pages from p0,
+// one pwrite per page. With failRate, a page's copy stops short for real:
+// its user buffer ends in a PROT_NONE page, the kernel copies the first
+// half of the region (the stamp included) and returns a short count, and
+// the write ends there, as the model's does.
+func (k *kernelEngine) write(w *Worker, kw *kworker, p0, n int, failRate float64) error {
+	t := w.clk.Now()
+	r := w.data % k.regions
+	for q := p0; q < p0+n; q++ {
+		short := w.chance(failRate)
+		buf := kw.wbuf
+		if short {
+			buf = kw.fbuf[k.pageSize-k.regSize/2 : k.pageSize+k.regSize/2]
+		}
+		s := w.stamp()
+		binary.LittleEndian.PutUint64(buf, s)
+		e1 := k.epoch[q].Load()
+		nw, err := unix.Pwrite(k.fd, buf, int64(q*k.pageSize+r*k.regSize))
+		if short && errors.Is(err, unix.EFAULT) {
+			nw, err = 0, nil
+		}
+		if err != nil {
+			return fmt.Errorf("pwrite: %w", err)
+		}
+		if nw >= 8 {
+			kw.shadow[q] = kshadow{stamp: s, e1: e1, e2: k.epoch[q].Load()}
+		}
+		if short || nw < len(buf) {
+			w.ctr.ShortWrites++
+			break
+		}
+	}
+	w.stopTimer(KWrite, t)
+	return nil
+}
+
+// read is a buffered pread of n pages from p0.
+func (k *kernelEngine) read(w *Worker, kw *kworker, p0, n int) error {
+	t := w.clk.Now()
+	if _, err := unix.Pread(k.fd, kw.rbuf[:n*k.pageSize], int64(p0*k.pageSize)); err != nil {
+		return fmt.Errorf("pread: %w", err)
+	}
+	w.stopTimer(KRead, t)
+	kw.sink += uint64(kw.rbuf[0])
+	return nil
+}
+
+// backgroundLoop runs an fsync thread, puncher, truncater, flusher or
+// reclaimer until stop, paced as the model's.
+func (k *kernelEngine) backgroundLoop(w *Worker, kw *kworker, spec RoleSpec, stop *atomic.Bool) error {
+	sc := k.sc
+	for ; !stop.Load(); kw.i++ {
+		w.opIndex = kw.i
+		w.prog.Store(kw.i)
+		var err error
+		switch w.Role {
+		case RoleFsync:
+			t := w.clk.Now()
+			if err = unix.Fsync(k.fd); err == nil {
+				w.stopTimer(KFsync, t)
+			}
+		case RolePuncher:
+			n := max(sc.PunchPages, 1)
+			err = k.punch(w, w.intn(max(k.npages-n, 1)), n)
+		case RoleTruncater:
+			err = k.truncate(w, k.npages/2+w.intn(k.npages/2))
+		case RoleFlusher:
+			t := w.clk.Now()
+			if err = unix.SyncFileRange(k.fd, 0, 0, unix.SYNC_FILE_RANGE_WRITE); err == nil {
+				w.stopTimer(KWriteback, t)
+			}
+		case RoleReclaimer:
+			t := w.clk.Now()
+			if err = unix.Fadvise(k.fd, int64(w.intn(k.npages)*k.pageSize), int64(k.pageSize), unix.FADV_DONTNEED); err == nil {
+				w.stopTimer(KReclaim, t)
+			}
+		default:
+			return fmt.Errorf("role %s has no real counterpart", w.Role)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", w.Role, err)
+		}
+		w.win.tick(&w.ops, w.clk.Now())
+		w.pace(spec, &kw.next)
+	}
+	return nil
+}
+
+// punch punches pages [p0, p0+n) with fallocate(PUNCH_HOLE|KEEP_SIZE),
+// bumping their epochs before and after.
+func (k *kernelEngine) punch(w *Worker, p0, n int) error {
+	k.bump(p0, p0+n)
+	t := w.clk.Now()
+	err := unix.Fallocate(k.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(p0*k.pageSize), int64(n*k.pageSize))
+	if err == nil {
+		w.stopTimer(KPunch, t)
+	}
+	k.bump(p0, p0+n)
+	return err
+}
+
+// truncate cuts the file to size pages and grows it back with ftruncate,
+// publishing the cut for the SIGBUS classification first.
+func (k *kernelEngine) truncate(w *Worker, size int) error {
+	j := k.tgen.Load() / 2
+	k.tsize[j%uint64(len(k.tsize))].Store(int64(size))
+	k.tgen.Add(1)
+	k.bump(size, k.npages)
+	t := w.clk.Now()
+	err := unix.Ftruncate(k.fd, int64(size*k.pageSize))
+	if err == nil {
+		err = unix.Ftruncate(k.fd, int64(k.npages*k.pageSize))
+	}
+	if err == nil {
+		w.stopTimer(KTruncate, t)
+	}
+	k.bump(size, k.npages)
+	k.tgen.Add(1)
+	return err
+}
+
+func (k *kernelEngine) bump(p0, p1 int) {
+	for p := p0; p < p1; p++ {
+		k.epoch[p].Add(1)
+	}
+}

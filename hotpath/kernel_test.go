@@ -1,0 +1,148 @@
+package hotpath
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+)
+
+// kernelDirs are the targets the kernel engine's tests run on: tmpfs and
+// the temp dir's filesystem.
+func kernelDirs(t *testing.T) map[string]string {
+	t.Helper()
+	dirs := map[string]string{"tmpfs": t.TempDir()}
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		d, err := os.MkdirTemp("/dev/shm", "lockbench-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(d) })
+		dirs["tmpfs"] = d
+	}
+	dirs["tempdir"] = t.TempDir()
+	return dirs
+}
+
+func kernelConfig(t *testing.T, sc Scenario, dir string) Config {
+	t.Helper()
+	clk, err := testClock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Config{Kernel: true, Scenario: sc, Threads: 2, OpLimit: 20000, Seed: 1, Dir: dir, Clock: clk, Watchdog: 20 * time.Second}
+}
+
+// TestKernelScenarios runs every scenario with a real counterpart on the
+// real kernel: every role's operation is counted, every worker thread has
+// its getrusage counts, the real file reads back intact, and nothing is
+// left on the target.
+func TestKernelScenarios(t *testing.T) {
+	for name, dir := range kernelDirs(t) {
+		for _, sc := range Scenarios {
+			if KernelRefusal(sc) != nil {
+				continue
+			}
+			t.Run(name+"/"+sc.Name, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				cfg := kernelConfig(t, sc, dir)
+				// Long enough for every paced background role to act.
+				cfg.OpLimit, cfg.Duration = 0, 250*time.Millisecond
+				rep, err := Run(ctx, cfg)
+				if err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+				counted := map[string]int64{}
+				for _, o := range rep.Ops {
+					counted[o.Op] += o.Count
+				}
+				for _, r := range sc.Roles {
+					for _, k := range roleKinds(r.Role, sc) {
+						if counted[k.String()] == 0 {
+							t.Errorf("role %s: no %s counted (ops %v)", r.Role, k, counted)
+						}
+					}
+				}
+				for _, w := range rep.Workers {
+					if w.Usage == nil {
+						t.Errorf("worker %d (%s) has no getrusage counts", w.ID, w.Role)
+					}
+				}
+				if rep.ViolationsTotal != 0 {
+					t.Errorf("%d violations on the real kernel, first %+v", rep.ViolationsTotal, rep.Violations[0])
+				}
+				checkEmptyDir(t, dir)
+			})
+		}
+	}
+}
+
+// roleKinds are the operation kinds a role must count in scenario sc.
+func roleKinds(r Role, sc Scenario) []Kind {
+	switch r {
+	case RoleFaulter:
+		return []Kind{KStore, KLoad}
+	case RoleWriter:
+		return []Kind{KWrite}
+	case RoleReader:
+		return []Kind{KRead}
+	case RoleFsync:
+		return []Kind{KFsync}
+	case RolePuncher:
+		return []Kind{KPunch}
+	case RoleTruncater:
+		return []Kind{KTruncate}
+	case RoleFlusher:
+		return []Kind{KWriteback}
+	case RoleReclaimer:
+		return []Kind{KReclaim}
+	}
+	return nil
+}
+
+// TestKernelControl proves the real-file checker can fail: the control
+// punches the page of a completed store behind its back, and the
+// read-back must flag the store as lost.
+func TestKernelControl(t *testing.T) {
+	dir := kernelDirs(t)["tmpfs"]
+	sc, _ := LookupScenario("punch")
+	cfg := kernelConfig(t, sc, dir)
+	cfg.KernelControl = true
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := 0
+	for _, v := range rep.Violations {
+		if v.Invariant == "I1" {
+			lost++
+		}
+	}
+	if lost == 0 {
+		t.Fatalf("the control destroyed a completed store and the checker found no I1 (violations: %+v)", rep.Violations)
+	}
+	checkEmptyDir(t, dir)
+}
+
+// TestKernelRefusal: scenarios without a real counterpart are refused with
+// a reason, before anything is created.
+func TestKernelRefusal(t *testing.T) {
+	for _, name := range []string{"punch-naive", "inline"} {
+		sc, _ := LookupScenario(name)
+		if KernelRefusal(sc) == nil {
+			t.Errorf("KernelRefusal(%s) = nil; want a reason", name)
+		}
+		dir := t.TempDir()
+		if _, err := Run(context.Background(), kernelConfig(t, sc, dir)); err == nil {
+			t.Errorf("Run(kernel, %s) = nil error; want the refusal", name)
+		}
+		checkEmptyDir(t, dir)
+	}
+	for _, name := range []string{"fault-scale", "fsync-storm", "punch", "write-fail", "stale-map", "mixed"} {
+		sc, _ := LookupScenario(name)
+		if err := KernelRefusal(sc); err != nil {
+			t.Errorf("KernelRefusal(%s) = %v; want nil", name, err)
+		}
+	}
+}
