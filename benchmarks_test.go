@@ -1,19 +1,242 @@
-// Benchmarks of the modelled hot path, named key=value for benchstat:
+// Benchmarks of lockbench, named key=value for benchstat (the names are
+// built by internal/benchname, the repository's one name builder):
 //
-//	go test -run '^$' -bench . -benchmem -count 10 . | tee new.txt
+//	go test -run '^$' -bench . -benchmem -count 6 . | tee new.txt
 //	benchstat -col /strategy new.txt
+//
+// BenchmarkHotpath runs the scenarios through the CLI's runner,
+// BenchmarkPrimitive the lock primitives against their peers,
+// BenchmarkWriteFault and BenchmarkStore single operations of the model.
+// -short (without -benchtime) runs every benchmark once, as -benchtime 1x
+// does: a smoke run of the whole suite. README "Comparing with benchstat"
+// has the commands to compare two commits or two machines.
 package lockbench_test
 
 import (
+	"context"
+	"flag"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 
+	"lockbench/hardware"
 	"lockbench/hotpath"
+	"lockbench/hotpath/clock"
 	"lockbench/internal/benchname"
+	"lockbench/results"
 	"lockbench/strategies"
 	"lockbench/strategies/primbench"
 )
+
+// benchUnits are the units the benchmarks here report beyond ns/op, B/op
+// and allocs/op, with the direction benchstat should read them in. TestMain
+// writes them as benchfmt "Unit" lines ahead of the results.
+var benchUnits = []struct{ unit, better string }{
+	{"ops/s", "higher"},
+	{"p50-ns/op", "lower"},
+	{"p99-ns/op", "lower"},
+	{"p99.9-ns/op", "lower"},
+	{"faults/op", "lower"},
+	{"retries/op", "lower"},
+	{"stale/op", "lower"},
+	{"violations/op", "lower"},
+	{"cpu-ns/op", "lower"},
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		// -short is a smoke run: every benchmark once, unless -benchtime
+		// says otherwise.
+		benchtime := false
+		flag.Visit(func(f *flag.Flag) { benchtime = benchtime || f.Name == "test.benchtime" })
+		if testing.Short() && !benchtime {
+			if err := flag.Set("test.benchtime", "1x"); err != nil {
+				fmt.Fprintln(os.Stderr, "setting -test.benchtime for -short:", err)
+				os.Exit(2)
+			}
+		}
+		for _, u := range benchUnits {
+			fmt.Printf("Unit %s better=%s\n", u.unit, u.better)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// hotpathScenarios are the scenarios BenchmarkHotpath runs, each with its
+// key role: the foreground role whose throughput (ops/s, all operations of
+// its loop) and latency (p50/p99/p99.9 of op) the benchmark reports.
+//
+//	scenario     key role  ops counted   latency of  why
+//	fault-scale  faulter   store, load   store       fault cost and scaling: the only role
+//	fsync-storm  faulter   store, load   store       fsync's serialisation stalls write faults (R5)
+//	fsync-read   reader    read          read        rangelock's fsync stalls cache-missing reads, rwsem's does not
+//	punch        faulter   store, load   load        punch stalls faults and page fills (R2)
+//	write-fail   writer    write         write       the failed write and its cleanup (R1)
+//	stale-map    writer    write         write       write()'s cached mapping and its revalidation (R3)
+//	inline       faulter   store, load   store       inline conversion in page_mkwrite, retries (R4)
+//	mixed        faulter   store, load   store       everything at once
+//
+// punch-naive is left out: it differs from punch only for strategy none
+// (the naive fault-around that reproduces R2), so as a cost it measures
+// nothing punch does not.
+var hotpathScenarios = []struct {
+	name    string
+	role    hotpath.Role
+	latency string // the operation kind whose latency is reported
+}{
+	{"fault-scale", hotpath.RoleFaulter, "store"},
+	{"fsync-storm", hotpath.RoleFaulter, "store"},
+	{"fsync-read", hotpath.RoleReader, "read"},
+	{"punch", hotpath.RoleFaulter, "load"},
+	{"write-fail", hotpath.RoleWriter, "write"},
+	{"stale-map", hotpath.RoleWriter, "write"},
+	{"inline", hotpath.RoleFaulter, "store"},
+	{"mixed", hotpath.RoleFaulter, "store"},
+}
+
+// roleOps are the operation kinds each foreground role's loop counts.
+var roleOps = map[hotpath.Role][]string{
+	hotpath.RoleFaulter: {"store", "load"},
+	hotpath.RoleWriter:  {"write"},
+	hotpath.RoleReader:  {"read"},
+}
+
+// hotpathThreads are the foreground thread counts: one, and one per core
+// of the 2-core machine this suite is tuned on.
+var hotpathThreads = []int{1, 2}
+
+// benchTarget is a prepared target: its name in benchmark names and its
+// directory.
+type benchTarget struct {
+	name, dir string
+}
+
+// hotpathTargets prepares tmpfs and the temporary directory the way the
+// CLI's -target tmpfs,dir:$TMPDIR does (hardware.Prepare); tmpdir is a
+// directory of b's under os.TempDir(), removed when b ends.
+func hotpathTargets(b *testing.B) []benchTarget {
+	var out []benchTarget
+	for _, ts := range []struct {
+		name string
+		spec hardware.TargetSpec
+	}{
+		{"tmpfs", hardware.TargetSpec{Kind: "tmpfs"}},
+		{"tmpdir", hardware.TargetSpec{Kind: "dir", Path: b.TempDir()}},
+	} {
+		t, cleanup, err := hardware.Prepare(context.Background(), ts.spec)
+		if err != nil {
+			b.Fatalf("target %s: %v", ts.name, err)
+		}
+		b.Cleanup(func() {
+			if err := cleanup(); err != nil {
+				b.Errorf("target %s: cleanup: %v", ts.name, err)
+			}
+		})
+		out = append(out, benchTarget{ts.name, t.Path})
+	}
+	return out
+}
+
+// BenchmarkHotpath runs each scenario under each strategy through
+// hotpath.Run, the runner the CLI's `lockbench run` calls, on tmpfs and on
+// the temporary directory, at 1 and 2 foreground threads.
+//
+// One b.N is one foreground operation: the run's op budget (the CLI's
+// -ops) is b.N, split evenly over the foreground workers (at least one
+// each); background roles (fsync, puncher, flusher, reclaimer, inliner,
+// truncater) run at their scenario's pace until the foreground workers are
+// done. ns/op is therefore wall time per foreground operation (the inverse
+// of their aggregate throughput, not a latency). The timer covers only the
+// measured section (hotpath.Config.OnStart/OnStop): opening the inode,
+// making workers and merging results are outside it, so allocs/op counts
+// what the workers allocate while they run (a bounded number per run,
+// never per operation: hotpath's TestRunMeasuredSectionAllocs).
+//
+// Metrics, for the scenario's key role (hotpathScenarios):
+//
+//	ops/s           the key role's operations per second of the run
+//	p50/p99/p99.9-ns/op  latency of its key operation (stores and loads are
+//	                timed on a seeded 1-in-64 sample, other kinds every time;
+//	                0 when b.N is too small for any sample)
+//	faults/op       modelled faults (read and write) per b.N
+//	retries/op      VM_FAULT_RETRY retries per b.N (faultretry)
+//	stale/op        stale cached mappings found per b.N (seqcount)
+//	violations/op   invariant violations per b.N: the race oracle is off,
+//	                as in a cost run, so 0 for every strategy
+func BenchmarkHotpath(b *testing.B) {
+	clk, err := clock.New(clock.Auto)
+	if err != nil {
+		b.Fatal(err)
+	}
+	targets := hotpathTargets(b)
+	for _, sn := range strategies.Names() {
+		for _, hs := range hotpathScenarios {
+			sc, err := hotpath.LookupScenario(hs.name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, tgt := range targets {
+				for _, th := range hotpathThreads {
+					name := benchname.Join("strategy", sn, "scenario", sc.Name, "target", tgt.name, "threads", strconv.Itoa(th))
+					b.Run(name, func(b *testing.B) {
+						st, err := strategies.New(sn, strategies.Options{})
+						if err != nil {
+							b.Fatal(err)
+						}
+						cfg := hotpath.Config{
+							Strategy: st, Scenario: sc, Threads: th, OpLimit: int64(b.N), Seed: 1,
+							Dir: tgt.dir, Clock: clk, Direct: true,
+							OnStart: b.StartTimer, OnStop: b.StopTimer,
+						}
+						b.ReportAllocs()
+						b.StopTimer()
+						b.ResetTimer()
+						rep, err := hotpath.Run(context.Background(), cfg)
+						if err != nil {
+							b.Fatal(err)
+						}
+						reportHotpath(b, &rep, hs.role, hs.latency)
+					})
+				}
+			}
+		}
+	}
+}
+
+// reportHotpath reports rep's metrics for the key role and operation.
+func reportHotpath(b *testing.B, rep *results.Rep, role hotpath.Role, latency string) {
+	var ops int64
+	var lat results.Latency
+	found := false
+	for _, o := range rep.Ops {
+		if !strings.Contains(","+o.Role+",", ","+role.String()+",") {
+			continue
+		}
+		for _, k := range roleOps[role] {
+			if o.Op == k {
+				ops += o.Count
+			}
+		}
+		if o.Op == latency {
+			lat, found = o.Latency, true
+		}
+	}
+	if ops == 0 || !found {
+		b.Fatalf("the run has no %s operations of the key role %s (ops: %+v)", latency, role, rep.Ops)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(ops)/rep.Elapsed.Seconds(), "ops/s")
+	b.ReportMetric(float64(lat.P50), "p50-ns/op")
+	b.ReportMetric(float64(lat.P99), "p99-ns/op")
+	b.ReportMetric(float64(lat.P999), "p99.9-ns/op")
+	b.ReportMetric(float64(rep.Counters.Faults)/n, "faults/op")
+	b.ReportMetric(float64(rep.Counters.Retries)/n, "retries/op")
+	b.ReportMetric(float64(rep.Counters.StaleMaps)/n, "stale/op")
+	b.ReportMetric(float64(rep.ViolationsTotal)/n, "violations/op")
+}
 
 func tmpfsDir(b *testing.B) string {
 	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
