@@ -17,6 +17,9 @@ import (
 // "The real kernel beside the model").
 const KernelName = "kernel"
 
+// KernelDescription is the kernel engine's line in `lockbench list`.
+const KernelDescription = "the real kernel: each role's real system call on a real MAP_SHARED file of the target (shown as kernel(<fs>)); faults/op and blocked/op from getrusage per thread"
+
 // StrategyNames lists what -strategy accepts, in the order reports show
 // them: the unsafe baseline, the real kernel right after it, then the
 // model's other strategies.

@@ -124,7 +124,7 @@ type badInput struct {
 // badInputs returns the bad command lines, grouped; notDir is a regular
 // file and schema99 a results file of schema version 99.
 func badInputs(notDir, schema99 string) []badInput {
-	strategyNames := strings.Join(strategies.Names(), ", ")
+	strategyNames := strings.Join(hotpath.StrategyNames(), ", ")
 	scenarioNames := strings.Join(hotpath.ScenarioNames(), ", ")
 	raceNames := strings.Join(raceScenarios(), ", ")
 	threadsAllowed := "between 1 and 4096"
@@ -163,6 +163,16 @@ func badInputs(notDir, schema99 string) []badInput {
 		{"unknown role placement", []string{"run", "-pin", "compact", "-role-place", "bogus"}, 2, []string{"-role-place", `"bogus"`, strings.Join(hardware.RolePlacementNames, ", ")}},
 		{"role placement without pinning", []string{"run", "-role-place", "same-llc"}, 2, []string{"-role-place", "-pin"}},
 		{"stray argument", []string{"run", "extra"}, 2, []string{"unexpected argument", `"extra"`}},
+
+		// The kernel engine: model-only flags and scenarios without a real
+		// counterpart are refused, naming the flag or scenario.
+		{"kernel with -oracle", []string{"run", "-strategy", "kernel", "-oracle"}, 2, []string{"-oracle", "model-only", "kernel"}},
+		{"kernel with -delay", []string{"run", "-strategy", "kernel,rwsem", "-delay", "10us"}, 2, []string{"-delay", "model-only"}},
+		{"kernel with -gup-share", []string{"run", "-strategy", "kernel", "-gup-share", "0.5"}, 2, []string{"-gup-share", "model-only"}},
+		{"kernel with -fallback", []string{"run", "-strategy", "kernel", "-fallback", "convert-unlocked"}, 2, []string{"-fallback", "model-only"}},
+		{"kernel with -retry-contended", []string{"run", "-strategy", "kernel", "-retry-contended"}, 2, []string{"-retry-contended", "model-only"}},
+		{"kernel with naive fault-around", []string{"run", "-strategy", "kernel", "-scenario", "punch-naive"}, 2, []string{"-scenario", "punch-naive", "no real counterpart"}},
+		{"kernel with inline data", []string{"run", "-strategy", "kernel", "-scenario", "inline"}, 2, []string{"-scenario", "inline", "inline_data"}},
 
 		// Subcommands.
 		{"unknown subcommand", []string{"bogus"}, 2, []string{`"bogus"`, "run, sweep, verify, report, hw, list, help"}},

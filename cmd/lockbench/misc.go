@@ -24,6 +24,9 @@ func cmdList(args []string, stdout io.Writer) error {
 	fmt.Fprintln(tw, "STRATEGY\tDESCRIPTION")
 	for _, s := range strategies.All {
 		fmt.Fprintf(tw, "%s\t%s\n", s.Name, s.Description)
+		if s.Name == "none" {
+			fmt.Fprintf(tw, "%s\t%s\n", hotpath.KernelName, hotpath.KernelDescription)
+		}
 	}
 	fmt.Fprintln(tw, "\nSCENARIO\tRACE\tDESCRIPTION")
 	for _, s := range hotpath.Scenarios {
@@ -31,7 +34,11 @@ func cmdList(args []string, stdout io.Writer) error {
 		if r == "" {
 			r = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, r, s.Description)
+		d := s.Description
+		if err := hotpath.KernelRefusal(s); err != nil {
+			d += " [model only]"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, r, d)
 	}
 	return tw.Flush()
 }

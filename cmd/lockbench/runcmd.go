@@ -36,7 +36,7 @@ type runFlags struct {
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, defStrategy, defScenario string) {
-	fs.StringVar(&f.strategy, "strategy", defStrategy, "comma list of strategies: "+strings.Join(strategies.Names(), ", ")+", or all")
+	fs.StringVar(&f.strategy, "strategy", defStrategy, "comma list of strategies: "+strings.Join(hotpath.StrategyNames(), ", ")+", or all ("+hotpath.KernelName+": the real kernel on the target)")
 	fs.StringVar(&f.scenario, "scenario", defScenario, "comma list of scenarios: "+strings.Join(hotpath.ScenarioNames(), ", ")+", or all")
 	fs.StringVar(&f.threads, "threads", "2", "foreground workers: a list such as 1,2,4 or a range 1..max")
 	fs.DurationVar(&f.duration, "duration", 2*time.Second, "measured time per repetition")
@@ -74,12 +74,15 @@ type plan struct {
 	policy     hardware.Policy
 	rolePlace  hardware.RolePlacement
 	clk        *clock.Clock
+	// kernelSkip holds the scenarios the kernel engine skips; note says so.
+	kernelSkip map[string]bool
+	note       string
 }
 
 func (f *runFlags) validate() (*plan, error) {
 	p := &plan{}
 	var err error
-	if p.strategies, err = parseList(f.strategy, strategies.Names(), "-strategy"); err != nil {
+	if p.strategies, err = parseList(f.strategy, hotpath.StrategyNames(), "-strategy"); err != nil {
 		return nil, err
 	}
 	names, err := parseList(f.scenario, hotpath.ScenarioNames(), "-scenario")
@@ -89,6 +92,9 @@ func (f *runFlags) validate() (*plan, error) {
 	for _, n := range names {
 		sc, _ := hotpath.LookupScenario(n)
 		p.scenarios = append(p.scenarios, sc)
+	}
+	if p.note, err = p.checkKernel(f); err != nil {
+		return nil, err
 	}
 	if p.threads, err = parseThreads(f.threads); err != nil {
 		return nil, err
@@ -335,15 +341,20 @@ func execute(ctx context.Context, name string, f *runFlags, p *plan, stdout, std
 		Created: time.Now().UTC(), Machine: machine,
 	}
 	total := len(p.strategies) * len(p.scenarios) * len(p.threads) * len(targets)
+	total -= len(p.kernelSkip) * len(p.threads) * len(targets)
 	k := 0
+	printNote(stderr, p.note)
 	progress := newProgress(stderr, total, f.quiet)
 cells:
 	for _, tgt := range targets {
 		for _, sc := range p.scenarios {
 			for _, th := range p.threads {
 				for _, sn := range p.strategies {
+					if !p.runsCell(sn, sc) {
+						continue
+					}
 					k++
-					st, err := strategies.New(sn, p.opts)
+					st, err := newStrategy(sn, p.opts)
 					if err != nil {
 						return usageError{err}
 					}
@@ -361,6 +372,7 @@ cells:
 						Strategy: st, Scenario: sc, Threads: th, Duration: f.duration, OpLimit: f.ops,
 						Seed: f.seed, Dir: tgt.Path, FileSize: p.fileSize, Oracle: f.oracle,
 						GUPShare: f.gupShare, Watchdog: f.watchdog, Clock: p.clk, Direct: true,
+						Kernel: sn == hotpath.KernelName,
 					}
 					if f.delay > 0 {
 						cfg.Delay = &hotpath.DelayConfig{For: f.delay, Points: sc.Delays}
