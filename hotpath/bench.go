@@ -41,6 +41,10 @@ func (b *Bench) CacheWritable(p int) error {
 	return b.w.store(b.in, p, false)
 }
 
+// LockStats turns the full lock accounting (acquisitions counted, exclusive
+// holds timed: -locks, Config.LockStats) on or off.
+func (b *Bench) LockStats(on bool) { b.w.lockStats = on }
+
 // WriteFault runs the write fault handler on page p, which must be cached.
 func (b *Bench) WriteFault(p int) error {
 	res, err := b.w.writeFault(b.in, p, flagAllowRetry)

@@ -92,15 +92,22 @@ func (w *Worker) block(c lockClass) {
 
 func (w *Worker) unblock() { w.pub.Store(0) }
 
-// rwsem acquisitions: try the fast path; on failure publish the wait and block.
+// rwsem acquisitions: try the fast path; on failure publish the wait, block,
+// and account the wait (lockstat.go). The fast path pays one branch for the
+// accounting (lockStats: count the acquisition and time an exclusive hold).
 
 func (w *Worker) rlock(s *rwsem, c lockClass) {
 	w.acquire(c)
 	if !s.TryRLock(w.slot) {
+		t := w.waitStart()
 		w.block(c)
 		s.RLock(w.slot)
 		w.unblock()
-		w.contended(c)
+		w.waited(c, t)
+		return
+	}
+	if w.lockStats {
+		w.lk.acq[c]++
 	}
 }
 
@@ -112,16 +119,28 @@ func (w *Worker) runlock(s *rwsem, c lockClass) {
 func (w *Worker) wlock(s *rwsem, c lockClass) {
 	w.acquire(c)
 	if !s.TryLock() {
-		w.block(c)
-		s.Lock()
-		w.unblock()
-		w.contended(c)
+		w.wlockSlow(s, c)
+		return
 	}
+	if w.lockStats {
+		w.holdStart(c)
+	}
+}
+
+func (w *Worker) wlockSlow(s *rwsem, c lockClass) {
+	t := w.waitStart()
+	w.block(c)
+	s.Lock()
+	w.unblock()
+	w.lk.since[c] = w.waited(c, t)
 }
 
 func (w *Worker) wunlock(s *rwsem, c lockClass) {
 	s.Unlock()
 	w.release(c)
+	if w.lockStats {
+		w.holdEnd(c)
+	}
 }
 
 func (w *Worker) lockMode(s *rwsem, c lockClass, m strategies.Mode) {
@@ -139,12 +158,6 @@ func (w *Worker) unlockMode(s *rwsem, c lockClass, m strategies.Mode) {
 		w.runlock(s, c)
 	case strategies.Exclusive:
 		w.wunlock(s, c)
-	}
-}
-
-func (w *Worker) contended(c lockClass) {
-	if c == lkIL {
-		w.ctr.ILWaits++
 	}
 }
 
@@ -168,9 +181,16 @@ func (w *Worker) takePlan(in *Inode, p strategies.Plan, start, end uint64) planL
 		w.acquire(lkER)
 		var ok bool
 		if h, ok = in.er.TryLock(w.slot, start, end, p.ER); !ok {
+			t := w.waitStart()
 			w.block(lkER)
 			h = in.er.Lock(w.slot, start, end, p.ER)
 			w.unblock()
+			w.lk.since[lkER] = w.waited(lkER, t)
+		} else if w.lockStats {
+			w.lk.acq[lkER]++
+			if p.ER == strategies.Exclusive {
+				w.lk.since[lkER] = w.clk.Now()
+			}
 		}
 	}
 	return planLocks{plan: p, er: h}
@@ -180,6 +200,9 @@ func (w *Worker) dropPlan(in *Inode, pl planLocks) {
 	if pl.plan.ER != strategies.Skip {
 		in.er.Unlock(pl.er)
 		w.release(lkER)
+		if w.lockStats && pl.plan.ER == strategies.Exclusive {
+			w.holdEnd(lkER)
+		}
 	}
 	w.unlockMode(in.mk, lkMK, pl.plan.MK)
 	w.unlockMode(in.il, lkIL, pl.plan.IL)
@@ -190,16 +213,24 @@ func (w *Worker) dropPlan(in *Inode, pl planLocks) {
 // briefly and then yield: F is held for a page copy or a bio submission.
 func (w *Worker) lockPage(pg *page) {
 	w.acquire(lkF)
+	if s := pg.state.Load(); s&pgLocked == 0 && pg.state.CompareAndSwap(s, s|pgLocked) {
+		if w.lockStats {
+			w.holdStart(lkF)
+		}
+		return
+	}
+	w.lockPageSlow(pg)
+}
+
+func (w *Worker) lockPageSlow(pg *page) {
+	t := w.waitStart()
+	w.block(lkF)
 	for i := 0; ; i++ {
 		s := pg.state.Load()
 		if s&pgLocked == 0 && pg.state.CompareAndSwap(s, s|pgLocked) {
-			if i > 0 {
-				w.unblock()
-			}
+			w.unblock()
+			w.lk.since[lkF] = w.waited(lkF, t)
 			return
-		}
-		if i == 0 {
-			w.block(lkF)
 		}
 		if i > 16 {
 			runtime.Gosched()
@@ -207,11 +238,15 @@ func (w *Worker) lockPage(pg *page) {
 	}
 }
 
-// trylockPage is the trylock of fault-around and reclaim.
+// trylockPage is the trylock of fault-around and reclaim. A failed trylock
+// is neither an acquisition nor a wait.
 func (w *Worker) trylockPage(pg *page) bool {
 	s := pg.state.Load()
 	if s&pgLocked == 0 && pg.state.CompareAndSwap(s, s|pgLocked) {
 		w.acquire(lkF)
+		if w.lockStats {
+			w.holdStart(lkF)
+		}
 		return true
 	}
 	return false
@@ -220,4 +255,7 @@ func (w *Worker) trylockPage(pg *page) bool {
 func (w *Worker) unlockPage(pg *page) {
 	pg.state.And(^uint32(pgLocked))
 	w.release(lkF)
+	if w.lockStats {
+		w.holdEnd(lkF)
+	}
 }

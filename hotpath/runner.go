@@ -61,6 +61,10 @@ type Config struct {
 	// read-back it punches the page of one completed store, which the
 	// check must flag (verify's control, and its test).
 	KernelControl bool
+	// LockStats counts every lock acquisition of the model and times every
+	// exclusive hold (-locks); contended acquisitions and their waits are
+	// recorded whatever it says.
+	LockStats bool
 }
 
 // DeadlockError is returned when the watchdog finds no progress.
@@ -228,6 +232,7 @@ func (m *modelEngine) background(w *Worker, spec RoleSpec, stop *atomic.Bool) er
 }
 
 func (m *modelEngine) finish(rep *results.Rep) error {
+	rep.LockTrace = &results.LockTrace{Source: results.LockSourceModel, Full: m.cfg.LockStats}
 	if m.cfg.Oracle {
 		var fin []results.Violation
 		if err := protected("oracle", func() error {
@@ -252,6 +257,7 @@ func newWorkers(cfg *Config, plan []RoleSpec) (workers []*Worker, fg int) {
 	for i, r := range plan {
 		w := newWorker(i, i, r.Role, cfg.Seed, maxChunk)
 		w.clk = cfg.Clock
+		w.lockStats = cfg.LockStats
 		if r.Role == RoleFaulter || r.Role == RoleWriter {
 			w.data = d
 			d++
@@ -653,6 +659,7 @@ func merge(workers []*Worker, elapsed time.Duration, clk *clock.Clock) results.R
 		rep.Ops = append(rep.Ops, st)
 	}
 	rep.Series = mergeSeries(all)
+	rep.Locks = mergeLocks(workers)
 	sort.Slice(rep.Exclusive, func(i, j int) bool { return rep.Exclusive[i].Start < rep.Exclusive[j].Start })
 	return rep
 }

@@ -77,9 +77,11 @@ type Worker struct {
 
 	rng *rand.Rand
 
-	held uint32        // locks held (lockClass bits)
-	pub  atomic.Uint64 // published held|waiting<<32 while blocked (watchdog)
-	prog atomic.Int64  // progress, published every progressEvery ops
+	held      uint32 // locks held (lockClass bits)
+	lockStats bool   // count acquisitions, time exclusive holds (Config.LockStats)
+	lk        lockAcct
+	pub       atomic.Uint64 // published held|waiting<<32 while blocked (watchdog)
+	prog      atomic.Int64  // progress, published every progressEvery ops
 
 	ops       [NumKinds]int64
 	hist      [NumKinds]*hdrhistogram.Histogram
@@ -122,6 +124,7 @@ func newWorker(id, slot int, role Role, seed uint64, maxWrite int) *Worker {
 		reserved: make([]bool, maxWrite),
 		mapped:   make([]uint32, maxWrite),
 	}
+	w.lk.init()
 	for k := range w.hist {
 		// 1 ns .. 100 s at 3 significant digits.
 		w.hist[k] = hdrhistogram.New(1, 100_000_000_000, 3)

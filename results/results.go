@@ -81,9 +81,12 @@ type Rep struct {
 	Violations []Violation   `json:"violations,omitempty"`
 	// ViolationsTotal counts every violation; Violations keeps the first
 	// few hundred of each worker.
-	ViolationsTotal int64      `json:"violations_total"`
-	Deadlock        string     `json:"deadlock,omitempty"`
-	Locks           []LockStat `json:"locks,omitempty"`
+	ViolationsTotal int64  `json:"violations_total"`
+	Deadlock        string `json:"deadlock,omitempty"`
+	// Locks is the lock accounting (results/locks.go): the model's per
+	// lock class and role, or the kernel's lock waits per site and role.
+	Locks     []LockStat `json:"locks,omitempty"`
+	LockTrace *LockTrace `json:"lock_trace,omitempty"`
 }
 
 // OpStats is throughput and latency of one operation kind (read-fault,
@@ -188,16 +191,6 @@ type Violation struct {
 	Worker    int    `json:"worker"`
 	Page      int64  `json:"page"`
 	Detail    string `json:"detail"`
-}
-
-// LockStat is lock_stat-style accounting for one lock class, on sampled
-// acquisitions.
-type LockStat struct {
-	Class        string  `json:"class"`
-	Acquisitions int64   `json:"acquisitions"`
-	Contentions  int64   `json:"contentions"`
-	Wait         Latency `json:"wait"`
-	Hold         Latency `json:"hold"`
 }
 
 // Matrix is the race oracle's verdict table (lockbench verify).
