@@ -142,7 +142,10 @@ func hotpathTargets(b *testing.B) []benchTarget {
 
 // BenchmarkHotpath runs each scenario under each strategy through
 // hotpath.Run, the runner the CLI's `lockbench run` calls, on tmpfs and on
-// the temporary directory, at 1 and 2 foreground threads.
+// the temporary directory, at 1 and 2 foreground threads. strategy=kernel
+// is the kernel engine (the real system calls on the real file), as
+// `-strategy kernel` runs it; it has no cell for the scenarios the CLI
+// refuses for it (hotpath.KernelRefusal: inline).
 //
 // One b.N is one foreground operation: the run's op budget (the CLI's
 // -ops) is b.N, split evenly over the foreground workers (at least one
@@ -161,7 +164,8 @@ func hotpathTargets(b *testing.B) []benchTarget {
 //	p50/p99/p99.9-ns/op  latency of its key operation (stores and loads are
 //	                timed on a seeded 1-in-64 sample, other kinds every time;
 //	                0 when b.N is too small for any sample)
-//	faults/op       modelled faults (read and write) per b.N
+//	faults/op       modelled faults (read and write) per b.N; for kernel
+//	                the foreground threads' minor+major faults (getrusage)
 //	retries/op      VM_FAULT_RETRY retries per b.N (faultretry)
 //	stale/op        stale cached mappings found per b.N (seqcount)
 //	violations/op   invariant violations per b.N: the race oracle is off,
@@ -172,24 +176,29 @@ func BenchmarkHotpath(b *testing.B) {
 		b.Fatal(err)
 	}
 	targets := hotpathTargets(b)
-	for _, sn := range strategies.Names() {
+	for _, sn := range hotpath.StrategyNames() {
+		kernel := sn == hotpath.KernelName
 		for _, hs := range hotpathScenarios {
 			sc, err := hotpath.LookupScenario(hs.name)
 			if err != nil {
 				b.Fatal(err)
 			}
+			if kernel && hotpath.KernelRefusal(sc) != nil {
+				continue // no real counterpart (inline); the CLI refuses it too
+			}
 			for _, tgt := range targets {
 				for _, th := range hotpathThreads {
 					name := benchname.Join("strategy", sn, "scenario", sc.Name, "target", tgt.name, "threads", strconv.Itoa(th))
 					b.Run(name, func(b *testing.B) {
-						st, err := strategies.New(sn, strategies.Options{})
-						if err != nil {
-							b.Fatal(err)
-						}
 						cfg := hotpath.Config{
-							Strategy: st, Scenario: sc, Threads: th, OpLimit: int64(b.N), Seed: 1,
-							Dir: tgt.dir, Clock: clk, Direct: true,
+							Scenario: sc, Threads: th, OpLimit: int64(b.N), Seed: 1,
+							Dir: tgt.dir, Clock: clk, Direct: true, Kernel: kernel,
 							OnStart: b.StartTimer, OnStop: b.StopTimer,
+						}
+						if !kernel {
+							if cfg.Strategy, err = strategies.New(sn, strategies.Options{}); err != nil {
+								b.Fatal(err)
+							}
 						}
 						b.ReportAllocs()
 						b.StopTimer()
@@ -204,6 +213,17 @@ func BenchmarkHotpath(b *testing.B) {
 			}
 		}
 	}
+}
+
+// isForeground reports whether role (a results.Worker's Role) is a
+// foreground role, scaled by threads.
+func isForeground(role string) bool {
+	for r := range roleOps {
+		if r.String() == role {
+			return true
+		}
+	}
+	return false
 }
 
 // reportHotpath reports rep's metrics for the key role and operation.
@@ -227,12 +247,18 @@ func reportHotpath(b *testing.B, rep *results.Rep, role hotpath.Role, latency st
 	if ops == 0 || !found {
 		b.Fatalf("the run has no %s operations of the key role %s (ops: %+v)", latency, role, rep.Ops)
 	}
+	faults := rep.Counters.Faults
+	for _, w := range rep.Workers {
+		if w.Usage != nil && isForeground(w.Role) { // a kernel cell: the kernel's own count
+			faults += w.Usage.MinorFaults + w.Usage.MajorFaults
+		}
+	}
 	n := float64(b.N)
 	b.ReportMetric(float64(ops)/rep.Elapsed.Seconds(), "ops/s")
 	b.ReportMetric(float64(lat.P50), "p50-ns/op")
 	b.ReportMetric(float64(lat.P99), "p99-ns/op")
 	b.ReportMetric(float64(lat.P999), "p99.9-ns/op")
-	b.ReportMetric(float64(rep.Counters.Faults)/n, "faults/op")
+	b.ReportMetric(float64(faults)/n, "faults/op")
 	b.ReportMetric(float64(rep.Counters.Retries)/n, "retries/op")
 	b.ReportMetric(float64(rep.Counters.StaleMaps)/n, "stale/op")
 	b.ReportMetric(float64(rep.ViolationsTotal)/n, "violations/op")
