@@ -19,7 +19,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -31,7 +33,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "lockbench: interrupted: stopping after the current run and keeping what was measured (again to exit now)")
 		cancel()
 		<-sigs
-		removeBackingFiles()
+		if err := exitNow(); err != nil {
+			fmt.Fprintln(os.Stderr, "lockbench: cleaning up:", err)
+		}
 		os.Exit(1)
 	}()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -78,8 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "list":
 		return cmdList(args[1:], stdout)
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usageText)
-		return nil
+		return cmdHelp(ctx, args[1:], stdout, stderr)
 	}
 	return usagef("unknown command %q (allowed: run, sweep, verify, report, hw, list, help)", args[0])
 }
@@ -95,6 +98,20 @@ usage:
   lockbench hw [-json]
   lockbench list
 `
+
+// cmdHelp prints the usage, or with a subcommand its flags, as
+// "lockbench CMD -h" does.
+func cmdHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usageText)
+		return nil
+	}
+	switch args[0] {
+	case "run", "sweep", "verify", "report", "hw", "list":
+		return run(ctx, []string{args[0], "-h"}, stdout, stderr)
+	}
+	return usagef("help: unknown command %q (allowed: run, sweep, verify, report, hw, list)", args[0])
+}
 
 // newFlagSet returns a flag set whose errors come back as one line (run
 // prints them once) instead of being printed with the whole usage.
@@ -115,7 +132,41 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (done bool, e
 		return true, nil
 	}
 	if err != nil {
-		return true, usageError{fmt.Errorf("%s: %w", fs.Name(), err)}
+		return true, usageError{fmt.Errorf("%s: %w%s", fs.Name(), err, formatHint(fs, err))}
 	}
 	return false, nil
+}
+
+// flagName finds the flag in one of Go's flag errors: `invalid value "1y"
+// for flag -duration: ...` or `invalid boolean value "x" for -oracle: ...`.
+var flagName = regexp.MustCompile(`for (?:flag )?-([\w-]+)`)
+
+// formatHint says which format the flag of a parse error takes, from its
+// type: Go's own message says only "parse error".
+func formatHint(fs *flag.FlagSet, err error) string {
+	m := flagName.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	fl := fs.Lookup(m[1])
+	if fl == nil {
+		return ""
+	}
+	g, ok := fl.Value.(flag.Getter)
+	if !ok {
+		return ""
+	}
+	switch g.Get().(type) {
+	case time.Duration:
+		return " (want a duration such as 500ms, 2s or 1m)"
+	case bool:
+		return " (want true or false)"
+	case uint, uint64:
+		return " (want an unsigned integer)"
+	case int, int64:
+		return " (want an integer)"
+	case float64:
+		return " (want a number)"
+	}
+	return ""
 }

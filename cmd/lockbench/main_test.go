@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -151,7 +150,16 @@ func badInputs(notDir, schema99 string) []badInput {
 		// -file-size: a size that is a positive multiple of the page size.
 		{"file size not page aligned", []string{"run", "-file-size", "1000"}, 2, []string{"-file-size", "multiple of the page size 4096", "1000"}},
 		{"file size zero", []string{"run", "-file-size", "0"}, 2, []string{"-file-size", "positive multiple of the page size 4096"}},
-		{"file size not a size", []string{"run", "-file-size", "xyz"}, 2, []string{"-file-size", `"xyz"`, "K, M or G"}},
+		{"file size not a size", []string{"run", "-file-size", "xyz"}, 2, []string{"-file-size", `"xyz"`, "K, M, G or T"}},
+		{"file size overflows int64", []string{"run", "-file-size", "9007199254740992K"}, 2, []string{"-file-size", "9007199254740992K"}},
+		{"file size below the scenario's write size", []string{"run", "-scenario", "write-fail", "-file-size", "4096"}, 2, []string{"-file-size", "write-fail"}},
+		{"file size of one page on mixed", []string{"run", "-scenario", "mixed", "-file-size", "4096"}, 2, []string{"-file-size", "mixed"}},
+		// issue 13 item 3: 1048576G is the "1P" the old error allowed; the
+		// runtime died of it. The bound is the (fake, 1 GiB) memory.
+		{"file size beyond memory", []string{"run", "-file-size", "1048576G"}, 2, []string{"-file-size 1048576G", "memory", "1 GiB available", "largest -file-size here is"}},
+		{"file size in petabytes", []string{"run", "-file-size", "1P"}, 2, []string{"-file-size", `"1P"`, "K, M, G or T"}},
+		// issue 13 item 11: -threads 4096 needs about 2.4 GiB.
+		{"threads beyond memory", []string{"run", "-threads", "4096"}, 2, []string{"-threads 4096", "memory", "per worker", "at most"}},
 
 		// Output, options and placement.
 		{"unknown format", []string{"run", "-format", "nope"}, 2, []string{"-format", `"nope"`, "text, json, csv, bench"}},
@@ -163,6 +171,27 @@ func badInputs(notDir, schema99 string) []badInput {
 		{"unknown role placement", []string{"run", "-pin", "compact", "-role-place", "bogus"}, 2, []string{"-role-place", `"bogus"`, strings.Join(hardware.RolePlacementNames, ", ")}},
 		{"role placement without pinning", []string{"run", "-role-place", "same-llc"}, 2, []string{"-role-place", "-pin"}},
 		{"stray argument", []string{"run", "extra"}, 2, []string{"unexpected argument", `"extra"`}},
+		{"strategy listed twice", []string{"run", "-strategy", "rwsem,rwsem"}, 2, []string{"-strategy", "twice"}},
+		// issue 13 item 11: Go's flag errors say the allowed format.
+		{"duration not a duration", []string{"run", "-duration", "1y"}, 2, []string{"-duration", `"1y"`, "a duration such as 500ms, 2s or 1m"}},
+		{"seed not a number", []string{"run", "-seed", "abc"}, 2, []string{"-seed", `"abc"`, "an unsigned integer"}},
+		{"reps not a number", []string{"run", "-reps", "many"}, 2, []string{"-reps", `"many"`, "an integer"}},
+		{"gup share not a number", []string{"run", "-gup-share", "half"}, 2, []string{"-gup-share", `"half"`, "a number"}},
+		{"oracle not a boolean", []string{"run", "-oracle=maybe"}, 2, []string{"-oracle", `"maybe"`, "true or false"}},
+
+		// issue 13 item 10: a watchdog the delays alone can trip.
+		{"watchdog shorter than the delays", []string{"run", "-scenario", "write-fail", "-delay", "1ms", "-watchdog", "10ms"}, 2, []string{"-watchdog 10ms", "-delay 1ms", "write-fail", "false deadlock", "64ms"}},
+
+		// issue 13 item 6: output problems, found before measuring.
+		{"results path is a directory", []string{"run", "-o", "@out"}, 2, []string{"-o", "is a directory"}},
+		{"html path is a directory", []string{"run", "-html", "@out"}, 2, []string{"-html", "is a directory"}},
+		{"hdr log path is a directory", []string{"run", "-hdr-log", "@out"}, 2, []string{"-hdr-log", "is a directory"}},
+		{"html over the results file", []string{"run", "-o", "@out/x", "-html", "@out/x"}, 2, []string{"-html", "same file as -o"}},
+		{"hdr log over the html report", []string{"run", "-html", "@out/x", "-hdr-log", "@out/./x"}, 2, []string{"-hdr-log", "same file as -html"}},
+		{"hdr op the scenario lacks", []string{"run", "-hdr-log", "@out/h.log", "-hdr-op", "punch"}, 2, []string{"-hdr-op punch", "fault-scale", "puncher"}},
+		{"unknown hdr op", []string{"run", "-hdr-log", "@out/h.log", "-hdr-op", "bogus"}, 2, []string{"-hdr-op", `"bogus"`, "write-fault"}},
+		{"html dir missing", []string{"run", "-html", "/nonexistent/dir/r.html"}, 2, []string{"-html", "/nonexistent/dir"}},
+		{"hdr log dir missing", []string{"run", "-hdr-log", "/nonexistent/dir/h.log"}, 2, []string{"-hdr-log", "/nonexistent/dir"}},
 
 		// The kernel engine: model-only flags and scenarios without a real
 		// counterpart are refused, naming the flag or scenario.
@@ -176,6 +205,9 @@ func badInputs(notDir, schema99 string) []badInput {
 
 		// Subcommands.
 		{"unknown subcommand", []string{"bogus"}, 2, []string{`"bogus"`, "run, sweep, verify, report, hw, list, help"}},
+		{"list with an argument", []string{"list", "extra"}, 2, []string{"extra"}},
+		{"hw with an argument", []string{"hw", "extra"}, 2, []string{"extra"}},
+		{"help of an unknown subcommand", []string{"help", "bogus"}, 2, []string{`"bogus"`, "run, sweep, verify, report, hw, list"}},
 
 		// verify: its own -budget and -seed, and only race scenarios.
 		{"verify budget zero", []string{"verify", "-budget", "0s"}, 2, []string{"-budget", `"0s"`, "positive", "2s", "1000000ops"}},
@@ -185,6 +217,7 @@ func badInputs(notDir, schema99 string) []badInput {
 		{"verify scenario without a race", []string{"verify", "-scenario", "fault-scale"}, 2, []string{"-scenario", `"fault-scale"`, raceNames}},
 		{"verify threads zero", []string{"verify", "-threads", "0"}, 2, []string{"-threads", threadsAllowed}},
 		{"verify seeds zero", []string{"verify", "-seeds", "0"}, 2, []string{"-seeds", "between 1 and 10000"}},
+		{"verify with two targets", []string{"verify", "-target", "tmpfs,dir:/nonexistent/x", "-strategy", "none", "-scenario", "punch", "-budget", "10ms"}, 2, []string{"-target"}},
 		{"verify holetest size not page aligned", []string{"verify", "-holetest-sizes", "1M,1000"}, 2, []string{"-holetest-sizes", `"1000"`, "multiple of 4096"}},
 
 		// report.
@@ -192,12 +225,23 @@ func badInputs(notDir, schema99 string) []badInput {
 		{"report of another schema version", []string{"report", schema99}, 1, []string{schema99, "schema version 99", "version 1"}},
 		{"report unknown format", []string{"report", "-format", "nope", schema99}, 2, []string{"-format", `"nope"`, "text, json, csv, bench, html"}},
 
-		// The environment: the command line is fine, the machine is not.
-		{"target dir missing", []string{"run", "-target", "dir:/nonexistent/x"}, envError, []string{"dir:/nonexistent/x", "does not exist"}},
-		{"target dir is a regular file", []string{"run", "-target", "dir:" + notDir}, envError, []string{"dir:" + notDir, "is not a directory"}},
-		{"results dir missing", []string{"run", "-o", "/nonexistent/dir/out.json"}, envError, []string{"-o", "/nonexistent/dir", "does not exist"}},
-		{"verify target dir missing", []string{"verify", "-target", "dir:/nonexistent/x"}, envError, []string{"dir:/nonexistent/x", "does not exist"}},
+		// Paths that do not exist: usage errors like a missing -o
+		// directory (issue 13 item 11).
+		{"target dir missing", []string{"run", "-target", "dir:/nonexistent/x"}, 2, []string{"-target", "dir:/nonexistent/x", "does not exist"}},
+		{"target dir is a regular file", []string{"run", "-target", "dir:" + notDir}, 2, []string{"-target", "dir:" + notDir, "is not a directory"}},
+		{"results dir missing", []string{"run", "-o", "/nonexistent/dir/out.json"}, 2, []string{"-o", "/nonexistent/dir", "does not exist"}},
+		{"verify target dir missing", []string{"verify", "-target", "dir:/nonexistent/x"}, 2, []string{"-target", "dir:/nonexistent/x", "does not exist"}},
+		// One directory named twice (issue 13 item 11), like tmpfs,tmpfs.
+		{"tmpfs and its directory", []string{"run", "-target", "tmpfs,dir:/dev/shm"}, 2, []string{"-target", "/dev/shm", "same directory as target tmpfs"}},
 	}
+}
+
+// fakeMemory makes validation see a machine with avail bytes available.
+func fakeMemory(t *testing.T, avail uint64) {
+	t.Helper()
+	old := memAvailable
+	memAvailable = func() (uint64, error) { return avail, nil }
+	t.Cleanup(func() { memAvailable = old })
 }
 
 // TestBadInput checks that every bad command line fails before measuring
@@ -216,11 +260,15 @@ func TestBadInput(t *testing.T) {
 	}
 	wd := t.TempDir()
 	t.Chdir(wd) // a default -o or a stray file would land here
+	fakeMemory(t, 1<<30)
 
 	for _, tc := range badInputs(notDir, schema99) {
 		t.Run(tc.name, func(t *testing.T) {
 			out, tgt := t.TempDir(), t.TempDir()
 			args := withDirs(tc.args, out, tgt)
+			for i, a := range args {
+				args[i] = strings.ReplaceAll(a, "@out", out)
+			}
 			got := runCLI(t.Context(), args...)
 			if got.err == nil {
 				t.Fatalf("run(%q) = nil error, exit %d; want an error", args, got.code)
@@ -579,86 +627,20 @@ func TestInterrupt(t *testing.T) {
 	assertEmptyDir(t, "target dir", tgt)
 }
 
-var knownDefects = flag.Bool("known-defects", false, "run TestKnownDefects, whose rows fail (or crash the test binary) until the defects are fixed")
-
-// TestKnownDefects holds bad command lines that lockbench handles wrongly
-// today, each with what it does instead. They are skipped unless
-// -known-defects is given (a row that panics would take the test binary
-// down); once a defect is fixed its row belongs in badInputs.
-func TestKnownDefects(t *testing.T) {
-	if !*knownDefects {
-		t.Skip("known defects; run with -known-defects to see them fail")
+// TestResultsCommand checks that the results file records run's args, not
+// os.Args (under go test, the test binary's flags).
+func TestResultsCommand(t *testing.T) {
+	out, tgt := t.TempDir(), t.TempDir()
+	path := filepath.Join(out, "r.json")
+	args := []string{"run", "-strategy", "rwsem", "-duration", "100ms", "-target", "dir:" + tgt, "-o", path}
+	if got := runCLI(t.Context(), args...); got.err != nil {
+		t.Fatalf("run(%q) = %v; want nil", args, got.err)
 	}
-	tests := []struct {
-		name   string
-		args   []string
-		code   int      // as in badInputs
-		want   []string // substrings of the one-line error
-		defect string
-	}{
-		{"file size overflows int64", []string{"run", "-file-size", "9007199254740992K"}, 2, []string{"-file-size", "9007199254740992K"},
-			"runcmd.go parseSize multiplies without an overflow check: the error says got -9223372036854775808"},
-		{"file size below the scenario's write size", []string{"run", "-scenario", "write-fail", "-file-size", "4096", "-duration", "100ms"}, 2, []string{"-file-size", "write-fail"},
-			"accepted; hotpath panics (index out of range [-7], inode.go:284 via fileops.go:113 and runner.go:330) and leaves .lockbench-cache-* files"},
-		{"file size of one page on mixed", []string{"run", "-scenario", "mixed", "-file-size", "4096", "-duration", "100ms"}, 2, []string{"-file-size", "mixed"},
-			"accepted; hotpath panics (invalid argument to Uint64N, worker.go:137 from the truncater at runner.go:369, intn(npages/2) with npages 1) and leaves .lockbench-cache-* files"},
-		{"verify with two targets", []string{"verify", "-target", "tmpfs,dir:/nonexistent/x", "-strategy", "none", "-scenario", "punch", "-budget", "10ms"}, 2, []string{"-target"},
-			"verify.go runs specs[:1] and silently drops the other targets"},
-		{"strategy listed twice", []string{"run", "-strategy", "rwsem,rwsem", "-duration", "100ms"}, 2, []string{"-strategy", "twice"},
-			"parseList accepts duplicates and runs the same cell twice (ParseTargets rejects a target listed twice)"},
-		{"list with an argument", []string{"list", "extra"}, 2, []string{"extra"}, "cmdList ignores its arguments"},
-		{"hw with an argument", []string{"hw", "extra"}, 2, []string{"extra"}, "cmdHW never checks fs.NArg()"},
-		{"unknown hdr op", []string{"run", "-duration", "100ms", "-hdr-log", "HDR", "-hdr-op", "bogus"}, 2, []string{"-hdr-op", `"bogus"`, "write-fault"},
-			"not validated: the run measures, prints its table, writes -o, then fails with exit 1: \"<-hdr-log path>: hdr log: no histogram of op \\\"bogus\\\" in the results\""},
-		{"html dir missing", []string{"run", "-duration", "100ms", "-html", "/nonexistent/dir/r.html"}, envError, []string{"-html", "/nonexistent/dir"},
-			"not checked up front as -o is: the run measures, prints, writes -o, then fails with \"/nonexistent/dir/r.html: open /nonexistent/dir/.r.html.tmp-N: no such file or directory\""},
-		{"hdr log dir missing", []string{"run", "-duration", "100ms", "-hdr-log", "/nonexistent/dir/h.log"}, envError, []string{"-hdr-log", "/nonexistent/dir"},
-			"not checked up front as -o is: the run measures, prints, writes -o, then fails naming neither the flag"},
+	f, err := results.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			out, tgt := t.TempDir(), t.TempDir()
-			args := withDirs(tc.args, out, tgt)
-			for i, a := range args {
-				if a == "HDR" {
-					args[i] = filepath.Join(out, "h.log")
-				}
-			}
-			got := runCLI(t.Context(), args...)
-			if got.err == nil || strings.Contains(got.err.Error(), "\n") {
-				t.Fatalf("run(%q) = %v, exit %d; want a one-line error (defect: %s)", args, got.err, got.code, tc.defect)
-			}
-			if tc.code == envError && got.code != 1 && got.code != 2 || tc.code != envError && got.code != tc.code {
-				t.Errorf("run(%q): exit %d; want %d (defect: %s)", args, got.code, tc.code, tc.defect)
-			}
-			if got.stdout != "" {
-				t.Errorf("run(%q) printed %d bytes; want it to fail before measuring (defect: %s)", args, len(got.stdout), tc.defect)
-			}
-			assertEmptyDir(t, "results dir", out)
-			for _, w := range tc.want {
-				if !strings.Contains(got.err.Error(), w) {
-					t.Errorf("run(%q) = error %q; want it to mention %q (defect: %s)", args, got.err, w, tc.defect)
-				}
-			}
-			assertEmptyDir(t, "target dir", tgt)
-		})
+	if want := strings.Join(args, " "); f.Command != want {
+		t.Errorf("results file command = %q; want %q", f.Command, want)
 	}
-	// The results file's command is read from os.Args (runcmd.go, the
-	// results.File literal in execute), not from run's args: under go test
-	// it records the test binary's flags.
-	t.Run("results command is run's args", func(t *testing.T) {
-		out, tgt := t.TempDir(), t.TempDir()
-		path := filepath.Join(out, "r.json")
-		args := []string{"run", "-strategy", "rwsem", "-duration", "100ms", "-target", "dir:" + tgt, "-o", path}
-		if got := runCLI(t.Context(), args...); got.err != nil {
-			t.Fatalf("run(%q) = %v; want nil", args, got.err)
-		}
-		f, err := results.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := strings.Join(args, " "); f.Command != want {
-			t.Errorf("results file command = %q; want %q", f.Command, want)
-		}
-	})
 }

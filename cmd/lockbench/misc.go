@@ -17,8 +17,12 @@ import (
 )
 
 func cmdList(args []string, stdout io.Writer) error {
-	if len(args) > 0 {
-		return usagef("list: unexpected argument %q", args[0])
+	fs := newFlagSet("list")
+	if done, err := parseFlags(fs, args, stdout); done || err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("list: unexpected argument %q", fs.Arg(0))
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STRATEGY\tDESCRIPTION")
@@ -43,7 +47,7 @@ func cmdList(args []string, stdout io.Writer) error {
 	return tw.Flush()
 }
 
-func cmdHW(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+func cmdHW(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("hw")
 	asJSON := fs.Bool("json", false, "print the description as JSON")
 	target := fs.String("target", "auto", "targets to describe (as for run)")
@@ -61,29 +65,22 @@ func cmdHW(ctx context.Context, args []string, stdout, stderr io.Writer) (err er
 	if err != nil {
 		return usagef("-target: %v", err)
 	}
-	targets, cleanup, err := hardware.PrepareAll(ctx, specs)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := cleanup(); cerr != nil && err == nil {
-			err = cerr
+	return withTargets(ctx, specs, stderr, func(targets []hardware.Target) error {
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(struct {
+				Machine hardware.Machine  `json:"machine"`
+				Targets []hardware.Target `json:"targets"`
+			}{m, targets})
 		}
-	}()
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			Machine hardware.Machine  `json:"machine"`
-			Targets []hardware.Target `json:"targets"`
-		}{m, targets})
-	}
-	return hardware.WriteText(stdout, m, targets)
+		return hardware.WriteText(stdout, m, targets)
+	})
 }
 
 func cmdReport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("report")
-	format := fs.String("format", "text", "output format: "+strings.Join(append(append([]string{}, reports.Formats...), "html"), ", "))
+	format := fs.String("format", "text", "output format: "+strings.Join(append(append([]string{}, reports.Formats...), "html"), ", ")+" (json of several files: one array)")
 	charts := fs.String("charts", "", "also write PNG charts into this directory")
 	if done, err := parseFlags(fs, args, stdout); done || err != nil {
 		return err
@@ -114,6 +111,13 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	}
 	if *format == "html" {
 		return reports.WriteHTML(stdout, files)
+	}
+	if *format == "json" && len(files) > 1 {
+		// One JSON document: the files in argument order, as an array
+		// (concatenated documents are not JSON).
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(files)
 	}
 	for _, f := range files {
 		if err := reports.Render(stdout, *format, f); err != nil {

@@ -1,24 +1,20 @@
 package main
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"lockbench/hardware"
 	"lockbench/hotpath"
 	"lockbench/hotpath/clock"
 	"lockbench/reports"
-	"lockbench/results"
 	"lockbench/strategies"
 )
 
@@ -38,22 +34,22 @@ type runFlags struct {
 func (f *runFlags) register(fs *flag.FlagSet, defStrategy, defScenario string) {
 	fs.StringVar(&f.strategy, "strategy", defStrategy, "comma list of strategies: "+strings.Join(hotpath.StrategyNames(), ", ")+", or all ("+hotpath.KernelName+": the real kernel on the target)")
 	fs.StringVar(&f.scenario, "scenario", defScenario, "comma list of scenarios: "+strings.Join(hotpath.ScenarioNames(), ", ")+", or all")
-	fs.StringVar(&f.threads, "threads", "2", "foreground workers: a list such as 1,2,4 or a range 1..max")
+	fs.StringVar(&f.threads, "threads", "2", "foreground workers: a list such as 1,2,4 or a range 1..max (at most 4096, and what memory holds: about 600 KiB per worker, 2.4 GiB at 4096)")
 	fs.DurationVar(&f.duration, "duration", 2*time.Second, "measured time per repetition")
-	fs.Int64Var(&f.ops, "ops", 0, "foreground operations per repetition instead of -duration (0: use -duration)")
+	fs.Int64Var(&f.ops, "ops", 0, "total foreground operations per repetition, split evenly across the foreground workers, instead of -duration (0: use -duration)")
 	fs.StringVar(&f.target, "target", "tmpfs", "comma list of targets: tmpfs, dir:PATH, auto (tmpfs and the temp dir), loop:ext4|xfs|btrfs[:SIZE]")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of every random choice (printed with results)")
-	fs.StringVar(&f.fileSize, "file-size", "", "file size (bytes, or with K/M/G suffix; a multiple of the page size); default: the scenario's")
+	fs.StringVar(&f.fileSize, "file-size", "", "file size (bytes, or with a "+hardware.SizeSuffixes+" suffix; a multiple of the page size; the target needs twice it free); default: the scenario's")
 	fs.IntVar(&f.reps, "reps", 1, "repetitions per cell (after -warmup)")
 	fs.DurationVar(&f.warmup, "warmup", 0, "discarded warm-up run per cell")
 	fs.StringVar(&f.pin, "pin", "none", "worker placement: none, compact, scatter, smt-pairs, cpus=LIST")
 	fs.StringVar(&f.format, "format", "text", "output format on stdout: "+strings.Join(reports.Formats, ", "))
-	fs.StringVar(&f.out, "o", "lockbench-results.json", "results file (written atomically; empty: none)")
+	fs.StringVar(&f.out, "o", "lockbench-results.json", "results file (written atomically, or through for a device or FIFO; empty: none)")
 	fs.StringVar(&f.html, "html", "", "also write a self-contained HTML report to this file")
 	fs.StringVar(&f.clockKind, "clock", "auto", "timer: "+strings.Join(clock.KindNames(), ", "))
 	fs.BoolVar(&f.oracle, "oracle", false, "check invariants I1-I5 while running (costs time)")
 	fs.DurationVar(&f.delay, "delay", 0, "delay injection at the scenario's race points (e.g. 50us; 0: off; reported when on)")
-	fs.DurationVar(&f.watchdog, "watchdog", 10*time.Second, "report a deadlock when no worker progresses for this long")
+	fs.DurationVar(&f.watchdog, "watchdog", 10*time.Second, "report a deadlock (exit 1) when no worker progresses for this long; must exceed what -delay needs")
 	fs.Float64Var(&f.gupShare, "gup-share", 0, "faultretry: share of stores from get_user_pages callers that cannot retry, in [0,1]")
 	fs.StringVar(&f.fallback, "fallback", "sigbus", "faultretry: answer for faults that cannot retry: "+strings.Join(strategies.FallbackNames, ", "))
 	fs.BoolVar(&f.retryContended, "retry-contended", false, "faultretry: also retry faults that find IL contended")
@@ -81,87 +77,209 @@ type plan struct {
 
 func (f *runFlags) validate() (*plan, error) {
 	p := &plan{}
+	for _, stage := range []func(*plan) error{f.validateCells, f.validateFileSize, f.validateOutput, f.validateTiming, f.validatePlacement, f.validateMemory} {
+		if err := stage(p); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// validateCells checks what spans the cells: strategies, scenarios,
+// threads, targets, and the budget of each repetition.
+func (f *runFlags) validateCells(p *plan) error {
 	var err error
 	if p.strategies, err = parseList(f.strategy, hotpath.StrategyNames(), "-strategy"); err != nil {
-		return nil, err
+		return err
 	}
 	names, err := parseList(f.scenario, hotpath.ScenarioNames(), "-scenario")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, n := range names {
 		sc, _ := hotpath.LookupScenario(n)
 		p.scenarios = append(p.scenarios, sc)
 	}
 	if p.note, err = p.checkKernel(f); err != nil {
-		return nil, err
+		return err
 	}
 	if p.threads, err = parseThreads(f.threads); err != nil {
-		return nil, err
-	}
-	if f.ops < 0 {
-		return nil, usagef("-ops must be >= 0, got %d", f.ops)
-	}
-	if f.ops == 0 && f.duration <= 0 {
-		return nil, usagef("-duration must be > 0, got %v", f.duration)
-	}
-	if f.reps < 1 || f.reps > 1000 {
-		return nil, usagef("-reps must be between 1 and 1000, got %d", f.reps)
-	}
-	if f.warmup < 0 {
-		return nil, usagef("-warmup must be >= 0, got %v", f.warmup)
-	}
-	if f.fileSize != "" {
-		if p.fileSize, err = parseSize(f.fileSize); err != nil {
-			return nil, usagef("-file-size: %v", err)
-		}
-		if p.fileSize <= 0 || p.fileSize%4096 != 0 {
-			return nil, usagef("-file-size must be a positive multiple of the page size 4096, got %d", p.fileSize)
-		}
-		for _, sc := range p.scenarios {
-			if n := int64(sc.MinPages()) * 4096; p.fileSize < n {
-				return nil, usagef("-file-size must be at least %d bytes for scenario %s, got %d", n, sc.Name, p.fileSize)
-			}
-		}
-	}
-	if !validFormat(f.format) {
-		return nil, usagef("-format %q is unknown (allowed: %s)", f.format, strings.Join(reports.Formats, ", "))
-	}
-	if f.delay < 0 || f.delay > time.Second {
-		return nil, usagef("-delay must be in [0, 1s], got %v", f.delay)
-	}
-	if f.hdrLog != "" && !slices.Contains(hotpath.KindNames(), f.hdrOp) {
-		return nil, usagef("-hdr-op %q is not an operation (allowed: %s)", f.hdrOp, strings.Join(hotpath.KindNames(), ", "))
-	}
-	if f.watchdog <= 0 {
-		return nil, usagef("-watchdog must be > 0, got %v", f.watchdog)
-	}
-	p.opts = strategies.Options{GUPShare: f.gupShare, Fallback: f.fallback, RetryOnContended: f.retryContended}
-	if err := p.opts.Validate(); err != nil {
-		return nil, usageError{err}
+		return err
 	}
 	if p.targets, err = hardware.ParseTargets(f.target); err != nil {
-		return nil, usagef("-target: %v", err)
+		return usagef("-target: %v", err)
 	}
-	if p.policy, err = hardware.ParsePolicy(f.pin); err != nil {
-		return nil, usagef("-pin: %v", err)
+	switch {
+	case f.ops < 0:
+		return usagef("-ops must be >= 0, got %d", f.ops)
+	case f.ops == 0 && f.duration <= 0:
+		return usagef("-duration must be > 0, got %v", f.duration)
+	case f.reps < 1 || f.reps > 1000:
+		return usagef("-reps must be between 1 and 1000, got %d", f.reps)
+	case f.warmup < 0:
+		return usagef("-warmup must be >= 0, got %v", f.warmup)
 	}
-	if f.rolePlace != "" {
-		if p.rolePlace, err = hardware.ParseRolePlacement(f.rolePlace); err != nil {
-			return nil, usagef("-role-place: %v", err)
+	return nil
+}
+
+// validateFileSize parses -file-size with the one size parser.
+func (f *runFlags) validateFileSize(p *plan) error {
+	if f.fileSize == "" {
+		return nil
+	}
+	n, err := hardware.ParseSize(f.fileSize)
+	if err != nil {
+		return usagef("-file-size: %v", err)
+	}
+	if n <= 0 || n%4096 != 0 {
+		return usagef("-file-size must be a positive multiple of the page size 4096, got %d", n)
+	}
+	for _, sc := range p.scenarios {
+		if min := int64(sc.MinPages()) * 4096; n < min {
+			return usagef("-file-size must be at least %d bytes for scenario %s, got %d", min, sc.Name, n)
 		}
-		if p.policy.Name == "none" {
-			return nil, usagef("-role-place %s needs a -pin policy other than none", f.rolePlace)
+	}
+	p.fileSize = n
+	return nil
+}
+
+// validateOutput checks -format and -hdr-op.
+func (f *runFlags) validateOutput(p *plan) error {
+	if !validFormat(f.format) {
+		return usagef("-format %q is unknown (allowed: %s)", f.format, strings.Join(reports.Formats, ", "))
+	}
+	if f.hdrLog == "" {
+		return nil
+	}
+	if !slices.Contains(hotpath.KindNames(), f.hdrOp) {
+		return usagef("-hdr-op %q is not an operation (allowed: %s)", f.hdrOp, strings.Join(hotpath.KindNames(), ", "))
+	}
+	for _, sc := range p.scenarios {
+		if producesOp(sc, f.hdrOp) {
+			return nil
+		}
+	}
+	return usagef("-hdr-op %s: no scenario of -scenario %s has a %s worker, so -hdr-log would have no histogram", f.hdrOp, f.scenario, opRole[f.hdrOp])
+}
+
+// opRole is the worker role that performs an operation, for the operations
+// only one role performs (writeback and read-fault have several sources).
+var opRole = map[string]hotpath.Role{
+	"store": hotpath.RoleFaulter, "load": hotpath.RoleFaulter, "write-fault": hotpath.RoleFaulter,
+	"write": hotpath.RoleWriter, "read": hotpath.RoleReader, "fsync": hotpath.RoleFsync,
+	"punch": hotpath.RolePuncher, "truncate": hotpath.RoleTruncater, "reclaim": hotpath.RoleReclaimer,
+	"re-inline": hotpath.RoleInliner,
+}
+
+// producesOp reports whether scenario sc can record operation op.
+func producesOp(sc hotpath.Scenario, op string) bool {
+	role, ok := opRole[op]
+	if !ok {
+		return true
+	}
+	return slices.ContainsFunc(sc.Roles, func(r hotpath.RoleSpec) bool { return r.Role == role })
+}
+
+// validateTiming checks -delay and -watchdog, and the clock.
+func (f *runFlags) validateTiming(p *plan) error {
+	if f.delay < 0 || f.delay > time.Second {
+		return usagef("-delay must be in [0, 1s], got %v", f.delay)
+	}
+	if f.watchdog <= 0 {
+		return usagef("-watchdog must be > 0, got %v", f.watchdog)
+	}
+	if f.delay > 0 {
+		for _, sc := range p.scenarios {
+			if need := watchdogNeed(f.delay, sc); f.watchdog < need {
+				return usagef("-watchdog %v is shorter than the %v that -delay %v needs on scenario %s (%d delay points, up to %d pages each per operation, twice over): a false deadlock; give -watchdog %v or more",
+					f.watchdog, need, f.delay, sc.Name, len(sc.Delays), delayPagesPerOp, need)
+			}
 		}
 	}
 	kind, err := clock.ParseKind(f.clockKind)
 	if err != nil {
-		return nil, usagef("-clock: %v", err)
+		return usagef("-clock: %v", err)
 	}
 	if p.clk, err = clock.New(kind); err != nil {
-		return nil, fmt.Errorf("-clock: %w", err)
+		return fmt.Errorf("-clock: %w", err)
 	}
-	return p, nil
+	return nil
+}
+
+// delayPagesPerOp bounds how many times one operation meets a delay point:
+// write() delays before each page it copies, up to 16 per iteration.
+const delayPagesPerOp = 16
+
+// watchdogNeed is the shortest watchdog that delay injection of d on sc
+// cannot trip by itself: every worker may sleep at every point of an
+// operation for every page of it, with a factor of two of margin.
+func watchdogNeed(d time.Duration, sc hotpath.Scenario) time.Duration {
+	return 2 * d * delayPagesPerOp * time.Duration(max(len(sc.Delays), 1))
+}
+
+// validatePlacement checks the strategy options, -pin and -role-place.
+func (f *runFlags) validatePlacement(p *plan) error {
+	p.opts = strategies.Options{GUPShare: f.gupShare, Fallback: f.fallback, RetryOnContended: f.retryContended}
+	if err := p.opts.Validate(); err != nil {
+		return usageError{err}
+	}
+	var err error
+	if p.policy, err = hardware.ParsePolicy(f.pin); err != nil {
+		return usagef("-pin: %v", err)
+	}
+	if f.rolePlace == "" {
+		return nil
+	}
+	if p.rolePlace, err = hardware.ParseRolePlacement(f.rolePlace); err != nil {
+		return usagef("-role-place: %v", err)
+	}
+	if p.policy.Name == "none" {
+		return usagef("-role-place %s needs a -pin policy other than none", f.rolePlace)
+	}
+	return nil
+}
+
+// memAvailable is the memory a run may count on; a variable so that tests
+// can give a machine of known size.
+var memAvailable = hardware.MemAvailable
+
+// validateMemory bounds -file-size and -threads by what this machine's
+// memory holds: the model keeps PageBytes per page and each worker takes
+// WorkerBytes, and one run may take at most half of the available memory.
+// Past that the Go runtime dies with "runtime: out of memory".
+func (f *runFlags) validateMemory(p *plan) error {
+	avail, err := memAvailable()
+	if err != nil {
+		return nil // no /proc/meminfo: no bound to give
+	}
+	budget := int64(avail / 2)
+	for _, sc := range p.scenarios {
+		size := cmp.Or(p.fileSize, sc.FileSize)
+		if need := hotpath.MemoryNeed(size, 4096, 1, f.oracle); need > budget {
+			most := budget / hotpath.PageBytes(f.oracle) * 4096
+			return usagef("-file-size %s needs %s of memory for the model (%d bytes per 4 KiB page) and one run may take half of the %s available: the largest -file-size here is %s",
+				f.fileSize, hardware.FormatBytes(uint64(need)), hotpath.PageBytes(f.oracle), hardware.FormatBytes(avail), hardware.FormatBytes(uint64(most)))
+		}
+		th := slices.Max(p.threads)
+		workers := th + backgroundWorkers(sc)
+		if need := hotpath.MemoryNeed(size, 4096, workers, f.oracle); need > budget {
+			most := (budget - hotpath.MemoryNeed(size, 4096, 0, f.oracle)) / hotpath.WorkerBytes()
+			return usagef("-threads %d needs about %s of memory (%s per worker) and one run may take half of the %s available: at most %d threads here",
+				th, hardware.FormatBytes(uint64(need)), hardware.FormatBytes(uint64(hotpath.WorkerBytes())), hardware.FormatBytes(avail), max(most-int64(backgroundWorkers(sc)), 0))
+		}
+	}
+	return nil
+}
+
+// backgroundWorkers counts the workers of sc that -threads does not scale.
+func backgroundWorkers(sc hotpath.Scenario) int {
+	n := 0
+	for _, r := range sc.Roles {
+		if !r.Role.Foreground() {
+			n += r.Count
+		}
+	}
+	return n
 }
 
 func validFormat(s string) bool {
@@ -236,28 +354,6 @@ func parseThreads(s string) ([]int, error) {
 	return out, nil
 }
 
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	u := strings.ToUpper(s)
-	for suf, m := range map[string]int64{"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30} {
-		if strings.HasSuffix(u, suf) && len(u) > len(suf) {
-			if _, err := strconv.ParseInt(u[:len(u)-len(suf)], 10, 64); err == nil {
-				mult = m
-				u = u[:len(u)-len(suf)]
-				break
-			}
-		}
-	}
-	n, err := strconv.ParseInt(u, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a size (bytes, or a number with K, M or G)", s)
-	}
-	if n < 0 || n > (1<<50)/mult {
-		return 0, fmt.Errorf("%q is out of range (0 to 1P)", s)
-	}
-	return n * mult, nil
-}
-
 func cmdRun(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet(name)
 	var f runFlags
@@ -289,234 +385,6 @@ func runDefault(ctx context.Context, stdout, stderr io.Writer) error {
 		return err
 	}
 	return execute(ctx, "lockbench", &f, p, stdout, stderr)
-}
-
-// activeDirs are target directories with a run in progress, for the
-// second-Ctrl-C exit path.
-var activeDirs sync.Map
-
-func removeBackingFiles() {
-	activeDirs.Range(func(k, _ any) bool {
-		for _, pat := range []string{".lockbench-cache-*"} {
-			m, _ := filepath.Glob(filepath.Join(k.(string), pat))
-			for _, x := range m {
-				os.Remove(x)
-			}
-		}
-		return true
-	})
-}
-
-// execute runs every cell of p and writes the results.
-func execute(ctx context.Context, name string, f *runFlags, p *plan, stdout, stderr io.Writer) (err error) {
-	for _, o := range []struct{ flag, path string }{{"-o", f.out}, {"-html", f.html}, {"-hdr-log", f.hdrLog}} {
-		if o.path != "" {
-			if err := checkWritableDir(o.flag, o.path); err != nil {
-				return err
-			}
-		}
-	}
-	machine, err := hardware.Detect()
-	if err != nil {
-		return fmt.Errorf("detecting the machine: %w", err)
-	}
-	cpus, err := machine.Order(p.policy)
-	if err != nil {
-		return usagef("-pin: %v", err)
-	}
-	targets, cleanup, err := hardware.PrepareAll(ctx, p.targets)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := cleanup(); cerr != nil && err == nil {
-			err = cerr
-		}
-		for _, t := range targets {
-			activeDirs.Delete(t.Path)
-		}
-	}()
-	file := &results.File{
-		Schema: results.SchemaVersion, Tool: "lockbench", Command: name,
-		Created: time.Now().UTC(), Machine: machine,
-	}
-	total := len(p.strategies) * len(p.scenarios) * len(p.threads) * len(targets)
-	total -= len(p.kernelSkip) * len(p.threads) * len(targets)
-	k := 0
-	printNote(stderr, p.note)
-	progress := newProgress(stderr, total, f.quiet)
-cells:
-	for _, tgt := range targets {
-		for _, sc := range p.scenarios {
-			for _, th := range p.threads {
-				for _, sn := range p.strategies {
-					if !p.runsCell(sn, sc) {
-						continue
-					}
-					k++
-					st, err := newStrategy(sn, p.opts)
-					if err != nil {
-						return usageError{err}
-					}
-					cell := results.Cell{Config: results.Config{
-						Strategy: sn, Scenario: sc.Name, Threads: th, Target: tgt.Spec, TargetInfo: tgt,
-						Pin: p.policy.String(), Seed: f.seed, FileSize: sc.FileSize, PageSize: 4096,
-						Duration: f.duration, OpLimit: f.ops, Warmup: f.warmup, Reps: f.reps,
-						Oracle: f.oracle, Delay: f.delay > 0, Options: optionsString(sn, p.opts),
-					}}
-					if p.fileSize > 0 {
-						cell.Config.FileSize = p.fileSize
-					}
-					progress.cell(k, fmt.Sprintf("%s %s threads=%d %s", sn, sc.Name, th, tgt.Spec))
-					cfg := hotpath.Config{
-						Strategy: st, Scenario: sc, Threads: th, Duration: f.duration, OpLimit: f.ops,
-						Seed: f.seed, Dir: tgt.Path, FileSize: p.fileSize, Oracle: f.oracle,
-						GUPShare: f.gupShare, Watchdog: f.watchdog, Clock: p.clk, Direct: true,
-						Kernel: sn == hotpath.KernelName,
-					}
-					if f.delay > 0 {
-						cfg.Delay = &hotpath.DelayConfig{For: f.delay, Points: sc.Delays}
-					}
-					if len(cpus) > 0 {
-						exclusive := -1
-						if p.rolePlace != "" {
-							if exclusive, err = machine.PlaceRole(p.rolePlace, cpus[:min(th, len(cpus))]); err != nil {
-								return usagef("-role-place: %v", err)
-							}
-						}
-						cfg.Pin = func(worker int, role hotpath.Role) (int, error) {
-							cpu := cpus[worker%len(cpus)]
-							if exclusive >= 0 && (role == hotpath.RoleFsync || role == hotpath.RolePuncher || role == hotpath.RoleTruncater) {
-								cpu = exclusive
-							}
-							return cpu, hardware.Pin(cpu)
-						}
-					}
-					activeDirs.Store(tgt.Path, true)
-					if f.warmup > 0 {
-						w := cfg
-						w.Duration, w.OpLimit = f.warmup, 0
-						if _, err := hotpath.Run(ctx, w); err != nil && ctx.Err() == nil {
-							return fmt.Errorf("%s %s: warm-up: %w", sn, sc.Name, err)
-						}
-					}
-					for r := 0; r < f.reps && ctx.Err() == nil; r++ {
-						rep, err := hotpath.Run(ctx, cfg)
-						var dl *hotpath.DeadlockError
-						if err != nil && !errors.As(err, &dl) {
-							return fmt.Errorf("%s %s on %s: %w", sn, sc.Name, tgt.Spec, err)
-						}
-						rep.Index = r
-						cell.Reps = append(cell.Reps, rep)
-						if rep.Incomplete {
-							cell.Incomplete = true
-						}
-					}
-					activeDirs.Delete(tgt.Path)
-					if ctx.Err() != nil {
-						cell.Incomplete = true
-						file.Incomplete = true
-					}
-					if len(cell.Reps) > 0 {
-						file.Cells = append(file.Cells, cell)
-					}
-					if ctx.Err() != nil {
-						break cells
-					}
-				}
-			}
-		}
-	}
-	progress.done()
-	return emit(file, f, stdout)
-}
-
-// emit renders the file on stdout and writes the results and HTML files.
-func emit(file *results.File, f *runFlags, stdout io.Writer) error {
-	if err := reports.Render(stdout, f.format, file); err != nil {
-		return err
-	}
-	if f.out != "" {
-		if err := results.WriteFile(f.out, file); err != nil {
-			return err
-		}
-		if f.format == "text" {
-			fmt.Fprintf(stdout, "results: %s\n", f.out)
-		}
-	}
-	if f.html != "" {
-		if err := writeHTML(f.html, []*results.File{file}); err != nil {
-			return err
-		}
-		if f.format == "text" {
-			fmt.Fprintf(stdout, "report: %s\n", f.html)
-		}
-	}
-	if f.hdrLog != "" {
-		if err := writeAtomic(f.hdrLog, func(w io.Writer) error { return reports.WriteHDRLog(w, file, f.hdrOp) }); err != nil {
-			return err
-		}
-	}
-	if file.Incomplete {
-		return errors.New("interrupted: results are incomplete (marked \"incomplete\": true)")
-	}
-	return nil
-}
-
-func optionsString(strategy string, o strategies.Options) string {
-	if strategy != "faultretry" {
-		return ""
-	}
-	return fmt.Sprintf("gup-share=%v,fallback=%s,retry-contended=%v", o.GUPShare, o.Fallback, o.RetryOnContended)
-}
-
-// checkWritableDir fails early when an output file's directory is missing
-// or read-only, before anything is measured.
-func checkWritableDir(flagName, path string) error {
-	dir := filepath.Dir(path)
-	st, err := os.Stat(dir)
-	if err != nil {
-		return usagef("%s %s: directory %s does not exist", flagName, path, dir)
-	}
-	if !st.IsDir() {
-		return usagef("%s %s: %s is not a directory", flagName, path, dir)
-	}
-	tmp, err := os.CreateTemp(dir, ".lockbench-probe-*")
-	if err != nil {
-		return fmt.Errorf("%s %s: directory %s is not writable: %w", flagName, path, dir, err)
-	}
-	tmp.Close()
-	os.Remove(tmp.Name())
-	return nil
-}
-
-// writeHTML writes the HTML report atomically.
-func writeHTML(path string, files []*results.File) error {
-	return writeAtomic(path, func(w io.Writer) error { return reports.WriteHTML(w, files) })
-}
-
-// writeAtomic writes a file through a temporary file and a rename.
-func writeAtomic(path string, render func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = render(tmp); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func maxCPUs() int {

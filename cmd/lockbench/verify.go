@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -88,191 +89,262 @@ func parseBudget(s string) (time.Duration, int64, error) {
 	return d, 0, nil
 }
 
-func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+// verifyFlags are verify's flags.
+type verifyFlags struct {
+	strategy, scenario, budget, seed, target, out, holeSizes, fallback string
+	threads, seeds                                                     int
+	delay                                                              time.Duration
+	gup                                                                float64
+}
+
+func (v *verifyFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&v.strategy, "strategy", "all", "comma list of strategies: "+strings.Join(strategies.Names(), ", ")+", or all")
+	fs.StringVar(&v.scenario, "scenario", "all", "comma list of race scenarios: "+strings.Join(raceScenarios(), ", ")+", holetest, or all")
+	fs.StringVar(&v.budget, "budget", "2s", "budget per cell: a duration (2s) or an operation count (1000000ops)")
+	fs.IntVar(&v.threads, "threads", 2, "foreground workers per cell")
+	fs.StringVar(&v.seed, "seed", "1", "seed (a replay gives the seed of a violating run)")
+	fs.IntVar(&v.seeds, "seeds", 1, "run each cell with this many seeds (seed, seed+1, ...) and count how many reproduce")
+	fs.DurationVar(&v.delay, "delay", 50*time.Microsecond, "delay injection at each scenario's race points (0: off)")
+	fs.StringVar(&v.target, "target", "tmpfs", "target (as for run)")
+	fs.StringVar(&v.out, "o", "lockbench-verify.json", "results file with the matrix (empty: none)")
+	fs.StringVar(&v.holeSizes, "holetest-sizes", "1M,16M", "file sizes of the fstests 344/346 replica (1M,16M,256M in fstests; empty: skip it)")
+	fs.Float64Var(&v.gup, "gup-share", 0, "faultretry: share of stores from get_user_pages callers, in [0,1]")
+	fs.StringVar(&v.fallback, "fallback", "sigbus", "faultretry: "+strings.Join(strategies.FallbackNames, ", "))
+}
+
+// verifyPlan is a validated verify command line.
+type verifyPlan struct {
+	strategies []string
+	scenarios  []hotpath.Scenario
+	holetest   []int64 // sizes; nil: no holetest
+	dur        time.Duration
+	ops        int64
+	seed       uint64
+	opts       strategies.Options
+	targets    []hardware.TargetSpec
+}
+
+func (v *verifyFlags) validate() (*verifyPlan, error) {
+	p := &verifyPlan{}
+	var err error
+	if p.strategies, err = parseList(v.strategy, strategies.Names(), "-strategy"); err != nil {
+		return nil, err
+	}
+	scs, err := parseList(v.scenario, append(raceScenarios(), "holetest"), "-scenario")
+	if err != nil {
+		return nil, err
+	}
+	if v.scenario == "all" {
+		scs = raceScenarios()
+	}
+	for _, n := range scs {
+		if sc, err := hotpath.LookupScenario(n); err == nil {
+			p.scenarios = append(p.scenarios, sc)
+		}
+	}
+	if p.dur, p.ops, err = parseBudget(v.budget); err != nil {
+		return nil, err
+	}
+	if p.seed, err = strconv.ParseUint(v.seed, 10, 64); err != nil {
+		return nil, usagef("-seed %q is not an unsigned integer", v.seed)
+	}
+	switch {
+	case v.seeds < 1 || v.seeds > 10000:
+		return nil, usagef("-seeds must be between 1 and 10000, got %d", v.seeds)
+	case v.threads < 1 || v.threads > 4096:
+		return nil, usagef("-threads must be between 1 and 4096, got %d", v.threads)
+	case v.delay < 0 || v.delay > time.Second:
+		return nil, usagef("-delay must be in [0, 1s], got %v", v.delay)
+	}
+	if v.holeSizes != "" && (v.scenario == "all" || slices.Contains(scs, "holetest")) {
+		for _, x := range strings.Split(v.holeSizes, ",") {
+			n, err := hardware.ParseSize(strings.TrimSpace(x))
+			if err != nil || n <= 0 || n%4096 != 0 {
+				return nil, usagef("-holetest-sizes: %q is not a positive multiple of 4096 bytes (such as 1M)", x)
+			}
+			p.holetest = append(p.holetest, n)
+		}
+	}
+	p.opts = strategies.Options{GUPShare: v.gup, Fallback: v.fallback}
+	if err := p.opts.Validate(); err != nil {
+		return nil, usageError{err}
+	}
+	if p.targets, err = hardware.ParseTargets(v.target); err != nil {
+		return nil, usagef("-target: %v", err)
+	}
+	if len(p.targets) != 1 {
+		return nil, usagef("-target: verify runs on one target, got %d in %q", len(p.targets), v.target)
+	}
+	return p, nil
+}
+
+// cmdVerify runs the race oracle in stages: parse and validate, check the
+// output, prepare the target, run the matrix (the cells of the grid, one
+// repetition per seed) and the holetest replica, and emit.
+func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("verify")
-	strategy := fs.String("strategy", "all", "comma list of strategies: "+strings.Join(strategies.Names(), ", ")+", or all")
-	scenario := fs.String("scenario", "all", "comma list of race scenarios: "+strings.Join(raceScenarios(), ", ")+", holetest, or all")
-	budget := fs.String("budget", "2s", "budget per cell: a duration (2s) or an operation count (1000000ops)")
-	threads := fs.Int("threads", 2, "foreground workers per cell")
-	seedStr := fs.String("seed", "1", "seed (a replay gives the seed of a violating run)")
-	seeds := fs.Int("seeds", 1, "run each cell with this many seeds (seed, seed+1, ...) and count how many reproduce")
-	delay := fs.Duration("delay", 50*time.Microsecond, "delay injection at each scenario's race points (0: off)")
-	target := fs.String("target", "tmpfs", "target (as for run)")
-	out := fs.String("o", "lockbench-verify.json", "results file with the matrix (empty: none)")
-	holeSizes := fs.String("holetest-sizes", "1M,16M", "file sizes of the fstests 344/346 replica (1M,16M,256M in fstests; empty: skip it)")
-	gup := fs.Float64("gup-share", 0, "faultretry: share of stores from get_user_pages callers, in [0,1]")
-	fallback := fs.String("fallback", "sigbus", "faultretry: "+strings.Join(strategies.FallbackNames, ", "))
+	var v verifyFlags
+	v.register(fs)
 	if done, err := parseFlags(fs, args, stdout); done || err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("verify: unexpected argument %q", fs.Arg(0))
 	}
-	sts, err := parseList(*strategy, strategies.Names(), "-strategy")
+	p, err := v.validate()
 	if err != nil {
 		return err
 	}
-	scs, err := parseList(*scenario, append(raceScenarios(), "holetest"), "-scenario")
-	if err != nil {
-		return err
-	}
-	if *scenario == "all" {
-		scs = raceScenarios()
-	}
-	scs = slices.DeleteFunc(scs, func(s string) bool { return s == "holetest" })
-	dur, ops, err := parseBudget(*budget)
-	if err != nil {
-		return err
-	}
-	seed, err := strconv.ParseUint(*seedStr, 10, 64)
-	if err != nil {
-		return usagef("-seed %q is not an unsigned integer", *seedStr)
-	}
-	if *seeds < 1 || *seeds > 10000 {
-		return usagef("-seeds must be between 1 and 10000, got %d", *seeds)
-	}
-	if *threads < 1 || *threads > 4096 {
-		return usagef("-threads must be between 1 and 4096, got %d", *threads)
-	}
-	if *delay < 0 || *delay > time.Second {
-		return usagef("-delay must be in [0, 1s], got %v", *delay)
-	}
-	var sizes []int64
-	if *holeSizes != "" {
-		for _, x := range strings.Split(*holeSizes, ",") {
-			n, err := parseSize(strings.TrimSpace(x))
-			if err != nil || n <= 0 || n%4096 != 0 {
-				return usagef("-holetest-sizes: %q is not a positive multiple of 4096 bytes (such as 1M)", x)
-			}
-			sizes = append(sizes, n)
-		}
-	}
-	opts := strategies.Options{GUPShare: *gup, Fallback: *fallback}
-	if err := opts.Validate(); err != nil {
-		return usageError{err}
-	}
-	if *out != "" {
-		if err := checkWritableDir("-o", *out); err != nil {
+	if v.out != "" {
+		if err := checkOutputPath("-o", v.out); err != nil {
 			return err
 		}
 	}
-	specs, err := hardware.ParseTargets(*target)
-	if err != nil {
-		return usagef("-target: %v", err)
-	}
-	if len(specs) != 1 {
-		return usagef("-target: verify runs on one target, got %d in %q", len(specs), *target)
-	}
-	targets, cleanup, err := hardware.PrepareAll(ctx, specs)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := cleanup(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
-	tgt := targets[0]
 	machine, err := hardware.Detect()
 	if err != nil {
 		return err
 	}
-	m := &results.Matrix{Budget: *budget}
-	ok := true
-	progress := newProgress(stderr, len(sts)*len(scs), false)
-	k := 0
-	for _, scn := range scs {
-		sc, _ := hotpath.LookupScenario(scn)
-		for _, sn := range sts {
-			k++
-			progress.cell(k, sn+" "+scn)
-			st, err := strategies.New(sn, opts)
-			if err != nil {
-				return usageError{err}
-			}
-			// Run the cell once per seed; the cell shows the first
-			// violating seed's run, and how many seeds reproduced.
-			var c results.VerifyCell
-			var totalOps int64
-			for i := 0; i < *seeds && ctx.Err() == nil; i++ {
-				cfg := hotpath.Config{
-					Strategy: st, Scenario: sc, Threads: *threads, Duration: dur, OpLimit: ops,
-					Seed: seed + uint64(i), Dir: tgt.Path, Oracle: true, GUPShare: *gup, Watchdog: 5 * time.Second, Direct: true,
-				}
-				if *delay > 0 {
-					cfg.Delay = &hotpath.DelayConfig{For: *delay, Points: sc.Delays}
-				}
-				activeDirs.Store(tgt.Path, true)
-				rep, err := hotpath.Run(ctx, cfg)
-				activeDirs.Delete(tgt.Path)
-				var dl *hotpath.DeadlockError
-				if err != nil && !errors.As(err, &dl) {
-					return fmt.Errorf("verify %s %s: %w", sn, scn, err)
-				}
-				ci := verdict(sn, sc, rep, seed+uint64(i), *budget, *delay, *threads)
-				totalOps += ci.Ops
-				if i == 0 || c.Verdict == "safe" && ci.Verdict != "safe" {
-					ci.Seeds, ci.Reproduced = c.Seeds, c.Reproduced
-					c = ci
-				}
-				if ci.Verdict != "safe" {
-					c.Reproduced++
-				}
-				c.Seeds++
-			}
-			c.Ops = totalOps
-			c.Matches = matches(c)
-			ok = ok && c.Matches
-			m.Cells = append(m.Cells, c)
-			if ctx.Err() != nil {
-				break
-			}
+	return withTargets(ctx, p.targets, stderr, func(targets []hardware.Target) error {
+		m := &results.Matrix{Budget: v.budget}
+		progress := newProgress(stderr, len(p.strategies)*(len(p.scenarios)+min(len(p.holetest), 1)), false)
+		runErr := verifyMatrix(ctx, &v, p, targets[0], m, progress)
+		if runErr == nil && ctx.Err() == nil {
+			runErr = verifyHoletest(ctx, &v, p, targets[0], m, progress)
 		}
-		if ctx.Err() != nil {
-			break
+		progress.done()
+		file := &results.File{Schema: results.SchemaVersion, Tool: "lockbench", Command: "verify " + strings.Join(args, " "), Created: time.Now().UTC(),
+			Machine: machine, Verify: m, Incomplete: ctx.Err() != nil || runErr != nil, Cells: []results.Cell{}}
+		if runErr != nil {
+			file.Error = runErr.Error()
+		}
+		return emitMatrix(ctx, file, &v, p, runErr, stdout)
+	})
+}
+
+// verifyMatrix runs every race cell once per seed; a cell shows the first
+// violating seed's run and how many seeds reproduced.
+func verifyMatrix(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardware.Target, m *results.Matrix, progress *progress) error {
+	// verify's grid is scenario-major: one target, one thread count.
+	var cur *results.VerifyCell
+	var st strategies.Strategy
+	keep := func() {
+		if cur != nil {
+			cur.Matches = matches(*cur)
+			m.Cells = append(m.Cells, *cur)
+			cur = nil
 		}
 	}
-	if len(sizes) > 0 && ctx.Err() == nil && (*scenario == "all" || strings.Contains(*scenario, "holetest")) {
-		for _, sn := range sts {
-			progress.cell(k, sn+" holetest")
-			st, err := strategies.New(sn, opts)
-			if err != nil {
-				return usageError{err}
+	defer keep()
+	for _, sc := range p.scenarios {
+		g := grid{strategies: p.strategies, scenarios: []hotpath.Scenario{sc}, threads: []int{v.threads}, targets: []hardware.Target{tgt}, reps: v.seeds}
+		for pt := range g.points() {
+			if ctx.Err() != nil {
+				return nil
 			}
-			c, err := holetest(ctx, st, tgt.Path, sizes, seed, *delay)
-			if err != nil {
-				return fmt.Errorf("verify %s holetest: %w", sn, err)
+			if pt.Rep == 0 {
+				keep()
+				progress.cell(len(m.Cells)+1, pt.Strategy+" "+sc.Name)
+				var err error
+				if st, err = strategies.New(pt.Strategy, p.opts); err != nil {
+					return usageError{err}
+				}
 			}
-			c.Strategy = sn
-			if c.Verdict != "safe" {
-				c.Replay = fmt.Sprintf("go run ./cmd/lockbench verify -strategy %s -scenario holetest -seed %d -delay %v", sn, seed, *delay)
+			seed := p.seed + uint64(pt.Rep)
+			cfg := hotpath.Config{
+				Strategy: st, Scenario: sc, Threads: v.threads, Duration: p.dur, OpLimit: p.ops,
+				Seed: seed, Dir: tgt.Path, Oracle: true, GUPShare: v.gup, Watchdog: 5 * time.Second, Direct: true,
 			}
-			if expectViolated(sn, strategies.R1) {
-				c.Expect = "violated"
+			if v.delay > 0 {
+				cfg.Delay = &hotpath.DelayConfig{For: v.delay, Points: sc.Delays}
 			}
-			c.Matches = matches(c)
-			ok = ok && c.Matches
-			m.Cells = append(m.Cells, c)
+			rep, err := runRep(ctx, cfg)
+			var dl *hotpath.DeadlockError
+			if err != nil && !errors.As(err, &dl) {
+				return fmt.Errorf("verify %s %s: %w", pt.Strategy, sc.Name, err)
+			}
+			ci := verdict(pt.Strategy, sc, rep, seed, v.budget, v.delay, v.threads)
+			if cur == nil {
+				cur = &ci
+			} else {
+				mergeSeed(cur, ci)
+			}
 		}
+	}
+	return nil
+}
+
+// mergeSeed adds the verdict of one more seed to cell c: the cell keeps the
+// first violating seed's run and counts seeds, reproductions and ops.
+func mergeSeed(c *results.VerifyCell, ci results.VerifyCell) {
+	seeds, reproduced, ops := c.Seeds+1, c.Reproduced, c.Ops+ci.Ops
+	if ci.Verdict != "safe" {
+		reproduced++
+	}
+	if c.Verdict == "safe" && ci.Verdict != "safe" {
+		*c = ci
+	}
+	c.Seeds, c.Reproduced, c.Ops = seeds, reproduced, ops
+}
+
+// verifyHoletest runs the fstests 344/346 replica for every strategy.
+func verifyHoletest(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardware.Target, m *results.Matrix, progress *progress) error {
+	for _, sn := range p.strategies {
+		if len(p.holetest) == 0 || ctx.Err() != nil {
+			return nil
+		}
+		progress.cell(len(m.Cells)+1, sn+" holetest")
+		st, err := strategies.New(sn, p.opts)
+		if err != nil {
+			return usageError{err}
+		}
+		c, err := holetest(ctx, st, tgt.Path, p.holetest, p.seed, v.delay)
+		if err != nil {
+			return fmt.Errorf("verify %s holetest: %w", sn, err)
+		}
+		c.Strategy = sn
+		if c.Verdict != "safe" {
+			c.Replay = fmt.Sprintf("go run ./cmd/lockbench verify -strategy %s -scenario holetest -seed %d -delay %v", sn, p.seed, v.delay)
+		}
+		if expectViolated(sn, strategies.R1) {
+			c.Expect = "violated"
+		}
+		c.Matches = matches(c)
+		m.Cells = append(m.Cells, c)
+	}
+	return nil
+}
+
+// emitMatrix writes the results file, then the matrix on stdout, then says
+// how verify ended.
+func emitMatrix(ctx context.Context, file *results.File, v *verifyFlags, p *verifyPlan, runErr error, stdout io.Writer) error {
+	if v.out != "" {
+		if err := results.WriteFile(v.out, file); err != nil {
+			return joinErrors(runErr, err)
+		}
+	}
+	var scs []string
+	for _, sc := range p.scenarios {
+		scs = append(scs, sc.Name)
+	}
+	if len(p.holetest) > 0 {
 		scs = append(scs, "holetest")
 	}
-	progress.done()
-	if err := writeMatrix(stdout, m, sts, scs); err != nil {
-		return err
+	if err := writeMatrix(stdout, file.Verify, p.strategies, scs); err != nil {
+		return joinErrors(runErr, err)
 	}
-	if *out != "" {
-		f := &results.File{Schema: results.SchemaVersion, Tool: "lockbench", Command: "verify " + strings.Join(args, " "), Created: time.Now().UTC(),
-			Machine: machine, Verify: m, Incomplete: ctx.Err() != nil}
-		if err := results.WriteFile(*out, f); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "results: %s\n", *out)
+	if v.out != "" {
+		fmt.Fprintf(stdout, "results: %s\n", v.out)
 	}
-	if ctx.Err() != nil {
+	switch {
+	case runErr != nil:
+		return fmt.Errorf("%w (the %d cells finished before it are kept, marked incomplete)", runErr, len(file.Verify.Cells))
+	case ctx.Err() != nil:
 		return errors.New("interrupted: the matrix is incomplete")
 	}
-	if !ok {
-		return errMismatch
+	for _, c := range file.Verify.Cells {
+		if !c.Matches {
+			return errMismatch
+		}
 	}
 	return nil
 }

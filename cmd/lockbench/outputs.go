@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"lockbench/hotpath"
+)
+
+// checkOutputs checks every output path of a run before anything is
+// measured (issue 13 item 6): each names a file, not a directory, in an
+// existing writable directory, and no two name the same file.
+func checkOutputs(f *runFlags, p *plan) error {
+	seen := map[string]string{}
+	for _, o := range []struct{ flag, path string }{{"-o", f.out}, {"-html", f.html}, {"-hdr-log", f.hdrLog}} {
+		if o.path == "" {
+			continue
+		}
+		if err := checkOutputPath(o.flag, o.path); err != nil {
+			return err
+		}
+		key := canonicalPath(o.path)
+		if other, ok := seen[key]; ok {
+			return usagef("%s %s is the same file as %s: each output needs its own path", o.flag, o.path, other)
+		}
+		seen[key] = o.flag
+	}
+	return nil
+}
+
+// checkOutputPath fails early when an output file cannot be written: its
+// path is a directory, or its directory is missing or read-only. A device
+// or FIFO is written through (results.WriteAtomic) and needs no probe.
+func checkOutputPath(flagName, path string) error {
+	if fi, err := os.Stat(path); err == nil {
+		switch {
+		case fi.IsDir():
+			return usagef("%s %s is a directory; want a file path", flagName, path)
+		case !fi.Mode().IsRegular():
+			return nil
+		}
+	}
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return usagef("%s %s: directory %s does not exist", flagName, path, dir)
+	}
+	if !st.IsDir() {
+		return usagef("%s %s: %s is not a directory", flagName, path, dir)
+	}
+	tmp, err := os.CreateTemp(dir, ".lockbench-probe-*")
+	if err != nil {
+		return fmt.Errorf("%s %s: directory %s is not writable: %w", flagName, path, dir, err)
+	}
+	tmp.Close()
+	os.Remove(tmp.Name())
+	return nil
+}
+
+// canonicalPath is path absolute with its directory's symlinks resolved,
+// so that two spellings of one file compare equal.
+func canonicalPath(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		return filepath.Join(dir, filepath.Base(abs))
+	}
+	return abs
+}
+
+// cleanups are the target cleanups of runs in progress, for an exit that
+// cannot wait for them (the second Ctrl-C).
+type cleanups struct {
+	mu   sync.Mutex
+	next int
+	fns  map[int]func() error
+}
+
+var exitCleanups = &cleanups{fns: map[int]func() error{}}
+
+func (c *cleanups) add(fn func() error) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.next++
+	c.fns[c.next] = fn
+	return c.next
+}
+
+func (c *cleanups) remove(id int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.fns, id)
+}
+
+// exitNow removes this process's backing files, and only those (a
+// concurrent run's in the same directory stay), then undoes the targets it
+// set up (unmounts and detaches loop targets), for the second Ctrl-C.
+func exitNow() error {
+	hotpath.RemoveBackingFiles()
+	exitCleanups.mu.Lock()
+	defer exitCleanups.mu.Unlock()
+	var err error
+	for _, fn := range exitCleanups.fns {
+		err = joinErrors(err, fn())
+	}
+	return err
+}
