@@ -22,7 +22,7 @@ import (
 // The tests in this file drive the model single-threaded (or with one
 // helper goroutine parked at a known point) through the worker methods, and
 // check exact page, PTE and extent states after each transition of
-// ../shared/design/model.md. Failures read `op(x) = got; want w`.
+// docs/MODEL.md. Failures read `op(x) = got; want w`.
 
 const (
 	tPageSize = 4096

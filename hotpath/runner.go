@@ -519,6 +519,9 @@ func (w *Worker) foreground(in *Inode, cfg *Config, spec RoleSpec, gup float64, 
 // span is the pages a foreground worker picks from: the whole file, or
 // under Disjoint the data writer's own slice starting at base.
 func (s *Scenario) span(threads, npages, data int) (span, base int) {
+	if s.Pattern == ReadersApart {
+		return readersApart(npages, data)
+	}
 	if s.Pattern != Disjoint || data < 0 {
 		return npages, 0
 	}

@@ -19,7 +19,22 @@ const (
 	HotSpot
 	// Disjoint gives each data-writing worker its own slice of the file.
 	Disjoint
+	// ReadersApart sends readers to the second half of the file and every
+	// other foreground worker to the first: the pages readers fill are
+	// never mapped, so the reclaimer can evict them and reads keep missing.
+	ReadersApart
 )
+
+// readersApart is the span of a foreground worker under ReadersApart: the
+// second half of the file for a reader (data < 0: it writes no data), the
+// first half for a faulter or writer.
+func readersApart(npages, data int) (span, base int) {
+	half := npages / 2
+	if data < 0 {
+		return npages - half, half
+	}
+	return half, 0
+}
 
 // RoleSpec says how many workers run a role and how often they act.
 type RoleSpec struct {
@@ -106,12 +121,12 @@ var Scenarios = []Scenario{
 		Delays: []string{"fsync-leaf"},
 	},
 	{
-		Name: "fsync-read", Description: "faulters storing, readers reading a working set a reclaimer keeps evicting (reads miss and fill), fsync every 5ms, a puncher reopening holes every 5ms: the btrfs claim, fsync's lock stalls cache-missing reads under rangelock and only write faults under rwsem (R5)",
-		Race: strategies.R5, FileSize: 1 * mib, Pattern: Uniform, Stores: 0.8, Loads: 0.1, FaultAround: true, WritePages: 4, PunchPages: 16,
+		Name: "fsync-read", Description: "faulters storing in one half of a 1 MiB file, readers reading 64 KiB at a time from the other half while a reclaimer keeps evicting it (reads miss and fill), fsync every 1ms, a puncher reopening holes every 2ms (the btrfs claim: fsync's lock should stall cache-missing reads under rangelock, only write faults under rwsem; R5)",
+		Race: strategies.R5, FileSize: 1 * mib, Pattern: ReadersApart, Stores: 0.8, Loads: 0.1, FaultAround: true, WritePages: 16, PunchPages: 16,
 		Roles: []RoleSpec{
 			{Role: RoleFaulter, Share: 0.5}, {Role: RoleReader, Share: 0.5},
-			{Role: RoleFsync, Count: 1, Interval: 5 * time.Millisecond}, {Role: RolePuncher, Count: 1, Interval: 5 * time.Millisecond},
-			{Role: RoleFlusher, Count: 1, Interval: time.Millisecond}, {Role: RoleReclaimer, Count: 1},
+			{Role: RoleFsync, Count: 1, Interval: time.Millisecond}, {Role: RolePuncher, Count: 1, Interval: 2 * time.Millisecond},
+			{Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}, {Role: RoleReclaimer, Count: 1},
 		},
 		Delays: []string{"fsync-leaf"},
 	},

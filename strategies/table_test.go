@@ -6,16 +6,20 @@ import (
 	"testing"
 )
 
-// TestDesignTablesAreCurrent keeps docs/DESIGN.md's lock table and
-// expectation table equal to the strategies' plans and registry.
-func TestDesignTablesAreCurrent(t *testing.T) {
-	doc, err := os.ReadFile("../docs/DESIGN.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, want := range map[string]string{"lock table": LockTable(), "expectation table": ExpectationTable()} {
-		if !strings.Contains(string(doc), want) {
-			t.Errorf("docs/DESIGN.md does not contain the current %s; want:\n%s", name, want)
+// TestDocTablesAreCurrent keeps docs/DESIGN.md's lock table and both docs'
+// expectation tables equal to the strategies' plans and registry.
+func TestDocTablesAreCurrent(t *testing.T) {
+	for _, tc := range []struct{ doc, name, want string }{
+		{"DESIGN.md", "lock table", LockTable()},
+		{"DESIGN.md", "expectation table", ExpectationTable()},
+		{"MODEL.md", "expectation table", ExpectationTable()},
+	} {
+		doc, err := os.ReadFile("../docs/" + tc.doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(doc), tc.want) {
+			t.Errorf("docs/%s does not contain the current %s; want:\n%s", tc.doc, tc.name, tc.want)
 		}
 	}
 }
