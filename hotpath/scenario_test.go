@@ -72,3 +72,21 @@ func TestOpenRejectsUnknownDelayPoint(t *testing.T) {
 	}
 	checkEmptyDir(t, dir)
 }
+
+// TestReadersApartSpan: readers pick from the second half, faulters and
+// writers from the first, so the pages readers fill are never mapped.
+func TestReadersApartSpan(t *testing.T) {
+	sc := Scenario{Pattern: ReadersApart, Roles: []RoleSpec{{Role: RoleFaulter, Share: 1}, {Role: RoleReader, Share: 1}}}
+	for _, tc := range []struct {
+		data, npages, span, base int
+	}{
+		{data: -1, npages: 256, span: 128, base: 128}, // a reader
+		{data: 0, npages: 256, span: 128, base: 0},    // a faulter
+		{data: -1, npages: 17, span: 9, base: 8},      // odd sizes: the reader takes the rest
+		{data: 1, npages: 17, span: 8, base: 0},
+	} {
+		if span, base := sc.span(2, tc.npages, tc.data); span != tc.span || base != tc.base {
+			t.Errorf("span(2, %d, data %d) = %d, %d; want %d, %d", tc.npages, tc.data, span, base, tc.span, tc.base)
+		}
+	}
+}
