@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"lockbench/reports"
 )
 
 // kernelDirs are the targets the kernel engine's tests run on: tmpfs and
@@ -144,5 +146,13 @@ func TestKernelRefusal(t *testing.T) {
 		if err := KernelRefusal(sc); err != nil {
 			t.Errorf("KernelRefusal(%s) = %v; want nil", name, err)
 		}
+	}
+}
+
+// TestKernelFaultFloorMatchesReports: reports repeats the fault floor in
+// its note (it imports no hotpath); the two must agree.
+func TestKernelFaultFloorMatchesReports(t *testing.T) {
+	if kernelFaultFloor != reports.KernelFaultFloor {
+		t.Errorf("hotpath kernelFaultFloor = %v, reports.KernelFaultFloor = %v; want them equal", kernelFaultFloor, reports.KernelFaultFloor)
 	}
 }

@@ -45,11 +45,19 @@ func Render(w io.Writer, format string, f *results.File) error {
 }
 
 // writeJSON writes the results file itself, indented as results.WriteFile
-// writes it.
+// writes it, plus "kernel_terms" when a cell has any (kernel.go): a
+// results reader ignores that field, so the output still reads as the file.
 func writeJSON(w io.Writer, f *results.File) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(f)
+	terms := kernelTerms(Summarize(f))
+	if len(terms) == 0 {
+		return enc.Encode(f)
+	}
+	return enc.Encode(struct {
+		*results.File
+		KernelTerms []CellTerms `json:"kernel_terms"`
+	}{f, terms})
 }
 
 // csvHeader names the columns of the CSV format: one row per cell,

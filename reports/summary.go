@@ -39,6 +39,13 @@ type CellSummary struct {
 	// threads, target, placement and size was found, so Ops[i].VsBaseline
 	// is filled in; it is false for the Baseline's own cells.
 	HasBaseline bool
+	// Usage is a kernel cell's per-role getrusage counts per operation
+	// (faults/op, blocked/op); empty for model cells.
+	Usage []RoleUsage
+	// Costs are a model cell's operations in the kernel's terms: added
+	// ns/op over the Baseline and its share of the kernel's same
+	// operation (reports/kernel.go); empty without a Baseline cell.
+	Costs []OpCost
 }
 
 // OpSummary is one operation kind of a cell over its repetitions. Latency
@@ -52,6 +59,7 @@ type OpSummary struct {
 	Count                Estimate // operations per repetition
 	PerSecond            Estimate
 	P50, P99, P999, Max  Estimate
+	Mean                 Estimate      // mean latency, ns
 	VsBaseline           *OpComparison // nil without a baseline
 	latencyReps, allReps int
 }
@@ -102,8 +110,8 @@ func Summarize(f *results.File) []CellSummary {
 	}
 	for i := range out {
 		c := &out[i]
-		if c.Config.Strategy == Baseline {
-			continue
+		if c.Config.Strategy == Baseline || c.Config.Strategy == Kernel {
+			continue // the kernel is what the model is compared with, not a strategy
 		}
 		b, ok := baselines[keyOf(c.Config)]
 		if !ok {
@@ -122,6 +130,7 @@ func Summarize(f *results.File) []CellSummary {
 			}
 		}
 	}
+	addKernelTerms(out, baselines)
 	return out
 }
 
@@ -165,6 +174,7 @@ func summarizeCell(c *results.Cell) CellSummary {
 	s.TimerFloor = Describe(floors)
 	s.Ops = summarizeOps(c.Reps)
 	s.Counters = summarizeCounters(c.Reps)
+	s.Usage = summarizeUsage(c.Reps)
 	s.Violations, s.ViolationKinds = countViolations(c.Reps)
 	return s
 }
@@ -173,8 +183,8 @@ func summarizeCell(c *results.Cell) CellSummary {
 func summarizeOps(reps []results.Rep) []OpSummary {
 	type key struct{ op, role string }
 	type series struct {
-		count, rate, p50, p99, p999, max []float64
-		sampleEvery                      int
+		count, rate, p50, p99, p999, max, mean []float64
+		sampleEvery                            int
 	}
 	var order []key
 	byKey := map[key]*series{}
@@ -195,6 +205,7 @@ func summarizeOps(reps []results.Rep) []OpSummary {
 				sr.p99 = append(sr.p99, float64(o.Latency.P99))
 				sr.p999 = append(sr.p999, float64(o.Latency.P999))
 				sr.max = append(sr.max, float64(o.Latency.Max))
+				sr.mean = append(sr.mean, float64(o.Latency.Mean))
 			}
 		}
 	}
@@ -210,6 +221,7 @@ func summarizeOps(reps []results.Rep) []OpSummary {
 			P99:         Describe(sr.p99),
 			P999:        Describe(sr.p999),
 			Max:         Describe(sr.max),
+			Mean:        Describe(sr.mean),
 			latencyReps: len(sr.p50),
 			allReps:     len(sr.count),
 		})

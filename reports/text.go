@@ -81,7 +81,7 @@ func describeMachine(m hardware.Machine) string {
 func cellHeader(s *CellSummary) string {
 	c := s.Config
 	parts := []string{
-		"strategy=" + c.Strategy,
+		"strategy=" + StrategyLabel(c),
 		"scenario=" + c.Scenario,
 		fmt.Sprintf("threads=%d", c.Threads),
 		"target=" + c.Target,
@@ -154,6 +154,9 @@ func writeTextCell(ew *errWriter, s *CellSummary) error {
 		}
 		ew.printf("  counters, total over %d reps (median per rep): %s\n", s.Reps, strings.Join(parts, ", "))
 	}
+	if err := writeTextUsage(ew, s); err != nil {
+		return err
+	}
 	if s.Violations == 0 {
 		ew.printf("  violations: none\n")
 	} else {
@@ -178,6 +181,9 @@ func writeTextCell(ew *errWriter, s *CellSummary) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+	}
+	if err := writeTextCosts(ew, s); err != nil {
+		return err
 	}
 	if ws := s.AllWarnings(); len(ws) > 0 {
 		ew.printf("  warnings:\n")

@@ -102,15 +102,16 @@ func writeThrough(path string, render func(io.Writer) error) (err error) {
 	return nil
 }
 
-// Read decodes a results file and rejects other schema versions.
+// Read decodes a results file of schema OldestSchema to SchemaVersion and
+// rejects other versions. Older files keep their own Schema number.
 func Read(r io.Reader) (*File, error) {
 	var f File
 	dec := json.NewDecoder(r)
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("results: %w", err)
 	}
-	if f.Schema != SchemaVersion {
-		return nil, fmt.Errorf("results: schema version %d, this lockbench reads version %d", f.Schema, SchemaVersion)
+	if f.Schema < OldestSchema || f.Schema > SchemaVersion {
+		return nil, fmt.Errorf("results: schema version %d, this lockbench reads schema version %d to %d", f.Schema, OldestSchema, SchemaVersion)
 	}
 	return &f, nil
 }

@@ -10,9 +10,14 @@ import (
 	"lockbench/hardware"
 )
 
-// SchemaVersion is the version of the results file format. Readers reject
-// files of any other version.
-const SchemaVersion = 1
+// SchemaVersion is the version of the results file format. Version 2 adds
+// kernel cells (strategy "kernel"), each worker's getrusage counts
+// (Worker.Usage) and the sigbus_beyond_eof counter; version 1 files read as
+// they are (the new fields stay empty). Readers reject any other version.
+const SchemaVersion = 2
+
+// OldestSchema is the oldest version Read accepts.
+const OldestSchema = 1
 
 // File is one results file: the machine, the command, and one Cell per
 // combination of strategy, scenario, threads, target and placement.
