@@ -25,6 +25,10 @@ var benchUnits = []struct{ unit, better string }{
 	{"p99-ns/op", "lower"},
 	{"p99.9-ns/op", "lower"},
 	{"max-ns/op", "lower"},
+	{"added-ns/op", "lower"},
+	{"kernel-share", "lower"},
+	{"faults/op", "lower"},
+	{"blocked/op", "lower"},
 }
 
 // writeBench writes f in the Go benchmark format, one line per cell x
@@ -53,8 +57,9 @@ func writeBench(w io.Writer, f *results.File) error {
 		}
 	}
 	machine := machineConfig(f.Machine)
+	sums := Summarize(f)
 	var res benchfmt.Result
-	for _, c := range f.Cells {
+	for ci, c := range f.Cells {
 		res.Config = res.Config[:0]
 		for _, kv := range slices.Concat(machine, targetConfig(c.Config.TargetInfo)) {
 			if kv[1] != "" { // a key left out is deleted for the lines below
@@ -67,6 +72,7 @@ func writeBench(w io.Writer, f *results.File) error {
 				res.Name = benchfmt.Name(name + "/" + benchname.Join("op", o.Op))
 				res.Iters = int(o.Count)
 				res.Values = benchValues(res.Values[:0], o)
+				res.Values = kernelBenchValues(res.Values, &sums[ci], &r, o)
 				if err := bw.Write(&res); err != nil {
 					return err
 				}
@@ -121,7 +127,7 @@ func oneLine(v string) string {
 // builder. Pin and options appear only when set.
 func benchName(c results.Config) string {
 	kv := []string{
-		"strategy", c.Strategy,
+		"strategy", StrategyLabel(c),
 		"scenario", c.Scenario,
 		"target", c.Target,
 		"threads", strconv.Itoa(c.Threads),

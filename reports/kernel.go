@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/perf/benchfmt"
+
 	"lockbench/results"
 )
 
@@ -308,4 +310,38 @@ func nanZero(e Estimate) float64 {
 		return 0
 	}
 	return e.Median
+}
+
+// kernelBenchValues appends the kernel terms of one operation in one
+// repetition: for a model cell its added ns over the Baseline's median
+// mean and that as a share of the kernel's (kernel-share, a fraction); for
+// a kernel cell the faults and voluntary switches per operation of the
+// operation's role in this repetition.
+func kernelBenchValues(vs []benchfmt.Value, s *CellSummary, r *results.Rep, o results.OpStats) []benchfmt.Value {
+	add := func(v float64, unit string) {
+		vs = append(vs, benchfmt.Value{Value: math.Round(v*1000) / 1000, Unit: unit})
+	}
+	for _, c := range s.Costs {
+		if c.Op != o.Op || o.Latency.Samples == 0 {
+			continue
+		}
+		added := float64(o.Latency.Mean) - c.BaseNs
+		add(added, "added-ns/op")
+		if !math.IsNaN(c.KernelNs) {
+			vs = append(vs, benchfmt.Value{Value: math.Round(added/c.KernelNs*1e6) / 1e6, Unit: "kernel-share"})
+		}
+	}
+	var ops, faults, blocked int64
+	for _, w := range r.Workers {
+		if w.Usage != nil && w.Role == o.Role {
+			ops += w.Ops
+			faults += w.Usage.MinorFaults + w.Usage.MajorFaults
+			blocked += w.Usage.Voluntary
+		}
+	}
+	if ops > 0 {
+		vs = append(vs, benchfmt.Value{Value: float64(faults) / float64(ops), Unit: "faults/op"},
+			benchfmt.Value{Value: float64(blocked) / float64(ops), Unit: "blocked/op"})
+	}
+	return vs
 }

@@ -83,6 +83,22 @@ func TestKernelTerms(t *testing.T) {
 	}
 }
 
+// TestKernelTermsBench: the bench format carries the same terms per
+// repetition, under units benchstat is told the direction of.
+func TestKernelTermsBench(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Render(&buf, "bench", kernelFixture()); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, s := range []string{"Unit kernel-share better=lower", "strategy=kernel(btrfs)", "0.05 faults/op 0.01 blocked/op",
+		"op=write-fault 1200000", "17800 added-ns/op 0.1 kernel-share"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("bench output lacks %q:\n%s", s, out)
+		}
+	}
+}
+
 // TestFormatShare: shares as percentages, far-off ones as ratios.
 func TestFormatShare(t *testing.T) {
 	for _, tt := range []struct {
