@@ -97,6 +97,10 @@ type htmlCell struct {
 	Incomplete       bool
 	Sampled          string
 	ViolationDetails string
+	// Kernel is the operation in the kernel's terms (kernel.go): a model
+	// cell's added ns and share of the kernel's same operation, a kernel
+	// cell's faults/op and blocked/op.
+	Kernel string
 }
 
 type htmlConfig struct {
@@ -333,7 +337,12 @@ func opCell(s *CellSummary, o *OpSummary, first bool) htmlCell {
 		c.Sampled = fmt.Sprintf("latency timed on 1 in %d", o.SampleEvery)
 	}
 	// A blank ratio cell reads as missing data; say why there is none.
+	c.Kernel = kernelCellText(s, o)
 	switch {
+	case s.Config.Strategy == Kernel:
+		c.VsOps, c.VsP99 = StrategyLabel(s.Config), StrategyLabel(s.Config)
+		c.VsOpsClass, c.VsP99Class = "base", "base"
+		c.VsTitle = "the real kernel on this target: what the model's costs are given as a share of"
 	case o.VsBaseline != nil:
 		c.VsOps = formatRatio(o.VsBaseline.PerSecond.Ratio)
 		c.VsOpsP = comparisonPText(o.VsBaseline.PerSecond)
@@ -501,7 +510,7 @@ Mann-Whitney U test p-value; <span class="same">~</span> marks p ≥ {{.Alpha}}.
 {{range .Cells}}{{if .Present}}<td class="num">{{.Ops}} <span class="ci">{{.OpsCI}}</span>{{if .Incomplete}} <span class="incomplete" title="a repetition was cut short">!</span>{{end}}</td>
 <td class="num {{.VsOpsClass}}"{{if .VsTitle}} title="{{.VsTitle}}"{{end}}>{{.VsOps}}{{if .VsOpsP}} <span class="p">{{.VsOpsP}}</span>{{end}}</td>
 <td class="num"{{if .Sampled}} title="{{.Sampled}}"{{end}}>{{.P99}} <span class="ci">{{.P99CI}}</span>{{if .Sampled}}<sup>s</sup>{{end}}</td>
-<td class="num {{.VsP99Class}}"{{if .VsTitle}} title="{{.VsTitle}}"{{end}}>{{.VsP99}}{{if .VsP99P}} <span class="p">{{.VsP99P}}</span>{{end}}</td>
+<td class="num {{.VsP99Class}}"{{if .VsTitle}} title="{{.VsTitle}}"{{end}}>{{.VsP99}}{{if .VsP99P}} <span class="p">{{.VsP99P}}</span>{{end}}{{if .Kernel}}<br><span class="p">{{.Kernel}}</span>{{end}}</td>
 <td class="num {{.ViolationsClass}}">{{if eq .ViolationsClass "bad"}}<b>{{.Violations}}</b>{{else}}{{.Violations}}{{end}}{{if .ViolationDetails}} <span class="p">{{.ViolationDetails}}</span>{{end}}</td>
 {{else}}<td colspan="5"></td>
 {{end}}{{end}}</tr>

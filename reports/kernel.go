@@ -345,3 +345,25 @@ func kernelBenchValues(vs []benchfmt.Value, s *CellSummary, r *results.Rep, o re
 	}
 	return vs
 }
+
+// kernelCellText is one operation of a cell in the kernel's terms, for the
+// HTML table: "+23ns = 0.4% of kernel(ext4)" for a model cell, "0.08
+// faults/op, 5.4e-05 blocked/op" (of the operation's role) for a kernel
+// cell, "" otherwise.
+func kernelCellText(s *CellSummary, o *OpSummary) string {
+	for _, c := range s.Costs {
+		if c.Op != o.Op {
+			continue
+		}
+		if math.IsNaN(c.Share) {
+			return formatSigned(c.AddedNs) + " over " + Baseline
+		}
+		return formatSigned(c.AddedNs) + " = " + formatShare(c.Share) + " of " + c.KernelLabel
+	}
+	for _, u := range s.Usage {
+		if u.Role == o.Role {
+			return formatPerOp(u.FaultsPerOp) + " faults/op, " + formatPerOp(u.BlockedPerOp) + " blocked/op"
+		}
+	}
+	return ""
+}

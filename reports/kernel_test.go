@@ -99,6 +99,20 @@ func TestKernelTermsBench(t *testing.T) {
 	}
 }
 
+// TestKernelTermsHTML: the HTML table gives the model's cost as a share
+// of the kernel's and the kernel cell's counts.
+func TestKernelTermsHTML(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, []*results.File{kernelFixture()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"&#43;17.8µs = 10% of kernel(btrfs)", "0.05 faults/op, 0.01 blocked/op"} {
+		if !strings.Contains(buf.String(), s) {
+			t.Errorf("HTML lacks %q", s)
+		}
+	}
+}
+
 // TestFormatShare: shares as percentages, far-off ones as ratios.
 func TestFormatShare(t *testing.T) {
 	for _, tt := range []struct {
