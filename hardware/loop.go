@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -83,7 +84,7 @@ func prepareLoop(ctx context.Context, ts TargetSpec) (Target, func() error, erro
 		return Target{}, noCleanup, fmt.Errorf("target %s: %s has %s free, less than the %s image",
 			spec, tmp, FormatBytes(free), FormatBytes(uint64(ts.Size)))
 	}
-	base, err := os.MkdirTemp(tmp, "lockbench-"+ts.FS+"-")
+	base, err := os.MkdirTemp(tmp, fmt.Sprintf("%s%s-%d-", loopPrefix, ts.FS, os.Getpid()))
 	if err != nil {
 		return Target{}, noCleanup, fmt.Errorf("target %s: %w", spec, err)
 	}
@@ -93,13 +94,18 @@ func prepareLoop(ctx context.Context, ts TargetSpec) (Target, func() error, erro
 		return Target{}, noCleanup, joinErrors(err, l.cleanup())
 	}
 
+	// The image stays open, flock(2)ed, until cleanup: a later run tells
+	// a live loop target from a killed run's by the lock (CleanStaleLoops).
 	image := filepath.Join(base, "image")
-	f, err := os.OpenFile(image, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(image, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 	if err != nil {
 		return fail(err)
 	}
-	err = f.Truncate(ts.Size)
-	if err = joinErrors(err, f.Close()); err != nil {
+	l.lock = f
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return fail(err)
+	}
+	if err := f.Truncate(ts.Size); err != nil {
 		return fail(err)
 	}
 	if _, err := run(ctx, "mkfs."+ts.FS, append(mkfsArgs[ts.FS], image)...); err != nil {
@@ -137,8 +143,9 @@ type loopMount struct {
 	spec string
 
 	mu         sync.Mutex
-	base       string // directory holding the image and the mount point
-	device     string // attached loop device, "/dev/loopN"
+	lock       *os.File // the image, open and flocked while the target lives
+	base       string   // directory holding the image and the mount point
+	device     string   // attached loop device, "/dev/loopN"
 	mountPoint string
 }
 
@@ -153,9 +160,8 @@ func (l *loopMount) cleanup() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.mountPoint != "" {
-		// EINVAL means it is not mounted (any more).
-		if err := unix.Unmount(l.mountPoint, 0); err != nil && !errors.Is(err, unix.EINVAL) {
-			return fmt.Errorf("target %s cleanup: unmounting %s: %w", l.spec, l.mountPoint, err)
+		if err := unmount(l.mountPoint); err != nil {
+			return fmt.Errorf("target %s cleanup: %w", l.spec, err)
 		}
 		l.mountPoint = ""
 	}
@@ -167,6 +173,10 @@ func (l *loopMount) cleanup() error {
 		}
 		l.device = ""
 	}
+	if l.lock != nil {
+		l.lock.Close()
+		l.lock = nil
+	}
 	if l.base != "" {
 		if err := os.RemoveAll(l.base); err != nil {
 			return fmt.Errorf("target %s cleanup: %w", l.spec, err)
@@ -174,6 +184,89 @@ func (l *loopMount) cleanup() error {
 		l.base = ""
 	}
 	return nil
+}
+
+// unmount unmounts dir. A filesystem still busy (files a faulted or
+// interrupted run keeps open or mapped) is detached lazily (MNT_DETACH):
+// it leaves the namespace now and goes when the last file closes, so the
+// directory can be removed. EINVAL means it is not mounted (any more).
+func unmount(dir string) error {
+	err := unix.Unmount(dir, 0)
+	if errors.Is(err, unix.EBUSY) {
+		err = unix.Unmount(dir, unix.MNT_DETACH)
+	}
+	if err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("unmounting %s: %w", dir, err)
+	}
+	return nil
+}
+
+// loopPrefix starts the name of a loop target's directory under
+// os.TempDir(): lockbench-FS-PID-RANDOM.
+const loopPrefix = "lockbench-"
+
+// CleanStaleLoops removes the loop targets that killed lockbench runs left
+// under os.TempDir() (mounted, the loop device attached): it unmounts
+// them, detaches their devices and removes their directories. A target
+// belongs to a dead run when its pid is gone, or when its image's lock is
+// free (the pid was reused). A live run's target is never touched. It
+// returns one line per target removed.
+func CleanStaleLoops(ctx context.Context) ([]string, error) {
+	dirs, err := filepath.Glob(filepath.Join(os.TempDir(), loopPrefix+"*-*-*"))
+	if err != nil {
+		return nil, err
+	}
+	var notes []string
+	var errs error
+	for _, dir := range dirs {
+		pid, ok := loopPID(filepath.Base(dir))
+		if !ok || pid == os.Getpid() || !deadLoop(dir, pid) {
+			continue
+		}
+		l := &loopMount{spec: filepath.Base(dir), base: dir, mountPoint: filepath.Join(dir, "mnt")}
+		image := filepath.Join(dir, "image")
+		if out, err := run(ctx, "losetup", "--noheadings", "--output", "NAME", "--associated", image); err == nil {
+			if devs := strings.Fields(out); len(devs) > 0 {
+				l.device = devs[0]
+			}
+		}
+		if err := l.cleanup(); err != nil {
+			errs = joinErrors(errs, err)
+			continue
+		}
+		notes = append(notes, fmt.Sprintf("removed the loop target %s that a killed lockbench run (pid %d) left mounted", dir, pid))
+	}
+	return notes, errs
+}
+
+// loopPID returns the pid in a loop target's directory name.
+func loopPID(name string) (int, bool) {
+	parts := strings.Split(strings.TrimPrefix(name, loopPrefix), "-")
+	if len(parts) != 3 {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(parts[1])
+	return pid, err == nil && pid > 0
+}
+
+// deadLoop reports whether the run of pid that made loop directory dir is
+// gone: no such process, or nobody holds the image's lock.
+func deadLoop(dir string, pid int) bool {
+	if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
+		return true
+	}
+	// The pid is alive: a reused one, or the run itself between making
+	// the directory and locking the image. Only an old target's free lock
+	// says the run is gone.
+	if fi, err := os.Stat(dir); err != nil || time.Since(fi.ModTime()) < time.Minute {
+		return false
+	}
+	f, err := os.Open(filepath.Join(dir, "image"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
 }
 
 // run runs a command and returns its standard output. On failure the error

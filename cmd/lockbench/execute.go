@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"lockbench/hardware"
@@ -90,6 +91,15 @@ func checkSpace(f *runFlags, p *plan, targets []hardware.Target) error {
 // them (one notice per run on stderr), runs fn, and cleans up. A target
 // problem of the command line is a usage error naming -target.
 func withTargets(ctx context.Context, specs []hardware.TargetSpec, stderr io.Writer, fn func([]hardware.Target) error) (err error) {
+	if slices.ContainsFunc(specs, func(ts hardware.TargetSpec) bool { return ts.Kind == "loop" }) && os.Geteuid() == 0 {
+		notes, err := hardware.CleanStaleLoops(ctx)
+		for _, n := range notes {
+			fmt.Fprintln(stderr, "lockbench:", n)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "lockbench: cleaning loop targets of killed runs:", err)
+		}
+	}
 	targets, cleanup, err := hardware.PrepareAll(ctx, specs)
 	var te *hardware.TargetError
 	if errors.As(err, &te) && te.Usage {
@@ -269,7 +279,7 @@ func (s *session) emit(ctx context.Context, runErr error, stdout, stderr io.Writ
 	}
 	switch {
 	case runErr != nil:
-		return fmt.Errorf("%w (the %d cells finished before it are kept, marked incomplete, with the error)", runErr, len(file.Cells))
+		return fmt.Errorf("%w (%s finished before it kept, marked incomplete, with the error)", runErr, plural(len(file.Cells), "cell"))
 	case file.Incomplete:
 		return errors.New("interrupted: results are incomplete (marked \"incomplete\": true)")
 	case s.deadlocks > 0:
@@ -318,6 +328,14 @@ func completeResults(path string) bool {
 	}
 	old, err := results.ReadFile(path)
 	return err == nil && !old.Incomplete && len(old.Cells) > 0
+}
+
+// plural writes "1 cell", "2 cells".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // joinErrors joins two errors on one line; either may be nil.

@@ -337,7 +337,7 @@ func emitMatrix(ctx context.Context, file *results.File, v *verifyFlags, p *veri
 	}
 	switch {
 	case runErr != nil:
-		return fmt.Errorf("%w (the %d cells finished before it are kept, marked incomplete)", runErr, len(file.Verify.Cells))
+		return fmt.Errorf("%w (%s finished before it kept, marked incomplete)", runErr, plural(len(file.Verify.Cells), "cell"))
 	case ctx.Err() != nil:
 		return errors.New("interrupted: the matrix is incomplete")
 	}

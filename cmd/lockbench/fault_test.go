@@ -1,0 +1,414 @@
+package main
+
+// The fault-injection suite of issue 13: `go test -run Fault ./...`. Each
+// test injects one fault (a full target, a target that fails mid-run, a
+// vanished target directory, SIGINT/SIGTERM/SIGKILL at seeded random
+// points, a reader that closes stdout) and then checks that no process
+// crashed, no backing file or mount is left, and every results file there
+// is valid and says whether it is complete. Tests that need root, mkfs or
+// mount skip with a message when they cannot run.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"lockbench/hotpath"
+	"lockbench/results"
+)
+
+// TestMain lets the test binary stand in for lockbench: with
+// LOCKBENCH_MAIN set to a JSON list of arguments it runs main on them.
+// The signal tests need a real process (signals, exit status, SIGPIPE).
+func TestMain(m *testing.M) {
+	if a := os.Getenv("LOCKBENCH_MAIN"); a != "" {
+		var args []string
+		if err := json.Unmarshal([]byte(a), &args); err != nil {
+			fmt.Fprintln(os.Stderr, "LOCKBENCH_MAIN:", err)
+			os.Exit(3)
+		}
+		os.Args = append([]string{"lockbench"}, args...)
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+// lockbenchCmd returns the test binary as lockbench with args.
+func lockbenchCmd(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	b, _ := json.Marshal(args)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "LOCKBENCH_MAIN="+string(b))
+	return cmd
+}
+
+// needRoot skips a test that mounts.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a filesystem (run the fault suite as root to include it)")
+	}
+}
+
+// mountTmpfs mounts a tmpfs of size on a new directory, unmounted at the
+// end of the test.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	needRoot(t)
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	return dir
+}
+
+// checkAfterFault is the suite's common check: no backing files in dirs,
+// no lockbench loop mount left, and the results file at path, if there,
+// is valid and incomplete exactly when wantIncomplete.
+func checkAfterFault(t *testing.T, path string, wantIncomplete bool, dirs ...string) *results.File {
+	t.Helper()
+	for _, d := range dirs {
+		assertNoBackingFiles(t, d)
+	}
+	mounts, _ := os.ReadFile("/proc/self/mounts")
+	for _, line := range strings.Split(string(mounts), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.Contains(f[1], "/lockbench-") && strings.HasSuffix(f[1], "/mnt") {
+			if pid, ok := loopDirPID(f[1]); ok && pid == os.Getpid() {
+				t.Errorf("a loop target of this process is still mounted: %s", f[1])
+			}
+		}
+	}
+	if path == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	f, err := results.ReadFile(path)
+	if err != nil {
+		t.Fatalf("results file after the fault is not valid: %v", err)
+	}
+	if f.Incomplete != wantIncomplete {
+		t.Errorf("results file incomplete = %v; want %v (error %q)", f.Incomplete, wantIncomplete, f.Error)
+	}
+	return f
+}
+
+// loopDirPID is the pid in a loop target's mount point .../lockbench-FS-PID-X/mnt.
+func loopDirPID(mnt string) (int, bool) {
+	var fs string
+	var pid int
+	base := filepath.Base(filepath.Dir(mnt))
+	if n, _ := fmt.Sscanf(strings.ReplaceAll(strings.TrimPrefix(base, "lockbench-"), "-", " "), "%s %d", &fs, &pid); n == 2 {
+		return pid, true
+	}
+	return 0, false
+}
+
+// Item 1: a target too small for the file is refused before measuring
+// (it died of SIGBUS, leaving both backing files); the issue's commands.
+func TestFaultFullTarget(t *testing.T) {
+	t.Run("tmpfs size=70m", func(t *testing.T) {
+		dir := mountTmpfs(t, "70m")
+		res := runCLI(t.Context(), "run", "-duration", "1s", "-file-size", "256M", "-target", "dir:"+dir, "-o", "")
+		if res.code != 2 || !strings.Contains(res.stderr, "-file-size 256M needs 512 MiB") || !strings.Contains(res.stderr, "70 MiB free") {
+			t.Errorf("run on a 70 MiB tmpfs with -file-size 256M = %v, exit %d; want exit 2 naming -file-size and the free space", res.err, res.code)
+		}
+		checkAfterFault(t, "", false, dir)
+	})
+	t.Run("loop:ext4:128M", func(t *testing.T) {
+		needRoot(t)
+		if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+			t.Skip("needs mkfs.ext4 (apt-get install e2fsprogs)")
+		}
+		res := runCLI(t.Context(), "run", "-duration", "1s", "-file-size", "100M", "-target", "loop:ext4:128M", "-o", "")
+		if res.code != 2 || !strings.Contains(res.stderr, "-file-size 100M needs 200 MiB") {
+			t.Errorf("run on loop:ext4:128M with -file-size 100M = %v, exit %d; want exit 2 naming -file-size", res.err, res.code)
+		}
+		checkAfterFault(t, "", false)
+	})
+}
+
+// Item 1: fallocate reserves the backing files, so a target that fills up
+// between cells fails the next cell's open with ENOSPC, an error; the
+// cells before it are kept.
+func TestFaultTargetFillsUp(t *testing.T) {
+	dir := mountTmpfs(t, "80m")
+	out := t.TempDir()
+	path := filepath.Join(out, "r.json")
+	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+		if cfg.Strategy.Name() == "none" {
+			// Another program fills the target.
+			f, err := os.Create(filepath.Join(dir, "filler"))
+			if err == nil {
+				unix.Fallocate(int(f.Fd()), 0, 0, 79<<20)
+				f.Close()
+			}
+		}
+		return hotpath.Run(ctx, cfg)
+	})
+	res := runCLI(t.Context(), "run", "-strategy", "rwsem,none", "-scenario", "fault-scale", "-file-size", "16M", "-duration", "100ms", "-target", "dir:"+dir, "-o", path)
+	if res.code != 1 || res.err == nil || !strings.Contains(res.err.Error(), "reserving") {
+		t.Errorf("run on a target that filled up = %v, exit %d; want a reservation error, exit 1", res.err, res.code)
+	}
+	f := checkAfterFault(t, path, true, dir)
+	if f == nil || len(f.Cells) != 1 || !strings.Contains(f.Error, "no space") {
+		t.Errorf("results file after the target filled: %+v; want the first cell and the ENOSPC error", f)
+	}
+}
+
+// fsShutdown is FS_IOC_SHUTDOWN (_IOR('X', 125, __u32)) with
+// FS_SHUTDOWN_FLAGS_NOLOGFLUSH: the filesystem turns read-only under
+// lockbench; ext4's page_mkwrite then answers stores with SIGBUS.
+func fsShutdown(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	flags := uint32(2)
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), 0x8004587d, uintptr(unsafePointer(&flags)))
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// Items 1 and 5: the target's filesystem fails in the middle of the second
+// cell (an ext4 loop target shut down, as a remount read-only after an I/O
+// error does): stores into the mapping take SIGBUS, which becomes the
+// cell's error instead of a crash; the first cell is kept, the loop target
+// is unmounted and detached, and the exit status is 1.
+func TestFaultTargetReadOnlyMidRun(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		t.Skip("needs mkfs.ext4 (apt-get install e2fsprogs)")
+	}
+	out := t.TempDir()
+	path := filepath.Join(out, "r.json")
+	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+		if cfg.Strategy.Name() == "none" {
+			timer := time.AfterFunc(100*time.Millisecond, func() {
+				if err := fsShutdown(cfg.Dir); err != nil {
+					t.Errorf("FS_IOC_SHUTDOWN %s: %v", cfg.Dir, err)
+				}
+			})
+			defer timer.Stop()
+		}
+		return hotpath.Run(ctx, cfg)
+	})
+	res := runCLI(t.Context(), "run", "-strategy", "rwsem,none", "-scenario", "fault-scale", "-duration", "400ms", "-watchdog", "2s",
+		"-target", "loop:ext4:128M", "-o", path)
+	if res.code != 1 || res.err == nil {
+		t.Fatalf("run whose target failed mid-run = %v, exit %d; want an error, exit 1", res.err, res.code)
+	}
+	f := checkAfterFault(t, path, true)
+	if f == nil || len(f.Cells) != 1 || f.Error == "" {
+		t.Errorf("results file after the target failed: %+v; want the first cell and the error", f)
+	}
+	t.Logf("error: %v", res.err)
+}
+
+// Item 5: the target directory vanishes between cells: the next cell
+// fails, the finished cells are kept, nothing is left.
+func TestFaultVanishedTarget(t *testing.T) {
+	out, tgt := t.TempDir(), t.TempDir()
+	path := filepath.Join(out, "r.json")
+	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+		if cfg.Strategy.Name() == "none" {
+			os.RemoveAll(tgt)
+		}
+		return hotpath.Run(ctx, cfg)
+	})
+	res := runCLI(t.Context(), quickRun(tgt, path)...)
+	if res.code != 1 || res.err == nil || !strings.Contains(res.err.Error(), "none fsync-storm") {
+		t.Errorf("run whose target vanished = %v, exit %d; want the second cell's error, exit 1", res.err, res.code)
+	}
+	f := checkAfterFault(t, path, true)
+	if f == nil || len(f.Cells) != 1 {
+		t.Errorf("results file after the target vanished: %+v; want the first cell", f)
+	}
+}
+
+// Items 4, 5, 7, 8: SIGINT (once or twice) and SIGTERM at seeded random
+// points of a sweep of a real lockbench process: it never crashes, exits
+// 0 when it finished first and 1 when interrupted, leaves no backing
+// file, and its results file is valid and marked incomplete exactly when
+// it was interrupted.
+func TestFaultSignals(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 1))
+	trials := 6
+	if testing.Short() {
+		trials = 3
+	}
+	for i := range trials {
+		sig := []syscall.Signal{syscall.SIGINT, syscall.SIGTERM}[i%2]
+		twice := i%3 == 2
+		at := time.Duration(rng.Int64N(int64(900 * time.Millisecond)))
+		t.Run(fmt.Sprintf("%v twice=%v at=%v", sig, twice, at.Round(time.Millisecond)), func(t *testing.T) {
+			out, tgt := t.TempDir(), t.TempDir()
+			path := filepath.Join(out, "r.json")
+			cmd := lockbenchCmd(t, "sweep", "-strategy", "rwsem,none", "-scenario", "fault-scale,fsync-storm", "-duration", "150ms",
+				"-target", "dir:"+tgt, "-o", path, "-q")
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(at)
+			cmd.Process.Signal(sig)
+			if twice {
+				time.Sleep(20 * time.Millisecond)
+				cmd.Process.Signal(sig)
+			}
+			code := waitExit(t, cmd, 20*time.Second)
+			if strings.Contains(stderr.String(), "panic") || strings.Contains(stderr.String(), "fatal error") {
+				t.Fatalf("lockbench crashed on %v:\n%s", sig, stderr.String())
+			}
+			if code != 0 && code != 1 {
+				t.Errorf("exit status %d after %v; want 0 (finished first) or 1 (interrupted)\n%s", code, sig, stderr.String())
+			}
+			f := checkAfterFault(t, path, code != 0, tgt)
+			if f == nil && !twice {
+				t.Errorf("no results file after one %v; want the cells measured so far", sig)
+			}
+		})
+	}
+}
+
+// waitExit waits for cmd by a deadline and returns its exit status; a
+// process killed by a signal is 128+signal, as a shell reports it.
+func waitExit(t *testing.T, cmd *exec.Cmd, d time.Duration) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("lockbench did not exit within %v", d)
+	}
+	ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// Item 4: `lockbench run ... -o r.json | head -3`: the reader goes away
+// after three lines; the process dies of SIGPIPE on its next write to
+// stdout, but the results file is complete (it was missing 3 times in 4).
+func TestFaultSIGPIPE(t *testing.T) {
+	out, tgt := t.TempDir(), t.TempDir()
+	path := filepath.Join(out, "r.json")
+	cmd := lockbenchCmd(t, "run", "-strategy", "all", "-duration", "100ms", "-target", "dir:"+tgt, "-o", path, "-q")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	for i := 0; i < 3 && sc.Scan(); i++ {
+	}
+	stdout.Close()
+	code := waitExit(t, cmd, 60*time.Second)
+	if code != 0 && code != 128+int(syscall.SIGPIPE) && code != 1 {
+		t.Errorf("exit status %d; want 0, 1 or SIGPIPE's 141", code)
+	}
+	f := checkAfterFault(t, path, false, tgt)
+	if f == nil || len(f.Cells) == 0 {
+		t.Fatalf("no results file after stdout closed early; want it written before stdout")
+	}
+}
+
+// Item 7: a run killed with SIGKILL (as the OOM killer does) leaves its
+// backing files; the next run on the directory removes them with a
+// notice, and never touches a live run's.
+func TestFaultKilledRunLeftovers(t *testing.T) {
+	out, tgt := t.TempDir(), t.TempDir()
+	cmd := lockbenchCmd(t, "run", "-duration", "10s", "-target", "dir:"+tgt, "-o", "", "-q")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m, _ := filepath.Glob(filepath.Join(tgt, ".lockbench-cache-*")); len(m) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal("the run made no backing files within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if m, _ := filepath.Glob(filepath.Join(tgt, ".lockbench-cache-*")); len(m) < 2 {
+		t.Fatalf("a SIGKILLed run left %v; want its backing files there to test the cleanup", m)
+	}
+	res := runCLI(t.Context(), "run", "-duration", "100ms", "-target", "dir:"+tgt, "-o", filepath.Join(out, "r.json"))
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if want := fmt.Sprintf("(pid %d) left in %s", cmd.Process.Pid, tgt); !strings.Contains(res.stderr, want) {
+		t.Errorf("stderr = %q; want a notice naming pid %d", res.stderr, cmd.Process.Pid)
+	}
+	checkAfterFault(t, filepath.Join(out, "r.json"), false, tgt)
+}
+
+// Item 7: a loop target of a SIGKILLed run stays mounted; the next loop
+// run unmounts, detaches and removes it with a notice.
+func TestFaultKilledLoopRun(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		t.Skip("needs mkfs.ext4 (apt-get install e2fsprogs)")
+	}
+	cmd := lockbenchCmd(t, "run", "-duration", "20s", "-target", "loop:ext4:128M", "-o", "", "-q")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	mnt := ""
+	deadline := time.Now().Add(30 * time.Second)
+	for mnt == "" {
+		m, _ := filepath.Glob(filepath.Join(os.TempDir(), fmt.Sprintf("lockbench-ext4-%d-*", cmd.Process.Pid), "mnt", ".lockbench-cache-*"))
+		if len(m) > 0 {
+			mnt = filepath.Dir(m[0])
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal("the loop run did not start within 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	res := runCLI(context.Background(), "run", "-duration", "100ms", "-target", "loop:ext4:128M", "-o", "")
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if want := fmt.Sprintf("killed lockbench run (pid %d) left mounted", cmd.Process.Pid); !strings.Contains(res.stderr, want) {
+		t.Errorf("stderr = %q; want %q", res.stderr, want)
+	}
+	if _, err := os.Stat(filepath.Dir(mnt)); err == nil {
+		t.Errorf("%s is still there after the cleanup", filepath.Dir(mnt))
+	}
+	checkAfterFault(t, "", false)
+}
