@@ -136,7 +136,9 @@ func openKernel(cfg *Config, plan []RoleSpec, regions int) (_ *kernelEngine, err
 			k.close()
 		}
 	}()
-	if k.file, err = os.CreateTemp(cfg.Dir, ".lockbench-cache-*"); err != nil {
+	// Named by pid and locked like the model's files (backing.go), so a
+	// later run can clean it up after a SIGKILL.
+	if k.file, err = createBacking(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("target %s: %w", cfg.Dir, err)
 	}
 	k.path, k.fd = k.file.Name(), int(k.file.Fd())
@@ -214,6 +216,7 @@ func (k *kernelEngine) close() error {
 func (k *kernelEngine) abandon() {
 	if k.path != "" {
 		os.Remove(k.path)
+		live.Delete(k.path)
 		k.path = ""
 	}
 }

@@ -257,7 +257,7 @@ func TestFaultSignals(t *testing.T) {
 	for i := range trials {
 		sig := []syscall.Signal{syscall.SIGINT, syscall.SIGTERM}[i%2]
 		twice := i%3 == 2
-		at := time.Duration(rng.Int64N(int64(900 * time.Millisecond)))
+		at := time.Duration(rng.Int64N(int64(700 * time.Millisecond)))
 		t.Run(fmt.Sprintf("%v twice=%v at=%v", sig, twice, at.Round(time.Millisecond)), func(t *testing.T) {
 			out, tgt := t.TempDir(), t.TempDir()
 			path := filepath.Join(out, "r.json")
@@ -268,6 +268,10 @@ func TestFaultSignals(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
+			// The random point is a point of the sweep: from its first
+			// backing file on (before that, a signal meets a process that
+			// has not installed its handler yet and dies of it).
+			waitForFiles(t, cmd, tgt, 1)
 			time.Sleep(at)
 			cmd.Process.Signal(sig)
 			if twice {
@@ -286,6 +290,23 @@ func TestFaultSignals(t *testing.T) {
 				t.Errorf("no results file after one %v; want the cells measured so far", sig)
 			}
 		})
+	}
+}
+
+// waitForFiles waits until dir holds n backing files of cmd's run.
+func waitForFiles(t *testing.T, cmd *exec.Cmd, dir string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m, _ := filepath.Glob(filepath.Join(dir, ".lockbench-cache-*")); len(m) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal("the run made no backing files within 10s")
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 
@@ -346,18 +367,7 @@ func TestFaultKilledRunLeftovers(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if m, _ := filepath.Glob(filepath.Join(tgt, ".lockbench-cache-*")); len(m) >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatal("the run made no backing files within 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitForFiles(t, cmd, tgt, 2)
 	cmd.Process.Kill()
 	cmd.Wait()
 	if m, _ := filepath.Glob(filepath.Join(tgt, ".lockbench-cache-*")); len(m) < 2 {
