@@ -2,6 +2,7 @@ package hotpath
 
 import (
 	"context"
+	"encoding/binary"
 	"os"
 	"testing"
 	"time"
@@ -154,5 +155,61 @@ func TestKernelRefusal(t *testing.T) {
 func TestKernelFaultFloorMatchesReports(t *testing.T) {
 	if kernelFaultFloor != reports.KernelFaultFloor {
 		t.Errorf("hotpath kernelFaultFloor = %v, reports.KernelFaultFloor = %v; want them equal", kernelFaultFloor, reports.KernelFaultFloor)
+	}
+}
+
+// TestKernelHoleTest runs the fstests 344/346 replica on the real kernel
+// for every file kind, with and without prefaulting reads, with stores and
+// with pwrite() that copies short for real: every page keeps both ids, and
+// the short copies happened.
+func TestKernelHoleTest(t *testing.T) {
+	for name, dir := range kernelDirs(t) {
+		for k := range HoleKindNames {
+			for _, pre := range []bool{false, true} {
+				for _, pw := range []bool{false, true} {
+					r, err := KernelHoleTest(context.Background(), HoleConfig{Dir: dir, Size: 1 << 20, Kind: HoleKind(k), PreRead: pre, PWrite: pw, FailRate: 0.05, Seed: 1})
+					if err != nil {
+						t.Fatalf("%s %s pre=%v pwrite=%v: %v", name, HoleKindNames[k], pre, pw, err)
+					}
+					if r.Pages != 256 || r.Missing != 0 {
+						t.Errorf("%s %s pre=%v pwrite=%v: %d of %d pages lost an id (%s)", name, HoleKindNames[k], pre, pw, r.Missing, r.Pages, r.Detail)
+					}
+					if pw && r.ShortWrites == 0 {
+						t.Errorf("%s %s: no pwrite copied short at a 5%% rate over 256 pages", name, HoleKindNames[k])
+					}
+				}
+			}
+		}
+		checkEmptyDir(t, dir)
+	}
+}
+
+// TestKernelHoleCheckFails: the replica's read-back flags a page that lost
+// an id (its control).
+func TestKernelHoleCheckFails(t *testing.T) {
+	dir := kernelDirs(t)["tmpfs"]
+	f, err := os.CreateTemp(dir, ".lockbench-cache-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	page := make([]byte, 4096)
+	for p := 0; p < 4; p++ {
+		binary.LittleEndian.PutUint64(page[1024:], holeID(0, p))
+		binary.LittleEndian.PutUint64(page[3072:], holeID(1, p))
+		if p == 2 {
+			clear(page[3072:]) // page 2 lost thread 1's id
+		}
+		if _, err := f.WriteAt(page, int64(p*4096)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var r HoleResult
+	if err := holeCheck(int(f.Fd()), 4, "test", &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Missing != 1 || r.First != 2 {
+		t.Errorf("holeCheck = %d missing, first %d; want 1, page 2", r.Missing, r.First)
 	}
 }

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"time"
 
+	"lockbench/hardware"
 	"lockbench/hotpath"
+	"lockbench/results"
 	"lockbench/strategies"
 )
 
@@ -84,4 +88,86 @@ func newStrategy(sn string, o strategies.Options) (strategies.Strategy, error) {
 		return nil, nil
 	}
 	return strategies.New(sn, o)
+}
+
+// kernelControlName is the verify column of the kernel's control.
+const kernelControlName = "control"
+
+// verifyKernelSkips applies the refusal rule to verify: a scenario without
+// a real counterpart, named together with kernel, is a usage error; under
+// "all" the kernel skips it (its matrix cell reads "-").
+func verifyKernelSkips(v *verifyFlags, p *verifyPlan) (map[string]bool, error) {
+	if !slices.Contains(p.strategies, hotpath.KernelName) {
+		return nil, nil
+	}
+	switch {
+	case v.gup != 0 && v.strategy != "all":
+		return nil, usagef("-gup-share is model-only: strategy %s runs the real kernel, which has no such option", hotpath.KernelName)
+	case v.fallback != "sigbus" && v.strategy != "all":
+		return nil, usagef("-fallback is model-only: strategy %s runs the real kernel, which has no such option", hotpath.KernelName)
+	}
+	skip := map[string]bool{}
+	for _, sc := range p.scenarios {
+		if err := hotpath.KernelRefusal(sc); err != nil {
+			if v.strategy != "all" && v.scenario != "all" {
+				return nil, usageError{fmt.Errorf("-scenario: %w", err)}
+			}
+			skip[sc.Name] = true
+		}
+	}
+	return skip, nil
+}
+
+// kernelConfig turns a verify cell's config into the kernel engine's when
+// sn is kernel: no model, no oracle, no delay injection (the real file is
+// checked at the end of every kernel run).
+func kernelConfig(cfg *hotpath.Config, sn string) {
+	if sn != hotpath.KernelName {
+		return
+	}
+	cfg.Kernel, cfg.Strategy, cfg.Oracle, cfg.Delay, cfg.GUPShare = true, nil, false, nil, 0
+}
+
+// kernelReplay gives a violating kernel cell its replay command, which
+// has no model-only flags.
+func kernelReplay(c *results.VerifyCell, sc hotpath.Scenario, seed uint64, v *verifyFlags) {
+	if c.Strategy != hotpath.KernelName || c.Verdict == "safe" {
+		return
+	}
+	d := "2s"
+	if strings.HasSuffix(v.budget, "s") && !strings.HasSuffix(v.budget, "ops") {
+		d = v.budget
+	}
+	c.Replay = fmt.Sprintf("go run ./cmd/lockbench run -strategy %s -scenario %s -threads %d -seed %d -duration %s -target %s -o ''", hotpath.KernelName, sc.Name, v.threads, seed, d, v.target)
+}
+
+// verifyKernelControl runs the real-file checker's control: a punch run
+// whose read-back is preceded by a punch of one completed store's page
+// behind the checker's back. The checker must flag it; a "safe" verdict
+// here means the checker cannot fail and the matrix does not match.
+func verifyKernelControl(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardware.Target, m *results.Matrix) error {
+	sc, err := hotpath.LookupScenario("punch")
+	if err != nil {
+		return err
+	}
+	cfg := hotpath.Config{Kernel: true, KernelControl: true, Scenario: sc, Threads: v.threads, Duration: min(p.dur, time.Second),
+		OpLimit: p.ops, Seed: p.seed, Dir: tgt.Path, Watchdog: 5 * time.Second}
+	if cfg.Duration == 0 {
+		cfg.Duration = time.Second
+	}
+	rep, err := runRep(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("verify %s control: %w", hotpath.KernelName, err)
+	}
+	c := verdict(hotpath.KernelName, sc, rep, p.seed, v.budget, 0, v.threads)
+	c.Scenario, c.Race, c.Expect = kernelControlName, "I1", "violated"
+	c.Replay = fmt.Sprintf("go run ./cmd/lockbench verify -strategy %s -scenario punch -seed %d -target %s", hotpath.KernelName, p.seed, v.target)
+	if c.Verdict == "violated" {
+		c.Detail = "the control destroyed a completed store and the real-file checker caught it: " + c.Detail
+	} else {
+		c.Detail = "the control destroyed a completed store and the real-file checker did NOT catch it"
+	}
+	c.Matches = c.Verdict == "violated"
+	m.Cells = append(m.Cells, c)
+	return nil
 }

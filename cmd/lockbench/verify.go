@@ -35,11 +35,15 @@ func holetest(ctx context.Context, st strategies.Strategy, dir string, sizes []i
 	if delay > 0 {
 		dc = &hotpath.DelayConfig{For: delay, Points: []string{"write-copy", "cleanup"}}
 	}
+	run := hotpath.HoleTest
+	if st == nil { // the kernel engine: the replica on the real kernel, as fstests run it
+		run, dc = hotpath.KernelHoleTest, nil
+	}
 	for _, size := range sizes {
 		for k := range hotpath.HoleKindNames {
 			for _, pre := range []bool{false, true} {
 				for _, pw := range []bool{false, true} {
-					r, err := hotpath.HoleTest(ctx, hotpath.HoleConfig{Strategy: st, Dir: dir, Size: size, Kind: hotpath.HoleKind(k),
+					r, err := run(ctx, hotpath.HoleConfig{Strategy: st, Dir: dir, Size: size, Kind: hotpath.HoleKind(k),
 						PreRead: pre, PWrite: pw, FailRate: 0.05, Seed: seed, Delay: dc})
 					if err != nil {
 						return c, err
@@ -98,7 +102,7 @@ type verifyFlags struct {
 }
 
 func (v *verifyFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&v.strategy, "strategy", "all", "comma list of strategies: "+strings.Join(strategies.Names(), ", ")+", or all")
+	fs.StringVar(&v.strategy, "strategy", "all", "comma list of strategies: "+strings.Join(hotpath.StrategyNames(), ", ")+", or all ("+hotpath.KernelName+": the real kernel, with its read-back control; -delay and faultretry's options do not apply to it)")
 	fs.StringVar(&v.scenario, "scenario", "all", "comma list of race scenarios: "+strings.Join(raceScenarios(), ", ")+", holetest, or all")
 	fs.StringVar(&v.budget, "budget", "2s", "budget per cell: a duration (2s) or an operation count (1000000ops)")
 	fs.IntVar(&v.threads, "threads", 2, "foreground workers per cell")
@@ -122,12 +126,13 @@ type verifyPlan struct {
 	seed       uint64
 	opts       strategies.Options
 	targets    []hardware.TargetSpec
+	kernelSkip map[string]bool // scenarios the kernel engine has no counterpart for
 }
 
 func (v *verifyFlags) validate() (*verifyPlan, error) {
 	p := &verifyPlan{}
 	var err error
-	if p.strategies, err = parseList(v.strategy, strategies.Names(), "-strategy"); err != nil {
+	if p.strategies, err = parseList(v.strategy, hotpath.StrategyNames(), "-strategy"); err != nil {
 		return nil, err
 	}
 	scs, err := parseList(v.scenario, append(raceScenarios(), "holetest"), "-scenario")
@@ -141,6 +146,9 @@ func (v *verifyFlags) validate() (*verifyPlan, error) {
 		if sc, err := hotpath.LookupScenario(n); err == nil {
 			p.scenarios = append(p.scenarios, sc)
 		}
+	}
+	if p.kernelSkip, err = verifyKernelSkips(v, p); err != nil {
+		return nil, err
 	}
 	if p.dur, p.ops, err = parseBudget(v.budget); err != nil {
 		return nil, err
@@ -211,6 +219,9 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if runErr == nil && ctx.Err() == nil {
 			runErr = verifyHoletest(ctx, &v, p, targets[0], m, progress)
 		}
+		if runErr == nil && ctx.Err() == nil && slices.Contains(p.strategies, hotpath.KernelName) {
+			runErr = verifyKernelControl(ctx, &v, p, targets[0], m)
+		}
 		progress.done()
 		file := &results.File{Schema: results.SchemaVersion, Tool: "lockbench", Command: "verify " + strings.Join(args, " "), Created: time.Now().UTC(),
 			Machine: machine, Verify: m, Incomplete: ctx.Err() != nil || runErr != nil, Cells: []results.Cell{}}
@@ -241,11 +252,14 @@ func verifyMatrix(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardwa
 			if ctx.Err() != nil {
 				return nil
 			}
+			if pt.Strategy == hotpath.KernelName && p.kernelSkip[sc.Name] {
+				continue
+			}
 			if pt.Rep == 0 {
 				keep()
 				progress.cell(len(m.Cells)+1, pt.Strategy+" "+sc.Name)
 				var err error
-				if st, err = strategies.New(pt.Strategy, p.opts); err != nil {
+				if st, err = newStrategy(pt.Strategy, p.opts); err != nil {
 					return usageError{err}
 				}
 			}
@@ -257,12 +271,14 @@ func verifyMatrix(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardwa
 			if v.delay > 0 {
 				cfg.Delay = &hotpath.DelayConfig{For: v.delay, Points: sc.Delays}
 			}
+			kernelConfig(&cfg, pt.Strategy)
 			rep, err := runRep(ctx, cfg)
 			var dl *hotpath.DeadlockError
 			if err != nil && !errors.As(err, &dl) {
 				return fmt.Errorf("verify %s %s: %w", pt.Strategy, sc.Name, err)
 			}
 			ci := verdict(pt.Strategy, sc, rep, seed, v.budget, v.delay, v.threads)
+			kernelReplay(&ci, sc, seed, v)
 			if cur == nil {
 				cur = &ci
 			} else {
@@ -293,7 +309,7 @@ func verifyHoletest(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hard
 			return nil
 		}
 		progress.cell(len(m.Cells)+1, sn+" holetest")
-		st, err := strategies.New(sn, p.opts)
+		st, err := newStrategy(sn, p.opts)
 		if err != nil {
 			return usageError{err}
 		}
@@ -328,6 +344,9 @@ func emitMatrix(ctx context.Context, file *results.File, v *verifyFlags, p *veri
 	}
 	if len(p.holetest) > 0 {
 		scs = append(scs, "holetest")
+	}
+	if slices.Contains(p.strategies, hotpath.KernelName) {
+		scs = append(scs, kernelControlName)
 	}
 	if err := writeMatrix(stdout, file.Verify, p.strategies, scs); err != nil {
 		return joinErrors(runErr, err)
@@ -418,15 +437,19 @@ func writeMatrix(w io.Writer, m *results.Matrix, sts, scs []string) error {
 	for _, scn := range scs {
 		race := ""
 		var row []string
+		found := false
 		for _, s := range sts {
+			text := "-" // no such cell (the kernel has no counterpart; the control is the kernel's)
 			for _, c := range m.Cells {
 				if c.Strategy == s && c.Scenario == scn {
 					race = c.Race
-					row = append(row, cellText(c))
+					text = cellText(c)
+					found = true
 				}
 			}
+			row = append(row, text)
 		}
-		if len(row) == 0 {
+		if !found {
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", scn, race, strings.Join(row, "\t"))

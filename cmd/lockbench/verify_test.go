@@ -22,7 +22,7 @@ func TestVerifyMatrix(t *testing.T) {
 	// Two seeds per cell: none must be caught on at least one of them
 	// (each race reproduces on 10 of 10 seeds at 1s here, but the test
 	// machine may be loaded); S cells must be safe on both.
-	args := []string{"verify", "-budget", "1s", "-seeds", "2", "-target", "dir:" + tgt, "-o", path}
+	args := []string{"verify", "-strategy", strings.Join(sts, ","), "-budget", "1s", "-seeds", "2", "-target", "dir:" + tgt, "-o", path}
 	if testing.Short() {
 		sts, scs = []string{"none", "rwsem"}, []string{"write-fail", "punch"}
 		args = []string{"verify", "-strategy", "none,rwsem", "-scenario", "write-fail,punch", "-budget", "1s", "-seeds", "2",
@@ -100,4 +100,40 @@ func TestVerifyMatrix(t *testing.T) {
 	}
 	assertOnly(t, out, "v.json")
 	assertEmptyDir(t, "target dir", tgt)
+}
+
+// TestVerifyKernel runs verify on the real kernel: every scenario with a
+// real counterpart and the holetest replica are safe on this kernel, the
+// scenarios without one are left out, and the control (a completed store
+// destroyed behind the checker's back) is caught, so the matrix matches.
+func TestVerifyKernel(t *testing.T) {
+	out, tgt := t.TempDir(), t.TempDir()
+	path := filepath.Join(out, "v.json")
+	args := []string{"verify", "-strategy", "kernel", "-scenario", "all", "-budget", "300ms", "-holetest-sizes", "1M",
+		"-target", "dir:" + tgt, "-o", path}
+	got := runCLI(t.Context(), args...)
+	if got.err != nil || got.code != 0 {
+		t.Fatalf("run(%q) = %v, exit %d; want nil, 0\n%s", args, got.err, got.code, got.stdout)
+	}
+	f, err := results.ReadFile(path)
+	if err != nil || f.Verify == nil {
+		t.Fatalf("results.ReadFile(%s) = %v; want the matrix", path, err)
+	}
+	seen := map[string]results.VerifyCell{}
+	for _, c := range f.Verify.Cells {
+		seen[c.Scenario] = c
+	}
+	for _, sc := range []string{"fsync-storm", "punch", "write-fail", "stale-map", "holetest"} {
+		if c, ok := seen[sc]; !ok || c.Verdict != "safe" || c.Ops == 0 {
+			t.Errorf("kernel %s: %+v; want a safe cell with operations", sc, c)
+		}
+	}
+	for _, sc := range []string{"punch-naive", "inline"} {
+		if _, ok := seen[sc]; ok {
+			t.Errorf("kernel ran %s, which has no real counterpart", sc)
+		}
+	}
+	if c := seen["control"]; c.Verdict != "violated" || !c.Matches || !strings.Contains(c.Detail, "I1") {
+		t.Errorf("kernel control = %+v; want the destroyed store caught as I1", c)
+	}
 }
