@@ -1,7 +1,9 @@
 package hotpath
 
 import (
+	"encoding/binary"
 	"fmt"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -167,8 +169,10 @@ func (w *Worker) cleanup(in *Inode, p, from, cend int) {
 
 // read is a buffered read() of n pages from p0. It takes no inode lock
 // (ext4, btrfs) unless the inode has the XFS option, which takes IO(S) for the
-// whole read. A cached uptodate page is copied without any lock; a page that
-// is not is created and filled under the strategy's OpRead plan (fillPage).
+// whole read. A cached uptodate page is copied into the worker's buffer
+// without any lock (copy_page_to_iter); a page that is not is first created
+// and filled under the strategy's OpRead plan (fillPage). It returns the sum
+// of the worker's region stamps it copied.
 func (w *Worker) read(in *Inode, p0, n int) (uint64, error) {
 	t := w.startTimer(KRead)
 	defer w.stopTimer(KRead, t)
@@ -177,6 +181,10 @@ func (w *Worker) read(in *Inode, p0, n int) (uint64, error) {
 		defer w.runlock(in.io, lkIO)
 	}
 	end := min(p0+n, int(in.size.Load()))
+	if len(w.rbuf) != in.pageSize {
+		w.rbuf = make([]byte, in.pageSize) // once per worker, not per read
+	}
+	off := (w.ID % in.regions) * in.regSize
 	var sum uint64
 	for p := p0; p < end; p++ {
 		pg := &in.pages[p]
@@ -188,7 +196,8 @@ func (w *Worker) read(in *Inode, p0, n int) (uint64, error) {
 				break // truncated under us: a short read
 			}
 		}
-		sum += in.loadStamp(p, w.ID%in.regions)
+		copy(w.rbuf, in.pageBytes(p))
+		sum += binary.LittleEndian.Uint64(w.rbuf[off:])
 	}
 	return sum, nil
 }
@@ -273,6 +282,17 @@ func (w *Worker) reclaim(in *Inode, p int) bool {
 	}
 	w.unlockPage(pg)
 	return ok
+}
+
+// reclaimSweep is one pass of a sweeping reclaimer: it tries every page of
+// the file once, as kswapd scans the LRU. Each try is timed on the sampled
+// countdown, as a single reclaim is.
+func (w *Worker) reclaimSweep(in *Inode, stop *atomic.Bool) {
+	for p := 0; p < in.npages && !stop.Load(); p++ {
+		t := w.startSampled()
+		w.reclaim(in, p)
+		w.stopTimer(KReclaim, t)
+	}
 }
 
 // invalidate takes IO(X) and the plan of op, then drops the page cache of

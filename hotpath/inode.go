@@ -21,7 +21,7 @@ import (
 	"lockbench/strategies"
 )
 
-// Page state bits (model.md "State"). A page is absent when pgPresent is clear.
+// Page state bits (docs/MODEL.md, "State"). A page is absent when pgPresent is clear.
 const (
 	pgPresent   = 1 << 0
 	pgUptodate  = 1 << 1
@@ -42,7 +42,7 @@ const (
 	pteStore = 1 << 8
 )
 
-// Extent states per block (model.md). extModified marks a block changed since
+// Extent states per block (docs/MODEL.md). extModified marks a block changed since
 // the last fsync (btrfs's modified-extents list); it lives in the same word.
 const (
 	extHole      = 0

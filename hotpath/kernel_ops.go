@@ -247,7 +247,11 @@ func (k *kernelEngine) backgroundLoop(w *Worker, kw *kworker, spec RoleSpec, sto
 			}
 		case RoleReclaimer:
 			t := w.clk.Now()
-			if err = unix.Fadvise(k.fd, int64(w.intn(k.npages)*k.pageSize), int64(k.pageSize), unix.FADV_DONTNEED); err == nil {
+			off, n := int64(w.intn(k.npages)*k.pageSize), int64(k.pageSize)
+			if spec.Sweep {
+				off, n = 0, 0 // the whole file
+			}
+			if err = unix.Fadvise(k.fd, off, n, unix.FADV_DONTNEED); err == nil {
 				w.stopTimer(KReclaim, t)
 			}
 		default:

@@ -650,6 +650,15 @@ func TestRead(t *testing.T) {
 			if w.ctr.PagesCreated != 3 {
 				t.Errorf("read(0, 3) created %d pages; want 3", w.ctr.PagesCreated)
 			}
+			// read() copies each page into the worker's buffer; the last
+			// one copied is page 2.
+			if !bytes.Equal(w.rbuf, in.pageBytes(2)) {
+				t.Errorf("read(0, 3): buffer differs from page 2; want the page copied")
+			}
+			in.putStamp(1, 2, stampOf(2, 9)) // the reader's own region of page 1
+			if sum, err := w.read(in, 1, 1); err != nil || sum != stampOf(2, 9) {
+				t.Errorf("read(1, 1) = %s, %v; want %s (the reader's region, copied)", stampString(sum), err, stampString(stampOf(2, 9)))
+			}
 			checkUnlocked(t, in, "read(0, 3)", w, other)
 		})
 	}

@@ -16,7 +16,7 @@ const (
 	faultBeyondEOF             // SIGBUS beyond EOF: legitimate
 )
 
-// faultFlags are the fault's flags (model.md, VM_FAULT_RETRY rules).
+// faultFlags are the fault's flags (docs/MODEL.md, "VM_FAULT_RETRY rules").
 type faultFlags uint8
 
 const (

@@ -11,7 +11,7 @@ import (
 	"lockbench/strategies"
 )
 
-// oracle checks the invariants I1-I5 of model.md. It is nil when off, so the
+// oracle checks the invariants I1-I5 of docs/MODEL.md. It is nil when off, so the
 // measured path pays one predictable branch per check site.
 //
 // Each marked region of each page has one owner (a data-writing worker), so

@@ -566,6 +566,10 @@ func (w *Worker) background(in *Inode, cfg *Config, spec RoleSpec, stop *atomic.
 				}
 			}
 		case RoleReclaimer:
+			if spec.Sweep {
+				w.reclaimSweep(in, stop)
+				break
+			}
 			t := w.startSampled()
 			w.reclaim(in, w.intn(in.npages))
 			w.stopTimer(KReclaim, t)

@@ -132,7 +132,7 @@ func TestRunEveryScenarioAndStrategy(t *testing.T) {
 							t.Errorf("... %d violations in all", len(rep.Violations))
 							break
 						}
-						t.Errorf("oracle: %s %s page %d: %s; want none (model.md expects %s safe here)", v.Invariant, v.Race, v.Page, v.Detail, sn)
+						t.Errorf("oracle: %s %s page %d: %s; want none (docs/MODEL.md expects %s safe here)", v.Invariant, v.Race, v.Page, v.Detail, sn)
 					}
 				}
 				checkEmptyDir(t, dir)

@@ -46,6 +46,11 @@ type RoleSpec struct {
 	// Interval paces background roles: one operation (or flusher pass)
 	// per Interval; 0 runs back to back.
 	Interval time.Duration
+	// Sweep makes a reclaimer's operation a pass over the whole file,
+	// evicting every page it can (kswapd scanning the LRU), instead of one
+	// try at a random page. Paced by Interval, its eviction rate does not
+	// depend on how often a busy machine schedules the reclaimer.
+	Sweep bool
 }
 
 // Scenario is a named workload preset.
@@ -121,12 +126,12 @@ var Scenarios = []Scenario{
 		Delays: []string{"fsync-leaf"},
 	},
 	{
-		Name: "fsync-read", Description: "faulters storing in one half of a 1 MiB file, readers reading 64 KiB at a time from the other half while a reclaimer keeps evicting it (reads miss and fill), fsync every 1ms, a puncher reopening holes every 2ms (the btrfs claim: fsync's lock should stall cache-missing reads under rangelock, only write faults under rwsem; R5)",
+		Name: "fsync-read", Description: "faulters storing in one half of a 1 MiB file, readers reading 64 KiB at a time from the other half while a reclaimer sweeps it every 500µs (reads miss and fill), fsync every 1ms, a puncher reopening holes every 2ms (the btrfs claim: fsync's lock should stall cache-missing reads under rangelock, only write faults under rwsem; R5)",
 		Race: strategies.R5, FileSize: 1 * mib, Pattern: ReadersApart, Stores: 0.8, Loads: 0.1, FaultAround: true, WritePages: 16, PunchPages: 16,
 		Roles: []RoleSpec{
 			{Role: RoleFaulter, Share: 0.5}, {Role: RoleReader, Share: 0.5},
 			{Role: RoleFsync, Count: 1, Interval: time.Millisecond}, {Role: RolePuncher, Count: 1, Interval: 2 * time.Millisecond},
-			{Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}, {Role: RoleReclaimer, Count: 1},
+			{Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}, {Role: RoleReclaimer, Count: 1, Interval: 500 * time.Microsecond, Sweep: true},
 		},
 		Delays: []string{"fsync-leaf"},
 	},

@@ -99,6 +99,8 @@ type Worker struct {
 	// write() scratch, preallocated: blocks reserved and the cached mapping.
 	reserved []bool
 	mapped   []uint32
+	// rbuf is read()'s user buffer, one page, allocated on the first read.
+	rbuf []byte
 
 	clk             *clock.Clock
 	win             *series
