@@ -19,15 +19,28 @@ import (
 // single Write, whose error is returned.
 func WriteText(w io.Writer, m Machine, targets []Target) error {
 	var b bytes.Buffer
-	line := func(label, format string, args ...any) {
-		text := fmt.Sprintf("%-10s %s", label, fmt.Sprintf(format, args...))
-		b.WriteString(strings.TrimRight(text, " ") + "\n")
+	writeMachineText(&b, m)
+	writeTopologyText(&b, m)
+	writePlacementText(&b, m)
+	if err := writeTargetsText(&b, targets); err != nil {
+		return err
 	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
 
-	line("machine", "host %s, kernel %s, fingerprint %s", orDash(m.Hostname), orDash(m.Kernel), orDash(m.Fingerprint))
+// textLine writes one labelled line of WriteText's output.
+func textLine(b *bytes.Buffer, label, format string, args ...any) {
+	text := fmt.Sprintf("%-10s %s", label, fmt.Sprintf(format, args...))
+	b.WriteString(strings.TrimRight(text, " ") + "\n")
+}
+
+// writeMachineText writes the machine, CPU and cache lines.
+func writeMachineText(b *bytes.Buffer, m Machine) {
+	textLine(b, "machine", "host %s, kernel %s, fingerprint %s", orDash(m.Hostname), orDash(m.Kernel), orDash(m.Fingerprint))
 	c := m.CPU
-	line("cpu", "%s (%s family %d model %d stepping %d)", orDash(m.CPUModel), orDash(c.Vendor), c.Family, c.Model, c.Stepping)
-	line("", "%d logical CPUs: %s, %s, %s, %s, %d thread%s per core",
+	textLine(b, "cpu", "%s (%s family %d model %d stepping %d)", orDash(m.CPUModel), orDash(c.Vendor), c.Family, c.Model, c.Stepping)
+	textLine(b, "", "%d logical CPUs: %s, %s, %s, %s, %d thread%s per core",
 		m.LogicalCPUs, plural(m.Nodes, "node"), plural(m.Packages, "package"), plural(m.LLCs, "LLC"),
 		plural(m.Cores, "core"), m.ThreadsPerCore, pluralS(m.ThreadsPerCore))
 	var props []string
@@ -43,10 +56,15 @@ func WriteText(w io.Writer, m Machine, targets []Target) error {
 		props = append(props, "clocksource "+m.Clocksource)
 	}
 	props = append(props, "features: "+orDash(strings.Join(c.Features, " ")))
-	line("", "%s", strings.Join(props, ", "))
-	line("caches", "%s", cachesText(m))
+	textLine(b, "", "%s", strings.Join(props, ", "))
+	textLine(b, "caches", "%s", cachesText(m))
 
-	line("topology", "(cores written as CPU+sibling)")
+}
+
+// writeTopologyText writes the node, package, LLC and core tree and the
+// allowed CPUs.
+func writeTopologyText(b *bytes.Buffer, m Machine) {
+	textLine(b, "topology", "(cores written as CPU+sibling)")
 	// Caches are sorted by level, so the last non-instruction one is the
 	// LLC.
 	llcName := ""
@@ -56,9 +74,9 @@ func WriteText(w io.Writer, m Machine, targets []Target) error {
 		}
 	}
 	for _, node := range groupBy(m.sorted(), func(c CPU) int { return c.Node }) {
-		fmt.Fprintf(&b, "  node %d: CPUs %s\n", node[0].Node, formatList(sortedIDs(node)))
+		fmt.Fprintf(b, "  node %d: CPUs %s\n", node[0].Node, formatList(sortedIDs(node)))
 		for _, pkg := range groupBy(node, func(c CPU) int { return c.Package }) {
-			fmt.Fprintf(&b, "    package %d\n", pkg[0].Package)
+			fmt.Fprintf(b, "    package %d\n", pkg[0].Package)
 			for _, llc := range groupBy(pkg, func(c CPU) int { return c.LLC }) {
 				var cores []string
 				for _, core := range groupBy(llc, func(c CPU) int { return c.Core }) {
@@ -68,13 +86,18 @@ func WriteText(w io.Writer, m Machine, targets []Target) error {
 				if llcName != "" {
 					label += " (" + llcName + ")"
 				}
-				fmt.Fprintf(&b, "      %s: %s\n", label, strings.Join(cores, " "))
+				fmt.Fprintf(b, "      %s: %s\n", label, strings.Join(cores, " "))
 			}
 		}
 	}
-	line("allowed", "%s (%d of %d)", orDash(formatList(m.Allowed)), len(m.Allowed), len(m.CPUs))
+	textLine(b, "allowed", "%s (%d of %d)", orDash(formatList(m.Allowed)), len(m.Allowed), len(m.CPUs))
 
-	line("placement", "")
+}
+
+// writePlacementText writes each placement policy's CPU order and where
+// the exclusive roles go.
+func writePlacementText(b *bytes.Buffer, m Machine) {
+	textLine(b, "placement", "")
 	first := -1
 	for _, name := range PolicyNames {
 		p, err := ParsePolicy(name)
@@ -84,11 +107,11 @@ func WriteText(w io.Writer, m Machine, targets []Target) error {
 		order, err := m.Order(p)
 		switch {
 		case err != nil:
-			fmt.Fprintf(&b, "  %-11s unavailable: %s\n", name, strings.TrimPrefix(err.Error(), "placement "+name+": "))
+			fmt.Fprintf(b, "  %-11s unavailable: %s\n", name, strings.TrimPrefix(err.Error(), "placement "+name+": "))
 		case order == nil:
-			fmt.Fprintf(&b, "  %-11s not pinned\n", name)
+			fmt.Fprintf(b, "  %-11s not pinned\n", name)
 		default:
-			fmt.Fprintf(&b, "  %-11s %s\n", name, formatOrder(order))
+			fmt.Fprintf(b, "  %-11s %s\n", name, formatOrder(order))
 			if name == "compact" && len(order) > 0 {
 				first = order[0]
 			}
@@ -104,14 +127,18 @@ func WriteText(w io.Writer, m Machine, targets []Target) error {
 			}
 			roles = append(roles, name+" "+strconv.Itoa(cpu))
 		}
-		fmt.Fprintf(&b, "  %-11s %s\n", fmt.Sprintf("roles by %d", first), strings.Join(roles, ", "))
+		fmt.Fprintf(b, "  %-11s %s\n", fmt.Sprintf("roles by %d", first), strings.Join(roles, ", "))
 	}
 
+}
+
+// writeTargetsText writes the targets table.
+func writeTargetsText(b *bytes.Buffer, targets []Target) error {
 	if len(targets) == 0 {
-		line("targets", "none")
+		textLine(b, "targets", "none")
 	} else {
-		line("targets", "")
-		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		textLine(b, "targets", "")
+		tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  spec\tpath\tfs\tdevice\tkind\tmodel\trotational\tfree\tfallocate\tpunch-hole")
 		for _, t := range targets {
 			dev := t.Device
@@ -126,8 +153,7 @@ func WriteText(w io.Writer, m Machine, targets []Target) error {
 			return err
 		}
 	}
-	_, err := w.Write(b.Bytes())
-	return err
+	return nil
 }
 
 // cachesText summarises the caches on one line: "L1d 32 KiB x16, ...,

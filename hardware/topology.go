@@ -131,54 +131,14 @@ func readTopology(fsys fs.FS, online []int) (topology, error) {
 	if err != nil {
 		return topology{}, err
 	}
-	type raw struct {
-		pkg      int
-		siblings []int
-		llc      []int
-	}
-	raws := make([]raw, len(online))
+	raws := make([]rawCPU, len(online))
 	// Caches are summarised per level and type; each instance is counted
 	// once, keyed by its shared_cpu_list.
-	type cacheKey struct {
-		level int
-		typ   string
-	}
 	instances := map[cacheKey]map[string]cacheIndex{}
 	for i, id := range online {
-		dir := fmt.Sprintf("%s/cpu%d", cpuDir, id)
-		if _, err := readInt(fsys, dir+"/topology/core_id"); err != nil {
-			return topology{}, fmt.Errorf("hardware: CPU %d: reading its core: %w", id, err)
+		if raws[i], err = readCPU(fsys, id, online, instances); err != nil {
+			return topology{}, err
 		}
-		pkg, err := readInt(fsys, dir+"/topology/physical_package_id")
-		if err != nil || pkg < 0 {
-			pkg = 0 // Some hypervisors report -1 or nothing: one package.
-		}
-		siblings, err := readList(fsys, dir+"/topology/thread_siblings_list")
-		if err != nil {
-			siblings = []int{id}
-		}
-		siblings = intersect(siblings, online)
-		if !slices.Contains(siblings, id) {
-			return topology{}, fmt.Errorf("hardware: CPU %d: thread_siblings_list %s does not include the CPU itself",
-				id, formatList(siblings))
-		}
-		indexes, err := readCaches(fsys, dir+"/cache", online)
-		if err != nil {
-			return topology{}, fmt.Errorf("hardware: CPU %d: %w", id, err)
-		}
-		var llc []int
-		llcLevel := 0
-		for _, ci := range indexes {
-			k := cacheKey{ci.level, ci.typ}
-			if instances[k] == nil {
-				instances[k] = map[string]cacheIndex{}
-			}
-			instances[k][ci.sharedID] = ci
-			if ci.typ != "instruction" && ci.level > llcLevel && slices.Contains(ci.shared, id) {
-				llc, llcLevel = ci.shared, ci.level
-			}
-		}
-		raws[i] = raw{pkg: pkg, siblings: siblings, llc: llc}
 	}
 	// Without cache information the LLC is taken to be the package, the
 	// coarsest domain that still tells sockets apart.
@@ -191,10 +151,65 @@ func readTopology(fsys fs.FS, online []int) (topology, error) {
 			}
 		}
 	}
+	return topology{cpus: numberCPUs(raws, online, nodeOf), caches: summarizeCaches(instances)}, nil
+}
 
-	// Core and LLC indices are numbered in order of each group's lowest
-	// CPU; online is ascending, so first appearance is that order.
-	var t topology
+// rawCPU is what sysfs says about one CPU before cores and LLCs are numbered.
+type rawCPU struct {
+	pkg      int
+	siblings []int
+	llc      []int
+}
+
+// cacheKey is a cache level and type ("data", "instruction", "unified").
+type cacheKey struct {
+	level int
+	typ   string
+}
+
+// readCPU reads CPU id's package, thread siblings and caches, adding its
+// cache instances to instances.
+func readCPU(fsys fs.FS, id int, online []int, instances map[cacheKey]map[string]cacheIndex) (rawCPU, error) {
+	dir := fmt.Sprintf("%s/cpu%d", cpuDir, id)
+	if _, err := readInt(fsys, dir+"/topology/core_id"); err != nil {
+		return rawCPU{}, fmt.Errorf("hardware: CPU %d: reading its core: %w", id, err)
+	}
+	pkg, err := readInt(fsys, dir+"/topology/physical_package_id")
+	if err != nil || pkg < 0 {
+		pkg = 0 // Some hypervisors report -1 or nothing: one package.
+	}
+	siblings, err := readList(fsys, dir+"/topology/thread_siblings_list")
+	if err != nil {
+		siblings = []int{id}
+	}
+	siblings = intersect(siblings, online)
+	if !slices.Contains(siblings, id) {
+		return rawCPU{}, fmt.Errorf("hardware: CPU %d: thread_siblings_list %s does not include the CPU itself",
+			id, formatList(siblings))
+	}
+	indexes, err := readCaches(fsys, dir+"/cache", online)
+	if err != nil {
+		return rawCPU{}, fmt.Errorf("hardware: CPU %d: %w", id, err)
+	}
+	var llc []int
+	llcLevel := 0
+	for _, ci := range indexes {
+		k := cacheKey{ci.level, ci.typ}
+		if instances[k] == nil {
+			instances[k] = map[string]cacheIndex{}
+		}
+		instances[k][ci.sharedID] = ci
+		if ci.typ != "instruction" && ci.level > llcLevel && slices.Contains(ci.shared, id) {
+			llc, llcLevel = ci.shared, ci.level
+		}
+	}
+	return rawCPU{pkg: pkg, siblings: siblings, llc: llc}, nil
+}
+
+// numberCPUs numbers cores and LLCs in order of each group's lowest CPU;
+// online is ascending, so first appearance is that order.
+func numberCPUs(raws []rawCPU, online []int, nodeOf map[int]int) []CPU {
+	var cpus []CPU
 	coreIdx, llcIdx := map[string]int{}, map[string]int{}
 	index := func(m map[string]int, key string) int {
 		if n, ok := m[key]; ok {
@@ -209,7 +224,7 @@ func readTopology(fsys fs.FS, online []int) (topology, error) {
 		if !ok {
 			node = 0
 		}
-		t.cpus = append(t.cpus, CPU{
+		cpus = append(cpus, CPU{
 			ID:       id,
 			Core:     index(coreIdx, strconv.Itoa(r.pkg)+":"+formatList(r.siblings)),
 			Package:  r.pkg,
@@ -218,6 +233,13 @@ func readTopology(fsys fs.FS, online []int) (topology, error) {
 			Siblings: r.siblings,
 		})
 	}
+	return cpus
+}
+
+// summarizeCaches turns the cache instances into one Cache per level and
+// type, sorted by level.
+func summarizeCaches(instances map[cacheKey]map[string]cacheIndex) []Cache {
+	var caches []Cache
 	for k, insts := range instances {
 		c := Cache{Level: k.level, Type: k.typ, Instances: len(insts)}
 		for _, ci := range insts {
@@ -225,15 +247,15 @@ func readTopology(fsys fs.FS, online []int) (topology, error) {
 			c.LineSize = max(c.LineSize, ci.line)
 			c.CPUsPerInstance = max(c.CPUsPerInstance, len(ci.shared))
 		}
-		t.caches = append(t.caches, c)
+		caches = append(caches, c)
 	}
-	slices.SortFunc(t.caches, func(a, b Cache) int {
+	slices.SortFunc(caches, func(a, b Cache) int {
 		if a.Level != b.Level {
 			return a.Level - b.Level
 		}
 		return strings.Compare(a.Type, b.Type)
 	})
-	return t, nil
+	return caches
 }
 
 // readCaches reads the cache/indexK directories of one CPU. A CPU without a

@@ -183,8 +183,17 @@ func Open(cfg InodeConfig) (in *Inode, err error) {
 			opened.Close()
 		}
 	}()
+	if err = in.openFiles(cfg); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// openFiles creates the backing files (backing.go), reserves their space
+// and maps the cache file shared.
+func (in *Inode) openFiles(cfg InodeConfig) (err error) {
 	if in.cache, err = createBacking(cfg.Dir); err != nil {
-		return nil, fmt.Errorf("target %s: %w", cfg.Dir, err)
+		return fmt.Errorf("target %s: %w", cfg.Dir, err)
 	}
 	in.paths = append(in.paths, in.cache.Name())
 	diskName := in.cache.Name() + ".disk"
@@ -196,7 +205,7 @@ func Open(cfg InodeConfig) (in *Inode, err error) {
 		in.disk, err = os.OpenFile(diskName, flags, 0o600)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("target %s: %w", cfg.Dir, err)
+		return fmt.Errorf("target %s: %w", cfg.Dir, err)
 	}
 	in.paths = append(in.paths, diskName)
 	live.Store(diskName, struct{}{})
@@ -204,15 +213,15 @@ func Open(cfg InodeConfig) (in *Inode, err error) {
 	// Both files are reserved before the mapping exists: see reserve.
 	for _, f := range []*os.File{in.cache, in.disk} {
 		if err = reserve(f, cfg.FileSize); err != nil {
-			return nil, fmt.Errorf("target %s: reserving 2 x %d bytes for the backing files: %w", cfg.Dir, cfg.FileSize, err)
+			return fmt.Errorf("target %s: reserving 2 x %d bytes for the backing files: %w", cfg.Dir, cfg.FileSize, err)
 		}
 	}
 	in.data, err = unix.Mmap(int(in.cache.Fd()), 0, int(cfg.FileSize), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
 		in.data = nil
-		return nil, fmt.Errorf("target %s cannot be mapped shared: %w", cfg.Dir, err)
+		return fmt.Errorf("target %s cannot be mapped shared: %w", cfg.Dir, err)
 	}
-	return in, nil
+	return nil
 }
 
 // Close unmaps the cache and removes both backing files. It is safe to call
