@@ -221,6 +221,20 @@ func (k *kernelEngine) read(w *Worker, kw *kworker, p0, n int) error {
 	return nil
 }
 
+// reclaimSweep is one pass of a sweeping reclaimer on the real file: a
+// DONTNEED per page, each timed, as the model's sweep tries each page (one
+// DONTNEED over the whole file can take longer than a short run).
+func (k *kernelEngine) reclaimSweep(w *Worker, stop *atomic.Bool) error {
+	for p := 0; p < k.npages && !stop.Load(); p++ {
+		t := w.clk.Now()
+		if err := unix.Fadvise(k.fd, int64(p*k.pageSize), int64(k.pageSize), unix.FADV_DONTNEED); err != nil {
+			return err
+		}
+		w.stopTimer(KReclaim, t)
+	}
+	return nil
+}
+
 // backgroundLoop runs an fsync thread, puncher, truncater, flusher or
 // reclaimer until stop, paced as the model's.
 func (k *kernelEngine) backgroundLoop(w *Worker, kw *kworker, spec RoleSpec, stop *atomic.Bool) error {
@@ -246,12 +260,12 @@ func (k *kernelEngine) backgroundLoop(w *Worker, kw *kworker, spec RoleSpec, sto
 				w.stopTimer(KWriteback, t)
 			}
 		case RoleReclaimer:
-			t := w.clk.Now()
-			off, n := int64(w.intn(k.npages)*k.pageSize), int64(k.pageSize)
 			if spec.Sweep {
-				off, n = 0, 0 // the whole file
+				err = k.reclaimSweep(w, stop)
+				break
 			}
-			if err = unix.Fadvise(k.fd, off, n, unix.FADV_DONTNEED); err == nil {
+			t := w.clk.Now()
+			if err = unix.Fadvise(k.fd, int64(w.intn(k.npages)*k.pageSize), int64(k.pageSize), unix.FADV_DONTNEED); err == nil {
 				w.stopTimer(KReclaim, t)
 			}
 		default:
