@@ -131,7 +131,7 @@ func Open(cfg InodeConfig) (in *Inode, err error) {
 		return nil, fmt.Errorf("page size %d is not a multiple of the system page size %d", cfg.PageSize, os.Getpagesize())
 	}
 	if cfg.FileSize <= 0 || cfg.FileSize%int64(cfg.PageSize) != 0 {
-		return nil, fmt.Errorf("-file-size must be a positive multiple of the page size %d, got %d", cfg.PageSize, cfg.FileSize)
+		return nil, configErrorf("FileSize", "must be a positive multiple of the page size %d, got %d", cfg.PageSize, cfg.FileSize)
 	}
 	if cfg.Regions < 2 || cfg.PageSize/cfg.Regions < 8 {
 		return nil, fmt.Errorf("regions per page must be in [2, %d], got %d", cfg.PageSize/8, cfg.Regions)

@@ -126,7 +126,7 @@ func openKernel(cfg *Config, plan []RoleSpec, regions int) (_ *kernelEngine, err
 		return nil, fmt.Errorf("the real file's integrity check needs one region per data-writing worker: %d workers, at most %d regions per %d-byte page", dw, regions, cfg.PageSize)
 	}
 	if cfg.FileSize%int64(cfg.PageSize) != 0 {
-		return nil, fmt.Errorf("-file-size must be a multiple of the page size %d, got %d", cfg.PageSize, cfg.FileSize)
+		return nil, configErrorf("FileSize", "must be a multiple of the page size %d, got %d", cfg.PageSize, cfg.FileSize)
 	}
 	n := int(cfg.FileSize / int64(cfg.PageSize))
 	k := &kernelEngine{cfg: cfg, sc: &cfg.Scenario, pageSize: cfg.PageSize, npages: n, regions: regions,

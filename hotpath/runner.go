@@ -158,10 +158,10 @@ func (cfg *Config) setDefaults() (err error) {
 		}
 	}
 	if n := cfg.Scenario.MinPages(); cfg.FileSize < int64(n)*int64(cfg.PageSize) {
-		return fmt.Errorf("-file-size must be at least %d bytes (%d pages) for scenario %s, got %d", int64(n)*int64(cfg.PageSize), n, cfg.Scenario.Name, cfg.FileSize)
+		return configErrorf("FileSize", "must be at least %d bytes (%d pages) for scenario %s, got %d", int64(n)*int64(cfg.PageSize), n, cfg.Scenario.Name, cfg.FileSize)
 	}
 	if cfg.Threads < 1 {
-		return fmt.Errorf("-threads must be at least 1, got %d", cfg.Threads)
+		return configErrorf("Threads", "must be at least 1, got %d", cfg.Threads)
 	}
 	return nil
 }

@@ -215,17 +215,17 @@ func TestRunBadConfig(t *testing.T) {
 		{
 			name:   "file size not a multiple of the page size",
 			modify: func(c *Config, _ string) { c.FileSize = 64*4096 + 100 },
-			want:   "-file-size must be a positive multiple of the page size 4096, got 262244",
+			want:   "FileSize must be a positive multiple of the page size 4096, got 262244",
 		},
 		{
 			name:   "file size too small for the scenario",
 			modify: func(c *Config, _ string) { c.FileSize = 4 * 4096 },
-			want:   "-file-size must be at least",
+			want:   "FileSize must be at least",
 		},
 		{
 			name:   "negative file size",
 			modify: func(c *Config, _ string) { c.FileSize = -4096 },
-			want:   "-file-size must be",
+			want:   "FileSize must be",
 		},
 		{
 			name:   "missing target directory",
@@ -240,7 +240,7 @@ func TestRunBadConfig(t *testing.T) {
 		{
 			name:   "no threads",
 			modify: func(c *Config, _ string) { c.Threads = 0 },
-			want:   "-threads must be at least 1, got 0",
+			want:   "Threads must be at least 1, got 0",
 		},
 	}
 	for _, tt := range tests {

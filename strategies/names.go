@@ -87,14 +87,25 @@ type Options struct {
 	RetryOnContended bool
 }
 
-// Validate checks the options; errors name the setting and what is allowed.
+// OptionError is an Options field out of range. Option is the Go field
+// name ("GUPShare", "Fallback"); cmd/lockbench puts its flag's name in
+// front of Msg.
+type OptionError struct {
+	Option string
+	Msg    string
+}
+
+func (e *OptionError) Error() string { return e.Option + " " + e.Msg }
+
+// Validate checks the options; errors are *OptionError, naming the setting
+// and what is allowed.
 func (o Options) Validate() error {
 	if !(o.GUPShare >= 0 && o.GUPShare <= 1) { // also rejects NaN
-		return fmt.Errorf("-gup-share must be in [0,1], got %v", o.GUPShare)
+		return &OptionError{Option: "GUPShare", Msg: fmt.Sprintf("must be in [0,1], got %v", o.GUPShare)}
 	}
 	if o.Fallback != "" {
 		if _, err := ParseFallback(o.Fallback); err != nil {
-			return fmt.Errorf("-fallback: %w", err)
+			return &OptionError{Option: "Fallback", Msg: err.Error()}
 		}
 	}
 	return nil

@@ -32,9 +32,9 @@ func TestNewRejectsBadInput(t *testing.T) {
 		want string
 	}{
 		{"bogus", Options{}, "unknown strategy \"bogus\" (allowed: none, rangelock, rwsem, seqcount, faultretry)"},
-		{"faultretry", Options{GUPShare: 1.5}, "-gup-share must be in [0,1], got 1.5"},
-		{"faultretry", Options{GUPShare: -0.1}, "-gup-share must be in [0,1], got -0.1"},
-		{"faultretry", Options{Fallback: "x"}, "-fallback: unknown fallback \"x\" (allowed: sigbus, convert-unlocked)"},
+		{"faultretry", Options{GUPShare: 1.5}, "GUPShare must be in [0,1], got 1.5"},
+		{"faultretry", Options{GUPShare: -0.1}, "GUPShare must be in [0,1], got -0.1"},
+		{"faultretry", Options{Fallback: "x"}, "Fallback unknown fallback \"x\" (allowed: sigbus, convert-unlocked)"},
 	} {
 		_, err := New(tc.name, tc.opts)
 		if err == nil || err.Error() != tc.want {

@@ -165,7 +165,7 @@ func (s *session) runCells(ctx context.Context, g grid) error {
 		if errors.As(err, &dl) {
 			s.deadlocks++
 		} else if err != nil {
-			return fmt.Errorf("%s %s threads=%d on %s: %w", pt.Strategy, pt.Scenario.Name, pt.Threads, pt.Target.Spec, err)
+			return fmt.Errorf("%s %s threads=%d on %s: %w", pt.Strategy, pt.Scenario.Name, pt.Threads, pt.Target.Spec, flagError(err))
 		}
 		rep.Index = pt.Rep
 		cur.cell.Reps = append(cur.cell.Reps, rep)

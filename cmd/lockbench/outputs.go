@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 
 	"lockbench/hotpath"
+	"lockbench/strategies"
 )
 
 // checkOutputs checks every output path of a run before anything is
@@ -109,6 +111,28 @@ func exitNow() error {
 	var err error
 	for _, fn := range exitCleanups.fns {
 		err = joinErrors(err, fn())
+	}
+	return err
+}
+
+// flagOf names the command-line flag of each field the lower layers
+// report in their typed errors (hotpath.ConfigError,
+// strategies.OptionError): they know no command line.
+var flagOf = map[string]string{
+	"FileSize": "-file-size", "Threads": "-threads",
+	"GUPShare": "-gup-share", "Fallback": "-fallback",
+}
+
+// flagError turns a lower layer's typed error into a usage error naming
+// the flag; other errors pass unchanged.
+func flagError(err error) error {
+	var ce *hotpath.ConfigError
+	if errors.As(err, &ce) && flagOf[ce.Field] != "" {
+		return usagef("%s %s", flagOf[ce.Field], ce.Msg)
+	}
+	var oe *strategies.OptionError
+	if errors.As(err, &oe) && flagOf[oe.Option] != "" {
+		return usagef("%s %s", flagOf[oe.Option], oe.Msg)
 	}
 	return err
 }

@@ -221,7 +221,7 @@ func watchdogNeed(d time.Duration, sc hotpath.Scenario) time.Duration {
 func (f *runFlags) validatePlacement(p *plan) error {
 	p.opts = strategies.Options{GUPShare: f.gupShare, Fallback: f.fallback, RetryOnContended: f.retryContended}
 	if err := p.opts.Validate(); err != nil {
-		return usageError{err}
+		return flagError(err)
 	}
 	var err error
 	if p.policy, err = hardware.ParsePolicy(f.pin); err != nil {

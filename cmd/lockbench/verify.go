@@ -175,7 +175,7 @@ func (v *verifyFlags) validate() (*verifyPlan, error) {
 	}
 	p.opts = strategies.Options{GUPShare: v.gup, Fallback: v.fallback}
 	if err := p.opts.Validate(); err != nil {
-		return nil, usageError{err}
+		return nil, flagError(err)
 	}
 	if p.targets, err = hardware.ParseTargets(v.target); err != nil {
 		return nil, usagef("-target: %v", err)
