@@ -26,47 +26,102 @@ import (
 	"lockbench/results"
 )
 
-// TestBrowserReport opens the HTML report of the golden fixture, with the
-// real charts WriteHTML embeds, in headless Chromium, and checks what a
-// reader gets: the DOM the browser built (every strategy, a well-formed table
-// per scenario group, the verify matrix, only embedded PNGs, no element that
-// escaped text would have made), the requests the page made (none), and a
-// screenshot (full width, not blank, charts in colour).
+// TestBrowserReport opens, in headless Chromium, the report of the default
+// study as `lockbench` writes it (index.html with its PNG charts beside
+// it, from the synthetic study) and the self-contained page of the golden
+// fixture, and checks what a reader gets: every image loaded, no console
+// message, the DOM the browser built (every strategy, a well-formed table
+// per scenario group, the verify grid, no element that escaped text would
+// have made), no request from the self-contained page, and a screenshot
+// that is not blank and shows the charts' colours.
 //
 // It skips when no browser is found. CI installs Debian's chromium, so the
 // test runs in a plain `go test ./...` there; it takes a few seconds.
 //
-// Note: a DevTools-protocol client (chromedp) would allow finer checks, such
-// as element boxes, but adds a dependency for a single test; the command
-// line's --dump-dom, --screenshot and --log-net-log are enough here.
+// Note: a DevTools-protocol client (chromedp) would allow finer checks, but
+// adds a dependency for a single test; the command line's --dump-dom,
+// --screenshot, --enable-logging and --log-net-log, and a harness page
+// that reads the report's images from an iframe, are enough here.
 func TestBrowserReport(t *testing.T) {
 	bin := chromiumOrSkip(t)
+	dir := t.TempDir()
+	study := studyFixture()
+	if err := WriteReportDir(dir, []*results.File{study}); err != nil {
+		t.Fatalf("WriteReportDir = %v", err)
+	}
+	want, err := Charts(study)
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := filepath.Join(dir, "index.html")
+	t.Run("images", func(t *testing.T) {
+		t.Parallel()
+		harness := filepath.Join(t.TempDir(), "harness.html")
+		if err := os.WriteFile(harness, []byte(strings.ReplaceAll(harnessPage, "REPORT", (&url.URL{Scheme: "file", Path: index}).String())), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, logs := runChromium(t, bin, "--allow-file-access-from-files", "--enable-logging=stderr", "--v=0",
+			"--virtual-time-budget=10000", "--dump-dom", (&url.URL{Scheme: "file", Path: harness}).String())
+		m := regexp.MustCompile(`<pre id="result">([^<]*)</pre>`).FindSubmatch(out)
+		if m == nil {
+			t.Fatalf("the harness wrote no result; DOM (end): %s", tail(out, 500))
+		}
+		var res struct {
+			Images int      `json:"images"`
+			Broken []string `json:"broken"`
+		}
+		if err := json.Unmarshal([]byte(html.UnescapeString(string(m[1]))), &res); err != nil {
+			t.Fatalf("harness result %q: %v", m[1], err)
+		}
+		if res.Images != len(want) || len(res.Broken) > 0 {
+			t.Errorf("report shows %d images, broken %q; want the %d charts, all loaded", res.Images, res.Broken, len(want))
+		}
+		for _, line := range strings.Split(string(logs), "\n") {
+			if strings.Contains(line, ":CONSOLE") && strings.Contains(line, "index.html") {
+				t.Errorf("console message from the report: %s", line)
+			}
+		}
+	})
+	t.Run("screenshot", func(t *testing.T) {
+		t.Parallel()
+		shot := filepath.Join(t.TempDir(), "shot.png")
+		runChromium(t, bin, "--screenshot="+shot, "--window-size=1400,4000", (&url.URL{Scheme: "file", Path: index}).String())
+		checkScreenshot(t, shot, 1400)
+		keepScreenshot(t, shot, index)
+	})
 	f := fixture()
-	want, err := Charts(f)
+	fixtureCharts, err := Charts(f)
 	if err != nil {
 		t.Fatalf("Charts(fixture) = %v", err)
 	}
 	report := filepath.Join(t.TempDir(), "report.html")
 	writeReportFile(t, report, f)
-	page := (&url.URL{Scheme: "file", Path: report}).String()
-
-	// The two runs are independent browsers with their own profiles; in
-	// parallel they take the time of one.
-	t.Run("dom", func(t *testing.T) {
+	t.Run("self-contained dom", func(t *testing.T) {
 		t.Parallel()
 		netlog := filepath.Join(t.TempDir(), "netlog.json")
-		dom := string(runChromium(t, bin, "--log-net-log="+netlog, "--dump-dom", page))
-		checkDOM(t, dom, f, want)
+		dom, _ := runChromium(t, bin, "--log-net-log="+netlog, "--dump-dom", (&url.URL{Scheme: "file", Path: report}).String())
+		checkDOM(t, string(dom), f, fixtureCharts)
 		checkNoPageRequests(t, netlog)
 	})
-	t.Run("screenshot", func(t *testing.T) {
-		t.Parallel()
-		shot := filepath.Join(t.TempDir(), "shot.png")
-		runChromium(t, bin, "--screenshot="+shot, "--window-size=1280,2000", page)
-		checkScreenshot(t, shot)
-		keepScreenshot(t, shot, report)
-	})
 }
+
+// harnessPage loads the report in an iframe and, once it has loaded,
+// writes how many images it has and which did not load.
+const harnessPage = `<!DOCTYPE html><html><body>
+<iframe id="r" src="REPORT" style="width:1400px;height:900px"></iframe>
+<script>
+document.getElementById("r").addEventListener("load", function () {
+  var broken = [], n = 0;
+  for (const img of this.contentDocument.images) {
+    n++;
+    if (!img.complete || img.naturalWidth === 0) broken.push(img.getAttribute("src"));
+  }
+  var out = document.createElement("pre");
+  out.id = "result";
+  out.textContent = JSON.stringify({images: n, broken: broken});
+  document.body.appendChild(out);
+});
+</script></body></html>`
 
 // chromiumOrSkip returns the browser to run: $LOCKBENCH_CHROMIUM, else
 // chromium or chromium-browser on PATH; it skips the test when there is
@@ -127,7 +182,7 @@ const browserTimeout = 60 * time.Second
 //
 // Output goes to files, not pipes, so a helper that keeps a descriptor
 // open cannot make Wait hang.
-func runChromium(t *testing.T, bin string, args ...string) []byte {
+func runChromium(t *testing.T, bin string, args ...string) (stdoutData, stderrData []byte) {
 	t.Helper()
 	dir := t.TempDir()
 	for _, d := range []string{"profile", "home"} {
@@ -183,7 +238,11 @@ func runChromium(t *testing.T, bin string, args ...string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	logs, err := os.ReadFile(stderr.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, logs
 }
 
 // tail is the last n bytes of b.
@@ -306,6 +365,23 @@ func sectionTable(t *testing.T, dom, heading string) string {
 	return m
 }
 
+// detailsTable returns the table inside the details element whose summary
+// reads exactly summary, or fails.
+func detailsTable(t *testing.T, dom, summary string) string {
+	t.Helper()
+	h := "<summary>" + html.EscapeString(summary) + "</summary>"
+	_, after, ok := strings.Cut(dom, h)
+	if !ok {
+		t.Fatalf("DOM has no %s", h)
+	}
+	after, _, _ = strings.Cut(after, "</details>")
+	m := tableRE.FindString(after)
+	if m == "" {
+		t.Fatalf("details %q has no table", summary)
+	}
+	return m
+}
+
 // reportElements are the only elements the report's template writes. An
 // element outside the list in the browser's DOM means text became markup
 // (the verify detail "<punch> raced a fault" would make a <punch>) or the
@@ -313,7 +389,7 @@ func sectionTable(t *testing.T, dom, heading string) string {
 var reportElements = []string{
 	"html", "head", "meta", "title", "style", "body",
 	"h1", "h2", "h3", "p", "ul", "li", "div", "span", "b", "br", "code", "sup",
-	"table", "tbody", "tr", "th", "td", "img",
+	"table", "tbody", "tr", "th", "td", "img", "details", "summary",
 }
 
 // urlAttrs are attributes that make a browser fetch or navigate.
@@ -351,7 +427,7 @@ func checkDOM(t *testing.T, dom string, f *results.File, want []Chart) {
 	// operation of the group, in the order the fixture has them.
 	sums := Summarize(f)
 	for _, g := range groupCells(sums) {
-		rows := domTable(sectionTable(t, dom, g.label))
+		rows := domTable(detailsTable(t, dom, "Table: "+g.label))
 		widths := rowWidths(rows)
 		for i, w := range widths {
 			if w != widths[0] {
@@ -387,9 +463,9 @@ func checkDOM(t *testing.T, dom string, f *results.File, want []Chart) {
 	// The verify matrix: a row per strategy, a column per scenario, each
 	// cell's verdict, and the mismatch marked.
 	if f.Verify != nil {
-		heading := "Verify: " + f.Machine.Hostname // a lone file is labelled by its host
+		heading := "Correctness: " + f.Machine.Hostname // a lone file is labelled by its host
 		if f.Verify.Budget != "" {
-			heading += " (budget " + f.Verify.Budget + ")"
+			heading += " (race oracle, " + f.Verify.Budget + " per cell)"
 		}
 		rows := domTable(sectionTable(t, dom, heading))
 		if len(rows) == 0 {
@@ -418,8 +494,8 @@ func checkDOM(t *testing.T, dom string, f *results.File, want []Chart) {
 			if mismatch == v.Matches || strings.Contains(cell.text, "MISMATCH") == v.Matches {
 				t.Errorf("verify cell %s x %s: class %q, text %q; mismatch marked = %v, want %v", v.Strategy, v.Scenario, cell.attrs["class"], cell.text, mismatch, !v.Matches)
 			}
-			if v.Detail != "" && !strings.Contains(cell.text, v.Detail) {
-				t.Errorf("verify cell %s x %s: text %q lacks the detail %q as text", v.Strategy, v.Scenario, cell.text, v.Detail)
+			if v.Detail != "" && !strings.Contains(cell.attrs["title"], v.Detail) {
+				t.Errorf("verify cell %s x %s: title %q lacks the detail %q as text", v.Strategy, v.Scenario, cell.attrs["title"], v.Detail)
 			}
 		}
 	}
@@ -503,7 +579,7 @@ func checkNoPageRequests(t *testing.T, path string) {
 	}
 }
 
-func checkScreenshot(t *testing.T, path string) {
+func checkScreenshot(t *testing.T, path string, width int) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("no screenshot: %v", err)
@@ -514,8 +590,8 @@ func checkScreenshot(t *testing.T, path string) {
 	}
 	b := img.Bounds()
 	t.Logf("screenshot %dx%d, %d bytes", b.Dx(), b.Dy(), len(raw))
-	if b.Dx() != 1280 {
-		t.Errorf("screenshot is %d pixels wide; want 1280", b.Dx())
+	if b.Dx() != width {
+		t.Errorf("screenshot is %d pixels wide; want %d", b.Dx(), width)
 	}
 
 	// The background is the commonest colour; a rendered page differs from
@@ -540,17 +616,17 @@ func checkScreenshot(t *testing.T, path string) {
 		if colorDistance(c, bg) > 16 {
 			differing += n
 		}
-		if colorDistance(c, strategyColors[1]) <= 24 {
+		if colorDistance(c, strategyColors["rangelock"]) <= 24 {
 			chart += n
 		}
 	}
 	diffShare, chartShare := float64(differing)/float64(total), float64(chart)/float64(total)
-	t.Logf("background %v; %.1f%% of pixels differ from it, %.2f%% are in the chart colour %v", bg, 100*diffShare, 100*chartShare, strategyColors[1])
+	t.Logf("background %v; %.1f%% of pixels differ from it, %.2f%% are in the chart colour %v", bg, 100*diffShare, 100*chartShare, strategyColors["rangelock"])
 	if diffShare < 0.05 {
 		t.Errorf("only %.1f%% of the screenshot differs from the background %v; want ≥5%% (a blank page?)", 100*diffShare, bg)
 	}
 	if chartShare < 0.005 {
-		t.Errorf("only %.2f%% of the screenshot is in the chart colour %v; want ≥0.5%% (charts not shown?)", 100*chartShare, strategyColors[1])
+		t.Errorf("only %.2f%% of the screenshot is in the chart colour %v; want ≥0.5%% (charts not shown?)", 100*chartShare, strategyColors["rangelock"])
 	}
 }
 

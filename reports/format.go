@@ -125,3 +125,39 @@ func (e *errWriter) Write(p []byte) (int, error) {
 func (e *errWriter) printf(format string, args ...any) {
 	fmt.Fprintf(e, format, args...)
 }
+
+// intervalText formats the confidence interval of e: "±4.1%" when it is
+// about symmetric and narrower than the value, else "[lo, hi]" in format,
+// so that a wide or lopsided interval never reads as a percentage in the
+// thousands. A reduced confidence level follows in parentheses. It is
+// empty for fewer than two repetitions.
+func intervalText(e Estimate, format func(float64) string) string {
+	if !e.Valid() || e.N < 2 {
+		return ""
+	}
+	var s string
+	if intervalIsRange(e) {
+		s = "[" + format(e.Lo) + ", " + format(e.Hi) + "]"
+	} else {
+		s = "±" + formatPercent(e.HalfWidth())
+	}
+	if e.Reduced() {
+		s += fmt.Sprintf(" (%.0f%%)", 100*e.Level)
+	}
+	return s
+}
+
+// intervalIsRange reports whether e's interval reads better as [lo, hi]:
+// wider than the median, or one side more than twice the other (and more
+// than 2% of the median, so that tiny intervals stay "±").
+func intervalIsRange(e Estimate) bool {
+	if e.Median <= 0 {
+		return e.Lo != e.Hi
+	}
+	up, down := e.Hi-e.Median, e.Median-e.Lo
+	if e.HalfWidth() > 1 {
+		return true
+	}
+	big, small := math.Max(up, down), math.Min(up, down)
+	return big > 2*small && big > 0.02*e.Median
+}

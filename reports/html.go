@@ -1,10 +1,13 @@
 package reports
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"html/template"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -13,24 +16,76 @@ import (
 	"lockbench/results"
 )
 
-// WriteHTML writes one self-contained HTML page comparing files: for each
-// scenario group, the strategies side by side (median ops/s and p99 with
-// their confidence intervals, the ratio to the baseline with its p-value,
-// violations) with one column per file, so several machines read side by
-// side; the machines' descriptions; the verify matrices; every cell's
-// configuration and seed; and the charts, embedded as base64 PNG data URIs.
+// WriteHTML writes one self-contained HTML page comparing files, its
+// charts embedded as base64 PNG data URIs: findings first, the
+// correctness matrix, then per scenario the charts of every target and
+// file side by side and the tables (median ops/s and p99 with their
+// confidence intervals, the ratio to the baseline with its p-value,
+// violations) with one column per file, the lock-wait tables, the
+// machines, how to reproduce each file, and every cell's configuration.
 // The page has inline CSS only: no script, no external fetch. All text is
 // escaped by html/template.
 func WriteHTML(w io.Writer, files []*results.File) error {
-	return writeHTML(w, files, charts)
+	return writeHTML(w, files, charts, embedPNG)
+}
+
+// WriteReportDir writes the same page as dir/index.html with its charts
+// as PNG files beside it (dir must exist), each written atomically.
+func WriteReportDir(dir string, files []*results.File) error {
+	var pngs []Chart
+	linkPNG := func(c Chart) template.URL {
+		pngs = append(pngs, c)
+		// Chart names are file slugs: safe as a relative URL.
+		return template.URL(c.Name)
+	}
+	var buf bytes.Buffer
+	if err := writeHTML(&buf, files, charts, linkPNG); err != nil {
+		return err
+	}
+	for _, c := range pngs {
+		if err := writeFileAtomic(filepath.Join(dir, c.Name), c.PNG); err != nil {
+			return err
+		}
+	}
+	return writeFileAtomic(filepath.Join(dir, "index.html"), buf.Bytes())
+}
+
+// writeFileAtomic writes data to path through a temporary file and a
+// rename, so a reader never sees half a chart or page.
+func writeFileAtomic(path string, data []byte) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // chartFunc renders the charts of one file; tests substitute a stub so the
 // golden HTML does not hold megabytes of PNG.
 type chartFunc func(*results.File, []CellSummary) ([]Chart, error)
 
-func writeHTML(w io.Writer, files []*results.File, chartsOf chartFunc) error {
-	page, err := buildPage(files, chartsOf)
+// srcFunc says where the page finds a chart: a data URI or a file name.
+type srcFunc func(Chart) template.URL
+
+func embedPNG(c Chart) template.URL { return dataURI(c.PNG) }
+
+func writeHTML(w io.Writer, files []*results.File, chartsOf chartFunc, src srcFunc) error {
+	page, err := buildPage(files, chartsOf, src)
 	if err != nil {
 		return err
 	}
@@ -38,12 +93,14 @@ func writeHTML(w io.Writer, files []*results.File, chartsOf chartFunc) error {
 }
 
 type htmlPage struct {
-	Machines []htmlMachine
-	Sources  []*htmlSource
-	Groups   []*htmlGroup
-	Baseline string
-	Level    string // "95%"
-	Alpha    float64
+	Machines  []htmlMachine
+	Sources   []*htmlSource
+	Scenarios []*htmlScenario
+	Groups    []*htmlGroup
+	Baseline  string
+	Level     string // "95%"
+	Alpha     float64
+	Locks     []htmlLockTable
 }
 
 type htmlMachine struct {
@@ -57,11 +114,15 @@ type htmlSource struct {
 	Host       string
 	Tool       string
 	Command    string
+	Version    string
+	Seeds      string
 	Created    string
 	Incomplete bool
+	Preamble   string
+	Findings   []FindingSection
+	Verdict    string
 	Configs    []htmlConfig
 	Verify     *htmlVerify
-	Series     []htmlChart
 }
 
 type htmlChart struct {
@@ -69,11 +130,25 @@ type htmlChart struct {
 	Src   template.URL
 }
 
+// htmlScenario is one scenario's charts: a column per file and target
+// (and thread count), side by side, then the charts across thread counts.
+type htmlScenario struct {
+	Name    string
+	Columns []*htmlChartColumn
+	Scaling []htmlChart
+	Groups  []*htmlGroup
+}
+
+type htmlChartColumn struct {
+	Label  string
+	Charts []htmlChart
+}
+
 type htmlGroup struct {
 	Label    string
+	Scenario string
 	Columns  []*htmlSource
 	Rows     []htmlRow
-	Charts   []htmlChart
 	Warnings []string
 }
 
@@ -131,98 +206,219 @@ type htmlVerifyCell struct {
 	Matches                                      bool
 }
 
-func buildPage(files []*results.File, chartsOf chartFunc) (*htmlPage, error) {
-	page := &htmlPage{Baseline: Baseline, Level: fmt.Sprintf("%.0f%%", 100*Confidence), Alpha: Alpha}
-	machineIndex := map[string]int{}
-	type groupAt struct {
-		g    *htmlGroup
-		rows map[string]int // strategyLabel/op/role -> row
+// pageBuilder accumulates the page file by file.
+type pageBuilder struct {
+	page         *htmlPage
+	machineIndex map[string]int
+	groups       []*groupAt
+	groupByKey   map[comparableKey]*groupAt
+	scenarios    map[string]*htmlScenario
+}
+
+// groupAt is a table being built and the index of its rows.
+type groupAt struct {
+	g    *htmlGroup
+	rows map[string]int // strategyLabel/op/role -> row
+}
+
+// buildPage is the page's stages: each file's header, findings and
+// verify matrix; its charts; its table rows; then the tables are closed.
+func buildPage(files []*results.File, chartsOf chartFunc, src srcFunc) (*htmlPage, error) {
+	b := &pageBuilder{
+		page:         &htmlPage{Baseline: Baseline, Level: fmt.Sprintf("%.0f%%", 100*Confidence), Alpha: Alpha},
+		machineIndex: map[string]int{},
+		groupByKey:   map[comparableKey]*groupAt{},
+		scenarios:    map[string]*htmlScenario{},
 	}
-	var groups []*groupAt
-	groupByKey := map[comparableKey]*groupAt{}
-
 	for fi, f := range files {
-		src := &htmlSource{
-			Label:      sourceLabel(fi, len(files), f.Machine),
-			Host:       f.Machine.Hostname,
-			Tool:       f.Tool,
-			Command:    f.Command,
-			Incomplete: f.Incomplete,
-		}
-		if !f.Created.IsZero() {
-			src.Created = f.Created.UTC().Format(time.RFC3339)
-		}
-		page.Sources = append(page.Sources, src)
-		fp := f.Machine.Fingerprint
-		if i, ok := machineIndex[fp]; ok {
-			page.Machines[i].Sources += ", " + src.Label
-		} else {
-			machineIndex[fp] = len(page.Machines)
-			page.Machines = append(page.Machines, htmlMachine{Machine: f.Machine, Sources: src.Label})
-		}
-
+		s := b.addSource(sourceLabel(fi, len(files), f.Machine), f)
 		sums := Summarize(f)
 		for i := range sums {
-			src.Configs = append(src.Configs, configRow(&sums[i]))
-		}
-		if f.Verify != nil {
-			src.Verify = verifyTable(f.Verify)
+			s.Configs = append(s.Configs, configRow(&sums[i]))
 		}
 		chs, err := chartsOf(f, sums)
 		if err != nil {
 			return nil, err
 		}
-		chartsByGroup := map[string][]htmlChart{}
-		for _, c := range chs {
-			hc := htmlChart{Title: src.Label + ": " + c.Title, Src: dataURI(c.PNG)}
-			if c.Kind == "series" {
-				src.Series = append(src.Series, hc)
-			} else {
-				chartsByGroup[c.Group] = append(chartsByGroup[c.Group], hc)
-			}
-		}
-
-		for _, cg := range groupCells(sums) {
-			ga, ok := groupByKey[cg.key]
-			if !ok {
-				ga = &groupAt{g: &htmlGroup{Label: cg.label}, rows: map[string]int{}}
-				groupByKey[cg.key] = ga
-				groups = append(groups, ga)
-			}
-			g := ga.g
-			col := len(g.Columns)
-			g.Columns = append(g.Columns, src)
-			for i := range g.Rows { // a new, empty column in every row
-				g.Rows[i].Cells = append(g.Rows[i].Cells, htmlCell{})
-			}
-			g.Charts = append(g.Charts, chartsByGroup[cg.label]...)
-			for _, s := range cg.cells {
-				label := strategyLabel(s.Config)
-				for oi := range s.Ops {
-					o := &s.Ops[oi]
-					key := label + "\x00" + o.Op + "\x00" + o.Role
-					ri, ok := ga.rows[key]
-					if !ok {
-						ri = insertRow(g, label, o.Op, o.Role)
-						// Indices after the insertion point moved down.
-						for k, v := range ga.rows {
-							if v >= ri {
-								ga.rows[k] = v + 1
-							}
-						}
-						ga.rows[key] = ri
-					}
-					g.Rows[ri].Cells[col] = opCell(s, o, oi == 0)
-				}
-				addGroupWarnings(g, src.Label, label, s)
-			}
-		}
+		b.addCharts(s, len(files) > 1, chs, src)
+		b.addRows(s, sums)
+		b.page.Locks = append(b.page.Locks, lockTables(s.Label, f)...)
 	}
-	for _, ga := range groups {
+	for _, ga := range b.groups {
 		markStrategyStarts(ga.g)
-		page.Groups = append(page.Groups, ga.g)
+		b.page.Groups = append(b.page.Groups, ga.g)
+		if sc := b.scenarios[ga.g.Scenario]; sc != nil {
+			sc.Groups = append(sc.Groups, ga.g)
+		}
 	}
-	return page, nil
+	return b.page, nil
+}
+
+// addSource adds file f's header, machine, findings and verify matrix.
+func (b *pageBuilder) addSource(label string, f *results.File) *htmlSource {
+	src := &htmlSource{
+		Label: label, Host: f.Machine.Hostname, Tool: f.Tool, Command: f.Command,
+		Version: f.Version, Incomplete: f.Incomplete, Seeds: seedsOf(f),
+	}
+	if !f.Created.IsZero() {
+		src.Created = f.Created.UTC().Format(time.RFC3339)
+	}
+	fs := f.Findings
+	if fs == nil {
+		fs = Findings(f)
+	}
+	src.Preamble, src.Findings = FindingsPreamble(f), FindingSections(fs)
+	if f.Verify != nil {
+		src.Verify = verifyTable(f.Verify)
+		src.Verdict = VerifyVerdict(f.Verify)
+	}
+	b.page.Sources = append(b.page.Sources, src)
+	fp := f.Machine.Fingerprint
+	if i, ok := b.machineIndex[fp]; ok {
+		b.page.Machines[i].Sources += ", " + src.Label
+	} else {
+		b.machineIndex[fp] = len(b.page.Machines)
+		b.page.Machines = append(b.page.Machines, htmlMachine{Machine: f.Machine, Sources: src.Label})
+	}
+	return src
+}
+
+// seedsOf lists the distinct seeds of f's cells.
+func seedsOf(f *results.File) string {
+	var seeds []string
+	for _, c := range f.Cells {
+		s := fmt.Sprint(c.Config.Seed)
+		if !slices.Contains(seeds, s) {
+			seeds = append(seeds, s)
+		}
+	}
+	return strings.Join(seeds, ", ")
+}
+
+// addCharts files each chart under its scenario: in a column per group
+// (target and thread count), or with the scenario's scaling charts.
+func (b *pageBuilder) addCharts(s *htmlSource, prefix bool, chs []Chart, src srcFunc) {
+	for _, c := range chs {
+		if prefix {
+			c.Name = fileSlug(strings.Fields(s.Label)[0]) + "_" + c.Name
+		}
+		sc := b.scenario(c.Scenario)
+		hc := htmlChart{Title: s.Label + ": " + c.Title, Src: src(c)}
+		if c.Kind == "scaling" {
+			sc.Scaling = append(sc.Scaling, hc)
+			continue
+		}
+		label := c.Group
+		if prefix {
+			label = s.Label + ": " + label
+		}
+		var col *htmlChartColumn
+		for _, x := range sc.Columns {
+			if x.Label == label {
+				col = x
+			}
+		}
+		if col == nil {
+			col = &htmlChartColumn{Label: label}
+			sc.Columns = append(sc.Columns, col)
+		}
+		col.Charts = append(col.Charts, hc)
+	}
+}
+
+// scenario returns the page's section of a scenario, adding it.
+func (b *pageBuilder) scenario(name string) *htmlScenario {
+	sc, ok := b.scenarios[name]
+	if !ok {
+		sc = &htmlScenario{Name: name}
+		b.scenarios[name] = sc
+		b.page.Scenarios = append(b.page.Scenarios, sc)
+	}
+	return sc
+}
+
+// addRows adds a column for s to every group table it has cells in.
+func (b *pageBuilder) addRows(s *htmlSource, sums []CellSummary) {
+	for _, cg := range groupCells(sums) {
+		b.scenario(cg.key.Scenario)
+		ga, ok := b.groupByKey[cg.key]
+		if !ok {
+			ga = &groupAt{g: &htmlGroup{Label: cg.label, Scenario: cg.key.Scenario}, rows: map[string]int{}}
+			b.groupByKey[cg.key] = ga
+			b.groups = append(b.groups, ga)
+		}
+		g := ga.g
+		col := len(g.Columns)
+		g.Columns = append(g.Columns, s)
+		for i := range g.Rows { // a new, empty column in every row
+			g.Rows[i].Cells = append(g.Rows[i].Cells, htmlCell{})
+		}
+		for _, cs := range cg.cells {
+			label := strategyLabel(cs.Config)
+			for oi := range cs.Ops {
+				o := &cs.Ops[oi]
+				g.Rows[ga.row(label, o.Op, o.Role)].Cells[col] = opCell(cs, o, oi == 0)
+			}
+			addGroupWarnings(g, s.Label, label, cs)
+		}
+	}
+}
+
+// row returns the index of the row of (strategy, op, role), inserting it.
+func (ga *groupAt) row(strategy, op, role string) int {
+	key := strategy + "\x00" + op + "\x00" + role
+	if ri, ok := ga.rows[key]; ok {
+		return ri
+	}
+	ri := insertRow(ga.g, strategy, op, role)
+	// Indices after the insertion point moved down.
+	for k, v := range ga.rows {
+		if v >= ri {
+			ga.rows[k] = v + 1
+		}
+	}
+	ga.rows[key] = ri
+	return ri
+}
+
+// htmlLockTable is the lock-wait accounting of one cell.
+type htmlLockTable struct {
+	Label string
+	Rows  []htmlLockRow
+}
+
+type htmlLockRow struct {
+	Class                     string
+	Acquisitions, Contentions int64
+	WaitP99, WaitMax, HoldP99 string
+	ContendedShare            string
+}
+
+// lockTables is one table per cell whose repetitions recorded lock
+// statistics (the first such repetition's).
+func lockTables(src string, f *results.File) []htmlLockTable {
+	var out []htmlLockTable
+	for _, c := range f.Cells {
+		for _, r := range c.Reps {
+			if len(r.Locks) == 0 {
+				continue
+			}
+			t := htmlLockTable{Label: fmt.Sprintf("%s: %s, %s, rep %d", src, c.Config.Strategy, groupOf(c.Config).label, r.Index)}
+			for _, l := range r.Locks {
+				share := "-"
+				if l.Acquisitions > 0 {
+					share = formatPercent(float64(l.Contentions) / float64(l.Acquisitions))
+				}
+				t.Rows = append(t.Rows, htmlLockRow{
+					Class: l.Class, Acquisitions: l.Acquisitions, Contentions: l.Contentions, ContendedShare: share,
+					WaitP99: formatDuration(l.Wait.P99), WaitMax: formatDuration(l.Wait.Max), HoldP99: formatDuration(l.Hold.P99),
+				})
+			}
+			out = append(out, t)
+			break
+		}
+	}
+	return out
 }
 
 // addGroupWarnings adds the warnings of cell s to g: those about the
@@ -301,17 +497,6 @@ func dataURI(png []byte) template.URL {
 	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
 }
 
-func ciText(e Estimate) string {
-	if !e.Valid() || e.N < 2 {
-		return ""
-	}
-	s := "±" + formatPercent(e.HalfWidth())
-	if e.Reduced() {
-		s += fmt.Sprintf(" (%.0f%%)", 100*e.Level)
-	}
-	return s
-}
-
 // comparisonClass says how a comparison reads: "better", "worse" or "same"
 // (not significant); higherIsBetter gives the direction.
 func comparisonClass(c Comparison, higherIsBetter bool) string {
@@ -328,9 +513,9 @@ func opCell(s *CellSummary, o *OpSummary, first bool) htmlCell {
 	c := htmlCell{
 		Present:    true,
 		Ops:        formatRate(nanOr(o.PerSecond)),
-		OpsCI:      ciText(o.PerSecond),
+		OpsCI:      intervalText(o.PerSecond, formatRate),
 		P99:        formatNanos(nanOr(o.P99)),
-		P99CI:      ciText(o.P99),
+		P99CI:      intervalText(o.P99, formatNanos),
 		Incomplete: s.Incomplete,
 	}
 	if o.SampleEvery > 1 {
@@ -453,8 +638,10 @@ func verifyTable(m *results.Matrix) *htmlVerify {
 // pageTemplate is the report page. Its wide tables (a group with several
 // files, the Cells table's 17 columns) sit in a .scroll box and scroll
 // sideways inside it rather than wrap values such as "fsync-storm" or
-// "/dev/shm/lockbench" over lines. (html/template drops CSS comments, so
-// this one lives here.)
+// "/dev/shm/lockbench" over lines; the chart columns of a scenario (one
+// per target and file) sit side by side and wrap below each other when
+// the window is narrower than two charts. (html/template drops CSS
+// comments, so this one lives here.)
 var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -471,38 +658,56 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 .better { background: #e6f4e6; } .worse { background: #fbe7e7; } .same { color: #555; }
 .base { color: #777; font-style: italic; }
 .bad { background: #fbe7e7; } .ok { color: #2a7a2a; }
-.safe { background: #e6f4e6; } .violated { background: #fff1d6; } .deadlock { background: #fbe7e7; }
-.mismatch { outline: 2px solid #c00; }
+.findings li { margin: 0.15em 0; } .findings { line-height: 1.35; }
+.finding-head { font-weight: bold; margin-top: 0.6em; }
+.verdict { font-weight: bold; }
+table.grid td { text-align: center; min-width: 7.5em; }
+.grid .safe { background: #b8e0b8; } .grid .violated { background: #f7c98b; } .grid .deadlock { background: #f2a0a0; }
+.grid .mismatch, .key.mismatch { outline: 3px solid #c00; outline-offset: -3px; }
+.key.safe { background: #b8e0b8; } .key.violated { background: #f7c98b; } .key.deadlock { background: #f2a0a0; }
+.legend span { display: inline-block; padding: 0.1em 0.6em; margin-right: 0.5em; }
 .incomplete { color: #c00; font-weight: bold; }
-.charts img { max-width: 100%; margin: 0.5em 1em 0.5em 0; border: 1px solid #eee; }
+.cols { display: flex; flex-wrap: wrap; gap: 1em; }
+.col h3 { margin: 0.3em 0; }
+.col img, .charts img { display: block; margin: 0.4em 0; border: 1px solid #eee; }
 .warnings { color: #7a5a00; font-size: 0.9em; }
 code { font-size: 0.9em; }
 .scroll { overflow-x: auto; max-width: 100%; }
 table.nowrap th, table.nowrap td { white-space: nowrap; padding: 0.25em 0.45em; }
+details { margin: 0.5em 0; } summary { cursor: pointer; color: #245; }
 </style>
 </head>
 <body>
 <h1>lockbench report</h1>
+{{range .Sources}}
+<h2>Findings{{if gt (len $.Sources) 1}}: {{.Label}}{{end}}</h2>
+<p class="p">{{.Preamble}}</p>
+<div class="findings">{{range .Findings}}<div class="finding-head">{{.Heading}}</div>
+<ul>{{range .Lines}}<li>{{.}}</li>{{end}}</ul>
+{{else}}<p>No findings: the file has no comparable cells.</p>{{end}}</div>
+{{if .Verdict}}<p class="verdict">{{.Verdict}}</p>{{end}}
+{{end}}
+{{range .Sources}}{{if .Verify}}
+<h2>Correctness: {{.Label}}{{if .Verify.Budget}} (race oracle, {{.Verify.Budget}} per cell){{end}}</h2>
+<p class="legend"><span class="key safe">safe: 0 violations</span><span class="key violated">violated</span><span class="key deadlock">deadlock</span><span class="key mismatch">not as expected</span> S = must be safe, V = expected to be violated</p>
+<table class="grid">
+<tr><th>strategy</th>{{range .Verify.Scenarios}}<th>{{.}}</th>{{end}}</tr>
+{{range .Verify.Rows}}<tr><th>{{.Strategy}}</th>{{range .Cells}}{{if .}}<td class="{{.Class}}" title="{{.Violations}} violations in {{.Ops}} ops, seed {{.Seed}}{{if .Detail}}: {{.Detail}}{{end}}"><b>{{.Verdict}}</b><br><span class="p">{{.Race}} {{if eq .Expect "safe"}}S{{else}}V{{end}}{{if .Violations}}, {{.Violations}}×{{end}}</span>{{if not .Matches}}<br><b>MISMATCH</b>{{end}}</td>{{else}}<td></td>{{end}}{{end}}</tr>
+{{end}}</table>
+{{range .Verify.Rows}}{{range .Cells}}{{if .}}{{if .Replay}}<div class="p">{{.Race}} {{.Verdict}}: {{.Detail}} <code>{{.Replay}}</code></div>{{end}}{{end}}{{end}}{{end}}
+{{end}}{{end}}
 <p>Values are medians over repetitions; ± is the half-width of the {{.Level}} confidence interval of the median
-(exact order-statistic interval; a lower level in parentheses when there are too few repetitions for {{.Level}}).
+(exact order-statistic interval; a lower level in parentheses when there are too few repetitions for {{.Level}});
+an interval wider than its value or lopsided is written [low, high].
 Ratios are to the <code>{{.Baseline}}</code> strategy in the same scenario, threads, target and placement, with the
 Mann-Whitney U test p-value; <span class="same">~</span> marks p ≥ {{.Alpha}}.</p>
-
-<h2>Machines</h2>
-<table>
-<tr><th></th>{{range .Machines}}<th>{{.Hostname}}</th>{{end}}</tr>
-<tr><th>CPU</th>{{range .Machines}}<td>{{.CPUModel}}</td>{{end}}</tr>
-<tr><th>logical CPUs</th>{{range .Machines}}<td>{{.LogicalCPUs}}</td>{{end}}</tr>
-<tr><th>kernel</th>{{range .Machines}}<td>{{.Kernel}}</td>{{end}}</tr>
-<tr><th>fingerprint</th>{{range .Machines}}<td><code>{{.Fingerprint}}</code></td>{{end}}</tr>
-<tr><th>results files</th>{{range .Machines}}<td>{{.Sources}}</td>{{end}}</tr>
-</table>
-<table>
-<tr><th>file</th><th>tool</th><th>command</th><th>created</th><th></th></tr>
-{{range .Sources}}<tr><td>{{.Label}}</td><td>{{.Tool}}</td><td><code>{{.Command}}</code></td><td>{{.Created}}</td><td>{{if .Incomplete}}<span class="incomplete">incomplete</span>{{end}}</td></tr>
-{{end}}</table>
+{{range .Scenarios}}
+<h2>{{.Name}}</h2>
+<div class="cols">{{range .Columns}}<div class="col"><h3>{{.Label}}</h3>
+{{range .Charts}}<img src="{{.Src}}" alt="{{.Title}}" title="{{.Title}}">{{end}}</div>{{end}}</div>
+{{if .Scaling}}<div class="cols">{{range .Scaling}}<div class="col"><img src="{{.Src}}" alt="{{.Title}}" title="{{.Title}}"></div>{{end}}</div>{{end}}
 {{range .Groups}}
-<h2>{{.Label}}</h2>
+<details><summary>Table: {{.Label}}</summary>
 <div class="scroll"><table class="nowrap">
 <tr><th rowspan="2">strategy</th><th rowspan="2">op</th><th rowspan="2">role</th>{{range .Columns}}<th colspan="5">{{.Label}}</th>{{end}}</tr>
 <tr>{{range .Columns}}<th>ops/s</th><th>vs {{$.Baseline}}</th><th>p99</th><th>vs {{$.Baseline}}</th><th>violations</th>{{end}}</tr>
@@ -517,23 +722,35 @@ Mann-Whitney U test p-value; <span class="same">~</span> marks p ≥ {{.Alpha}}.
 {{end}}</table></div>
 <p class="p"><sup>s</sup> latency from a seeded sample of the operations.</p>
 {{if .Warnings}}<ul class="warnings">{{range .Warnings}}<li>{{.}}</li>{{end}}</ul>{{end}}
-{{if .Charts}}<div class="charts">{{range .Charts}}<img src="{{.Src}}" alt="{{.Title}}" title="{{.Title}}">{{end}}</div>{{end}}
-{{end}}
-{{range .Sources}}{{if .Verify}}
-<h2>Verify: {{.Label}}{{if .Verify.Budget}} (budget {{.Verify.Budget}}){{end}}</h2>
-<table>
-<tr><th>strategy</th>{{range .Verify.Scenarios}}<th>{{.}}</th>{{end}}</tr>
-{{range .Verify.Rows}}<tr><th>{{.Strategy}}</th>{{range .Cells}}{{if .}}<td class="{{.Class}}"><b>{{.Verdict}}</b> {{.Race}}, expected {{.Expect}}{{if not .Matches}} <b>MISMATCH</b>{{end}}<br>
-<span class="p">{{.Violations}} violations in {{.Ops}} ops{{if .Violations}}, first at op {{.FirstAt}}{{end}}, seed {{.Seed}}</span>{{if .Detail}}<br><span class="p">{{.Detail}}</span>{{end}}{{if .Replay}}<br><code>{{.Replay}}</code>{{end}}</td>{{else}}<td></td>{{end}}{{end}}</tr>
+</details>
+{{end}}{{end}}
+{{if .Locks}}<h2>Lock waits</h2>
+{{range .Locks}}<h3>{{.Label}}</h3>
+<table class="nowrap"><tr><th>lock</th><th>acquisitions</th><th>contended</th><th>share</th><th>wait p99</th><th>wait max</th><th>hold p99</th></tr>
+{{range .Rows}}<tr><td>{{.Class}}</td><td class="num">{{.Acquisitions}}</td><td class="num">{{.Contentions}}</td><td class="num">{{.ContendedShare}}</td><td class="num">{{.WaitP99}}</td><td class="num">{{.WaitMax}}</td><td class="num">{{.HoldP99}}</td></tr>
 {{end}}</table>
 {{end}}{{end}}
+<h2>Machines</h2>
+<table>
+<tr><th></th>{{range .Machines}}<th>{{.Hostname}}</th>{{end}}</tr>
+<tr><th>CPU</th>{{range .Machines}}<td>{{.CPUModel}}</td>{{end}}</tr>
+<tr><th>logical CPUs</th>{{range .Machines}}<td>{{.LogicalCPUs}}</td>{{end}}</tr>
+<tr><th>kernel</th>{{range .Machines}}<td>{{.Kernel}}</td>{{end}}</tr>
+<tr><th>fingerprint</th>{{range .Machines}}<td><code>{{.Fingerprint}}</code></td>{{end}}</tr>
+<tr><th>results files</th>{{range .Machines}}<td>{{.Sources}}</td>{{end}}</tr>
+</table>
+<h2>How to reproduce</h2>
+<table>
+<tr><th>file</th><th>command</th><th>seed</th><th>version</th><th>created</th><th></th></tr>
+{{range .Sources}}<tr><td>{{.Label}}</td><td><code>{{.Command}}</code></td><td>{{.Seeds}}</td><td><code>{{.Version}}</code></td><td>{{.Created}}</td><td>{{if .Incomplete}}<span class="incomplete">incomplete</span>{{end}}</td></tr>
+{{end}}</table>
+<p class="p">Run the command from the lockbench module (<code>go run ./cmd/lockbench ...</code>) with the version shown; <code>lockbench report FILE.json -o DIR</code> renders a results file again.</p>
 <h2>Cells</h2>
 {{range .Sources}}<h3>{{.Label}}</h3>
 <div class="scroll"><table class="nowrap">
 <tr><th>strategy</th><th>options</th><th>scenario</th><th>threads</th><th>target</th><th>pin</th><th>seed</th><th>file</th><th>page</th><th>duration</th><th>op limit</th><th>warmup</th><th>reps</th><th>oracle</th><th>delays</th><th>timer floor</th><th></th></tr>
 {{range .Configs}}<tr><td>{{.Strategy}}</td><td>{{.Options}}</td><td>{{.Scenario}}</td><td class="num">{{.Threads}}</td><td>{{.Target}} <span class="p">{{.TargetInfo}}</span></td><td>{{.Pin}}</td><td class="num">{{.Seed}}</td><td class="num">{{.FileSize}}</td><td class="num">{{.PageSize}}</td><td class="num">{{.Duration}}</td><td class="num">{{if .OpLimit}}{{.OpLimit}}{{end}}</td><td class="num">{{.Warmup}}</td><td class="num">{{.Reps}}</td><td>{{if .Oracle}}on{{end}}</td><td>{{if .Delay}}on{{end}}</td><td class="num">{{.TimerFloor}}</td><td>{{if .Incomplete}}<span class="incomplete">incomplete</span>{{end}}</td></tr>
 {{end}}</table></div>
-{{if .Series}}<div class="charts">{{range .Series}}<img src="{{.Src}}" alt="{{.Title}}" title="{{.Title}}">{{end}}</div>{{end}}
 {{end}}
 </body>
 </html>

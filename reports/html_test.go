@@ -19,7 +19,8 @@ var stubPNG, _ = base64.StdEncoding.DecodeString("iVBORw0KGgoAAAANSUhEUgAAAAEAAA
 func stubCharts(f *results.File, sums []CellSummary) ([]Chart, error) {
 	var out []Chart
 	for _, g := range groupCells(sums) {
-		out = append(out, Chart{Name: "throughput_" + g.slug + ".png", Title: "Throughput: " + g.label, Kind: "throughput", Group: g.label, PNG: stubPNG})
+		out = append(out, Chart{Name: "p99_" + g.slug + ".png", Title: "p99: " + g.label, Kind: "p99", Group: g.label,
+			Scenario: g.key.Scenario, Target: g.target, PNG: stubPNG})
 	}
 	return out, nil
 }
@@ -58,10 +59,12 @@ func TestHTMLGolden(t *testing.T) {
 		{"fixture.html.golden", []*results.File{fixture()}},
 		// Two machines side by side: one column per file in each group.
 		{"two-machines.html.golden", []*results.File{fixture(), secondMachine()}},
+		// The default study: findings first, the correctness grid.
+		{"study.html.golden", []*results.File{studyFixture()}},
 	}
 	for _, tt := range tests {
 		var buf bytes.Buffer
-		if err := writeHTML(&buf, tt.files, stubCharts); err != nil {
+		if err := writeHTML(&buf, tt.files, stubCharts, embedPNG); err != nil {
 			t.Fatalf("writeHTML(%s) = %v", tt.golden, err)
 		}
 		checkGolden(t, tt.golden, buf.Bytes())
@@ -90,9 +93,9 @@ func TestHTMLSelfContained(t *testing.T) {
 	}
 
 	srcs := regexp.MustCompile(`src="([^"]*)"`).FindAllStringSubmatch(page, -1)
-	// 2 files x (throughput, p99 and 2 series charts).
-	if len(srcs) != 8 {
-		t.Errorf("page has %d images; want 8", len(srcs))
+	// 2 files x (p99 and series charts).
+	if len(srcs) != 4 {
+		t.Errorf("page has %d images; want 4", len(srcs))
 	}
 	for _, m := range srcs {
 		// html/template writes '+' as "&#43;" inside attributes.

@@ -24,24 +24,65 @@ import (
 	"lockbench/results"
 )
 
-// Formats lists the renderers Render knows, in the order the flag help
-// shows them. It is the one list behind the help text, the unknown-format
-// error and the test that renders every format.
-var Formats = []string{"text", "json", "csv", "bench"}
+// Reporter renders results files to w, as vegeta's reporters do: a
+// format name picks one from reporters, and cmd calls it without knowing
+// which it is.
+type Reporter func(w io.Writer, files []*results.File) error
+
+// reporters is the one table of formats: the flag help, the unknown-format
+// error and the test that renders every format all read it. A per-file
+// format renders each file in turn; html puts them side by side.
+var reporters = []struct {
+	name string
+	r    Reporter
+}{
+	{"text", perFile(func(w io.Writer, f *results.File) error { return writeText(w, f, Summarize(f)) })},
+	{"json", perFile(writeJSON)},
+	{"csv", perFile(writeCSV)},
+	{"bench", perFile(writeBench)},
+	{"findings", perFile(WriteFindings)},
+	{"html", WriteHTML},
+}
+
+// Formats lists the reporters' names in the order the flag help shows
+// them.
+var Formats = func() []string {
+	var out []string
+	for _, r := range reporters {
+		out = append(out, r.name)
+	}
+	return out
+}()
+
+// perFile makes a Reporter of a renderer of one file.
+func perFile(render func(io.Writer, *results.File) error) Reporter {
+	return func(w io.Writer, files []*results.File) error {
+		for _, f := range files {
+			if err := render(w, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// NewReporter returns the reporter of a format name (one of Formats).
+func NewReporter(format string) (Reporter, error) {
+	for _, r := range reporters {
+		if r.name == format {
+			return r.r, nil
+		}
+	}
+	return nil, fmt.Errorf("unknown format %q (allowed: %s)", format, strings.Join(Formats, ", "))
+}
 
 // Render writes f to w in the named format (one of Formats).
 func Render(w io.Writer, format string, f *results.File) error {
-	switch format {
-	case "text":
-		return writeText(w, f, Summarize(f))
-	case "json":
-		return writeJSON(w, f)
-	case "csv":
-		return writeCSV(w, f)
-	case "bench":
-		return writeBench(w, f)
+	r, err := NewReporter(format)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("unknown format %q (allowed: %s)", format, strings.Join(Formats, ", "))
+	return r(w, []*results.File{f})
 }
 
 // writeJSON writes the results file itself, indented as results.WriteFile

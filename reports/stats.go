@@ -376,3 +376,79 @@ func minRepsForUTest(alpha float64) int {
 		}
 	}
 }
+
+// Shift is the Hodges-Lehmann estimate of how much larger one sample is
+// than another, with the distribution-free confidence interval that goes
+// with the Mann-Whitney U test: the median of the pairwise ratios (or
+// differences) new_i / base_j, and the k-th smallest and k-th largest of
+// them, k from the exact null distribution of U (normal approximation
+// beyond exactUTestLimit). The interval excludes 1 (or 0) about when the
+// U test rejects at Alpha, so a finding's interval and p-value agree.
+type Shift struct {
+	Ratio, RatioLo, RatioHi float64 // new/base; NaN when a value is not positive
+	Delta, DeltaLo, DeltaHi float64 // new-base, in the samples' unit
+	Level                   float64 // actual confidence of both intervals
+}
+
+// EstimateShift returns the Shift of new over base (both from Describe).
+// With no pairs it returns NaNs and Level 0.
+func EstimateShift(base, new Estimate) Shift {
+	nan := math.NaN()
+	s := Shift{Ratio: nan, RatioLo: nan, RatioHi: nan, Delta: nan, DeltaLo: nan, DeltaHi: nan}
+	m, n := len(base.values), len(new.values)
+	if m == 0 || n == 0 {
+		return s
+	}
+	diffs := make([]float64, 0, m*n)
+	ratios := make([]float64, 0, m*n)
+	positive := true
+	for _, y := range new.values {
+		for _, x := range base.values {
+			diffs = append(diffs, y-x)
+			if x > 0 && y > 0 {
+				ratios = append(ratios, y/x)
+			} else {
+				positive = false
+			}
+		}
+	}
+	sort.Float64s(diffs)
+	k, level := shiftRank(m, n, Confidence)
+	s.Level = level
+	s.Delta, _ = stats.Median(diffs)
+	s.DeltaLo, s.DeltaHi = diffs[k-1], diffs[len(diffs)-k]
+	if positive {
+		sort.Float64s(ratios)
+		s.Ratio, _ = stats.Median(ratios)
+		s.RatioLo, s.RatioHi = ratios[k-1], ratios[len(ratios)-k]
+	}
+	return s
+}
+
+// shiftRank returns the 1-based rank k such that the k-th smallest and
+// k-th largest of the m·n pairwise differences bound a confidence interval
+// of the shift at level or more, and its actual level: the largest k with
+// 1 - 2·P(U ≤ k-1) ≥ level. When even k = 1 falls short (too few values),
+// it returns 1 and the lower level of [min, max].
+func shiftRank(m, n int, level float64) (k int, actual float64) {
+	cdf := func(u int) float64 { // P(U ≤ u), no ties
+		if m <= exactUTestLimit && n <= exactUTestLimit {
+			ranks := make([]float64, m+n)
+			for i := range ranks {
+				ranks[i] = float64(i + 1)
+			}
+			return rankSumCDF(ranks, m, float64(u+m*(m+1)/2))
+		}
+		mu := float64(m*n) / 2
+		sigma := math.Sqrt(float64(m*n*(m+n+1)) / 12)
+		return stats.NormCdf(float64(u)+0.5, mu, sigma)
+	}
+	k = 1
+	for c := 2; c <= (m*n+1)/2; c++ {
+		if 1-2*cdf(c-1) < level {
+			break
+		}
+		k = c
+	}
+	return k, math.Max(0, 1-2*cdf(k-1))
+}

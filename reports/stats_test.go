@@ -186,3 +186,39 @@ func mod(n, m, mul int, off float64) []float64 {
 	}
 	return xs
 }
+
+func TestShiftRank(t *testing.T) {
+	for _, tc := range []struct {
+		m, n, k int
+		level   float64
+	}{
+		// Tables of the Mann-Whitney critical value (two-sided 5%): U ≤ 5
+		// for 6+6, so the interval is [D(6), D(31)] at 95.9%.
+		{6, 6, 6, 0.959},
+		{4, 4, 1, 0.971},
+		{8, 8, 14, 0.950},
+		// Too few values for 95%: [min, max] at its lower level.
+		{2, 2, 1, 0.667},
+	} {
+		k, level := shiftRank(tc.m, tc.n, Confidence)
+		if k != tc.k || math.Abs(level-tc.level) > 0.001 {
+			t.Errorf("shiftRank(%d, %d) = %d, %.4f; want %d, %.3f", tc.m, tc.n, k, level, tc.k, tc.level)
+		}
+	}
+}
+
+func TestEstimateShift(t *testing.T) {
+	base := Describe([]float64{10, 11, 12, 10, 11, 12})
+	new := Describe([]float64{20, 22, 24, 20, 22, 24})
+	s := EstimateShift(base, new)
+	if s.Ratio != 2 || s.RatioLo < 1.6 || s.RatioHi > 2.4 || s.RatioLo > 2 || s.RatioHi < 2 {
+		t.Errorf("EstimateShift ratio = %v [%v, %v]; want 2 inside [1.6, 2.4]", s.Ratio, s.RatioLo, s.RatioHi)
+	}
+	if s.Delta != 11 || s.DeltaLo > 11 || s.DeltaHi < 11 {
+		t.Errorf("EstimateShift delta = %v [%v, %v]; want 11 inside its interval", s.Delta, s.DeltaLo, s.DeltaHi)
+	}
+	zero := EstimateShift(Describe([]float64{0, 1}), new)
+	if !math.IsNaN(zero.Ratio) || math.IsNaN(zero.Delta) {
+		t.Errorf("EstimateShift with a zero base = ratio %v, delta %v; want NaN ratio, a delta", zero.Ratio, zero.Delta)
+	}
+}

@@ -46,6 +46,9 @@ type CellSummary struct {
 	// ns/op over the Baseline and its share of the kernel's same
 	// operation (reports/kernel.go); empty without a Baseline cell.
 	Costs []OpCost
+	// cell is the cell summarised, for the renderers that need more than
+	// the summary (histograms, time series).
+	cell *results.Cell
 }
 
 // OpSummary is one operation kind of a cell over its repetitions. Latency
@@ -97,6 +100,7 @@ func Summarize(f *results.File) []CellSummary {
 	out := make([]CellSummary, len(f.Cells))
 	for i := range f.Cells {
 		out[i] = summarizeCell(&f.Cells[i])
+		out[i].cell = &f.Cells[i]
 	}
 	baselines := map[comparableKey]int{}
 	for i := range out {

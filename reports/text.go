@@ -112,7 +112,7 @@ func estimateText(e Estimate, format func(float64) string) string {
 	case e.N == 1:
 		return format(e.Median)
 	}
-	return format(e.Median) + " ±" + formatPercent(e.HalfWidth())
+	return format(e.Median) + " " + strings.TrimSuffix(intervalText(e, format), fmt.Sprintf(" (%.0f%%)", 100*e.Level))
 }
 
 // comparisonText formats a comparison as benchstat would read it: the

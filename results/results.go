@@ -33,6 +33,13 @@ type File struct {
 	Machine hardware.Machine `json:"machine"`
 	Cells   []Cell           `json:"cells"`
 	Verify  *Matrix          `json:"verify,omitempty"`
+	// Version is the lockbench build that wrote the file (module version
+	// or VCS revision), for the report's "how to reproduce".
+	Version string `json:"version,omitempty"`
+	// Findings are the comparisons the report states, computed from Cells
+	// by reports.Findings when the file is written; readers may recompute
+	// them.
+	Findings []Finding `json:"findings,omitempty"`
 }
 
 // Config is what a cell ran: everything needed to run it again (with the
@@ -220,4 +227,39 @@ type VerifyCell struct {
 	Replay     string `json:"replay,omitempty"`
 	Detail     string `json:"detail,omitempty"`
 	Matches    bool   `json:"matches"`
+}
+
+// Finding is one comparison a report states: a measure of one operation of
+// Strategy against the same of Versus, in one scenario, thread count and
+// target, over the repetitions of both cells.
+type Finding struct {
+	Scenario string `json:"scenario"`
+	Threads  int    `json:"threads"`
+	Target   string `json:"target"`
+	// TargetLabel names the target for people: "tmpfs", "ext4 (vda)".
+	TargetLabel string `json:"target_label"`
+	Op          string `json:"op"`
+	Role        string `json:"role"`
+	Measure     string `json:"measure"` // "mean", "p50", "p99", "ops/s"
+	Strategy    string `json:"strategy"`
+	Versus      string `json:"versus"`
+	// Ratio is the Hodges-Lehmann ratio Strategy/Versus (the median of the
+	// pairwise ratios of repetitions), in [RatioLo, RatioHi] at Level.
+	Ratio   float64 `json:"ratio"`
+	RatioLo float64 `json:"ratio_lo"`
+	RatioHi float64 `json:"ratio_hi"`
+	// Delta is the same shift as a difference, in ns for a latency and in
+	// operations per second for a rate.
+	Delta   float64 `json:"delta"`
+	DeltaLo float64 `json:"delta_lo"`
+	DeltaHi float64 `json:"delta_hi"`
+	Level   float64 `json:"level"`
+	// P is the two-sided Mann-Whitney U test p-value; Significant is P
+	// below the report's alpha (0.05): only then does Text state a
+	// difference.
+	P           float64 `json:"p"`
+	N1          int     `json:"n_versus"`
+	N2          int     `json:"n_strategy"`
+	Significant bool    `json:"significant"`
+	Text        string  `json:"text"`
 }

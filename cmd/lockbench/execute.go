@@ -212,7 +212,7 @@ func (s *session) startCell(ctx context.Context, pt point) (*cellRun, error) {
 		Strategy: st, Scenario: pt.Scenario, Threads: pt.Threads, Duration: f.duration, OpLimit: f.ops,
 		Seed: f.seed, Dir: pt.Target.Path, FileSize: p.fileSize, Oracle: f.oracle,
 		GUPShare: f.gupShare, Watchdog: f.watchdog, Clock: p.clk, Direct: true,
-		Kernel: pt.Strategy == hotpath.KernelName,
+		Kernel: pt.Strategy == hotpath.KernelName, Window: f.window,
 	}
 	if f.delay > 0 {
 		c.cfg.Delay = &hotpath.DelayConfig{For: f.delay, Points: pt.Scenario.Delays}

@@ -2,11 +2,11 @@
 // memory-mapped page faults against write(), read(), fsync, hole punch and
 // truncate, under several locking strategies, and checks which are safe.
 //
-//	lockbench                  the default job: every strategy on the default scenarios, tmpfs and the temp dir's disk
+//	lockbench [-quick] [-v]    the default study: every strategy on the default scenarios, tmpfs and the temp dir's disk, then a short verify
 //	lockbench run [flags]      run strategies x scenarios x threads x targets, print a table, write results
 //	lockbench sweep [flags]    the same, with lists everywhere (an alias kept for scripts)
 //	lockbench verify [flags]   the race oracle: strategy x race matrix
-//	lockbench report FILE...   render results files (text, json, csv, bench, html)
+//	lockbench report FILE...   render results files (text, json, csv, bench, findings, html; -o DIR: a report directory)
 //	lockbench hw [-json]       describe this machine and its storage targets
 //	lockbench list             strategies and scenarios
 package main
@@ -20,6 +20,8 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -67,8 +69,8 @@ func exitCode(err error, stderr io.Writer) int {
 
 // run is the whole program, minus process exit: testable.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return runDefault(ctx, stdout, stderr)
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !slices.Contains([]string{"-h", "-help", "--help"}, args[0]) {
+		return cmdStudy(ctx, args, stdout, stderr)
 	}
 	switch args[0] {
 	case "run", "sweep":
@@ -90,7 +92,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 const usageText = `lockbench: the cost and safety of serialising mmap page faults against file operations
 
 usage:
-  lockbench                  default job: all strategies x fault-scale,fsync-storm on tmpfs and the temp dir
+  lockbench [-quick] [-v]    the default study (about 4 minutes; -quick about 1): all strategies x fault-scale
+                             (1..all CPUs), fsync-storm, fsync-read, punch, write-fail on tmpfs and the temp dir,
+                             then a short verify; prints the findings, writes lockbench-results.json (-o) and
+                             lockbench-report/ (-report-dir); also -seed N, -q
   lockbench run [flags]      run and print a table (lockbench run -h for flags)
   lockbench sweep [flags]    the same, lists everywhere
   lockbench verify [flags]   race oracle: strategy x race matrix

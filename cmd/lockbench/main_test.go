@@ -223,7 +223,7 @@ func badInputs(notDir, schema99 string) []badInput {
 		// report.
 		{"report without files", []string{"report"}, 2, []string{"report", "results files"}},
 		{"report of another schema version", []string{"report", schema99}, 1, []string{schema99, "schema version 99", "version 1"}},
-		{"report unknown format", []string{"report", "-format", "nope", schema99}, 2, []string{"-format", `"nope"`, "text, json, csv, bench, html"}},
+		{"report unknown format", []string{"report", "-format", "nope", schema99}, 2, []string{"-format", `"nope"`, "text, json, csv, bench, findings, html"}},
 
 		// Paths that do not exist: usage errors like a missing -o
 		// directory (issue 13 item 11).

@@ -80,16 +80,18 @@ func cmdHW(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func cmdReport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("report")
-	format := fs.String("format", "text", "output format: "+strings.Join(append(append([]string{}, reports.Formats...), "html"), ", ")+" (json of several files: one array)")
-	charts := fs.String("charts", "", "also write PNG charts into this directory")
+	format := fs.String("format", "text", "output format on stdout: "+strings.Join(reports.Formats, ", ")+" (json of several files: one array)")
+	dir := fs.String("o", "", "also write a report directory: DIR/index.html with its PNG charts beside it, the files side by side")
+	charts := fs.String("charts", "", "also write the PNG charts of each file into this directory")
 	if done, err := parseFlags(fs, args, stdout); done || err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
 		return usagef("report: give one or more results files")
 	}
-	if *format != "html" && !validFormat(*format) {
-		return usagef("-format %q is unknown (allowed: %s, html)", *format, strings.Join(reports.Formats, ", "))
+	reporter, err := reports.NewReporter(*format)
+	if err != nil {
+		return usagef("-format: %v", err)
 	}
 	var files []*results.File
 	for _, path := range fs.Args() {
@@ -99,18 +101,24 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		}
 		files = append(files, f)
 	}
-	if *charts != "" {
-		if err := os.MkdirAll(*charts, 0o755); err != nil {
-			return err
+	for _, d := range []struct{ flag, path string }{{"-o", *dir}, {"-charts", *charts}} {
+		if d.path != "" {
+			if err := os.MkdirAll(d.path, 0o755); err != nil {
+				return fmt.Errorf("%s: %w", d.flag, err)
+			}
 		}
+	}
+	if *charts != "" {
 		for _, f := range files {
 			if _, err := reports.WriteCharts(*charts, f); err != nil {
 				return err
 			}
 		}
 	}
-	if *format == "html" {
-		return reports.WriteHTML(stdout, files)
+	if *dir != "" {
+		if err := reports.WriteReportDir(*dir, files); err != nil {
+			return err
+		}
 	}
 	if *format == "json" && len(files) > 1 {
 		// One JSON document: the files in argument order, as an array
@@ -119,10 +127,5 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(files)
 	}
-	for _, f := range files {
-		if err := reports.Render(stdout, *format, f); err != nil {
-			return err
-		}
-	}
-	return nil
+	return reporter(stdout, files)
 }

@@ -19,6 +19,9 @@ type progress struct {
 	w     io.Writer
 	on    bool
 	total int
+	// base is added to every cell number: a study runs several grids
+	// under one bar.
+	base  int
 	start time.Time
 }
 
@@ -35,6 +38,7 @@ func (p *progress) cell(k int, name string) {
 	if !p.on {
 		return
 	}
+	k += p.base
 	el := time.Since(p.start)
 	eta := "?"
 	if k > 1 {

@@ -29,6 +29,7 @@ type runFlags struct {
 	reps                                                                             int
 	oracle, retryContended, quiet                                                    bool
 	gupShare                                                                         float64
+	window                                                                           time.Duration // time-series window; 0: hotpath's default
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, defStrategy, defScenario string) {
@@ -369,22 +370,6 @@ func cmdRun(ctx context.Context, name string, args []string, stdout, stderr io.W
 		return err
 	}
 	return execute(ctx, name+" "+strings.Join(args, " "), &f, p, stdout, stderr)
-}
-
-// runDefault is the main job: every strategy on fault-scale and fsync-storm
-// at 2 threads on tmpfs and the temp dir's filesystem, with an HTML report.
-func runDefault(ctx context.Context, stdout, stderr io.Writer) error {
-	f := runFlags{
-		strategy: "all", scenario: "fault-scale,fsync-storm", threads: "2", target: "auto",
-		duration: time.Second, seed: 1, reps: 1, pin: "none", format: "text",
-		out: "lockbench-results.json", html: "lockbench-report.html", clockKind: "auto",
-		watchdog: 10 * time.Second, fallback: "sigbus",
-	}
-	p, err := f.validate()
-	if err != nil {
-		return err
-	}
-	return execute(ctx, "lockbench", &f, p, stdout, stderr)
 }
 
 func maxCPUs() int {

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"lockbench/hardware"
+	"lockbench/hotpath"
+	"lockbench/reports"
+	"lockbench/results"
+)
+
+// The default study is what `lockbench` with no command runs: every
+// strategy on the scenarios that show the trade-offs, on tmpfs and the temp
+// dir's filesystem, with enough repetitions for a 95% interval of every
+// median, then a short race-oracle run; it prints the findings and writes
+// the results file and a report directory.
+
+// studyParts are the default study's scenarios and their thread counts:
+// fault-scale across every CPU count (scaling), the contended scenarios at
+// two threads.
+var studyParts = []struct{ scenarios, threads string }{
+	{"fault-scale", "1..max"},
+	{"fsync-storm,fsync-read,punch,write-fail", "2"},
+}
+
+// studySize is how long the study measures: repetitions per cell, time
+// per repetition, and the race oracle's budget per cell.
+type studySize struct {
+	name     string
+	reps     int
+	duration time.Duration
+	verify   string
+}
+
+var (
+	// fullStudy has 6 repetitions, the fewest for a 95% interval of a
+	// median; about 4 minutes on a 2-CPU VM.
+	fullStudy = studySize{"default", 6, 250 * time.Millisecond, "1s"}
+	// quickStudy has 4, the fewest for a Mann-Whitney p below 0.05; about
+	// a minute.
+	quickStudy = studySize{"quick", 4, 120 * time.Millisecond, "300ms"}
+)
+
+// studyWindow is the time-series window: 250 windows over a 250ms
+// repetition, so one fsync or punch stall is its own window.
+const studyWindow = time.Millisecond
+
+func cmdStudy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("lockbench")
+	quick := fs.Bool("quick", false, "a shorter study (4 reps of 120ms per cell, verify 300ms per cell): about a minute")
+	verbose := fs.Bool("v", false, "also print every cell's table")
+	out := fs.String("o", "lockbench-results.json", "results file (JSON)")
+	reportDir := fs.String("report-dir", "lockbench-report", "report directory: index.html and its PNG charts")
+	quiet := fs.Bool("q", false, "no progress on stderr")
+	seed := fs.Uint64("seed", 1, "seed of every random choice")
+	if done, err := parseFlags(fs, args, stdout); done || err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("lockbench: unexpected argument %q (commands: run, sweep, verify, report, hw, list, help)", fs.Arg(0))
+	}
+	if *out == "" || *reportDir == "" {
+		return usagef("-o and -report-dir must not be empty")
+	}
+	if err := checkOutputPath("-o", *out); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(*reportDir); err == nil && !fi.IsDir() {
+		return usagef("-report-dir %s is not a directory", *reportDir)
+	}
+	if err := checkOutputPath("-report-dir", filepath.Join(filepath.Clean(*reportDir), "..", "probe")); err != nil {
+		return err
+	}
+	size := fullStudy
+	if *quick {
+		size = quickStudy
+	}
+	start := time.Now()
+	file, measured, runErr := runStudy(ctx, size, *seed, *quiet, stderr)
+	if file == nil {
+		return runErr
+	}
+	if runErr != nil {
+		file.Incomplete, file.Error = true, runErr.Error()
+	}
+	file.Version = buildVersion()
+	file.Findings = reports.Findings(file)
+	if err := writeStudy(file, *out, *reportDir); err != nil {
+		return joinErrors(runErr, err)
+	}
+	if *verbose {
+		if err := reports.Render(stdout, "text", file); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout)
+	}
+	fmt.Fprintf(stdout, "lockbench %s study: %d cells x %d reps of %v, measured in %s, verify %s per cell; total %s\n",
+		size.name, len(file.Cells), size.reps, size.duration, measured.Round(time.Second), size.verify, time.Since(start).Round(time.Second))
+	if *quick {
+		fmt.Fprintf(stdout, "(-quick: %d reps per cell, enough for a p-value but too few for a 95%% interval of each median; without -quick: 6)\n", size.reps)
+	}
+	if err := reports.WriteFindings(stdout, file); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "results: %s\nreport:  %s (full tables: %s)\n", *out,
+		filepath.Join(*reportDir, "index.html"), filepath.Join(*reportDir, "tables.txt"))
+	switch {
+	case runErr != nil:
+		return fmt.Errorf("%w (the %d cells finished before it are kept, marked incomplete, with the error)", runErr, len(file.Cells))
+	case file.Incomplete || ctx.Err() != nil:
+		return errors.New("interrupted: results are incomplete (marked \"incomplete\": true)")
+	case file.Verify != nil && !reports.VerifySafe(file.Verify):
+		return errMismatch
+	}
+	return nil
+}
+
+// runStudy measures every part of the study into one results file, then
+// runs the verify matrix into it, under one progress bar. It returns the
+// file (nil when nothing could start), how long the measuring took, and
+// the error that stopped it early.
+func runStudy(ctx context.Context, size studySize, seed uint64, quiet bool, stderr io.Writer) (*results.File, time.Duration, error) {
+	var flags []*runFlags
+	var plans []*plan
+	for _, part := range studyParts {
+		f := &runFlags{
+			strategy: "all", scenario: availableScenarios(part.scenarios), threads: part.threads, target: "auto",
+			duration: size.duration, seed: seed, reps: size.reps, pin: "none", format: "text",
+			clockKind: "auto", watchdog: 10 * time.Second, fallback: "sigbus", quiet: quiet, window: studyWindow,
+		}
+		p, err := f.validate()
+		if err != nil {
+			return nil, 0, err
+		}
+		flags, plans = append(flags, f), append(plans, p)
+	}
+	v, vp, err := studyVerifyPlan(size, seed)
+	if err != nil {
+		return nil, 0, err
+	}
+	machine, err := hardware.Detect()
+	if err != nil {
+		return nil, 0, fmt.Errorf("detecting the machine: %w", err)
+	}
+	file := &results.File{
+		Schema: results.SchemaVersion, Tool: "lockbench", Command: "lockbench" + map[bool]string{true: " -quick"}[size.name == "quick"],
+		Created: time.Now().UTC(), Machine: machine, Cells: []results.Cell{},
+	}
+	var measured time.Duration
+	err = withTargets(ctx, plans[0].targets, stderr, func(targets []hardware.Target) error {
+		start := time.Now()
+		defer func() { measured = time.Since(start) }()
+		var grids []grid
+		total := len(vp.strategies) * (len(vp.scenarios) + min(len(vp.holetest), 1))
+		for i, p := range plans {
+			printNote(stderr, p.note)
+			g := grid{strategies: p.strategies, scenarios: p.scenarios, threads: p.threads, targets: targets, reps: flags[i].reps, runs: p.runsCell}
+			grids = append(grids, g)
+			total += g.cells()
+		}
+		progress := newProgress(stderr, total, quiet)
+		defer progress.done()
+		for i, g := range grids {
+			s := &session{f: flags[i], p: plans[i], machine: machine, file: file, progress: progress}
+			if err := s.runCells(ctx, g); err != nil || ctx.Err() != nil {
+				return err
+			}
+			progress.base += g.cells()
+		}
+		measured = time.Since(start)
+		var tmpfs []hardware.Target
+		for _, t := range targets {
+			if t.Spec == "tmpfs" {
+				tmpfs = append(tmpfs, t)
+			}
+		}
+		if len(tmpfs) == 0 {
+			tmpfs = targets[:1]
+		}
+		m := &results.Matrix{Budget: v.budget}
+		file.Verify = m
+		if err := verifyMatrix(ctx, v, vp, tmpfs[0], m, progress); err != nil || ctx.Err() != nil {
+			return err
+		}
+		return verifyHoletest(ctx, v, vp, tmpfs[0], m, progress)
+	})
+	if ctx.Err() != nil {
+		file.Incomplete = true
+	}
+	return file, measured, err
+}
+
+// studyVerifyPlan is verify's defaults at the study's budget, with a 1 MiB
+// holetest.
+func studyVerifyPlan(size studySize, seed uint64) (*verifyFlags, *verifyPlan, error) {
+	v := &verifyFlags{}
+	v.register(newFlagSet("verify"))
+	v.budget, v.seed, v.holeSizes, v.out = size.verify, fmt.Sprint(seed), "1M", ""
+	p, err := v.validate()
+	return v, p, err
+}
+
+// availableScenarios keeps the names of list that this build has
+// (fsync-read may not exist yet).
+func availableScenarios(list string) string {
+	var out []string
+	for _, s := range strings.Split(list, ",") {
+		if slices.Contains(hotpath.ScenarioNames(), s) {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// writeStudy writes the results file and the report directory with its
+// charts and the full text tables.
+func writeStudy(file *results.File, out, reportDir string) error {
+	if err := results.WriteFile(out, file); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(reportDir, 0o755); err != nil {
+		return fmt.Errorf("-report-dir: %w", err)
+	}
+	if err := reports.WriteReportDir(reportDir, []*results.File{file}); err != nil {
+		return err
+	}
+	return results.WriteAtomic(filepath.Join(reportDir, "tables.txt"), func(w io.Writer) error {
+		return reports.Render(w, "text", file)
+	})
+}
+
+// buildVersion is the module version or VCS revision of this build.
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			v += " " + s.Value
+			if len(s.Value) > 12 {
+				v = bi.Main.Version + " " + s.Value[:12]
+			}
+		}
+		if s.Key == "vcs.modified" && s.Value == "true" {
+			v += "+dirty"
+		}
+	}
+	return v
+}

@@ -1,0 +1,88 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"lockbench/results"
+)
+
+// WriteFindings writes the one-screen summary of a study: the machine in
+// one line, the findings by section, and the verify verdict in one line.
+// The findings are f.Findings when the file carries them, else computed.
+func WriteFindings(w io.Writer, f *results.File) error {
+	ew := &errWriter{w: w}
+	ew.printf("machine: %s\n", describeMachine(f.Machine))
+	fs := f.Findings
+	if fs == nil {
+		fs = Findings(f)
+	}
+	ew.printf("%s\n", FindingsPreamble(f))
+	for _, s := range FindingSections(fs) {
+		ew.printf("%s\n", s.Heading)
+		for _, l := range s.Lines {
+			ew.printf("  %s\n", l)
+		}
+	}
+	if f.Verify != nil {
+		ew.printf("%s\n", VerifyVerdict(f.Verify))
+	}
+	return ew.err
+}
+
+// FindingsPreamble says how to read the findings: repetitions, the
+// interval and the test.
+func FindingsPreamble(f *results.File) string {
+	reps := map[int]bool{}
+	for _, c := range f.Cells {
+		reps[len(c.Reps)] = true
+	}
+	var ns []string
+	for n := range reps {
+		ns = append(ns, fmt.Sprint(n))
+	}
+	r := strings.Join(ns, "/")
+	if len(ns) == 0 {
+		r = "0"
+	}
+	return fmt.Sprintf("findings (%s reps per cell; ratio or difference of the repetitions (Hodges-Lehmann) [%.0f%% CI], "+
+		"Mann-Whitney p; a difference is stated only at p<%v):", r, 100*Confidence, Alpha)
+}
+
+// VerifySafe reports whether no cell expected safe was violated or
+// deadlocked: the failures that matter. A baseline cell that did not
+// reproduce its race in a short budget is not one.
+func VerifySafe(m *results.Matrix) bool {
+	for _, c := range m.Cells {
+		if c.Expect == "safe" && c.Verdict != "safe" {
+			return false
+		}
+	}
+	return true
+}
+
+// VerifyVerdict is the matrix in one line.
+func VerifyVerdict(m *results.Matrix) string {
+	var bad, missed []string
+	ok := 0
+	for _, c := range m.Cells {
+		switch {
+		case c.Matches:
+			ok++
+		case c.Expect == "safe":
+			bad = append(bad, fmt.Sprintf("%s %s on %s", c.Strategy, c.Verdict, c.Scenario))
+		default:
+			missed = append(missed, fmt.Sprintf("%s (%s)", c.Race, c.Scenario))
+		}
+	}
+	head := fmt.Sprintf("verify (%s per cell): ", m.Budget)
+	switch {
+	case len(bad) > 0:
+		return head + fmt.Sprintf("MISMATCH: %s, expected safe (%d of %d cells as expected); see the report", strings.Join(bad, ", "), ok, len(m.Cells))
+	case len(missed) > 0:
+		return head + fmt.Sprintf("%d of %d cells as expected, no safe cell violated; %s did not reproduce %s in so short a run (lockbench verify -budget 2s does)",
+			ok, len(m.Cells), Baseline, strings.Join(missed, ", "))
+	}
+	return head + fmt.Sprintf("all %d cells as expected: every safe cell held, %s broke every race", len(m.Cells), Baseline)
+}
