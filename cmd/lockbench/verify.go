@@ -14,6 +14,7 @@ import (
 
 	"lockbench/hardware"
 	"lockbench/hotpath"
+	"lockbench/reports"
 	"lockbench/results"
 	"lockbench/strategies"
 )
@@ -474,7 +475,7 @@ func cellText(c results.VerifyCell) string {
 	var s string
 	switch c.Verdict {
 	case "safe":
-		s = fmt.Sprintf("safe: 0 in %s ops", human(c.Ops))
+		s = fmt.Sprintf("safe: 0 in %s ops", reports.FormatCount(c.Ops))
 	case "violated":
 		s = fmt.Sprintf("VIOLATED: %d, first at op %d", c.Violations, c.FirstAt)
 		if c.Seeds > 1 {
@@ -488,16 +489,4 @@ func cellText(c results.VerifyCell) string {
 		mark = " !"
 	}
 	return fmt.Sprintf("%s [%s]%s", s, exp, mark)
-}
-
-func human(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.1fG", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.1fM", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.1fk", float64(n)/1e3)
-	}
-	return strconv.FormatInt(n, 10)
 }
