@@ -25,8 +25,10 @@ var benchUnits = []struct{ unit, better string }{
 	{"p99-ns/op", "lower"},
 	{"p99.9-ns/op", "lower"},
 	{"max-ns/op", "lower"},
-	{"added-ns/op", "lower"},
-	{"kernel-share", "lower"},
+	{"added-p50-ns/op", "lower"},
+	{"kernel-share-p50", "lower"},
+	{"added-mean-ns/op", "lower"},
+	{"kernel-share-mean", "lower"},
 	{"faults/op", "lower"},
 	{"blocked/op", "lower"},
 }

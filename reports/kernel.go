@@ -49,23 +49,42 @@ type RoleUsage struct {
 	BlockedPerOp Estimate
 }
 
-// OpCost is a model operation's cost in the kernel's terms: the mean
-// latency it adds over the Baseline's same operation, and that as a share
-// of the kernel's same operation on the same target in the same file.
+// OpCost is a model operation's cost in the kernel's terms: the latency
+// it adds over the Baseline's same operation, and that as a share of the
+// kernel's same operation on the same target in the same file, by the
+// median latency (the typical operation: what the mechanism itself costs)
+// and by the mean (stalls included: what the operations cost in all).
 type OpCost struct {
 	Op string
-	// AddedNs is the strategy's mean ns/op minus the Baseline's (medians
-	// over repetitions); negative when it measured cheaper.
+	// KernelLabel names the kernel cell, as kernel(<fs>); "" without one.
+	KernelLabel string
+	P50, Mean   CostStat
+}
+
+// CostStat is one statistic of an OpCost, in ns per operation, each the
+// median over repetitions.
+type CostStat struct {
+	// AddedNs is the strategy's value minus the Baseline's; negative when
+	// it measured cheaper.
 	AddedNs float64
-	// KernelNs is the kernel's mean ns/op of the same operation; NaN
-	// without a kernel cell or without that operation in it.
+	// BaseNs is the Baseline's value.
+	BaseNs float64
+	// KernelNs is the kernel's value for the same operation; NaN without
+	// a kernel cell or without that operation in it.
 	KernelNs float64
 	// Share is AddedNs / KernelNs (NaN without KernelNs).
 	Share float64
-	// BaseNs is the Baseline's mean ns/op (median over repetitions).
-	BaseNs float64
-	// KernelLabel names the kernel cell, as kernel(<fs>).
-	KernelLabel string
+}
+
+// costStat compares the strategy's, the Baseline's and the kernel's
+// estimates of one statistic; kernel may be invalid.
+func costStat(op, base, kernel Estimate) CostStat {
+	c := CostStat{AddedNs: op.Median - base.Median, BaseNs: base.Median, KernelNs: math.NaN(), Share: math.NaN()}
+	if kernel.Valid() && kernel.Median > 0 {
+		c.KernelNs = kernel.Median
+		c.Share = c.AddedNs / c.KernelNs
+	}
+	return c
 }
 
 // summarizeUsage sums a kernel cell's per-thread counts by role and divides
@@ -138,17 +157,19 @@ func addKernelTerms(out []CellSummary, baselines map[comparableKey]int) {
 		kc, hasKernel := kernels[kernelKey(c.Config)]
 		for _, op := range c.Ops {
 			base := findOpByName(out[b].Ops, op.Op)
-			if base == nil || !op.Mean.Valid() || !base.Mean.Valid() {
+			if base == nil || !op.Mean.Valid() || !base.Mean.Valid() || !op.P50.Valid() || !base.P50.Valid() {
 				continue
 			}
-			cost := OpCost{Op: op.Op, AddedNs: op.Mean.Median - base.Mean.Median, BaseNs: base.Mean.Median, KernelNs: math.NaN(), Share: math.NaN()}
+			var kp50, kmean Estimate
+			cost := OpCost{Op: op.Op}
 			if hasKernel {
 				cost.KernelLabel = StrategyLabel(out[kc].Config)
-				if ko := findOpByName(out[kc].Ops, op.Op); ko != nil && ko.Mean.Valid() && ko.Mean.Median > 0 {
-					cost.KernelNs = ko.Mean.Median
-					cost.Share = cost.AddedNs / cost.KernelNs
+				if ko := findOpByName(out[kc].Ops, op.Op); ko != nil {
+					kp50, kmean = ko.P50, ko.Mean
 				}
 			}
+			cost.P50 = costStat(op.P50, base.P50, kp50)
+			cost.Mean = costStat(op.Mean, base.Mean, kmean)
 			c.Costs = append(c.Costs, cost)
 		}
 	}
@@ -240,9 +261,12 @@ func writeTextCosts(ew *errWriter, s *CellSummary) error {
 			}
 		}
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "  cost over %s in the kernel's terms (mean ns/op; kernel: %s)\tadded\tkernel\tshare\n", Baseline, label)
+		ew.printf("  cost over %s in the kernel's terms (kernel: %s; p50: the typical op, mean: stalls included)\n", Baseline, label)
+		fmt.Fprintf(tw, "  op\tadded p50\tkernel p50\tshare\tadded mean\tkernel mean\tshare\n")
 		for _, c := range s.Costs {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Op, formatSigned(c.AddedNs), formatNanos(c.KernelNs), formatShare(c.Share))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Op,
+				formatSigned(c.P50.AddedNs), formatNanos(c.P50.KernelNs), formatShare(c.P50.Share),
+				formatSigned(c.Mean.AddedNs), formatNanos(c.Mean.KernelNs), formatShare(c.Mean.Share))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -265,9 +289,15 @@ type CellTerms struct {
 
 // CostJSON is an OpCost in JSON.
 type CostJSON struct {
-	Op       string   `json:"op"`
+	Op     string       `json:"op"`
+	Kernel string       `json:"kernel,omitempty"`
+	P50    CostStatJSON `json:"p50"`
+	Mean   CostStatJSON `json:"mean"`
+}
+
+// CostStatJSON is a CostStat in JSON.
+type CostStatJSON struct {
 	AddedNs  float64  `json:"added_ns_per_op"`
-	Kernel   string   `json:"kernel,omitempty"`
 	KernelNs *float64 `json:"kernel_ns_per_op,omitempty"`
 	Share    *float64 `json:"share_of_kernel,omitempty"`
 }
@@ -295,7 +325,9 @@ func kernelTerms(sums []CellSummary) []CellTerms {
 		}
 		t := CellTerms{Strategy: StrategyLabel(s.Config), Scenario: s.Config.Scenario, Threads: s.Config.Threads, Target: s.Config.Target}
 		for _, c := range s.Costs {
-			t.Costs = append(t.Costs, CostJSON{Op: c.Op, AddedNs: c.AddedNs, Kernel: c.KernelLabel, KernelNs: finite(c.KernelNs), Share: finite(c.Share)})
+			t.Costs = append(t.Costs, CostJSON{Op: c.Op, Kernel: c.KernelLabel,
+				P50:  CostStatJSON{AddedNs: c.P50.AddedNs, KernelNs: finite(c.P50.KernelNs), Share: finite(c.P50.Share)},
+				Mean: CostStatJSON{AddedNs: c.Mean.AddedNs, KernelNs: finite(c.Mean.KernelNs), Share: finite(c.Mean.Share)}})
 		}
 		for _, u := range s.Usage {
 			t.Usage = append(t.Usage, UsageJSON{Role: u.Role, FaultsPerOp: nanZero(u.FaultsPerOp), MajorPerOp: nanZero(u.MajorPerOp), BlockedPerOp: nanZero(u.BlockedPerOp)})
@@ -325,10 +357,16 @@ func kernelBenchValues(vs []benchfmt.Value, s *CellSummary, r *results.Rep, o re
 		if c.Op != o.Op || o.Latency.Samples == 0 {
 			continue
 		}
-		added := float64(o.Latency.Mean) - c.BaseNs
-		add(added, "added-ns/op")
-		if !math.IsNaN(c.KernelNs) {
-			vs = append(vs, benchfmt.Value{Value: math.Round(added/c.KernelNs*1e6) / 1e6, Unit: "kernel-share"})
+		for _, st := range []struct {
+			unit string
+			v    time.Duration
+			c    CostStat
+		}{{"p50", o.Latency.P50, c.P50}, {"mean", o.Latency.Mean, c.Mean}} {
+			added := float64(st.v) - st.c.BaseNs
+			add(added, "added-"+st.unit+"-ns/op")
+			if !math.IsNaN(st.c.KernelNs) {
+				vs = append(vs, benchfmt.Value{Value: math.Round(added/st.c.KernelNs*1e6) / 1e6, Unit: "kernel-share-" + st.unit})
+			}
 		}
 	}
 	var ops, faults, blocked int64
@@ -355,10 +393,11 @@ func kernelCellText(s *CellSummary, o *OpSummary) string {
 		if c.Op != o.Op {
 			continue
 		}
-		if math.IsNaN(c.Share) {
-			return formatSigned(c.AddedNs) + " over " + Baseline
+		if math.IsNaN(c.P50.Share) {
+			return "p50 " + formatSigned(c.P50.AddedNs) + ", mean " + formatSigned(c.Mean.AddedNs) + " over " + Baseline
 		}
-		return formatSigned(c.AddedNs) + " = " + formatShare(c.Share) + " of " + c.KernelLabel
+		return "p50 " + formatSigned(c.P50.AddedNs) + " = " + formatShare(c.P50.Share) + ", mean " + formatSigned(c.Mean.AddedNs) +
+			" = " + formatShare(c.Mean.Share) + " of " + c.KernelLabel
 	}
 	for _, u := range s.Usage {
 		if u.Role == o.Role {

@@ -45,14 +45,18 @@ func TestKernelTerms(t *testing.T) {
 	}
 	c := rwsem.Costs[0]
 	// Means (p50+p99)/2 per rep: none 2900, 2940, 2860 ns; rwsem 20700,
-	// 19650, 23250 ns: medians 2900 and 20700.
-	if c.Op != "write-fault" || c.AddedNs != 17800 {
-		t.Errorf("rwsem cost = %s %+v ns; want write-fault +17800", c.Op, c.AddedNs)
+	// 19650, 23250 ns: medians 2900 and 20700. p50s: none 800, 780,
+	// 820; rwsem 1400, 1300, 1500: medians 800 and 1400.
+	if c.Op != "write-fault" || c.Mean.AddedNs != 17800 || c.P50.AddedNs != 600 {
+		t.Errorf("rwsem cost = %s mean %+v, p50 %+v ns; want write-fault +17800, +600", c.Op, c.Mean.AddedNs, c.P50.AddedNs)
 	}
-	if c.KernelNs != 178000 || math.Abs(c.Share-0.1) > 1e-9 || c.KernelLabel != "kernel(btrfs)" {
-		t.Errorf("rwsem cost vs kernel = %v ns, share %v, label %q; want 178000, 0.1, kernel(btrfs)", c.KernelNs, c.Share, c.KernelLabel)
+	if c.Mean.KernelNs != 178000 || math.Abs(c.Mean.Share-0.1) > 1e-9 || c.KernelLabel != "kernel(btrfs)" {
+		t.Errorf("rwsem mean cost vs kernel = %v ns, share %v, label %q; want 178000, 0.1, kernel(btrfs)", c.Mean.KernelNs, c.Mean.Share, c.KernelLabel)
 	}
-	if fs := rwsem.Costs[1]; fs.Op != "fsync" || !math.IsNaN(fs.Share) {
+	if c.P50.KernelNs != 100000 || math.Abs(c.P50.Share-0.006) > 1e-9 {
+		t.Errorf("rwsem p50 cost vs kernel = %v ns, share %v; want 100000, 0.006", c.P50.KernelNs, c.P50.Share)
+	}
+	if fs := rwsem.Costs[1]; fs.Op != "fsync" || !math.IsNaN(fs.Mean.Share) || !math.IsNaN(fs.P50.Share) {
 		t.Errorf("fsync cost = %+v; want no share (the kernel cell has no fsync)", fs)
 	}
 	if kern.HasBaseline || len(kern.Costs) != 0 {
@@ -76,7 +80,7 @@ func TestKernelTerms(t *testing.T) {
 	if err := Render(&buf, "text", kernelFixture()); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"strategy=kernel(btrfs)", "faults/op", "blocked/op", "+17.8µs", "178µs", "10%"} {
+	for _, s := range []string{"strategy=kernel(btrfs)", "faults/op", "blocked/op", "+17.8µs", "178µs", "10%", "+600ns", "100µs", "0.60%"} {
 		if !strings.Contains(buf.String(), s) {
 			t.Errorf("text output lacks %q:\n%s", s, buf.String())
 		}
@@ -91,8 +95,8 @@ func TestKernelTermsBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, s := range []string{"Unit kernel-share better=lower", "strategy=kernel(btrfs)", "0.05 faults/op 0.01 blocked/op",
-		"op=write-fault 1200000", "17800 added-ns/op 0.1 kernel-share"} {
+	for _, s := range []string{"Unit kernel-share-p50 better=lower", "strategy=kernel(btrfs)", "0.05 faults/op 0.01 blocked/op",
+		"op=write-fault 1200000", "600 added-p50-ns/op 0.006 kernel-share-p50 17800 added-mean-ns/op 0.1 kernel-share-mean"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("bench output lacks %q:\n%s", s, out)
 		}
@@ -106,7 +110,7 @@ func TestKernelTermsHTML(t *testing.T) {
 	if err := WriteHTML(&buf, []*results.File{kernelFixture()}); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"&#43;17.8µs = 10% of kernel(btrfs)", "0.05 faults/op, 0.01 blocked/op"} {
+	for _, s := range []string{"p50 &#43;600ns = 0.60%, mean &#43;17.8µs = 10% of kernel(btrfs)", "0.05 faults/op, 0.01 blocked/op"} {
 		if !strings.Contains(buf.String(), s) {
 			t.Errorf("HTML lacks %q", s)
 		}
