@@ -289,13 +289,13 @@ func (s *session) emit(ctx context.Context, runErr error, stdout, stderr io.Writ
 }
 
 // writeFiles writes -o, -html and -hdr-log and returns the lines that
-// point to them. A run that measured nothing does not replace a complete
-// results file: it keeps it and says so.
+// point to them. A run in which no repetition finished (Ctrl-C during the
+// first) does not replace a complete results file: it keeps it and says so.
 func (s *session) writeFiles(stderr io.Writer) (written []string, err error) {
 	file, f := s.file, s.f
 	if f.out != "" {
-		if len(file.Cells) == 0 && completeResults(f.out) {
-			fmt.Fprintf(stderr, "lockbench: nothing was measured; kept the complete results file %s from before (remove it to replace it)\n", f.out)
+		if !anyRepFinished(file) && completeResults(f.out) {
+			fmt.Fprintf(stderr, "lockbench: no repetition finished; kept the complete results file %s from before (remove it to replace it)\n", f.out)
 		} else {
 			if err := results.WriteFile(f.out, file); err != nil {
 				return nil, err
@@ -318,6 +318,18 @@ func (s *session) writeFiles(stderr io.Writer) (written []string, err error) {
 		}
 	}
 	return written, nil
+}
+
+// anyRepFinished reports whether a repetition of file ran to its end.
+func anyRepFinished(file *results.File) bool {
+	for _, c := range file.Cells {
+		for _, r := range c.Reps {
+			if !r.Incomplete {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // completeResults reports whether path holds a complete results file.

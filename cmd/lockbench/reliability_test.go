@@ -184,6 +184,24 @@ func TestInterruptBeforeAnyRep(t *testing.T) {
 			t.Errorf("results file of a run cancelled before any rep:\n%s\nwant \"cells\": [] and \"incomplete\": true", b)
 		}
 	})
+	t.Run("complete file before and Ctrl-C in the first rep", func(t *testing.T) {
+		out, tgt := t.TempDir(), t.TempDir()
+		path := filepath.Join(out, "r.json")
+		if res := runCLI(t.Context(), quickRun(tgt, path)...); res.err != nil {
+			t.Fatal(res.err)
+		}
+		before, _ := os.ReadFile(path)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		time.AfterFunc(200*time.Millisecond, cancel)
+		res := runCLI(ctx, "run", "-strategy", "rwsem", "-duration", "5s", "-target", "dir:"+tgt, "-o", path)
+		if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+			t.Errorf("a run cancelled in its first rep replaced the complete results file")
+		}
+		if res.code != 1 || !strings.Contains(res.stderr, "kept the complete results file") {
+			t.Errorf("exit %d, stderr %q; want 1 and a note that the complete file was kept", res.code, res.stderr)
+		}
+	})
 	t.Run("complete file before", func(t *testing.T) {
 		out, tgt := t.TempDir(), t.TempDir()
 		path := filepath.Join(out, "r.json")
