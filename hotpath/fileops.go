@@ -56,26 +56,10 @@ func (w *Worker) write(in *Inode, p0, n int, failRate float64) error {
 				}
 			}
 			mapped := w.mapped[q-p]
-			s := pg.state.Load()
-			if s&(pgPresent|pgUptodate) != pgPresent|pgUptodate {
-				pg.state.Store(pgPresent | pgLocked | s&(pgWriteback|pgDirty))
-				w.ctr.PagesCreated++
-				if mapped == extWritten {
-					if err := in.readDisk(q); err != nil {
-						w.unlockPage(pg)
-						w.dropPlan(in, pl)
-						return fmt.Errorf("write: reading page %d: %w", q, err)
-					}
-				} else if mapped != extInline {
-					// Zero the bytes outside the write's range, trusting the
-					// cached mapping (iomap_block_needs_zeroing).
-					clear(in.pageBytes(q))
-					w.ctr.Zeroed++
-					if in.oracle != nil && in.extState(q) == extWritten {
-						w.violation(in, "I3", strategies.R3, q, fmt.Sprintf("write fabricated zeros on page %d: cached mapping said %s, extent is WRITTEN", q, extName(mapped)))
-					}
-				}
-				pg.state.Or(pgUptodate)
+			if err := w.prepareWritePage(in, q, mapped); err != nil {
+				w.unlockPage(pg)
+				w.dropPlan(in, pl)
+				return err
 			}
 			st := w.stamp()
 			in.putStamp(q, r, st)
@@ -104,6 +88,36 @@ func (w *Worker) write(in *Inode, p0, n int, failRate float64) error {
 		w.dropPlan(in, pl)
 		p = next
 	}
+	return nil
+}
+
+// prepareWritePage makes locked page q uptodate for a partial-page write
+// whose cached mapping says mapped: a cached uptodate page is used as is; a
+// fresh one is read from the disk (WRITTEN) or zero-filled outside the
+// write's range, trusting the mapping (iomap_block_needs_zeroing). That trust
+// is R3 when the mapping is stale; the oracle checks it here.
+func (w *Worker) prepareWritePage(in *Inode, q int, mapped uint32) error {
+	pg := &in.pages[q]
+	s := pg.state.Load()
+	if s&(pgPresent|pgUptodate) == pgPresent|pgUptodate {
+		return nil
+	}
+	pg.state.Store(pgPresent | pgLocked | s&(pgWriteback|pgDirty))
+	w.ctr.PagesCreated++
+	switch mapped {
+	case extWritten:
+		if err := in.readDisk(q); err != nil {
+			return fmt.Errorf("write: reading page %d: %w", q, err)
+		}
+	case extInline:
+	default:
+		clear(in.pageBytes(q))
+		w.ctr.Zeroed++
+		if in.oracle != nil && in.extState(q) == extWritten {
+			w.violation(in, "I3", strategies.R3, q, fmt.Sprintf("write fabricated zeros on page %d: cached mapping said %s, extent is WRITTEN", q, extName(mapped)))
+		}
+	}
+	pg.state.Or(pgUptodate)
 	return nil
 }
 
@@ -157,12 +171,9 @@ func (w *Worker) cleanup(in *Inode, p, from, cend int) {
 			}
 			pg.state.Store(pgLocked)
 		}
-		w.wlock(in.ix, lkIX)
-		if in.extState(b) == extDelalloc {
-			in.setExtent(b, extHole)
+		if w.casExtent(in, b, extDelalloc, extHole) == extDelalloc {
 			w.ctr.CleanupPunched++
 		}
-		w.wunlock(in.ix, lkIX)
 		w.unlockPage(pg)
 	}
 }
@@ -228,12 +239,7 @@ func (w *Worker) writebackPage(in *Inode, p int, block bool) error {
 	// range of a delalloc range before it allocates). The page is under
 	// writeback, so punch and reclaim leave it alone meanwhile.
 	pl := w.takePlan(in, in.plans[strategies.OpWritebackEnd], uint64(p*in.pageSize), uint64((p+1)*in.pageSize))
-	w.wlock(in.ix, lkIX)
-	st := in.extState(p)
-	if st == extDelalloc {
-		in.setExtent(p, extUnwritten)
-	}
-	w.wunlock(in.ix, lkIX)
+	st := w.casExtent(in, p, extDelalloc, extUnwritten)
 	w.dropPlan(in, pl)
 	switch st {
 	case extInline:
@@ -253,15 +259,11 @@ func (w *Worker) writebackPage(in *Inode, p int, block bool) error {
 	}
 	in.delay.at(dWritebackIO)
 	pl = w.takePlan(in, in.plans[strategies.OpWritebackEnd], uint64(p*in.pageSize), uint64((p+1)*in.pageSize))
-	w.wlock(in.ix, lkIX)
-	switch in.extState(p) {
-	case extUnwritten:
-		in.setExtent(p, extWritten)
-	case extWritten:
+	switch w.casExtent(in, p, extUnwritten, extWritten) {
+	case extUnwritten, extWritten:
 	default:
 		w.ctr.WritebackStale++ // punched or converted meanwhile: do not convert
 	}
-	w.wunlock(in.ix, lkIX)
 	w.dropPlan(in, pl)
 	pg.state.And(^uint32(pgWriteback))
 	return nil

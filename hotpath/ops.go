@@ -278,12 +278,7 @@ func (w *Worker) writeFault(in *Inode, p int, flags faultFlags) (faultResult, er
 		}
 	}
 	plan := in.plans[strategies.OpWriteFault]
-	if in.retry != nil && in.retry.OnContendedIL && flags&flagAllowRetry != 0 && flags&flagTried == 0 &&
-		plan.IL != strategies.Skip && in.il.Contended() {
-		// Drop MM and wait for IL without it, then retry.
-		w.runlock(in.mm, lkMM)
-		w.rlock(in.il, lkIL)
-		w.runlock(in.il, lkIL)
+	if w.retryOnContendedIL(in, plan, flags) {
 		return faultRetry, nil
 	}
 	pl := w.takePlan(in, plan, uint64(p*in.pageSize), uint64((p+1)*in.pageSize))
@@ -313,43 +308,24 @@ func (w *Worker) writeFault(in *Inode, p int, flags faultFlags) (faultResult, er
 	}
 	switch st {
 	case extHole:
-		w.wlock(in.ix, lkIX)
-		if in.extState(p) == extHole {
-			in.setExtent(p, extDelalloc)
-		}
-		w.wunlock(in.ix, lkIX)
+		w.casExtent(in, p, extHole, extDelalloc)
 	case extInline:
-		if in.retry != nil {
-			if flags&flagAllowRetry != 0 && flags&flagTried == 0 {
-				// VM_FAULT_RETRY: drop everything, take IO(X), convert, retry.
-				unlockAll()
-				w.wlock(in.io, lkIO)
-				w.wlock(in.ix, lkIX)
-				if in.extState(p) == extInline {
-					in.setExtent(p, extDelalloc)
-					w.ctr.InlineConverts++
-				}
-				w.wunlock(in.ix, lkIX)
-				w.wunlock(in.io, lkIO)
-				return faultRetry, nil
-			}
-			if flags&flagAllowRetry == 0 && in.retry.Fallback == strategies.FallbackSigbus {
-				unlockAll()
-				return faultSigbus, nil
-			}
-			if flags&flagAllowRetry == 0 {
-				w.ctr.ConvertUnlocked++
-			}
+		switch w.inlineAction(in, flags) {
+		case inlineRetry:
+			// VM_FAULT_RETRY: drop everything, take IO(X), convert, retry.
+			unlockAll()
+			w.wlock(in.io, lkIO)
+			w.convertInline(in, p)
+			w.wunlock(in.io, lkIO)
+			return faultRetry, nil
+		case inlineSigbus:
+			unlockAll()
+			return faultSigbus, nil
 		}
 		// Convert under the plan's locks only (IL(S) in the base protocol:
 		// the ext4 race with a write() under IO(X)).
 		in.delay.at(dInlineConvert)
-		w.wlock(in.ix, lkIX)
-		if in.extState(p) == extInline {
-			in.setExtent(p, extDelalloc)
-			w.ctr.InlineConverts++
-		}
-		w.wunlock(in.ix, lkIX)
+		w.convertInline(in, p)
 	}
 	pg.state.Or(pgDirty)
 	for {
@@ -360,4 +336,64 @@ func (w *Worker) writeFault(in *Inode, p int, flags faultFlags) (faultResult, er
 	}
 	unlockAll()
 	return faultOK, nil
+}
+
+// inlineAction is what a write fault on an INLINE block does.
+type inlineAction uint8
+
+const (
+	inlineConvert inlineAction = iota // convert under the write fault's plan
+	inlineRetry                       // drop MM, convert under IO(X), retry
+	inlineSigbus                      // the no-retry fallback: SIGBUS
+)
+
+// inlineAction decides a write fault's inline conversion from the strategy's
+// retry policy and the fault's flags, counting a get_user_pages fault that
+// converts without IO.
+func (w *Worker) inlineAction(in *Inode, flags faultFlags) inlineAction {
+	switch {
+	case in.retry == nil:
+		return inlineConvert
+	case flags&flagAllowRetry != 0 && flags&flagTried == 0:
+		return inlineRetry
+	case flags&flagAllowRetry == 0 && in.retry.Fallback == strategies.FallbackSigbus:
+		return inlineSigbus
+	case flags&flagAllowRetry == 0:
+		w.ctr.ConvertUnlocked++
+	}
+	return inlineConvert
+}
+
+// convertInline converts block p from INLINE to DELALLOC under IX(X), if it
+// is still INLINE.
+func (w *Worker) convertInline(in *Inode, p int) {
+	if w.casExtent(in, p, extInline, extDelalloc) == extInline {
+		w.ctr.InlineConverts++
+	}
+}
+
+// casExtent is the one "under IX(X), if block b is from, make it to" step: it
+// returns the state it found, so callers know whether it changed.
+func (w *Worker) casExtent(in *Inode, b int, from, to uint32) uint32 {
+	w.wlock(in.ix, lkIX)
+	st := in.extState(b)
+	if st == from {
+		in.setExtent(b, to)
+	}
+	w.wunlock(in.ix, lkIX)
+	return st
+}
+
+// retryOnContendedIL is faultretry's option of retrying a fault that finds IL
+// contended: when it applies, it drops MM, waits for IL without it and
+// reports true (the fault returns RETRY).
+func (w *Worker) retryOnContendedIL(in *Inode, plan strategies.Plan, flags faultFlags) bool {
+	if in.retry == nil || !in.retry.OnContendedIL || flags&flagAllowRetry == 0 || flags&flagTried != 0 ||
+		plan.IL == strategies.Skip || !in.il.Contended() {
+		return false
+	}
+	w.runlock(in.mm, lkMM)
+	w.rlock(in.il, lkIL)
+	w.runlock(in.il, lkIL)
+	return true
 }
