@@ -14,7 +14,7 @@ import (
 
 // KernelName is the strategy name of the kernel engine: the same scenarios
 // run against the real kernel's file instead of the model (docs/MODEL.md,
-// "The real kernel beside the model").
+// docs/DESIGN.md, "The kernel engine").
 const KernelName = "kernel"
 
 // KernelDescription is the kernel engine's line in `lockbench list`.

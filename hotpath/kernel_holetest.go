@@ -29,7 +29,7 @@ func KernelHoleTest(ctx context.Context, cfg HoleConfig) (res HoleResult, err er
 	if cfg.Size <= 0 || cfg.Size%ps != 0 {
 		return res, fmt.Errorf("holetest size must be a positive multiple of %d, got %d", ps, cfg.Size)
 	}
-	f, err := os.CreateTemp(cfg.Dir, ".lockbench-cache-*")
+	f, err := createBacking(cfg.Dir)
 	if err != nil {
 		return res, fmt.Errorf("target %s: %w", cfg.Dir, err)
 	}
@@ -38,6 +38,7 @@ func KernelHoleTest(ctx context.Context, cfg HoleConfig) (res HoleResult, err er
 			err = cerr
 		}
 		os.Remove(f.Name())
+		live.Delete(f.Name())
 	}()
 	fd, n := int(f.Fd()), int(cfg.Size/ps)
 	res = HoleResult{Pages: n, First: -1}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/binary"
 	"os"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"lockbench/reports"
 )
@@ -212,4 +215,30 @@ func TestKernelHoleCheckFails(t *testing.T) {
 	if r.Missing != 1 || r.First != 2 {
 		t.Errorf("holeCheck = %d missing, first %d; want 1, page 2", r.Missing, r.First)
 	}
+}
+
+// TestKernelNoPunchHole: on a target without punch-hole (ramfs), a
+// scenario that punches fails before measuring, naming punch-hole, and
+// leaves nothing behind; one that does not punch runs.
+func TestKernelNoPunchHole(t *testing.T) {
+	dir := t.TempDir()
+	if err := unix.Mount("ramfs", dir, "ramfs", 0, ""); err != nil {
+		t.Skipf("cannot mount ramfs (needs root): %v", err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(dir, 0); err != nil {
+			t.Errorf("unmounting the ramfs at %s: %v", dir, err)
+		}
+	})
+	sc, _ := LookupScenario("punch")
+	_, err := Run(context.Background(), kernelConfig(t, sc, dir))
+	if err == nil || !strings.Contains(err.Error(), "punch-hole") {
+		t.Errorf("Run(kernel, punch) on ramfs = %v; want an error naming punch-hole", err)
+	}
+	checkEmptyDir(t, dir)
+	sc, _ = LookupScenario("fault-scale")
+	if _, err := Run(context.Background(), kernelConfig(t, sc, dir)); err != nil {
+		t.Errorf("Run(kernel, fault-scale) on ramfs = %v; want it to run (it does not punch)", err)
+	}
+	checkEmptyDir(t, dir)
 }
