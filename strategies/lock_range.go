@@ -11,19 +11,18 @@ import (
 
 const (
 	// rangeGranuleShift sets the granule, the unit by which byte offsets
-	// are spread over lists: 64 KiB, sixteen 4 KiB pages.
+	// are spread over stripes: 64 KiB, sixteen 4 KiB pages.
 	rangeGranuleShift = 16
-	// rangeStripes is the number of lists. Granule g goes to list g mod
+	// rangeStripes is the number of stripes. Granule g goes to stripe g mod
 	// rangeStripes, so ranges within a 4 MiB window that share no granule
-	// never share a list; a range of 64 granules or more is in every list.
+	// never share a stripe.
 	rangeStripes = 64
 	// rangeHolds is how many ranges one slot may hold at once.
 	rangeHolds = 4
 	// rangeSpins is how many times a waiter yields before it parks.
 	rangeSpins = 4
-	// rangeAnnounceAfter is how many yields, summed over all the waits of
-	// one acquisition, make a waiter announce itself (see RangeLock).
-	rangeAnnounceAfter = 8
+	// rangePageShift is the page size of the inline form (4 KiB).
+	rangePageShift = 12
 )
 
 // RangeLock is a shared/exclusive lock over byte ranges [start, end) of a
@@ -33,105 +32,51 @@ const (
 // file is [0, math.MaxUint64).
 //
 // Slots. Every caller names its slot, its worker id in [0, slots); a slot is
-// used by one goroutine at a time and may hold up to four ranges at once. The
-// lock is fair, like the kernel's range locks, so (as with a recursive read of
-// a writer-preferring rwsem) a slot that already holds a range and blocks in
-// Lock for another one can deadlock against a third request that overlaps
-// both; a slot that holds ranges should take further ones with TryLock.
+// used by one goroutine at a time and may hold up to four ranges at once. A
+// slot that already holds a range must take further ones with TryLock: a
+// blocking Lock can deadlock against a waiter that waits for the slot.
 //
-// Design. Each list is the lock-free list of Kogan, Dice and Issa ("Scalable
-// Range Locks for Scalable Address Spaces and Beyond", EuroSys 2020): a
-// linked list of the ranges currently held (or being validated), sorted by
-// start. To acquire, a goroutine walks the list: it passes nodes that end
-// before its start (or, reader behind reader, that start no later), waits on
-// a node it conflicts with until that node is released, and links its own node
-// with one compare-and-swap in front of the first node that starts at or after
-// its end. A concurrent insertion can slip a conflicting node in behind the
-// walker, and a reader stops before the first reader that starts after it,
-// so after linking, a writer rescans its predecessors and backs off if one
-// overlaps it, and a reader rescans its successors and waits for any writer
-// among those that overlap it. A writer linked right behind the list head, or
-// a reader linked at its end, examined the whole part of the list that could
-// hide a conflict and skips its rescan. Release is one atomic OR that marks
-// the node's link word, which also freezes it, so nothing can be linked behind
-// a node on its way out; the releaser then walks to the node and unlinks it
-// with one compare-and-swap on its predecessor (walkers that meet a marked
-// node unlink it as well). Taking and releasing an uncontended range costs
-// five atomic read-modify-writes (the store of the node's bounds, the store
-// and compare-and-swap that link it, the mark and the unlink) on lines that no
-// disjoint range needs.
+// Design: two levels. The range level is 64 stripes by 64 KiB granule
+// (granule g in stripe g mod 64); a range is entered in every stripe its
+// granules fall in, in increasing stripe order. Conflicts are decided on whole
+// ranges, and two overlapping ranges share a granule, so they meet in a
+// stripe. A stripe's word is 0, or one range inline (page-aligned, within the
+// granule, with a count of identical shared holders), or a tag saying that the
+// stripe's mutex-guarded table holds the truth; conflicting requests queue in
+// the table in arrival order, and a new request waits behind a queued one it
+// conflicts with, so large ranges are not starved by small ones. The file
+// level is one gate word that ranged requests only read: after entering its
+// stripes a request checks that no whole-file request has closed the gate
+// (Dekker: its stripe write then the gate read, against the whole-file
+// request's gate write then its stripe reads). The whole-file exclusive range
+// (fsync's logging phase) closes the gate with one compare-and-swap, and it
+// reads the 64 stripe words only if a ranged request has run since the last
+// whole-file request found them empty (the gate's active bit). So an
+// uncontended page costs one compare-and-swap on its stripe to take and one
+// to release, and a whole-file range one on the gate to take and one to
+// release; a closed gate turns new ranged requests away (writer preference).
 //
-// Striping. A single list still makes every acquisition read and write its
-// head, and on the two-core virtual machine this tool runs on a cache line
-// takes about 170 ns to move from one core to the other (half a ping-pong
-// round trip), several times an uncontended acquisition. So the offset space is cut into 64 KiB granules, granule g
-// belongs to list g mod 64, and a range is linked, as one node per list, into
-// every list its granules fall in, in increasing list order. Conflicts are
-// still decided on whole ranges, so the semantics are exactly those of one
-// list: two ranges that overlap share a granule and so meet in that
-// granule's list, and two that do not overlap never wait for each other.
-// Disjoint ranges in different granules of a 4 MiB window touch disjoint
-// memory. Taking lists in increasing order, and never waiting for anything
-// while holding a list except for a node of that list or a later one, keeps
-// partial acquisitions free of cycles. A range of 64 granules or more (the
-// full-file range of fsync's logging phase) is linked into all 64 lists,
-// which costs about 64 uncontended acquisitions; that is the price of keeping
-// small ranges independent.
+// Nothing allocates after NewRangeLock.
 //
-// Memory. Nodes are preallocated, four per slot per list (16 KiB per slot),
-// and addressed by index, so an acquisition allocates nothing and the garbage collector never
-// sees a tagged pointer. A node that is not held is never linked (release
-// returns only once its nodes are unlinked), so a slot reuses its nodes at
-// once, without the epochs or RCU that the paper's C code leans on. A link
-// word packs a 32-bit version, a 31-bit node index and the mark bit; every
-// change of a link word bumps its version, which defeats ABA when a node is
-// unlinked and reused. Reuse still lets a slow walker sit on a node that has
-// since been recycled into another place of the list; walkers therefore move
-// hand over hand: after reading a node's link and fields they check that
-// their predecessor's link word is unchanged, which proves the node was still
-// linked, and otherwise restart from the list head. The node's bounds are
-// atomics for the same reason: a stale walker may read them while the owner
-// rewrites them, and discards what it read.
-//
-// Fairness. The lists alone are not fair: a waiting request, say fsync's full
-// range, restarts from the head each time the node it waits on goes, and a
-// stream of small ranges can keep it waiting forever. So a waiter that has
-// yielded rangeAnnounceAfter times, or is about to park, announces its range
-// in a per-slot notice, and a new request from a slot that holds no range of
-// this lock that conflicts with an announced range waits until that waiter has
-// acquired before it enters the lists (TryLock fails instead). This is the
-// range version of a rwsem's writer preference: the announced waiter waits at
-// most for the holders present when it announced. Slots that already hold a
-// range skip the check, which keeps a slot from waiting for a waiter that
-// waits for it.
-//
-// Waiting. Waiters yield a few times (runtime.Gosched), then park on one
-// sync.Cond per lock. Every release and every withdrawn announcement loads a
-// waiter count and broadcasts only when someone is parked.
-//
-// Note: the peer design, one mutex guarding an interval tree or a sorted
-// slice with a condition variable (Linux's range_lock proposal, FreeBSD's
-// rangelock), serialises every acquisition on the mutex's cache line; it is
-// the baseline the benchmarks compare against. Hashing granules to lists was
-// rejected in favour of the plain modulus: the modulus keeps neighbouring
-// granules, which concurrent workers on one file touch together, in
-// different lists.
+// Note: the lock-free list of Kogan, Dice and Issa (EuroSys 2020) was this
+// type's previous design, striped the same way; it needs five atomic
+// read-modify-writes per uncontended range and, striped, links a whole-file
+// range into all 64 lists. It (in one list, as in the paper) and the
+// mutex-guarded interval tree (Linux's range_lock proposal, FreeBSD's
+// rangelock) are the benchmarks' peers. A gate of per-slot words (as in
+// RWSem) was rejected: it adds two read-modify-writes to every ranged request.
 type RangeLock struct {
 	_ [falseSharingPad]byte
 
-	// announced counts announced waiters; every acquisition loads it.
-	announced atomic.Int32
-	// waiters counts parked goroutines; every release loads it.
-	waiters atomic.Int32
-	nslots  int
-	nodes   []rangeNode
-	slots   []rangeSlot
-	notices []rangeNotice
-	_       [falseSharingPad - 8 - 8 - 3*24]byte
+	// gate is the file level (see rangeClosed and the bits below it).
+	// Ranged requests read it and, while nothing changes, never write it.
+	gate  atomic.Uint64
+	slots []rangeSlot
+	_     [falseSharingPad - 8 - 24]byte
 
 	stripes [rangeStripes]rangeStripe
 
-	// mu and cond park waiters; mu guards nothing else.
+	// mu and cond park gate waiters; mu guards nothing else.
 	mu   sync.Mutex
 	cond sync.Cond
 }
@@ -143,118 +88,153 @@ type RangeHandle struct {
 	hold int32 // 1 + the slot's hold index
 }
 
-// rangeStripe is the head of one list.
-type rangeStripe struct {
-	head atomic.Uint64
-	_    [falseSharingPad - 8]byte
-}
-
-// rangeNode is one range's entry in one list. Nodes are 64 bytes, not 128:
-// a node is written by its owner and by walkers of its own list, and nodes of
-// one list are grouped (list-major layout), so the lines next to a node belong
-// to the same list, where the walkers meet anyway.
-type rangeNode struct {
-	// next is the link word: version<<32 | index<<1 | mark, where index is
-	// 1 + the successor's position in RangeLock.nodes (0 ends the list) and
-	// mark means this node is released.
-	next atomic.Uint64
-	// bounds is the range and mode packed into one word (see
-	// rangePackBounds), so that setting a node up is one store.
-	bounds atomic.Uint64
-	// start and end hold the range when bounds has rangeWide set.
-	start atomic.Uint64
-	end   atomic.Uint64
-	_     [64 - 32]byte
-}
-
-// A bounds word is either packed, excl<<62 | endPage<<31 | startPage, for
-// ranges on 4 KiB page boundaries below 8 TiB (endPage rangeEndless means "to
-// the end"), or rangeWide | excl<<62 with the range in the node's start and
-// end fields. Every range the model asks for is packed; the wide form keeps
-// byte ranges exact.
+// The gate word.
 const (
-	rangeWide      = 1 << 63
-	rangeExcl      = 1 << 62
-	rangePageShift = 12
-	rangePageMask  = 1<<31 - 1
-	rangeEndless   = rangePageMask
+	// rangeClosed: a whole-file request owns the file level (it waits for
+	// the stripes to drain, or holds the whole file).
+	rangeClosed = 1 << 0
+	// rangeActive: a ranged request may have entered the stripes since a
+	// whole-file request last found them all empty. Set only while the gate
+	// is open, cleared only by the owner of a closed gate.
+	rangeActive = 1 << 1
+	// rangeDrainer: the owner is parked on cond until the stripes drain.
+	rangeDrainer = 1 << 2
+	// rangeParkedUnit counts requests parked on cond until the gate opens.
+	rangeParkedUnit  = 1 << 8
+	rangeParkedMask  = (1<<24 - 1) * rangeParkedUnit
+	rangeBypassShift = 32
+	// rangeBypassUnit counts nested requests (of a slot that already holds
+	// a range) that entered while the gate was closed: they may not wait for
+	// the owner, who waits for them, and the owner's scan of the stripes
+	// must start again if one entered during it.
+	rangeBypassUnit = 1 << rangeBypassShift
 )
 
-// rangePackBounds returns the bounds word of [start, end) and whether it
-// is packed.
-func rangePackBounds(start, end uint64, excl bool) (uint64, bool) {
-	var b uint64
-	if excl {
-		b = rangeExcl
-	}
-	const pageBits = 1<<rangePageShift - 1
-	sp, ep := start>>rangePageShift, uint64(rangeEndless)
-	if end != math.MaxUint64 {
-		ep = end >> rangePageShift
-		if end&pageBits != 0 || ep >= rangeEndless {
-			return b | rangeWide, false
-		}
-	}
-	if start&pageBits != 0 || sp >= rangeEndless {
-		return b | rangeWide, false
-	}
-	return b | ep<<31 | sp, true
-}
-
-// loadBounds reads node c's range and mode.
-func (c *rangeNode) loadBounds() (start, end uint64, excl bool) {
-	b := c.bounds.Load()
-	excl = b&rangeExcl != 0
-	if b&rangeWide != 0 {
-		return c.start.Load(), c.end.Load(), excl
-	}
-	start = (b & rangePageMask) << rangePageShift
-	end = math.MaxUint64
-	if ep := b >> 31 & rangePageMask; ep != rangeEndless {
-		end = ep << rangePageShift
-	}
-	return start, end, excl
-}
-
-// rangeSlot is the private state of one worker.
+// rangeSlot is one worker's private bookkeeping, written only by its owner.
 type rangeSlot struct {
-	inUse uint8              // bit h: hold h is in use
-	masks [rangeHolds]uint64 // lists of hold h
-	_     [falseSharingPad - 40]byte
+	inUse  uint8 // bit h: hold h is in use
+	ranged uint8 // holds in the stripes, as opposed to the whole file
+	holds  [rangeHolds]rangeHold
+	_      [2*falseSharingPad - 8 - rangeHolds*32]byte
 }
 
-// rangeNotice is a waiter's announcement, read by new requests.
-type rangeNotice struct {
-	active atomic.Uint32
-	excl   atomic.Uint32
-	start  atomic.Uint64
-	end    atomic.Uint64
-	_      [falseSharingPad - 24]byte
+// rangeHold is what Unlock needs to release a hold. Its fields are written
+// one by one, each as wide as it is read: a composite write (zeroing, then
+// filling) read back at once stalls store-to-load forwarding.
+type rangeHold struct {
+	start, end uint64
+	inline     uint64 // the range's inline word (one holder), or 0
+	kind       uint8  // rangeHoldShared, rangeHoldExcl or rangeHoldFile
 }
 
-const rangeMarked = 1
+const (
+	rangeHoldShared = iota
+	rangeHoldExcl
+	rangeHoldFile // the whole file, exclusive: the file level only
+)
 
-func rangeWord(ver, idx uint32) uint64 { return uint64(ver)<<32 | uint64(idx)<<1 }
-func rangeIdx(w uint64) uint32         { return uint32(w) >> 1 }
-func rangeVer(w uint64) uint32         { return uint32(w >> 32) }
+// set records a hold.
+func (hd *rangeHold) set(start, end, inline uint64, kind uint8) {
+	hd.start = start
+	hd.end = end
+	hd.inline = inline
+	hd.kind = kind
+}
+
+// rangeStripe is one stripe of the range level.
+type rangeStripe struct {
+	// word is 0 (nothing held), an inline range (see rangeInlineWord) or
+	// rangeTable. Only mu's holder changes it away from rangeTable, and only
+	// when the table is empty or holds one inline range and nobody queues.
+	word atomic.Uint64
+
+	mu    sync.Mutex
+	cond  sync.Cond // waiters for a change of the table
+	nwait int32     // goroutines parked on cond
+	ents  []rangeEntry
+	queue []rangeQueued
+	// the stripe is 256 bytes, so that words of neighbouring stripes are
+	// in different cache-line pairs.
+	_ [2*falseSharingPad - 128]byte
+}
+
+// rangeEntry is a held range in a stripe's table; n counts identical shared
+// holders.
+type rangeEntry struct {
+	start, end uint64
+	excl       bool
+	n          int32
+}
+
+// rangeQueued is a request waiting in a stripe; ticket orders arrivals.
+type rangeQueued struct {
+	start, end uint64
+	ticket     uint64
+	slot       int32
+	excl       bool
+}
+
+// An inline stripe word: bit 62 exclusive, bits 54-61 the number of holders
+// (1 if exclusive), bits 50-53 the number of pages less one, bits 0-49 the
+// first page. rangeTable (bit 63) is never a valid inline word.
+const (
+	rangeTable      = 1 << 63
+	rangeInlineExcl = 1 << 62
+	rangeCountShift = 54
+	rangeCountUnit  = 1 << rangeCountShift
+	rangeCountMax   = 255
+	rangeCountMask  = rangeCountMax << rangeCountShift
+	rangeLenShift   = 50
+	rangeStartMask  = 1<<rangeLenShift - 1
+)
+
+// rangeInlineWord returns the inline word of one holder of [start, end),
+// which must lie within one granule, and whether the range has one: start and
+// end page-aligned and start below 2^62.
+func rangeInlineWord(start, end uint64, excl bool) (uint64, bool) {
+	const pageBits = 1<<rangePageShift - 1
+	if (start|end)&pageBits != 0 || start>>(rangeLenShift+rangePageShift) != 0 {
+		return 0, false
+	}
+	w := start>>rangePageShift | ((end-start)>>rangePageShift-1)<<rangeLenShift | rangeCountUnit
+	if excl {
+		w |= rangeInlineExcl
+	}
+	return w, true
+}
+
+// rangeDecode returns the range, mode and holder count of inline word w.
+func rangeDecode(w uint64) rangeEntry {
+	start := (w & rangeStartMask) << rangePageShift
+	pages := (w>>rangeLenShift)&15 + 1
+	return rangeEntry{start: start, end: start + pages<<rangePageShift, excl: w&rangeInlineExcl != 0,
+		n: int32(w & rangeCountMask >> rangeCountShift)}
+}
+
+// rangeConflicts reports whether [s0, e0) in mode x0 conflicts with [s1, e1)
+// in mode x1.
+func rangeConflicts(s0, e0 uint64, x0 bool, s1, e1 uint64, x1 bool) bool {
+	return s0 < e1 && s1 < e0 && (x0 || x1)
+}
 
 // NewRangeLock returns an unlocked RangeLock for workers 0 to slots-1.
 func NewRangeLock(slots int) *RangeLock {
 	if slots < 1 || slots > 1<<16 {
 		panic(fmt.Sprintf("strategies: NewRangeLock(%d): slots must be between 1 and %d", slots, 1<<16))
 	}
-	rl := &RangeLock{
-		nslots:  slots,
-		nodes:   make([]rangeNode, rangeStripes*slots*rangeHolds),
-		slots:   make([]rangeSlot, slots),
-		notices: make([]rangeNotice, slots),
-	}
+	rl := &RangeLock{slots: make([]rangeSlot, slots)}
 	rl.cond.L = &rl.mu
+	for i := range rl.stripes {
+		st := &rl.stripes[i]
+		st.cond.L = &st.mu
+		st.ents = make([]rangeEntry, 0, rangeHolds*slots)
+		st.queue = make([]rangeQueued, 0, slots)
+	}
 	return rl
 }
 
 // Lock takes [start, end) in mode m for slot, waiting until no conflicting
-// range is held and no announced waiter would be overtaken.
+// range is held and no conflicting request queued before it.
 func (rl *RangeLock) Lock(slot int, start, end uint64, m Mode) RangeHandle {
 	h, _ := rl.lock(slot, start, end, m, false)
 	return h
@@ -263,72 +243,306 @@ func (rl *RangeLock) Lock(slot int, start, end uint64, m Mode) RangeHandle {
 // TryLock takes [start, end) in mode m for slot if that needs no waiting,
 // and reports whether it did. It fails if a conflicting range is held or is
 // being acquired, or if the slot holds no range and the request conflicts
-// with an announced waiter.
+// with a queued one.
 func (rl *RangeLock) TryLock(slot int, start, end uint64, m Mode) (RangeHandle, bool) {
 	return rl.lock(slot, start, end, m, true)
 }
 
 // Unlock releases a range taken by Lock or TryLock.
 func (rl *RangeLock) Unlock(h RangeHandle) {
-	hold := int(h.hold) - 1
-	if hold < 0 || hold >= rangeHolds || int(h.slot) >= rl.nslots {
+	hold := uint(h.hold) - 1
+	if hold >= rangeHolds || uint(h.slot) >= uint(len(rl.slots)) {
 		panic("strategies: RangeLock.Unlock: invalid handle")
 	}
 	sl := &rl.slots[h.slot]
+	hd := &sl.holds[hold]
+	if sl.inUse&(1<<hold) != 0 {
+		switch hd.kind {
+		case rangeHoldExcl:
+			if hd.inline != 0 && rl.stripes[hd.start>>rangeGranuleShift%rangeStripes].word.CompareAndSwap(hd.inline, 0) {
+				sl.inUse &^= 1 << hold
+				sl.ranged--
+				rl.wakeDrainer()
+				return
+			}
+		case rangeHoldShared:
+			if hd.inline != 0 && rl.stripes[hd.start>>rangeGranuleShift%rangeStripes].unlockInline(hd.inline) {
+				sl.inUse &^= 1 << hold
+				sl.ranged--
+				rl.wakeDrainer()
+				return
+			}
+		case rangeHoldFile:
+			if rl.gate.CompareAndSwap(rangeClosed, 0) {
+				sl.inUse &^= 1 << hold
+				return
+			}
+		}
+	}
+	rl.unlockSlow(sl, hold)
+}
+
+// unlockSlow is Unlock's general path.
+//
+//go:noinline
+func (rl *RangeLock) unlockSlow(sl *rangeSlot, hold uint) {
 	if sl.inUse&(1<<hold) == 0 {
 		panic("strategies: RangeLock.Unlock: range not held")
 	}
-	rl.release(sl.masks[hold], int(h.slot), hold)
+	hd := &sl.holds[hold]
+	if hd.kind == rangeHoldFile {
+		rl.openFile()
+	} else {
+		rl.unlockRange(hd.start, hd.end, hd.kind == rangeHoldExcl)
+		sl.ranged--
+	}
 	sl.inUse &^= 1 << hold
 }
 
-// rangeWait is one acquisition in progress.
-type rangeWait struct {
-	slot       int
-	start, end uint64
-	bounds     uint64 // rangePackBounds(start, end, excl)
-	excl       bool
-	packed     bool
-	yields     int
-	announced  bool
-}
-
+// lock is Lock and TryLock. Its fast paths are kept small, with everything
+// else in lockSlow, so that they need no stack frame to speak of: an
+// exclusive or shared page-aligned range within one granule on an empty
+// stripe, and the whole file with no ranged request since the last one.
 func (rl *RangeLock) lock(slot int, start, end uint64, m Mode, try bool) (RangeHandle, bool) {
-	if start >= end {
-		panic(fmt.Sprintf("strategies: RangeLock: empty range [%d, %d)", start, end))
-	}
-	if m != Shared && m != Exclusive {
-		panic(fmt.Sprintf("strategies: RangeLock: mode %v", m))
-	}
 	sl := &rl.slots[slot]
 	hold := bits.TrailingZeros8(^sl.inUse)
-	if hold >= rangeHolds {
-		panic(fmt.Sprintf("strategies: RangeLock: slot %d already holds %d ranges", slot, rangeHolds))
+	if g := start >> rangeGranuleShift; g == (end-1)>>rangeGranuleShift && start < end && hold < rangeHolds &&
+		(start|end)&(1<<rangePageShift-1) == 0 && start>>(rangeLenShift+rangePageShift) == 0 && m-Shared <= Exclusive-Shared {
+		iw := start>>rangePageShift | ((end-start)>>rangePageShift-1)<<rangeLenShift | rangeCountUnit
+		kind := uint8(rangeHoldShared)
+		if m == Exclusive {
+			iw |= rangeInlineExcl
+			kind = rangeHoldExcl
+		}
+		if rl.stripes[g%rangeStripes].word.CompareAndSwap(0, iw) {
+			if rl.gate.Load()&(rangeClosed|rangeActive) != rangeActive && !rl.gateAfter(sl.ranged != 0) {
+				// A whole-file request closed the gate: back out.
+				rl.unlockRange(start, end, kind == rangeHoldExcl)
+				return rl.lockSlow(slot, start, end, m, try)
+			}
+			sl.holds[hold].set(start, end, iw, kind)
+			sl.ranged++
+			sl.inUse |= 1 << hold
+			return RangeHandle{slot: int32(slot), hold: int32(hold + 1)}, true
+		}
+	} else if start == 0 && end == math.MaxUint64 && m == Exclusive && hold < rangeHolds &&
+		rl.gate.CompareAndSwap(0, rangeClosed) {
+		sl.holds[hold].set(start, end, 0, rangeHoldFile)
+		sl.inUse |= 1 << hold
+		return RangeHandle{slot: int32(slot), hold: int32(hold + 1)}, true
 	}
-	w := rangeWait{slot: slot, start: start, end: end, excl: m == Exclusive}
-	w.bounds, w.packed = rangePackBounds(start, end, w.excl)
-	if sl.inUse == 0 && rl.announced.Load() != 0 && !rl.yieldToAnnounced(&w, try) {
-		return RangeHandle{}, false
+	return rl.lockSlow(slot, start, end, m, try)
+}
+
+// lockSlow is lock's general path.
+//
+//go:noinline
+func (rl *RangeLock) lockSlow(slot int, start, end uint64, m Mode, try bool) (RangeHandle, bool) {
+	sl := &rl.slots[slot]
+	hold := bits.TrailingZeros8(^sl.inUse)
+	if start >= end || m-Shared > Exclusive-Shared || hold >= rangeHolds {
+		rangeMisuse(slot, start, end, m)
 	}
-	mask := rangeStripeMask(start, end)
-	var done uint64
-	for rest := mask; rest != 0; rest &= rest - 1 {
-		s := bits.TrailingZeros64(rest)
-		if !rl.acquireStripe(s, hold, &w, try) {
-			rl.release(done, slot, hold)
+	excl := m == Exclusive
+	if excl && start == 0 && end == math.MaxUint64 {
+		if !rl.lockFile(try) {
 			return RangeHandle{}, false
 		}
-		done |= 1 << s
+		sl.holds[hold].set(start, end, 0, rangeHoldFile)
+	} else {
+		if !rl.lockRanged(sl.ranged != 0, slot, start, end, excl, try) {
+			return RangeHandle{}, false
+		}
+		iw, ok := rangeInlineWord(start, end, excl)
+		if !ok || start>>rangeGranuleShift != (end-1)>>rangeGranuleShift {
+			iw = 0
+		}
+		sl.holds[hold].set(start, end, iw, rangeHoldKind(excl))
+		sl.ranged++
 	}
-	if w.announced {
-		rl.withdraw(&w)
-	}
-	sl.masks[hold] = mask
 	sl.inUse |= 1 << hold
 	return RangeHandle{slot: int32(slot), hold: int32(hold + 1)}, true
 }
 
-// rangeStripeMask returns the set of lists that [start, end) is linked into.
+func rangeHoldKind(excl bool) uint8 {
+	if excl {
+		return rangeHoldExcl
+	}
+	return rangeHoldShared
+}
+
+// rangeMisuse panics with what is wrong with a request.
+//
+//go:noinline
+func rangeMisuse(slot int, start, end uint64, m Mode) {
+	switch {
+	case start >= end:
+		panic(fmt.Sprintf("strategies: RangeLock: empty range [%d, %d)", start, end))
+	case m != Shared && m != Exclusive:
+		panic(fmt.Sprintf("strategies: RangeLock: mode %v", m))
+	}
+	panic(fmt.Sprintf("strategies: RangeLock: slot %d already holds %d ranges", slot, rangeHolds))
+}
+
+// lockRanged takes [start, end), not the whole file exclusively, through
+// the gate. nested reports that the slot already holds a range.
+func (rl *RangeLock) lockRanged(nested bool, slot int, start, end uint64, excl, try bool) bool {
+	for {
+		if v := rl.gate.Load(); v&(rangeClosed|rangeActive) != rangeActive && !nested && !rl.gateBefore(try) {
+			return false
+		}
+		if !rl.lockRange(slot, start, end, excl, nested, try) {
+			return false
+		}
+		if v := rl.gate.Load(); v&(rangeClosed|rangeActive) == rangeActive || rl.gateAfter(nested) {
+			return true
+		}
+		// A whole-file request closed the gate meanwhile: it goes first.
+		rl.unlockRange(start, end, excl)
+		if try {
+			return false
+		}
+		rl.waitOpen()
+	}
+}
+
+// gateBefore lets a request that holds no range into the stripes: it waits
+// while the gate is closed (or fails if try is set) and sets the active bit.
+func (rl *RangeLock) gateBefore(try bool) bool {
+	for {
+		v := rl.gate.Load()
+		switch {
+		case v&rangeClosed != 0:
+			if try {
+				return false
+			}
+			rl.waitOpen()
+		case v&rangeActive != 0 || rl.gate.CompareAndSwap(v, v|rangeActive):
+			return true
+		}
+	}
+}
+
+// gateAfter decides, after a request entered its stripes, whether it holds
+// them: yes if the gate is open (setting the active bit if a whole-file
+// request cleared it meanwhile) or if nested; no if the gate is closed.
+func (rl *RangeLock) gateAfter(nested bool) bool {
+	for {
+		v := rl.gate.Load()
+		switch {
+		case v&rangeClosed != 0:
+			if nested {
+				rl.gate.Add(rangeBypassUnit)
+			}
+			return nested
+		case v&rangeActive != 0 || rl.gate.CompareAndSwap(v, v|rangeActive):
+			return true
+		}
+	}
+}
+
+// waitOpen waits until the gate is open.
+func (rl *RangeLock) waitOpen() {
+	for range rangeSpins {
+		runtime.Gosched()
+		if rl.gate.Load()&rangeClosed == 0 {
+			return
+		}
+	}
+	rl.mu.Lock()
+	rl.gate.Add(rangeParkedUnit) // before the recheck: see openFile
+	for rl.gate.Load()&rangeClosed != 0 {
+		rl.cond.Wait()
+	}
+	rl.gate.Add(^uint64(rangeParkedUnit - 1))
+	rl.mu.Unlock()
+}
+
+// lockFile takes the whole file exclusively: it closes the gate and, if a
+// ranged request has run since the stripes were last found empty, waits
+// until they are.
+func (rl *RangeLock) lockFile(try bool) bool {
+	for {
+		v := rl.gate.Load()
+		if v&rangeClosed == 0 {
+			if !rl.gate.CompareAndSwap(v, v|rangeClosed) {
+				continue
+			}
+			if v&rangeActive == 0 || rl.drained() {
+				return true
+			}
+			if try {
+				rl.openFile()
+				return false
+			}
+			rl.waitDrained()
+			return true
+		}
+		if try {
+			return false
+		}
+		rl.waitOpen()
+	}
+}
+
+// openFile opens the gate and wakes the requests parked on it.
+func (rl *RangeLock) openFile() {
+	for {
+		v := rl.gate.Load()
+		if rl.gate.CompareAndSwap(v, v&^rangeClosed) {
+			if v&rangeParkedMask != 0 {
+				rl.wakeAll()
+			}
+			return
+		}
+	}
+}
+
+// drained reports, as the owner of the closed gate, whether every stripe
+// is empty, and clears the active bit if so. A nested request that entered
+// during the scan may sit in a stripe already scanned, so a change of the
+// bypass count makes the scan inconclusive.
+func (rl *RangeLock) drained() bool {
+	b := rl.gate.Load() >> rangeBypassShift
+	for i := range rl.stripes {
+		if rl.stripes[i].word.Load() != 0 {
+			return false
+		}
+	}
+	if rl.gate.Load()>>rangeBypassShift != b {
+		return false
+	}
+	rl.gate.And(^uint64(rangeActive))
+	return true
+}
+
+// waitDrained waits, as the owner of the closed gate, until drained.
+func (rl *RangeLock) waitDrained() {
+	for range rangeSpins {
+		runtime.Gosched()
+		if rl.drained() {
+			return
+		}
+	}
+	rl.mu.Lock()
+	rl.gate.Or(rangeDrainer) // before the rescan: see unlockRange
+	for !rl.drained() {
+		rl.cond.Wait()
+	}
+	rl.gate.And(^uint64(rangeDrainer))
+	rl.mu.Unlock()
+}
+
+// wakeAll wakes every goroutine parked on rl.cond.
+func (rl *RangeLock) wakeAll() {
+	rl.mu.Lock()
+	rl.cond.Broadcast()
+	rl.mu.Unlock()
+}
+
+// ---- the range level ----
+
+// rangeStripeMask returns the set of stripes that [start, end) is entered in.
 func rangeStripeMask(start, end uint64) uint64 {
 	g0, g1 := start>>rangeGranuleShift, (end-1)>>rangeGranuleShift
 	if g1-g0 >= rangeStripes-1 {
@@ -338,399 +552,267 @@ func rangeStripeMask(start, end uint64) uint64 {
 	return bits.RotateLeft64(1<<n-1, int(g0%rangeStripes))
 }
 
-// node returns slot's node for hold in list s, and its index as stored in link words.
-func (rl *RangeLock) node(s, slot, hold int) (*rangeNode, uint32) {
-	i := (s*rl.nslots+slot)*rangeHolds + hold
-	return &rl.nodes[i], uint32(i + 1)
-}
-
-// release releases the nodes of hold in the lists of mask: it marks them all,
-// wakes the waiters, and then unlinks them, so that a node that is not held
-// is never linked and can be reused at once.
-func (rl *RangeLock) release(mask uint64, slot, hold int) {
-	if mask == 0 {
-		return
+// lockRange enters [start, end) in its stripes. nested reports that the slot
+// already holds a range, which exempts it from queueing behind waiters.
+func (rl *RangeLock) lockRange(slot int, start, end uint64, excl, nested, try bool) bool {
+	g0 := start >> rangeGranuleShift
+	if g0 == (end-1)>>rangeGranuleShift {
+		st := &rl.stripes[g0%rangeStripes]
+		if iw, ok := rangeInlineWord(start, end, excl); ok {
+			if st.word.CompareAndSwap(0, iw) {
+				return true
+			}
+			if done, ok := st.lockInline(iw, try); done {
+				return ok
+			}
+		}
+		if st.lock(slot, start, end, excl, nested, try) {
+			return true
+		}
+		rl.wakeDrainer()
+		return false
 	}
-	if mask&(mask-1) == 0 { // one list: the common case
-		s := bits.TrailingZeros64(mask)
-		n, _ := rl.node(s, slot, hold)
-		n.next.Or(rangeMarked)
-		rl.wake()
-		rl.unlinkTo(s, n)
-		return
-	}
-	for rest := mask; rest != 0; rest &= rest - 1 {
-		n, _ := rl.node(bits.TrailingZeros64(rest), slot, hold)
-		n.next.Or(rangeMarked)
-	}
-	rl.wake()
+	mask := rangeStripeMask(start, end)
 	for rest := mask; rest != 0; rest &= rest - 1 {
 		s := bits.TrailingZeros64(rest)
-		n, _ := rl.node(s, slot, hold)
-		rl.unlinkTo(s, n)
+		if !rl.stripes[s].lock(slot, start, end, excl, nested, try) {
+			for undo := mask &^ rest; undo != 0; undo &= undo - 1 {
+				rl.stripes[bits.TrailingZeros64(undo)].unlock(start, end, excl)
+			}
+			rl.wakeDrainer()
+			return false
+		}
 	}
+	return true
 }
 
-// wake wakes parked waiters, if any, after a release or a withdrawal. Its
-// load of waiters pairs with the waiter's increment before it rechecks
-// (Dekker): either the waiter sees the change or wake sees the waiter.
-func (rl *RangeLock) wake() {
-	if rl.waiters.Load() != 0 {
+// unlockRange removes [start, end) from its stripes and wakes a whole-file
+// request parked until they drain. The stripe writes and the load of the
+// gate pair (Dekker) with the owner's setting rangeDrainer and rescanning.
+func (rl *RangeLock) unlockRange(start, end uint64, excl bool) {
+	g0 := start >> rangeGranuleShift
+	if g0 == (end-1)>>rangeGranuleShift {
+		st := &rl.stripes[g0%rangeStripes]
+		if iw, ok := rangeInlineWord(start, end, excl); !ok || !st.unlockInline(iw) {
+			st.unlock(start, end, excl)
+		}
+	} else {
+		for rest := rangeStripeMask(start, end); rest != 0; rest &= rest - 1 {
+			rl.stripes[bits.TrailingZeros64(rest)].unlock(start, end, excl)
+		}
+	}
+	rl.wakeDrainer()
+}
+
+// wakeDrainer wakes the owner of the closed gate if it is parked until the
+// stripes drain; every path that may return a stripe word to 0 calls it.
+func (rl *RangeLock) wakeDrainer() {
+	if rl.gate.Load()&rangeDrainer != 0 {
 		rl.wakeAll()
 	}
 }
 
-// wakeAll wakes every parked waiter.
-func (rl *RangeLock) wakeAll() {
-	rl.mu.Lock()
-	rl.cond.Broadcast()
-	rl.mu.Unlock()
+// lockInline tries the inline forms once the word was found non-zero: a
+// word that became 0, or one more holder of the same shared range. With try
+// set it also fails at once on a conflicting inline range. done reports that
+// the outcome is ok; otherwise the caller takes the table path.
+func (st *rangeStripe) lockInline(iw uint64, try bool) (done, ok bool) {
+	for {
+		w := st.word.Load()
+		switch {
+		case w == 0:
+			if st.word.CompareAndSwap(0, iw) {
+				return true, true
+			}
+		case w == rangeTable:
+			return false, false
+		case iw&rangeInlineExcl == 0 && w&^rangeCountMask == iw&^rangeCountMask && w&rangeCountMask != rangeCountMask:
+			if st.word.CompareAndSwap(w, w+rangeCountUnit) {
+				return true, true
+			}
+		default:
+			if try {
+				h, r := rangeDecode(w), rangeDecode(iw)
+				if rangeConflicts(h.start, h.end, h.excl, r.start, r.end, r.excl) {
+					return true, false
+				}
+			}
+			return false, false
+		}
+	}
 }
 
-// acquireStripe links w's node for hold into list s and validates it. It
-// returns false, with the node unlinked, only if try is set.
-func (rl *RangeLock) acquireStripe(s, hold int, w *rangeWait, try bool) bool {
-	n, ni := rl.node(s, w.slot, hold)
+// unlockInline releases one holder of inline word iw if the stripe's word
+// is still inline; it reports whether it did.
+func (st *rangeStripe) unlockInline(iw uint64) bool {
 	for {
-		// The node is not linked (see release): no walker that could still
-		// read it will act on what it reads (hand over hand), so its
-		// fields may change.
-		if !w.packed {
-			if n.start.Load() != w.start {
-				n.start.Store(w.start)
-			}
-			if n.end.Load() != w.end {
-				n.end.Store(w.end)
-			}
+		w := st.word.Load()
+		if w&^rangeCountMask != iw&^rangeCountMask {
+			return false // the table holds the range
 		}
-		if n.bounds.Load() != w.bounds {
-			n.bounds.Store(w.bounds)
+		nw := w - rangeCountUnit
+		if nw&rangeCountMask == 0 {
+			nw = 0
 		}
-		linked, alone := rl.insert(s, n, ni, w, try)
-		if !linked {
-			return false
-		}
-		if alone {
+		if st.word.CompareAndSwap(w, nw) {
 			return true
 		}
-		if w.excl {
-			if rl.validateWriter(s, n, ni, w, try) {
-				return true
+	}
+}
+
+// lock enters [start, end) in the stripe's table, waiting (unless try is set)
+// while it conflicts with a held range or, unless nested, with a request
+// queued before it.
+func (st *rangeStripe) lock(slot int, start, end uint64, excl, nested, try bool) bool {
+	st.mu.Lock()
+	ticket := uint64(math.MaxUint64) // not queued
+	for spins := 0; ; spins++ {
+		st.toTable()
+		if !st.conflicts(start, end, excl) && (nested || !st.queuedBefore(slot, start, end, excl, ticket)) {
+			st.add(start, end, excl)
+			if ticket != math.MaxUint64 {
+				st.dequeue(ticket)
 			}
-		} else if rl.validateReader(s, n, w, try) {
+			st.settle()
+			st.mu.Unlock()
 			return true
 		}
 		if try {
+			st.settle()
+			st.mu.Unlock()
 			return false
 		}
-		// A writer that backed off retries with the same node.
+		if ticket == math.MaxUint64 {
+			ticket = st.enqueue(slot, start, end, excl)
+		}
+		if spins < rangeSpins {
+			st.mu.Unlock()
+			runtime.Gosched()
+			st.mu.Lock()
+			continue
+		}
+		st.nwait++
+		st.cond.Wait()
+		st.nwait--
 	}
 }
 
-// unlinkTo walks list s, unlinking every released node it meets, until n,
-// which its owner has marked, is no longer linked: either the walk unlinked it
-// or it reached the end of the list without meeting it, because another
-// walker had. A walk is hand over hand (see RangeLock), so a node it does not
-// meet was not linked while the walk passed its place.
-func (rl *RangeLock) unlinkTo(s int, n *rangeNode) {
-restart:
-	prev := &rl.stripes[s].head
-	pv := prev.Load()
-	for {
-		if pv&rangeMarked != 0 {
-			goto restart
-		}
-		ci := rangeIdx(pv)
-		if ci == 0 {
+// unlock removes one holder of [start, end) from the stripe's table.
+func (st *rangeStripe) unlock(start, end uint64, excl bool) {
+	st.mu.Lock()
+	st.toTable()
+	for i := range st.ents {
+		if e := &st.ents[i]; e.start == start && e.end == end && e.excl == excl {
+			if e.n--; e.n == 0 {
+				last := len(st.ents) - 1
+				st.ents[i] = st.ents[last]
+				st.ents = st.ents[:last]
+			}
+			st.settle()
+			st.mu.Unlock()
 			return
 		}
-		c := &rl.nodes[ci-1]
-		cv := c.next.Load()
-		if prev.Load() != pv {
-			goto restart
-		}
-		if cv&rangeMarked != 0 {
-			nv, ok := rl.unlink(prev, pv, cv)
-			if !ok {
-				goto restart
-			}
-			if c == n {
+	}
+	st.mu.Unlock()
+	panic("strategies: RangeLock: released range not found in its stripe")
+}
+
+// toTable moves an inline range into the table and sets the word to
+// rangeTable, as mu's holder.
+func (st *rangeStripe) toTable() {
+	for {
+		w := st.word.Load()
+		switch {
+		case w == rangeTable:
+			return
+		case w == 0:
+			if st.word.CompareAndSwap(0, rangeTable) {
 				return
 			}
-			pv = nv
-			continue
+		default:
+			st.ents = append(st.ents[:0], rangeDecode(w))
+			if st.word.CompareAndSwap(w, rangeTable) {
+				return
+			}
+			st.ents = st.ents[:0]
 		}
-		prev, pv = &c.next, cv
 	}
 }
 
-// unlink removes a released node, whose marked link word is cv, from behind
-// prev, whose link word is pv. It returns prev's new link word.
-func (rl *RangeLock) unlink(prev *atomic.Uint64, pv, cv uint64) (uint64, bool) {
-	nv := rangeWord(rangeVer(pv)+1, rangeIdx(cv))
-	return nv, prev.CompareAndSwap(pv, nv)
-}
-
-// Where a new range goes relative to a listed node.
-const (
-	rangeBefore   = iota // the listed node stays before it: walk on
-	rangeAfter           // the new range goes in front of the listed node
-	rangeConflict        // they conflict: wait
-)
-
-// rangeOrder compares a listed node [cs, ce) (exclusive if cx) with a new
-// range [start, end) (exclusive if excl). Readers keep their arrival order
-// among readers with the same start, as in Kogan et al.
-func rangeOrder(cs, ce uint64, cx bool, start, end uint64, excl bool) int {
-	shared := !cx && !excl
-	switch {
-	case start >= ce, shared && start >= cs:
-		return rangeBefore
-	case cs >= end, shared && cs >= start:
-		return rangeAfter
+// settle ends a table operation as mu's holder: it wakes waiters, and when
+// nobody waits it returns the word to 0 or to the inline form if it can, so
+// that the next acquisition or release takes the fast path.
+func (st *rangeStripe) settle() {
+	if st.nwait != 0 {
+		st.cond.Broadcast()
+		return
 	}
-	return rangeConflict
-}
-
-// insert links n (index ni) into list s in start order, waiting for
-// conflicting nodes on the way. linked is false only if try is set and a
-// conflicting node is in the way. alone reports that validation is not
-// needed: a writer linked right behind the list head, or a reader linked at
-// the end of the list, had no part of the list behind it (respectively ahead
-// of it) that it did not examine, so nothing that conflicts with it can have
-// slipped in unseen; any later conflicting request walks into it.
-func (rl *RangeLock) insert(s int, n *rangeNode, ni uint32, w *rangeWait, try bool) (linked, alone bool) {
-	head := &rl.stripes[s].head
-restart:
-	prev := head
-	pv := prev.Load()
-	for {
-		// Invariant: prev was linked when pv was read from it.
-		if pv&rangeMarked != 0 {
-			goto restart // prev was released under us
-		}
-		ci := rangeIdx(pv)
-		if ci != 0 {
-			c := &rl.nodes[ci-1]
-			cv := c.next.Load()
-			cs, ce, cx := c.loadBounds()
-			if prev.Load() != pv {
-				goto restart // c may have been unlinked and reused
-			}
-			if cv&rangeMarked != 0 {
-				nv, ok := rl.unlink(prev, pv, cv)
-				if !ok {
-					goto restart
-				}
-				pv = nv
-				continue
-			}
-			switch rangeOrder(cs, ce, cx, w.start, w.end, w.excl) {
-			case rangeBefore:
-				prev, pv = &c.next, cv
-				continue
-			case rangeConflict:
-				if try {
-					return false, false
-				}
-				rl.waitChange(&c.next, cv, w)
-				goto restart
-			}
-		}
-		n.next.Store(rangeWord(rangeVer(n.next.Load())+1, ci))
-		if prev.CompareAndSwap(pv, rangeWord(rangeVer(pv)+1, ni)) {
-			if w.excl {
-				return true, prev == head
-			}
-			return true, ci == 0
-		}
-		goto restart
+	if len(st.queue) != 0 {
+		return
 	}
-}
-
-// validateWriter checks that no node before n (index ni) in list s overlaps
-// it. If one does (it was linked while n's walk was past its place), n backs
-// off: it is marked, and unless try is set validateWriter waits until that
-// node changes. Readers linked before a writer thus win, as in Kogan et al.
-func (rl *RangeLock) validateWriter(s int, n *rangeNode, ni uint32, w *rangeWait, try bool) bool {
-restart:
-	prev := &rl.stripes[s].head
-	pv := prev.Load()
-	for {
-		if pv&rangeMarked != 0 {
-			goto restart
-		}
-		ci := rangeIdx(pv)
-		if ci == ni {
-			return true
-		}
-		if ci == 0 {
-			panic("strategies: RangeLock: linked node not found in its list")
-		}
-		c := &rl.nodes[ci-1]
-		cv := c.next.Load()
-		_, ce, _ := c.loadBounds()
-		if prev.Load() != pv {
-			goto restart
-		}
-		if cv&rangeMarked != 0 {
-			nv, ok := rl.unlink(prev, pv, cv)
-			if !ok {
-				goto restart
-			}
-			pv = nv
-			continue
-		}
-		if ce > w.start {
-			n.next.Or(rangeMarked)
-			rl.wake()
-			rl.unlinkTo(s, n)
-			if !try {
-				rl.waitChange(&c.next, cv, w)
-			}
-			return false
-		}
-		prev, pv = &c.next, cv
-	}
-}
-
-// validateReader waits until no writer after n overlaps it. With try set it
-// marks n and returns false instead of waiting.
-func (rl *RangeLock) validateReader(s int, n *rangeNode, w *rangeWait, try bool) bool {
-restart:
-	// n is linked and only its owner marks it, so the walk may start there.
-	prev := &n.next
-	pv := prev.Load()
-	for {
-		if pv&rangeMarked != 0 {
-			if prev == &n.next {
-				panic("strategies: RangeLock: node released while validating")
-			}
-			goto restart
-		}
-		ci := rangeIdx(pv)
-		if ci == 0 {
-			return true
-		}
-		c := &rl.nodes[ci-1]
-		cv := c.next.Load()
-		cs, _, cx := c.loadBounds()
-		if prev.Load() != pv {
-			goto restart
-		}
-		if cv&rangeMarked != 0 {
-			nv, ok := rl.unlink(prev, pv, cv)
-			if !ok {
-				goto restart
-			}
-			pv = nv
-			continue
-		}
-		if cs >= w.end {
-			return true // the list is sorted: nothing further overlaps
-		}
-		if cx {
-			if try {
-				n.next.Or(rangeMarked)
-				rl.wake()
-				rl.unlinkTo(s, n)
-				return false
-			}
-			rl.waitChange(&c.next, cv, w)
-			goto restart
-		}
-		prev, pv = &c.next, cv
-	}
-}
-
-// waitChange waits until the link word at word is no longer old: the node
-// it belongs to was released, or changed in a way that calls for a new walk.
-func (rl *RangeLock) waitChange(word *atomic.Uint64, old uint64, w *rangeWait) {
-	for range rangeSpins {
-		if word.Load() != old {
+	switch len(st.ents) {
+	case 0:
+		st.word.Store(0)
+	case 1:
+		e := st.ents[0]
+		if e.start>>rangeGranuleShift != (e.end-1)>>rangeGranuleShift || e.n > rangeCountMax || e.excl && e.n != 1 {
 			return
 		}
-		w.yields++
-		if w.yields >= rangeAnnounceAfter && !w.announced {
-			rl.announce(w)
+		if iw, ok := rangeInlineWord(e.start, e.end, e.excl); ok {
+			st.ents = st.ents[:0]
+			st.word.Store(iw + uint64(e.n-1)*rangeCountUnit)
 		}
-		runtime.Gosched()
 	}
-	if !w.announced {
-		rl.announce(w)
-	}
-	rl.mu.Lock()
-	rl.waiters.Add(1)
-	for word.Load() == old {
-		rl.cond.Wait()
-	}
-	rl.waiters.Add(-1)
-	rl.mu.Unlock()
 }
 
-// announce publishes w's range so that new requests let it go first.
-func (rl *RangeLock) announce(w *rangeWait) {
-	nt := &rl.notices[w.slot]
-	nt.start.Store(w.start)
-	nt.end.Store(w.end)
-	var x uint32
-	if w.excl {
-		x = 1
-	}
-	nt.excl.Store(x)
-	nt.active.Store(1)
-	rl.announced.Add(1)
-	w.announced = true
-}
-
-// withdraw removes w's announcement once it holds its range.
-func (rl *RangeLock) withdraw(w *rangeWait) {
-	rl.notices[w.slot].active.Store(0)
-	rl.announced.Add(-1)
-	w.announced = false
-	rl.wake()
-}
-
-// overtakes reports whether w conflicts with another slot's announced waiter.
-// A notice read while its slot rewrites it may mix two ranges; that can only
-// make a request wait once more or pass once early, never break exclusion.
-func (rl *RangeLock) overtakes(w *rangeWait) bool {
-	for i := range rl.notices {
-		nt := &rl.notices[i]
-		if i == w.slot || nt.active.Load() == 0 {
-			continue
-		}
-		s, e, x := nt.start.Load(), nt.end.Load(), nt.excl.Load() != 0
-		if s < w.end && w.start < e && (x || w.excl) {
+func (st *rangeStripe) conflicts(start, end uint64, excl bool) bool {
+	for _, e := range st.ents {
+		if rangeConflicts(e.start, e.end, e.excl, start, end, excl) {
 			return true
 		}
 	}
 	return false
 }
 
-// yieldToAnnounced lets announced waiters that w conflicts with acquire
-// first. It returns false, without waiting, if try is set and w would have
-// to wait. A request waiting here does not announce itself: announced waiters
-// never wait here, so waits on notices form no cycle.
-func (rl *RangeLock) yieldToAnnounced(w *rangeWait, try bool) bool {
-	if !rl.overtakes(w) {
-		return true
-	}
-	if try {
-		return false
-	}
-	for range rangeSpins {
-		runtime.Gosched()
-		if !rl.overtakes(w) {
+// queuedBefore reports whether a request of another slot queued before
+// ticket conflicts with [start, end).
+func (st *rangeStripe) queuedBefore(slot int, start, end uint64, excl bool, ticket uint64) bool {
+	for _, q := range st.queue {
+		if q.ticket < ticket && int(q.slot) != slot && rangeConflicts(q.start, q.end, q.excl, start, end, excl) {
 			return true
 		}
 	}
-	rl.mu.Lock()
-	rl.waiters.Add(1)
-	for rl.overtakes(w) {
-		rl.cond.Wait()
+	return false
+}
+
+func (st *rangeStripe) add(start, end uint64, excl bool) {
+	if !excl {
+		for i := range st.ents {
+			if e := &st.ents[i]; !e.excl && e.start == start && e.end == end {
+				e.n++
+				return
+			}
+		}
 	}
-	rl.waiters.Add(-1)
-	rl.mu.Unlock()
-	return true
+	st.ents = append(st.ents, rangeEntry{start: start, end: end, excl: excl, n: 1})
+}
+
+// enqueue queues a request and returns its ticket; tickets grow with
+// arrival, so the oldest request has the smallest.
+func (st *rangeStripe) enqueue(slot int, start, end uint64, excl bool) uint64 {
+	t := uint64(1)
+	if n := len(st.queue); n > 0 {
+		t = st.queue[n-1].ticket + 1
+	}
+	st.queue = append(st.queue, rangeQueued{start: start, end: end, ticket: t, slot: int32(slot), excl: excl})
+	return t
+}
+
+func (st *rangeStripe) dequeue(ticket uint64) {
+	for i, q := range st.queue {
+		if q.ticket == ticket {
+			st.queue = append(st.queue[:i], st.queue[i+1:]...)
+			return
+		}
+	}
 }

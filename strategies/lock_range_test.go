@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+	"unsafe"
 
 	"lockbench/internal/benchname"
 )
@@ -46,39 +48,54 @@ func TestRangeStripeMask(t *testing.T) {
 	}
 }
 
-// TestRangePackBounds checks that a node's bounds word reads back as the
-// range and mode it was made from, packed or not.
-func TestRangePackBounds(t *testing.T) {
+// TestRangeInlineWord checks which ranges have an inline stripe word and
+// that it reads back as the range and mode it was made from.
+func TestRangeInlineWord(t *testing.T) {
+	g := uint64(1) << rangeGranuleShift
 	tests := []struct {
 		start, end uint64
 		excl       bool
-		packed     bool
+		inline     bool
 	}{
-		// Page-aligned ranges below 8 TiB pack.
+		// Page-aligned ranges within one granule are inline.
 		{0, 4 * kib, true, true},
 		{4 * kib, 8 * kib, false, true},
-		{0, math.MaxUint64, true, true},
-		{123 * mib, math.MaxUint64, false, true},
-		{0, (rangeEndless - 1) << rangePageShift, true, true},
-		// Anything else is wide.
+		{0, g, false, true},
+		{5 * g, 6 * g, true, true},
+		{(1<<50 - 1) << rangePageShift, 1 << 62, true, true},
+		// Anything else is not.
 		{1, 4 * kib, true, false},
 		{0, 4*kib + 1, false, false},
-		{0, rangeEndless << rangePageShift, true, false},
-		{rangeEndless << rangePageShift, math.MaxUint64, false, false},
-		{math.MaxUint64 - 1, math.MaxUint64, true, false},
+		{1 << 62, 1<<62 + 4*kib, false, false},
 	}
 	for _, tt := range tests {
-		b, packed := rangePackBounds(tt.start, tt.end, tt.excl)
-		if packed != tt.packed {
-			t.Errorf("rangePackBounds(%#x, %#x, %v) packed = %v; want %v", tt.start, tt.end, tt.excl, packed, tt.packed)
+		w, ok := rangeInlineWord(tt.start, tt.end, tt.excl)
+		if ok != tt.inline {
+			t.Errorf("rangeInlineWord(%#x, %#x, %v) ok = %v; want %v", tt.start, tt.end, tt.excl, ok, tt.inline)
+			continue
 		}
-		var n rangeNode
-		n.bounds.Store(b)
-		n.start.Store(tt.start)
-		n.end.Store(tt.end)
-		if s, e, x := n.loadBounds(); s != tt.start || e != tt.end || x != tt.excl {
-			t.Errorf("loadBounds of [%#x, %#x) %v = [%#x, %#x) %v", tt.start, tt.end, tt.excl, s, e, x)
+		if !ok {
+			continue
 		}
+		if w == 0 || w&rangeTable != 0 {
+			t.Errorf("rangeInlineWord(%#x, %#x, %v) = %#x: zero or the table tag", tt.start, tt.end, tt.excl, w)
+		}
+		if e := rangeDecode(w); e != (rangeEntry{tt.start, tt.end, tt.excl, 1}) {
+			t.Errorf("rangeDecode(rangeInlineWord(%#x, %#x, %v)) = %+v", tt.start, tt.end, tt.excl, e)
+		}
+	}
+}
+
+// TestRangeLockLayout checks the padding that keeps hot words apart.
+func TestRangeLockLayout(t *testing.T) {
+	if n := unsafe.Sizeof(rangeSlot{}); n != 2*falseSharingPad {
+		t.Errorf("rangeSlot is %d bytes; want %d", n, 2*falseSharingPad)
+	}
+	if n := unsafe.Sizeof(rangeStripe{}); n != 2*falseSharingPad {
+		t.Errorf("rangeStripe is %d bytes; want %d", n, 2*falseSharingPad)
+	}
+	if off := unsafe.Offsetof(RangeLock{}.stripes); off < 2*falseSharingPad-8 {
+		t.Errorf("RangeLock.stripes at offset %d; the header's hot words must be a line pair away", off)
 	}
 }
 
@@ -259,37 +276,58 @@ func (s *rangeShadow) leave(start, end uint64, excl bool) {
 	}
 }
 
+// rangeSpaces are the exclusion test's offset spaces. wide: 16 KiB units
+// over 8 MiB (the 64 stripes twice over): pages, runs crossing stripes,
+// ranges wrapping the stripes and whole-file ranges. pages: 4 KiB pages of
+// two granules, the inline words' home (shared counts, inline to table and
+// back). one-stripe: 1 KiB units within one granule, so that every request
+// meets every other in one stripe's table.
+var rangeSpaces = []struct {
+	name  string
+	unit  uint64
+	units int
+	whole int // 1 in whole requests is a whole-file range
+}{
+	{"wide", 16 * kib, 512, 32},
+	{"pages", 4 * kib, 32, 64},
+	{"one-stripe", kib, 64, 64},
+}
+
 // TestRangeLockExclusion runs workers that lock random unit-aligned ranges
-// and checks every critical section against the shadow. space=wide uses 16
-// KiB units over 8 MiB (the 64 lists twice over): pages, runs crossing
-// lists, ranges wrapping the lists and whole-file ranges. space=one-list
-// uses 1 KiB units within one 64 KiB granule, so that every request meets
-// every other in one list and the lists' rare races (a node slipping in
-// behind a walker, back-offs, unlinking) happen often. A worker that holds a
-// range takes a second one only with TryLock, as RangeLock's contract asks.
+// and checks every critical section against the shadow. A worker that holds a range takes a second one only
+// with TryLock, as RangeLock's contract asks. With -stress=D each space runs
+// for D per lock instead of a fixed number of iterations.
 func TestRangeLockExclusion(t *testing.T) {
-	for _, sp := range []struct {
-		name  string
-		unit  uint64
-		units int
-		whole int // 1 in whole requests is a whole-file range
-	}{
-		{"wide", 16 * kib, 512, 32},
-		{"one-list", kib, 64, 64},
-	} {
-		t.Run(benchname.Join("space", sp.name), func(t *testing.T) {
-			testRangeLockExclusion(t, sp.unit, sp.units, sp.whole)
+	for _, sp := range rangeSpaces {
+		t.Run(benchname.Join("lock", "rangelock", "space", sp.name), func(t *testing.T) {
+			rl := NewRangeLock(rangeTestWorkers)
+			testRangeExclusion(t, rl, sp.unit, sp.units, sp.whole)
+			if h, ok := rl.TryLock(0, 0, math.MaxUint64, Exclusive); !ok {
+				t.Fatal("TryLock of the whole file after all workers left = false; want true")
+			} else {
+				rl.Unlock(h)
+			}
+			for i := range rl.stripes {
+				st := &rl.stripes[i]
+				if w := st.word.Load(); w != 0 || len(st.ents) != 0 || len(st.queue) != 0 {
+					t.Fatalf("stripe %d after all workers left: word %#x, %d entries, %d queued; want all 0", i, w, len(st.ents), len(st.queue))
+				}
+			}
+			if g := rl.gate.Load(); g&(rangeClosed|rangeDrainer|rangeParkedMask) != 0 {
+				t.Fatalf("gate after all workers left = %#x; want it open with nobody parked", g)
+			}
 		})
 	}
 }
 
-func testRangeLockExclusion(t *testing.T, unit uint64, units, whole int) {
-	const workers = 6
+const rangeTestWorkers = 6
+
+func testRangeExclusion(t *testing.T, rl *RangeLock, unit uint64, units, whole int) {
 	iters := 1500
 	if testing.Short() {
 		iters = 200
 	}
-	rl := NewRangeLock(workers)
+	deadline := time.Now().Add(*stress)
 	sh := newRangeShadow(unit, units)
 	pick := func(rng *rand.Rand) (uint64, uint64, Mode) {
 		m := Shared
@@ -308,13 +346,19 @@ func testRangeLockExclusion(t *testing.T, unit uint64, units, whole int) {
 			return u * unit, (u + 1 + uint64(rng.IntN(8))) * unit, m
 		}
 	}
+	var total atomic.Int64
 	var wg sync.WaitGroup
-	for w := range workers {
+	for w := range rangeTestWorkers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(2, uint64(w)))
-			for range iters {
+			var n int64
+			defer func() { total.Add(n) }()
+			for i := 0; ; i++ {
+				if *stress == 0 && i == iters || *stress != 0 && i%1024 == 0 && time.Now().After(deadline) {
+					return
+				}
 				s, e, m := pick(rng)
 				var h RangeHandle
 				if rng.IntN(4) == 0 {
@@ -325,6 +369,7 @@ func testRangeLockExclusion(t *testing.T, unit uint64, units, whole int) {
 				} else {
 					h = rl.Lock(w, s, e, m)
 				}
+				n++
 				sh.enter(s, e, m == Exclusive)
 				if rng.IntN(4) == 0 {
 					runtime.Gosched()
@@ -332,6 +377,7 @@ func testRangeLockExclusion(t *testing.T, unit uint64, units, whole int) {
 				if rng.IntN(4) == 0 {
 					s2, e2, m2 := pick(rng)
 					if h2, ok := rl.TryLock(w, s2, e2, m2); ok {
+						n++
 						sh.enter(s2, e2, m2 == Exclusive)
 						sh.leave(s2, e2, m2 == Exclusive)
 						rl.Unlock(h2)
@@ -346,30 +392,24 @@ func testRangeLockExclusion(t *testing.T, unit uint64, units, whole int) {
 	if n := sh.bad.Load(); n != 0 {
 		t.Fatalf("%d unit acquisitions overlapped a conflicting holder", n)
 	}
-	h, ok := rl.TryLock(0, 0, math.MaxUint64, Exclusive)
-	if !ok {
-		t.Fatal("TryLock of the whole file after all workers left = false; want true")
-	}
-	rl.Unlock(h)
-	if n := rl.announced.Load(); n != 0 {
-		t.Fatalf("announced waiters after all workers left = %d; want 0", n)
+	if *stress != 0 {
+		t.Logf("%d acquisitions with exclusion checked", total.Load())
 	}
 }
 
-// TestRangeLockAnnouncedWaiterFirst checks, deterministically, the fairness
-// mechanism: once a whole-file request has waited long enough to announce
-// itself, a new request from a slot holding nothing that conflicts with it
-// waits for it (TryLock fails) even though no held range is in the way, and a
-// slot already holding a range may still take another.
-func TestRangeLockAnnouncedWaiterFirst(t *testing.T) {
+// TestRangeLockWaiterFirst checks, deterministically, writer preference at
+// the file level: once a whole-file request waits, a new request from a slot
+// holding nothing waits for it (TryLock fails) even though no held range is in
+// the way, and a slot already holding a range may still take another.
+func TestRangeLockWaiterFirst(t *testing.T) {
 	rl := NewRangeLock(3)
 	h0 := rl.Lock(0, 0, 4*kib, Shared)
 	got := make(chan RangeHandle)
 	go func() { got <- rl.Lock(1, 0, math.MaxUint64, Exclusive) }()
-	waitFor(func() bool { return rl.announced.Load() == 1 })
+	waitFor(func() bool { return rl.gate.Load()&rangeClosed != 0 })
 
 	if _, ok := rl.TryLock(2, 8*mib, 8*mib+4*kib, Shared); ok {
-		t.Fatal("TryLock of a free range that an announced whole-file waiter covers = true; want false")
+		t.Fatal("TryLock of a free range while a whole-file request waits = true; want false")
 	}
 	h0b, ok := rl.TryLock(0, 8*mib, 8*mib+4*kib, Shared)
 	if !ok {
@@ -383,11 +423,11 @@ func TestRangeLockAnnouncedWaiterFirst(t *testing.T) {
 	}
 	rl.Unlock(h0b)
 	hw := <-got
-	if n := rl.announced.Load(); n != 0 {
-		t.Fatalf("announced waiters after the waiter acquired = %d; want 0", n)
-	}
 	if _, ok := rl.TryLock(2, 8*mib, 8*mib+4*kib, Shared); ok {
 		t.Fatal("TryLock under a held whole-file exclusive range = true; want false")
+	}
+	if _, ok := rl.TryLock(0, 0, math.MaxUint64, Shared); ok {
+		t.Fatal("TryLock of the whole file shared under a held whole-file exclusive range = true; want false")
 	}
 	rl.Unlock(hw)
 	h2, ok := rl.TryLock(2, 8*mib, 8*mib+4*kib, Shared)
@@ -397,10 +437,33 @@ func TestRangeLockAnnouncedWaiterFirst(t *testing.T) {
 	rl.Unlock(h2)
 }
 
+// TestRangeLockQueuedFirst checks the stripes' queue: a large range waiting
+// behind a held page makes a new conflicting request of another slot wait
+// (TryLock fails) although nothing held is in its way.
+func TestRangeLockQueuedFirst(t *testing.T) {
+	rl := NewRangeLock(3)
+	h0 := rl.Lock(0, 0, 4*kib, Exclusive)
+	got := make(chan RangeHandle)
+	go func() { got <- rl.Lock(1, 0, 8*mib, Exclusive) }()
+	st := &rl.stripes[0]
+	waitFor(func() bool { st.mu.Lock(); defer st.mu.Unlock(); return len(st.queue) == 1 })
+	if _, ok := rl.TryLock(2, 8*kib, 12*kib, Shared); ok {
+		t.Fatal("TryLock of a free page that a queued request covers = true; want false")
+	}
+	if h, ok := rl.TryLock(2, 9*mib, 9*mib+4*kib, Shared); !ok {
+		t.Fatal("TryLock of a page outside the queued request = false; want true")
+	} else {
+		rl.Unlock(h)
+	}
+	rl.Unlock(h0)
+	h1 := <-got
+	rl.Unlock(h1)
+}
+
 // TestRangeLockWholeFileNotStarved runs workers that lock and unlock small
 // exclusive ranges back to back, each in its own place, against repeated
-// whole-file exclusive requests (fsync's logging phase); it passes when the
-// whole-file requests complete.
+// whole-file exclusive requests (fsync's logging phase); the whole-file
+// requests must complete within a deadline.
 func TestRangeLockWholeFileNotStarved(t *testing.T) {
 	const small = 3
 	rl := NewRangeLock(small + 1)
@@ -418,12 +481,21 @@ func TestRangeLockWholeFileNotStarved(t *testing.T) {
 			}
 		}()
 	}
-	for range 50 {
-		h := rl.Lock(small, 0, math.MaxUint64, Exclusive)
-		rl.Unlock(h)
+	defer func() { stop.Store(true); wg.Wait() }()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 50 {
+			h := rl.Lock(small, 0, math.MaxUint64, Exclusive)
+			rl.Unlock(h)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(starveDeadline):
+		stop.Store(true) // let the whole-file requests finish so the test can end
+		t.Fatalf("50 whole-file Locks against 3 workers did not complete in %v: starved", starveDeadline)
 	}
-	stop.Store(true)
-	wg.Wait()
 }
 
 // refRange is a held range in FuzzRangeLock's reference model.

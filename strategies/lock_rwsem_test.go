@@ -1,12 +1,14 @@
 package strategies
 
 import (
+	"flag"
 	"math/rand/v2"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestRWSemExclusion hammers an RWSem from several workers with a mix of
@@ -250,3 +252,10 @@ func TestRWSemZeroAllocs(t *testing.T) {
 		t.Fatalf("allocs per acquisition = %v; want 0", n)
 	}
 }
+
+// stress is the long mode of the primitives' exclusion tests.
+var stress = flag.Duration("stress", 0, "run each primitive's exclusion test for this long (e.g. -stress=30s) instead of a fixed number of iterations")
+
+// starveDeadline bounds the starvation tests: on a machine shared with other
+// work, tens of milliseconds suffice; a starved waiter never finishes.
+const starveDeadline = 20 * time.Second

@@ -35,7 +35,7 @@ const kib = 1 << 10
 // sub-benchmarks lock=<lock>/op=<workload>/threads=<n>.
 //
 // lock=rwsem, sync.RWMutex, xsync.RBMutex: see rwWorkload.
-// lock=rangelock and lock=mutex-tree: see rangeBenchmarks.
+// lock=rangelock, mutex-tree, kogan-list (and sync.Mutex): see rangeBenchmarks.
 // lock=seq: see seqBenchmarks.
 func Run(b *testing.B) {
 	for _, op := range []string{"read", "write", "mixed"} {
@@ -195,8 +195,9 @@ func rangeBenchRanges(op string, threads int) [][]treeRange {
 	return rs
 }
 
-// rangeBenchmarks: lock=rangelock is RangeLock, lock=mutex-tree the peer;
-// each iteration is one Lock and one Unlock of the workload's next range.
+// rangeBenchmarks: lock=rangelock is RangeLock, lock=mutex-tree and the
+// peers of rangePeerBenchmarks compare; each iteration is one Lock and one
+// Unlock of the workload's next range.
 func rangeBenchmarks(b *testing.B) {
 	type workload struct {
 		op      string
@@ -240,6 +241,7 @@ func rangeBenchmarks(b *testing.B) {
 					}
 				})
 			})
+			rangePeerBenchmarks(b, w.op, threads)
 		}
 	}
 }
