@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -632,7 +633,13 @@ func TestInterrupt(t *testing.T) {
 func TestResultsCommand(t *testing.T) {
 	out, tgt := t.TempDir(), t.TempDir()
 	path := filepath.Join(out, "r.json")
-	args := []string{"run", "-strategy", "rwsem", "-duration", "100ms", "-target", "dir:" + tgt, "-o", path}
+	args := []string{"run", "-strategy", "rwsem", "-scenario", "write-fail", "-threads", "1", "-duration", "100ms", "-delay", "5us", "-watchdog", "7s", "-clock", "mono",
+		"-target", "dir:" + tgt, "-o", path}
+	rolePlace := ""
+	if runtime.NumCPU() >= 2 { // same-llc needs a CPU besides the faulter's
+		rolePlace = "same-llc"
+		args = append(args, "-pin", "compact", "-role-place", rolePlace)
+	}
 	if got := runCLI(t.Context(), args...); got.err != nil {
 		t.Fatalf("run(%q) = %v; want nil", args, got.err)
 	}
@@ -642,5 +649,11 @@ func TestResultsCommand(t *testing.T) {
 	}
 	if want := strings.Join(args, " "); f.Command != want {
 		t.Errorf("results file command = %q; want %q", f.Command, want)
+	}
+	// Config holds what the cell needs to run again (issue 15): -delay,
+	// -clock, -watchdog and -role-place were not recorded.
+	c := f.Cells[0].Config
+	if c.DelayFor != 5*time.Microsecond || c.Clock != "mono" || c.Watchdog != 7*time.Second || c.RolePlace != rolePlace {
+		t.Errorf("cell config delay %v, clock %q, watchdog %v, role-place %q; want 5µs, mono, 7s, %q", c.DelayFor, c.Clock, c.Watchdog, c.RolePlace, rolePlace)
 	}
 }
