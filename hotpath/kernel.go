@@ -111,9 +111,10 @@ type kernelEngine struct {
 	epoch []atomic.Uint32
 	// tgen counts truncate starts and ends (odd: one is in progress);
 	// tsize[j%len] is the size, in pages, truncate j cut the file to.
-	tgen  atomic.Uint64
-	tsize [256]atomic.Int64
-	kw    []*kworker
+	tgen   atomic.Uint64
+	tsize  [256]atomic.Int64
+	kw     []*kworker
+	klocks // lock waits from the kernel's tracepoints (kernel_locks.go)
 }
 
 // openKernel creates the real file on the target, checks the target can
@@ -162,6 +163,9 @@ func openKernel(cfg *Config, plan []RoleSpec, regions int) (_ *kernelEngine, err
 			return nil, err
 		}
 	}
+	if cfg.LockStats {
+		k.openTracer(len(plan))
+	}
 	return k, nil
 }
 
@@ -193,6 +197,7 @@ func (k *kernelEngine) newKworker(role Role) (*kworker, error) {
 
 // close unmaps and removes the file. It is safe on a partly opened engine.
 func (k *kernelEngine) close() error {
+	k.closeTracer()
 	var errs []error
 	if k.data != nil {
 		errs = append(errs, unix.Munmap(k.data))

@@ -19,6 +19,7 @@ import (
 // the cache, from the disk (tmpfs has no disk: the second pass rereads
 // memory).
 func (k *kernelEngine) finish(rep *results.Rep) error {
+	k.kernelLocks(rep)
 	if k.cfg.KernelControl {
 		if err := k.destroyOne(); err != nil {
 			return err

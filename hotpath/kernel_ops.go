@@ -34,6 +34,7 @@ func (k *kernelEngine) background(w *Worker, spec RoleSpec, stop *atomic.Bool) e
 func (k *kernelEngine) onThread(w *Worker, loop func(*kworker) error) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	k.attachTracer(w)
 	kw := k.kw[w.ID]
 	w.timeAll = true
 	if err := unix.Getrusage(unix.RUSAGE_THREAD, &kw.u0); err != nil {

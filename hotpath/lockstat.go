@@ -101,6 +101,7 @@ func mergeLocks(workers []*Worker) []results.LockStat {
 		wait, hold *hdrhistogram.Histogram
 	}
 	m := map[key]*acc{}
+	ops := roleOps(workers)
 	for _, w := range workers {
 		a := &w.lk
 		for c := lkIO; c < numLockClasses; c++ {
@@ -110,7 +111,7 @@ func mergeLocks(workers []*Worker) []results.LockStat {
 			k := key{c, w.Role}
 			x := m[k]
 			if x == nil {
-				x = &acc{st: results.LockStat{Class: c.String(), Role: w.Role.String(), Source: results.LockSourceModel},
+				x = &acc{st: results.LockStat{Class: c.String(), Role: w.Role.String(), Source: results.LockSourceModel, Ops: ops[w.Role]},
 					wait: newLockHist(), hold: newLockHist()}
 				m[k] = x
 			}

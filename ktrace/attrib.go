@@ -238,12 +238,18 @@ func anyOf(frames []string, set ...string) bool {
 // (IO/MK, IO/IL) is on whichever of them its lock address was seen as at a
 // site that takes one. The address of btrfs's i_mmap_lock is learnt from
 // page_mkwrite's down_read, i_rwsem's from a write, invalidate_lock's from
-// a fault. A pair that no single-lock site names stays a pair.
-func resolveByAddress(class string, addr uint64, known map[uint64]string) string {
+// a fault. A pair that no single-lock site names stays a pair. A spin wait
+// at the site is on a sleeping lock's wait_lock, which lies within the
+// first waitLockSpan bytes of the lock: it is resolved by the lock below it.
+func resolveByAddress(class string, addr uint64, spin bool, known map[uint64]string) string {
 	if !strings.Contains(class, "/") {
 		return class
 	}
-	if k, ok := known[addr]; ok {
+	k, ok := known[addr]
+	for d := uint64(1); !ok && spin && d <= waitLockSpan && d <= addr; d++ {
+		k, ok = known[addr-d]
+	}
+	if ok {
 		for _, c := range strings.Split(class, "/") {
 			if c == k {
 				return k
@@ -251,4 +257,43 @@ func resolveByAddress(class string, addr uint64, known map[uint64]string) string
 		}
 	}
 	return class
+}
+
+// waitLockSpan bounds the offset of wait_lock in struct rw_semaphore and
+// struct mutex (count, owner, osq, then wait_lock: 8 to 24 bytes on x86-64).
+const waitLockSpan = 32
+
+// inferPairs extends known from the addresses waited on at pair sites
+// (addrs: pair class -> addresses): when the addresses seen at sites of one
+// two-lock pair are all known as one of its locks but exactly one, that one
+// is the other lock. btrfs_inode_lock takes i_rwsem and then i_mmap_lock;
+// once i_mmap_lock's address is learnt from page_mkwrite, the single other
+// address under the IO/MK sites is i_rwsem. With two or more unknown
+// addresses (several inodes) nothing is inferred.
+func inferPairs(addrs map[string]map[uint64]bool, known map[uint64]string) {
+	for class, set := range addrs {
+		members := strings.Split(class, "/")
+		if len(members) != 2 {
+			continue
+		}
+		var unknown []uint64
+		seen := map[string]bool{}
+		for a := range set {
+			k, ok := known[a]
+			switch {
+			case !ok:
+				unknown = append(unknown, a)
+			case k == members[0] || k == members[1]:
+				seen[k] = true
+			}
+		}
+		if len(unknown) != 1 || len(seen) != 1 {
+			continue
+		}
+		other := members[0]
+		if seen[other] {
+			other = members[1]
+		}
+		known[unknown[0]] = other
+	}
 }

@@ -563,7 +563,11 @@ type Result struct {
 type Site struct {
 	Attribution
 	Tag   int
-	Flags uint32 // the union of the waits' LCB_F_* flags (see LockKind)
+	Flags uint32 // the union of the waits' LCB_F_* flags
+	// Kind names the primitives waited for (LockKind of each wait's
+	// flags), most total wait first, joined with "+": "rwsem(S)+spin"
+	// when the wait_lock of an rwsem was also contended on its way in.
+	Kind  string
 	Waits int64
 	Total time.Duration
 	Max   time.Duration
@@ -591,9 +595,11 @@ func (t *Tracer) result() *Result {
 		byStack[i] = named{Attribute(frames), frames[:min(len(frames), 16)]}
 	}
 	// Learn lock addresses at single-lock sites, then settle the pairs.
+	// Spin waits are left out: at a sleeping lock's site they are on its
+	// wait_lock, a few bytes into the lock (resolveByAddress).
 	known := map[uint64]string{}
 	for k := range t.buckets {
-		if c := byStack[k.stack].Class; c != "" && !strings.Contains(c, "/") {
+		if c := byStack[k.stack].Class; c != "" && !strings.Contains(c, "/") && k.flags&FlagSpin == 0 {
 			known[k.lock] = c
 		}
 	}
@@ -601,17 +607,30 @@ func (t *Tracer) result() *Result {
 		class, label string
 		tag          int
 	}
+	pairs := map[string]map[uint64]bool{}
+	for k := range t.buckets {
+		if c := byStack[k.stack].Class; strings.Contains(c, "/") && k.flags&FlagSpin == 0 {
+			if pairs[c] == nil {
+				pairs[c] = map[uint64]bool{}
+			}
+			pairs[c][k.lock] = true
+		}
+	}
+	inferPairs(pairs, known)
 	sites := map[siteKey]*Site{}
+	kinds := map[siteKey]map[string]time.Duration{}
 	for k, b := range t.buckets {
 		n := byStack[k.stack]
 		a := n.Attribution
-		a.Class = resolveByAddress(a.Class, k.lock, known)
+		a.Class = resolveByAddress(a.Class, k.lock, k.flags&FlagSpin != 0, known)
 		sk := siteKey{a.Class, a.Label, k.tag}
 		s := sites[sk]
 		if s == nil {
 			s = &Site{Attribution: a, Tag: k.tag, Chain: n.chain}
 			sites[sk] = s
+			kinds[sk] = map[string]time.Duration{}
 		}
+		kinds[sk][LockKind(k.flags)] += time.Duration(b.total)
 		s.Flags |= k.flags
 		s.Waits += b.n
 		s.Total += time.Duration(b.total)
@@ -621,8 +640,9 @@ func (t *Tracer) result() *Result {
 		}
 		r.Waits += b.n
 	}
-	for _, s := range sites {
+	for sk, s := range sites {
 		slices.Sort(s.Durations)
+		s.Kind = JoinKinds(kinds[sk])
 		r.Sites = append(r.Sites, *s)
 	}
 	sort.Slice(r.Sites, func(i, j int) bool {
@@ -649,32 +669,49 @@ const (
 )
 
 // LockKind names the primitive from contention_begin's flags:
-// "rwsem(S)", "rwsem(X)", "mutex", "spin", "rwlock", "percpu-rwsem", ...;
-// several kinds (waits merged at one site) are joined with "+".
+// "rwsem(S)", "rwsem(X)", "mutex", "spin", "rwlock", "percpu-rwsem", with
+// "rt-" before it for the PREEMPT_RT variants. It never contains "+",
+// which joins the kinds of one site (Site.Kind).
 func LockKind(flags uint32) string {
-	var k []string
+	var k string
 	switch {
 	case flags&FlagPerCPU != 0:
-		k = append(k, "percpu-rwsem")
+		k = "percpu-rwsem"
 	case flags&FlagMutex != 0:
-		k = append(k, "mutex")
+		k = "mutex"
 	case flags&FlagSpin != 0 && flags&(FlagRead|FlagWrite) != 0:
-		k = append(k, "rwlock")
+		k = "rwlock"
 	case flags&FlagSpin != 0:
-		k = append(k, "spin")
+		k = "spin"
 	case flags&FlagRead != 0 && flags&FlagWrite != 0:
-		k = append(k, "rwsem(S+X)")
+		k = "rwsem(S/X)"
 	case flags&FlagRead != 0:
-		k = append(k, "rwsem(S)")
+		k = "rwsem(S)"
 	case flags&FlagWrite != 0:
-		k = append(k, "rwsem(X)")
+		k = "rwsem(X)"
 	default:
-		k = append(k, "lock")
+		k = "lock"
 	}
 	if flags&FlagRT != 0 {
-		k = append(k, "rt")
+		k = "rt-" + k
 	}
-	return strings.Join(k, "+")
+	return k
+}
+
+// JoinKinds joins kinds (LockKind names) by their total wait, most first,
+// with "+".
+func JoinKinds(total map[string]time.Duration) string {
+	ks := make([]string, 0, len(total))
+	for k := range total {
+		ks = append(ks, k)
+	}
+	sort.Slice(ks, func(i, j int) bool {
+		if total[ks[i]] != total[ks[j]] {
+			return total[ks[i]] > total[ks[j]]
+		}
+		return ks[i] < ks[j]
+	})
+	return strings.Join(ks, "+")
 }
 
 // Quantile returns the q-quantile (0 <= q <= 1) of ascending durations by

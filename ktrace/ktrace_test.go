@@ -109,16 +109,19 @@ func TestResolveByAddress(t *testing.T) {
 	for _, c := range []struct {
 		class string
 		addr  uint64
+		spin  bool
 		want  string
 	}{
-		{"IO/MK", 0x10, "MK"},    // the address page_mkwrite waited on
-		{"IO/MK", 0x20, "IO"},    // the address a write waited on
-		{"IO/MK", 0x30, "IO/MK"}, // known, but not one of the pair
-		{"IO/MK", 0x40, "IO/MK"}, // unknown
-		{"IL", 0x10, "IL"},       // a single class is never changed
-		{"IO/IL/IX", 0x30, "IX"}, // a triple
+		{"IO/MK", 0x10, false, "MK"},    // the address page_mkwrite waited on
+		{"IO/MK", 0x18, true, "MK"},     // a spin on its wait_lock, 8 bytes in
+		{"IO/MK", 0x18, false, "IO/MK"}, // not a spin: no lock there
+		{"IO/MK", 0x20, false, "IO"},    // the address a write waited on
+		{"IO/MK", 0x30, false, "IO/MK"}, // known, but not one of the pair
+		{"IO/MK", 0x40, false, "IO/MK"}, // unknown
+		{"IL", 0x10, false, "IL"},       // a single class is never changed
+		{"IO/IL/IX", 0x30, false, "IX"}, // a triple
 	} {
-		if got := resolveByAddress(c.class, c.addr, known); got != c.want {
+		if got := resolveByAddress(c.class, c.addr, c.spin, known); got != c.want {
 			t.Errorf("resolveByAddress(%q, %#x) = %q; want %q", c.class, c.addr, got, c.want)
 		}
 	}
@@ -221,7 +224,8 @@ func TestDecodeAndPair(t *testing.T) {
 		feed(faulter, sample(1, 1000*i, mkwrite, 408, mk, FlagRead), sample(1, 1000*i+100*(i+1), nil, 407, mk, 0))
 	}
 	// fsync waits on i_mmap_lock (the MK address) with a nested spin on
-	// its wait_lock, then on i_rwsem (an address no single site names).
+	// its wait_lock, then on i_rwsem (an address no single site names, the
+	// only other one at the IO/MK site: IO).
 	feed(fsyncer,
 		sample(2, 10000, fsync, 408, mk, FlagWrite),
 		sample(2, 10100, spin, 408, 0xcc00, FlagSpin),
@@ -245,11 +249,44 @@ func TestDecodeAndPair(t *testing.T) {
 	if s := got[[2]any{"MK", 1}]; s.Waits != 1 || s.Total != 3000 {
 		t.Errorf("fsync MK (learnt from the address) = %+v; want 1 wait of 3µs", s)
 	}
-	if s := got[[2]any{"IO/MK", 1}]; s.Waits != 1 || s.Total != 500 {
-		t.Errorf("fsync IO/MK (address unknown) = %+v; want 1 wait of 500ns", s)
+	if s := got[[2]any{"IO", 1}]; s.Waits != 1 || s.Total != 500 {
+		t.Errorf("fsync IO (the one other address of the IO/MK site) = %+v; want 1 wait of 500ns", s)
 	}
 	if len(r.buf) == 0 {
 		t.Errorf("no record wrapped around the ring's end: the test did not exercise the wrap")
+	}
+}
+
+func TestInferPairs(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		addrs []uint64
+		known map[uint64]string
+		want  map[uint64]string // additions
+	}{
+		{"one unknown beside MK", []uint64{1, 2}, map[uint64]string{1: "MK"}, map[uint64]string{2: "IO"}},
+		{"two unknown: several inodes", []uint64{1, 2, 3}, map[uint64]string{1: "MK"}, nil},
+		{"nothing known", []uint64{1, 2}, map[uint64]string{}, nil},
+		{"both known", []uint64{1, 2}, map[uint64]string{1: "MK", 2: "IO"}, nil},
+		{"known as another class", []uint64{1, 2}, map[uint64]string{1: "IL"}, nil},
+	} {
+		known := map[uint64]string{}
+		for k, v := range c.known {
+			known[k] = v
+		}
+		set := map[uint64]bool{}
+		for _, a := range c.addrs {
+			set[a] = true
+		}
+		inferPairs(map[string]map[uint64]bool{"IO/MK": set}, known)
+		for a, want := range c.want {
+			if known[a] != want {
+				t.Errorf("%s: address %d = %q; want %q", c.name, a, known[a], want)
+			}
+		}
+		if len(known) != len(c.known)+len(c.want) {
+			t.Errorf("%s: known = %v; want %v plus %v", c.name, known, c.known, c.want)
+		}
 	}
 }
 
@@ -263,11 +300,15 @@ func TestQuantileAndKind(t *testing.T) {
 			t.Errorf("Quantile(1..10, %v) = %v; want %v", c.q, got, c.want)
 		}
 	}
+	if got := JoinKinds(map[string]time.Duration{"spin": 5, "rwsem(S)": 30, "mutex": 5}); got != "rwsem(S)+mutex+spin" {
+		t.Errorf("JoinKinds = %q; want rwsem(S)+mutex+spin (by total, then name)", got)
+	}
 	if Quantile(nil, 0.99) != 0 {
 		t.Errorf("Quantile(nil) != 0")
 	}
 	for flags, want := range map[uint32]string{FlagRead: "rwsem(S)", FlagWrite: "rwsem(X)", FlagSpin: "spin",
-		FlagSpin | FlagRead: "rwlock", FlagMutex: "mutex", FlagPerCPU | FlagRead: "percpu-rwsem", FlagRead | FlagWrite: "rwsem(S+X)"} {
+		FlagSpin | FlagRead: "rwlock", FlagMutex: "mutex", FlagPerCPU | FlagRead: "percpu-rwsem", FlagRead | FlagWrite: "rwsem(S/X)",
+		FlagMutex | FlagRT: "rt-mutex"} {
 		if got := LockKind(flags); got != want {
 			t.Errorf("LockKind(%#x) = %q; want %q", flags, got, want)
 		}

@@ -52,7 +52,11 @@ var benchUnits = []struct{ unit, better string }{
 // file, not the one that ran it; they belong in hardware.Machine.
 func writeBench(w io.Writer, f *results.File) error {
 	bw := benchfmt.NewWriter(w)
-	for _, u := range benchUnits {
+	units := benchUnits
+	for _, u := range lockBenchUnits(f) { // locks.go
+		units = append(units[:len(units):len(units)], struct{ unit, better string }{u, "lower"})
+	}
+	for _, u := range units {
 		m := &benchfmt.UnitMetadata{UnitMetadataKey: benchfmt.UnitMetadataKey{Unit: u.unit, Key: "better"}, OrigUnit: u.unit, Value: u.better}
 		if err := bw.Write(m); err != nil {
 			return err
@@ -76,6 +80,12 @@ func writeBench(w io.Writer, f *results.File) error {
 				res.Values = benchValues(res.Values[:0], o)
 				res.Values = kernelBenchValues(res.Values, &sums[ci], &r, o)
 				if err := bw.Write(&res); err != nil {
+					return err
+				}
+			}
+			for _, lr := range lockBenchResults(nil, name, &r) {
+				lr.Config = res.Config
+				if err := bw.Write(&lr); err != nil {
 					return err
 				}
 			}

@@ -410,7 +410,7 @@ func lockTables(src string, f *results.File) []htmlLockTable {
 					share = formatPercent(float64(l.Contentions) / float64(l.Acquisitions))
 				}
 				t.Rows = append(t.Rows, htmlLockRow{
-					Class: l.Class, Acquisitions: l.Acquisitions, Contentions: l.Contentions, ContendedShare: share,
+					Class: lockRowName(l), Acquisitions: l.Acquisitions, Contentions: l.Contentions, ContendedShare: share,
 					WaitP99: formatDuration(l.Wait.P99), WaitMax: formatDuration(l.Wait.Max), HoldP99: formatDuration(l.Hold.P99),
 				})
 			}

@@ -35,6 +35,10 @@ type CellSummary struct {
 	Deadlocks []string
 	// Warnings are about the cell as a whole (incomplete repetitions).
 	Warnings []string
+	// Locks and LockInfo are the cell's lock-wait table (locks.go); nil
+	// when no repetition recorded lock accounting.
+	Locks    []LockSummary
+	LockInfo *LockInfo
 	// HasBaseline is set when a Baseline cell of the same scenario,
 	// threads, target, placement and size was found, so Ops[i].VsBaseline
 	// is filled in; it is false for the Baseline's own cells.
@@ -179,6 +183,7 @@ func summarizeCell(c *results.Cell) CellSummary {
 	s.Ops = summarizeOps(c.Reps)
 	s.Counters = summarizeCounters(c.Reps)
 	s.Usage = summarizeUsage(c.Reps)
+	s.Locks, s.LockInfo = summarizeLocks(c)
 	s.Violations, s.ViolationKinds = countViolations(c.Reps)
 	return s
 }

@@ -169,6 +169,11 @@ func writeTextCell(ew *errWriter, s *CellSummary) error {
 	for _, d := range s.Deadlocks {
 		ew.printf("  deadlock %s\n", d)
 	}
+	if s.Config.Locks {
+		if err := writeTextLocks(ew, s); err != nil {
+			return err
+		}
+	}
 	if s.HasBaseline {
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "  vs %s\tops/s\tp99\n", Baseline)

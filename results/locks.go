@@ -23,8 +23,12 @@ type LockStat struct {
 	// Site is the kernel call site (the function that called the lock
 	// primitive) or, for a wait on no model lock, the top filesystem or mm
 	// frame; Kind the primitive ("rwsem(S)", "spin", ...). Kernel only.
-	Site         string        `json:"site,omitempty"`
-	Kind         string        `json:"kind,omitempty"`
+	Site string `json:"site,omitempty"`
+	Kind string `json:"kind,omitempty"`
+	// Ops is the role's operations in the repetition (stores, loads,
+	// writes, fsyncs, ...; faults are inside stores and loads): the unit
+	// of waits/op.
+	Ops          int64         `json:"ops"`
 	Acquisitions int64         `json:"acquisitions"`
 	Contentions  int64         `json:"contentions"`
 	WaitTotal    time.Duration `json:"wait_total_ns"`

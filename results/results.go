@@ -61,6 +61,9 @@ type Config struct {
 	Options    string          `json:"options,omitempty"` // strategy options, "k=v,k=v"
 	Oracle     bool            `json:"oracle"`
 	Delay      bool            `json:"delay_injection"`
+	// Locks: the cell ran with -locks (full model lock accounting, the
+	// kernel's lock waits traced); text reports show its lock-wait table.
+	Locks bool `json:"locks,omitempty"`
 	// DelayFor is -delay: how long each of the scenario's delay points waits.
 	DelayFor time.Duration `json:"delay_ns,omitempty"`
 	// Clock is the timer that measured (-clock): tsc or monotonic.

@@ -39,7 +39,7 @@ func execute(ctx context.Context, name string, f *runFlags, p *plan, stdout, std
 		if err := checkSpace(f, p, targets); err != nil {
 			return err
 		}
-		s := &session{f: f, p: p, machine: machine, cpus: cpus, file: &results.File{
+		s := &session{f: f, p: p, machine: machine, cpus: cpus, stderr: stderr, file: &results.File{
 			Schema: results.SchemaVersion, Tool: "lockbench", Command: name,
 			Created: time.Now().UTC(), Machine: machine, Cells: []results.Cell{},
 		}}
@@ -136,6 +136,8 @@ type session struct {
 	file      *results.File
 	progress  *progress
 	deadlocks int
+	stderr    io.Writer
+	locksOff  bool // the "kernel lock waits off" line was printed
 }
 
 // runRep runs one repetition; a variable so that tests can inject what a
@@ -168,6 +170,10 @@ func (s *session) runCells(ctx context.Context, g grid) error {
 			return fmt.Errorf("%s %s threads=%d on %s: %w", pt.Strategy, pt.Scenario.Name, pt.Threads, pt.Target.Spec, flagError(err))
 		}
 		rep.Index = pt.Rep
+		if lt := rep.LockTrace; lt != nil && lt.Unavailable != "" && !s.locksOff {
+			s.locksOff = true
+			fmt.Fprintf(s.stderr, "lockbench: kernel lock waits off, the run goes on without them: %s\n", lt.Unavailable)
+		}
 		cur.cell.Reps = append(cur.cell.Reps, rep)
 		cur.cell.Incomplete = cur.cell.Incomplete || rep.Incomplete
 	}
@@ -206,13 +212,13 @@ func (s *session) startCell(ctx context.Context, pt point) (*cellRun, error) {
 		Pin: p.policy.String(), Seed: f.seed, FileSize: cmp.Or(p.fileSize, pt.Scenario.FileSize), PageSize: 4096,
 		Duration: f.duration, OpLimit: f.ops, Warmup: f.warmup, Reps: f.reps,
 		Oracle: f.oracle, Delay: f.delay > 0, DelayFor: f.delay, Options: optionsString(pt.Strategy, p.opts),
-		Clock: p.clk.Kind(), Watchdog: f.watchdog, RolePlace: f.rolePlace,
+		Clock: p.clk.Kind(), Watchdog: f.watchdog, RolePlace: f.rolePlace, Locks: f.locks,
 	}}}
 	c.cfg = hotpath.Config{
 		Strategy: st, Scenario: pt.Scenario, Threads: pt.Threads, Duration: f.duration, OpLimit: f.ops,
 		Seed: f.seed, Dir: pt.Target.Path, FileSize: p.fileSize, Oracle: f.oracle,
 		GUPShare: f.gupShare, Watchdog: f.watchdog, Clock: p.clk, Direct: true,
-		Kernel: pt.Strategy == hotpath.KernelName, Window: f.window,
+		Kernel: pt.Strategy == hotpath.KernelName, Window: f.window, LockStats: f.locks,
 	}
 	if f.delay > 0 {
 		c.cfg.Delay = &hotpath.DelayConfig{For: f.delay, Points: pt.Scenario.Delays}

@@ -27,7 +27,7 @@ type runFlags struct {
 	seed                                                                             uint64
 	fileSize                                                                         string
 	reps                                                                             int
-	oracle, retryContended, quiet                                                    bool
+	oracle, retryContended, quiet, locks                                             bool
 	gupShare                                                                         float64
 	window                                                                           time.Duration // time-series window; 0: hotpath's default
 }
@@ -55,6 +55,7 @@ func (f *runFlags) register(fs *flag.FlagSet, defStrategy, defScenario string) {
 	fs.StringVar(&f.fallback, "fallback", "sigbus", "faultretry: answer for faults that cannot retry: "+strings.Join(strategies.FallbackNames, ", "))
 	fs.BoolVar(&f.retryContended, "retry-contended", false, "faultretry: also retry faults that find IL contended")
 	fs.BoolVar(&f.quiet, "q", false, "no progress on stderr")
+	fs.BoolVar(&f.locks, "locks", false, "lock-wait tables per cell: the model counts every lock acquisition and times exclusive holds (costs time), the kernel's lock waits are traced (lock:contention_begin/end, needs root); contended model waits are recorded in the results file either way")
 	fs.StringVar(&f.rolePlace, "role-place", "", "place the exclusive roles (fsync, puncher, truncater) relative to the first faulter: "+strings.Join(hardware.RolePlacementNames, ", ")+" (needs -pin)")
 	fs.StringVar(&f.hdrLog, "hdr-log", "", "also write the latency histograms of -hdr-op as an HdrHistogram log to this file")
 	fs.StringVar(&f.hdrOp, "hdr-op", "write-fault", "operation whose histograms -hdr-log exports")

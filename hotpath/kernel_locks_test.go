@@ -1,0 +1,81 @@
+package hotpath
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"lockbench/ktrace"
+	"lockbench/results"
+)
+
+// TestKernelLockStats: the tracer's sites become one record per class (or
+// site), role and label, with the role's operations (faults excluded) as
+// the unit, and percentiles from the kept durations.
+func TestKernelLockStats(t *testing.T) {
+	f := newWorker(0, 0, RoleFaulter, 1, 1)
+	f.ops[KStore], f.ops[KWriteFault], f.ops[KLoad] = 90, 40, 10
+	p := newWorker(1, 1, RolePuncher, 1, 1)
+	p.ops[KPunch] = 5
+	mk := ktrace.Attribution{Class: "MK", Site: "btrfs_page_mkwrite", Label: "btrfs_page_mkwrite"}
+	res := &ktrace.Result{Sites: []ktrace.Site{
+		{Attribution: mk, Tag: 0, Flags: ktrace.FlagRead, Waits: 2, Total: 30, Max: 20, Durations: []time.Duration{10, 20}},
+		{Attribution: mk, Tag: 0, Flags: ktrace.FlagSpin, Waits: 1, Total: 5, Max: 5, Durations: []time.Duration{5}},
+		{Attribution: ktrace.Attribution{Class: "IO/MK", Site: "btrfs_inode_lock", Label: "btrfs_inode_lock"}, Tag: 1,
+			Flags: ktrace.FlagWrite, Waits: 1, Total: 100, Max: 100, Durations: []time.Duration{100}},
+	}}
+	got := kernelLockStats(res, []*Worker{f, p})
+	if len(got) != 2 {
+		t.Fatalf("kernelLockStats = %+v; want 2 records", got)
+	}
+	io, mkr := got[0], got[1] // most total wait first
+	if io.Class != "IO/MK" || io.Role != "puncher" || io.Ops != 5 || io.Contentions != 1 || io.Kind != "rwsem(X)" || io.Source != results.LockSourceKernel {
+		t.Errorf("puncher record = %+v; want IO/MK, 5 ops, 1 wait, rwsem(X), kernel", io)
+	}
+	if mkr.Class != "MK" || mkr.Role != "faulter" || mkr.Ops != 100 || mkr.Contentions != 3 || mkr.WaitTotal != 35 ||
+		mkr.Wait.Max != 20 || mkr.Wait.P99 != 20 || mkr.Wait.P50 != 10 || mkr.Wait.Samples != 3 || mkr.Site != "btrfs_page_mkwrite" ||
+		mkr.Kind != "rwsem(S)+spin" {
+		t.Errorf("faulter record = %+v; want MK at btrfs_page_mkwrite, 100 ops (faults excluded), 3 waits of 35ns, p50 10 p99 and max 20, rwsem(S)+spin", mkr)
+	}
+}
+
+// TestKernelLockWaits runs the punch scenario on the real kernel with
+// LockStats on the temp dir: the cell records the kernel's lock waits (or
+// says in one line why not) and the run itself is unaffected.
+func TestKernelLockWaits(t *testing.T) {
+	sc, err := LookupScenario("punch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := kernelConfig(t, sc, t.TempDir())
+	cfg.OpLimit, cfg.Duration = 0, 300*time.Millisecond
+	cfg.LockStats = true
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	lt := rep.LockTrace
+	if lt == nil || lt.Source != results.LockSourceKernel {
+		t.Fatalf("LockTrace = %+v; want the kernel's", lt)
+	}
+	if os.Geteuid() != 0 {
+		if lt.Unavailable == "" {
+			t.Errorf("not root, yet LockTrace.Unavailable is empty")
+		}
+		t.Skipf("not root: %s", lt.Unavailable)
+	}
+	if lt.Unavailable != "" {
+		t.Skipf("kernel lock waits unavailable: %s", lt.Unavailable)
+	}
+	if lt.Records == 0 || len(rep.Locks) == 0 {
+		t.Fatalf("no lock waits recorded from a punch run (records %d, %d rows)", lt.Records, len(rep.Locks))
+	}
+	for _, l := range rep.Locks {
+		if l.Role == "" || l.Contentions <= 0 || l.Source != results.LockSourceKernel || l.Ops <= 0 {
+			t.Errorf("record %+v: want a role, waits, ops and source kernel", l)
+		}
+	}
+}
