@@ -18,6 +18,10 @@ import (
 // are traced and each into its own ring buffer; finish stops the tracer
 // after every worker joined and turns its sites into results records.
 
+// openKTrace opens the tracer; a variable so that tests can make it fail
+// as it does without root or tracepoints.
+var openKTrace = ktrace.Open
+
 // klocks is the kernel engine's lock-wait state.
 type klocks struct {
 	tracer    *ktrace.Tracer
@@ -33,7 +37,7 @@ type klocks struct {
 // k.lockOff (one line) and the run goes on without kernel lock waits.
 func (k *kernelEngine) openTracer(n int) {
 	k.lkw = make([]*Worker, n)
-	tr, err := ktrace.Open(ktrace.Options{})
+	tr, err := openKTrace(ktrace.Options{})
 	if err == nil {
 		err = tr.Start()
 	}

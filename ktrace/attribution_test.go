@@ -19,12 +19,16 @@ import (
 // waits to that lock. They skip with a message without root or without
 // the tracepoints.
 
-func openOrSkip(t *testing.T) *Tracer {
+func openOrSkip(t *testing.T, opt ...Options) *Tracer {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("not root: perf_event_open of tracepoints and /proc/kallsyms need it")
 	}
-	tr, err := Open(Options{})
+	var o Options
+	if len(opt) > 0 {
+		o = opt[0]
+	}
+	tr, err := Open(o)
 	if err != nil {
 		t.Skipf("kernel lock waits unavailable: %v", err)
 	}
@@ -144,6 +148,30 @@ func TestAttributePwriteInodeLock(t *testing.T) {
 		t.Fatalf("no pwrite wait attributed to IO (i_rwsem); sites: %v", summary(res))
 	}
 	t.Logf("IO: %d waits, %v", n, total)
+}
+
+// TestLostRecordsCounted: a one-page ring buffer drained once a second
+// overflows under pwrite contention, and the records the kernel dropped are
+// counted (PERF_RECORD_LOST), never silently missing.
+func TestLostRecordsCounted(t *testing.T) {
+	tr := openOrSkip(t, Options{BufferPages: 1, Poll: time.Second})
+	f := tempFile(t, "/dev/shm", 1<<20)
+	buf := make([]byte, 64<<10)
+	pw := func(ctx context.Context, id int) error {
+		for off := int64(0); ctx.Err() == nil; off = (off + int64(len(buf))) % (1 << 20) {
+			if _, err := unix.Pwrite(int(f.Fd()), buf, off); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	res := drive(t, tr, 300*time.Millisecond, role{"writer", 3, pw})
+	if res.Waits == 0 {
+		t.Skip("no contention in 300ms: nothing to overflow")
+	}
+	if res.Lost == 0 {
+		t.Errorf("a 4 KiB buffer drained once a second held %d records and lost none; want PERF_RECORD_LOST counts", res.Records)
+	}
 }
 
 // TestAttributeFaultsVsPunch: on the temp dir's filesystem (ext4 here),

@@ -256,12 +256,19 @@ func (t *Tracer) open(id uint64, tid int) (int, error) {
 		Config:           id,
 		Sample:           1, // sample_period: every event
 		Sample_type:      sampleType,
+		Read_format:      unix.PERF_FORMAT_LOST,
 		Bits:             unix.PerfBitDisabled | unix.PerfBitExcludeCallchainUser | unix.PerfBitUseClockID,
 		Wakeup:           1,
 		Clockid:          unix.CLOCK_MONOTONIC,
 		Sample_max_stack: uint16(t.opt.MaxStack),
 	}
 	fd, err := unix.PerfEventOpen(&attr, tid, -1, -1, unix.PERF_FLAG_FD_CLOEXEC)
+	if errors.Is(err, unix.EINVAL) {
+		// Before Linux 6.0 there is no PERF_FORMAT_LOST; PERF_RECORD_LOST
+		// still counts drops.
+		attr.Read_format = 0
+		fd, err = unix.PerfEventOpen(&attr, tid, -1, -1, unix.PERF_FLAG_FD_CLOEXEC)
+	}
 	if err != nil {
 		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
 			return -1, fmt.Errorf("ktrace: perf_event_open refused (%v; needs root or CAP_PERFMON)", err)
@@ -411,13 +418,36 @@ func (t *Tracer) Stop() (*Result, error) {
 		t.elapsed = time.Since(t.start)
 		t.drainAll()
 	}
+	var lostRead int64
 	for _, th := range t.threads {
 		t.unpaired += int64(len(th.open))
+		lostRead += th.lostCount()
 		if e := th.close(); e != nil && err == nil {
 			err = e
 		}
 	}
+	// The kernel writes a PERF_RECORD_LOST only once space frees up, so
+	// records dropped just before the events were disabled are reported by
+	// no record; the events' own lost counts (PERF_FORMAT_LOST) have them.
+	t.lost = max(t.lost, lostRead)
 	return t.result(), err
+}
+
+// lostCount reads the samples the kernel dropped for the thread's two
+// events (read_format PERF_FORMAT_LOST: {value, lost}); 0 when the kernel
+// cannot say (before Linux 6.0).
+func (th *thread) lostCount() int64 {
+	var n int64
+	var b [16]byte
+	for _, fd := range th.fds {
+		if fd < 0 {
+			continue
+		}
+		if k, err := unix.Read(fd, b[:]); err == nil && k == 16 {
+			n += int64(binary.LittleEndian.Uint64(b[8:]))
+		}
+	}
+	return n
 }
 
 // Record decoding. A PERF_RECORD_SAMPLE with TID|TIME|CALLCHAIN|RAW is
@@ -551,7 +581,7 @@ type Result struct {
 	Threads  int           // threads attached
 	Elapsed  time.Duration // from Start to Stop
 	Records  int64         // samples decoded
-	Lost     int64         // records the kernel dropped because a buffer was full (PERF_RECORD_LOST)
+	Lost     int64         // samples the kernel dropped because a buffer was full (PERF_FORMAT_LOST, PERF_RECORD_LOST)
 	Unpaired int64         // begins without their end or ends without their begin
 	Nested   int64         // waits inside another wait of the same thread, not counted again
 	Waits    int64         // waits paired (outermost only)
