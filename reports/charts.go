@@ -146,10 +146,14 @@ type chartSpec struct {
 	cols     int
 	// rowHeight is the height of a row of panels (0: panelHeight).
 	rowHeight vg.Length
-	// legend is drawn to the right of the panels; legendNames are its
-	// entries, for tests (plot.Legend keeps them private).
-	legend      *plot.Legend
-	legendNames []string
+	// legend is drawn to the right of the panels, or with legendRow in
+	// one row under the title when it fits (the panels get the width);
+	// legendNames and legendThumbs are its entries (plot.Legend keeps
+	// them private).
+	legend       *plot.Legend
+	legendNames  []string
+	legendThumbs [][]plot.Thumbnailer
+	legendRow    bool
 }
 
 // addLegend adds an entry to the spec's legend.
@@ -164,6 +168,52 @@ func (s *chartSpec) addLegend(name string, thumbs ...plot.Thumbnailer) {
 	}
 	s.legend.Add(name, thumbs...)
 	s.legendNames = append(s.legendNames, name)
+	s.legendThumbs = append(s.legendThumbs, thumbs)
+}
+
+// Legend row geometry: a thumbnail, a gap, the name, a wider gap.
+var (
+	rowThumbW   = vg.Points(16)
+	rowGap      = vg.Points(4)
+	rowEntryGap = vg.Points(12)
+	rowHeight   = vg.Points(legendSize + 8)
+)
+
+// inRow reports whether the legend is drawn as a row: asked for, and it
+// fits the chart's width.
+func (s *chartSpec) inRow() bool {
+	if !s.legendRow || s.legend == nil {
+		return false
+	}
+	w := vg.Length(0)
+	for _, n := range s.legendNames {
+		w += rowThumbW + rowGap + textWidth(n, legendSize) + rowEntryGap
+	}
+	return w <= chartWidth-vg.Points(16)
+}
+
+// drawLegendRow draws the legend's entries in one centred row in c.
+func (s *chartSpec) drawLegendRow(c draw.Canvas) {
+	total := vg.Length(0)
+	for _, n := range s.legendNames {
+		total += rowThumbW + rowGap + textWidth(n, legendSize) + rowEntryGap
+	}
+	x := (c.Min.X+c.Max.X)/2 - (total-rowEntryGap)/2
+	y := c.Max.Y - rowHeight/2
+	style := s.legend.TextStyle
+	style.XAlign, style.YAlign = draw.XLeft, draw.YCenter
+	for i, n := range s.legendNames {
+		th := draw.Canvas{Canvas: c.Canvas, Rectangle: vg.Rectangle{
+			Min: vg.Point{X: x, Y: y - vg.Points(legendSize)/2},
+			Max: vg.Point{X: x + rowThumbW, Y: y + vg.Points(legendSize)/2},
+		}}
+		for _, t := range s.legendThumbs[i] {
+			t.Thumbnail(&th)
+		}
+		x += rowThumbW + rowGap
+		c.FillText(style, vg.Point{X: x, Y: y}, n)
+		x += textWidth(n, legendSize) + rowEntryGap
+	}
 }
 
 // titleLines is the chart's title and subtitle wrapped to its width.
@@ -217,7 +267,11 @@ func (s *chartSpec) size() (w, h vg.Length) {
 	if rh == 0 {
 		rh = panelHeight
 	}
-	return chartWidth, s.titleHeight() + vg.Length(rows)*rh + vg.Points(6)
+	h = s.titleHeight() + vg.Length(rows)*rh + vg.Points(6)
+	if s.inRow() {
+		h += rowHeight
+	}
+	return chartWidth, h
 }
 
 // layout returns the canvas each panel is drawn in and the legend's, on
@@ -225,17 +279,23 @@ func (s *chartSpec) size() (w, h vg.Length) {
 func (s *chartSpec) layout(dc draw.Canvas) (panels []draw.Canvas, legend draw.Canvas) {
 	w, _ := s.size()
 	legendW := vg.Length(0)
-	if s.legend != nil {
+	if s.legend != nil && !s.inRow() {
 		legendW = s.legend.Rectangle(dc).Size().X + 2*legendMargin
 	}
 	th := s.titleHeight()
+	if s.inRow() {
+		legend = draw.Crop(dc, 0, 0, 0, -th)
+		th += rowHeight
+	}
 	body := draw.Crop(dc, vg.Points(4), -legendW, vg.Points(6), -th)
 	rows := (len(s.panels) + s.cols - 1) / s.cols
 	tiles := draw.Tiles{Rows: rows, Cols: s.cols, PadX: panelGapX, PadY: panelGapY}
 	for i := range s.panels {
 		panels = append(panels, tiles.At(body, i%s.cols, i/s.cols))
 	}
-	legend = draw.Crop(dc, w-legendW+legendMargin, -legendMargin, 0, -th)
+	if !s.inRow() {
+		legend = draw.Crop(dc, w-legendW+legendMargin, -legendMargin, 0, -th)
+	}
 	return panels, legend
 }
 
@@ -249,7 +309,10 @@ func (s *chartSpec) draw() ([]byte, error) {
 	for i, p := range s.panels {
 		p.Draw(panels[i])
 	}
-	if s.legend != nil {
+	switch {
+	case s.inRow():
+		s.drawLegendRow(legend)
+	case s.legend != nil:
 		s.legend.Draw(legend)
 	}
 	var buf bytes.Buffer

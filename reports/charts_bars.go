@@ -42,7 +42,7 @@ func textWidth(s string, size vg.Length) vg.Length {
 // repetitions, whiskers at the confidence interval, on a log scale. It is
 // nil when no operation has a latency.
 func p99Spec(g *cellGroup, pal palette) (*chartSpec, error) {
-	s := &chartSpec{Chart: Chart{
+	s := &chartSpec{legendRow: true, Chart: Chart{
 		Name: "p99_" + g.slug + ".png", Title: "p99 latency per operation: " + g.label,
 		Kind: "p99", Group: g.label, Scenario: g.key.Scenario, Target: g.target,
 	}}
@@ -93,11 +93,13 @@ func barColumns(s *chartSpec, labels []string) int {
 		widest = max(widest, textWidth(l, tickSize))
 	}
 	legendW := vg.Length(0)
-	for _, n := range s.legendNames {
-		legendW = max(legendW, textWidth(n, legendSize))
+	if !s.inRow() {
+		for _, n := range s.legendNames {
+			legendW = max(legendW, textWidth(n, legendSize)+vg.Points(40))
+		}
 	}
-	// The y axis of a panel takes about 48pt (label, ticks, tick labels).
-	avail := (chartWidth-legendW-vg.Points(40)-panelGapX)/2 - vg.Points(48)
+	// The y axis of a panel takes about 44pt (label, ticks, tick labels).
+	avail := (chartWidth-legendW-vg.Points(12)-panelGapX)/2 - vg.Points(44)
 	if avail/vg.Length(max(len(labels), 1)) >= widest+vg.Points(4) {
 		return 2
 	}

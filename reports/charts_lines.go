@@ -54,7 +54,7 @@ func spectrumSpec(f *results.File, g *cellGroup, pal palette) (*chartSpec, error
 	if !ok {
 		return nil, nil
 	}
-	s := &chartSpec{cols: 1, rowHeight: soloHeight, Chart: Chart{
+	s := &chartSpec{cols: 1, rowHeight: soloHeight, legendRow: true, Chart: Chart{
 		Name: "spectrum_" + g.slug + ".png", Title: fmt.Sprintf("Latency spectrum of %s (%s): %s", k.op, k.role, g.label),
 		Kind: "spectrum", Group: g.label, Scenario: g.key.Scenario, Target: g.target,
 	}}
@@ -176,7 +176,7 @@ func scalingSpec(sg *scalingGroup, pal palette) (*chartSpec, error) {
 	if !ok {
 		return nil, nil
 	}
-	s := &chartSpec{cols: 1, rowHeight: soloHeight, Chart: Chart{
+	s := &chartSpec{cols: 1, rowHeight: soloHeight, legendRow: true, Chart: Chart{
 		Name: "scaling_" + sg.slug + ".png", Title: fmt.Sprintf("%s throughput (%s) against threads: %s", k.op, k.role, sg.label),
 		Kind: "scaling", Group: sg.label, Scenario: sg.scenario, Target: sg.target,
 	}}

@@ -40,20 +40,26 @@ func seriesSpec(f *results.File, g *cellGroup, pal palette) (*chartSpec, error) 
 	}}
 	shaded := map[string]bool{}
 	var width time.Duration
-	// One time span for every row: the shortest repetition's.
-	end := time.Duration(math.MaxInt64)
+	// One stretch of time for every row, within the shortest repetition:
+	// at least 40 of the widest windows, a fifth of the way in.
+	end, widest := time.Duration(math.MaxInt64), time.Duration(0)
 	for _, cs := range g.cells {
 		if rep := firstSeries(cs.cell); rep != nil && len(rep.Exclusive) > 0 {
 			w := rep.Series[1].Start - rep.Series[0].Start
-			end = min(end, rep.Series[len(rep.Series)-1].Start+w)
+			end, widest = min(end, rep.Series[len(rep.Series)-1].Start+w), max(widest, w)
 		}
+	}
+	span := min(max(seriesSpan, 40*widest), end)
+	from := min(end/5, end-span)
+	if widest > 0 {
+		from -= from % widest
 	}
 	for _, cs := range g.cells {
 		rep := firstSeries(cs.cell)
 		if rep == nil || len(rep.Exclusive) == 0 {
 			continue
 		}
-		left, right, line, w, kinds, err := seriesPanels(rep, k, cs.Config.Strategy, pal, end)
+		left, right, line, w, kinds, err := seriesPanels(rep, k, cs.Config.Strategy, pal, from, from+span)
 		if err != nil {
 			return nil, err
 		}
@@ -110,24 +116,21 @@ func firstSeries(c *results.Cell) *results.Rep {
 	return nil
 }
 
-// seriesPanels draws one strategy's row over a stretch of [0, end); it
+// seriesPanels draws one strategy's row over [from, to); it
 // returns nil panels when the repetition has no window of the operation.
-func seriesPanels(rep *results.Rep, k opKey, strategy string, pal palette, end time.Duration) (left, right *plot.Plot, line *plotter.Line, width time.Duration, kinds []string, err error) {
+func seriesPanels(rep *results.Rep, k opKey, strategy string, pal palette, from, to time.Duration) (left, right *plot.Plot, line *plotter.Line, width time.Duration, kinds []string, err error) {
 	width = rep.Series[1].Start - rep.Series[0].Start
-	// At least 40 windows, however wide they are.
-	span := min(max(seriesSpan, 40*width), end)
-	from := min(end/5, end-span)
-	from -= from % width
-	to := from + span
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
 
 	var p99s, counts plotter.XYs
 	ylo, yhi, cmax := math.Inf(1), 0.0, 1.0
+	total := 0.0
 	for _, w := range rep.Series {
 		if w.Start < from || w.Start >= to {
 			continue
 		}
 		n := float64(w.Ops[k.op])
+		total += n
 		counts = append(counts, plotter.XY{X: ms(w.Start), Y: n})
 		cmax = math.Max(cmax, n)
 		if v, ok := w.P99[k.op]; ok && v > 0 {
@@ -135,7 +138,7 @@ func seriesPanels(rep *results.Rep, k opKey, strategy string, pal palette, end t
 			ylo, yhi = math.Min(ylo, float64(v)), math.Max(yhi, float64(v))
 		}
 	}
-	if len(counts) < 2 {
+	if len(counts) < 2 || total == 0 {
 		return nil, nil, nil, 0, nil, nil
 	}
 	left = newPlot(strategy+": p99", "time in the repetition (ms)", "p99 per window")
@@ -149,6 +152,7 @@ func seriesPanels(rep *results.Rep, k opKey, strategy string, pal palette, end t
 	left.Y.Max = math.Pow(10, math.Ceil(math.Log10(yhi*1.01))+1)
 	left.Y.Tick.Marker = logTicks{format: formatNanos, maxLabels: 3}
 	right.Y.Min, right.Y.Max = 0, niceCeil(cmax*1.4)
+	lmin, lmax, rmax := left.Y.Min, left.Y.Max, right.Y.Max
 	right.Y.Tick.Marker = linearTicks{format: formatRate, maxLabels: 3}
 	for _, p := range []*plot.Plot{left, right} {
 		p.X.Min, p.X.Max = ms(from), ms(to)
@@ -175,6 +179,13 @@ func seriesPanels(rep *results.Rep, k opKey, strategy string, pal palette, end t
 		[]*plot.Plot{left, right}[i].Add(l)
 		line = l
 	}
+	// Adding data widens the axes to it (the closing step, a widened
+	// shade): set them again.
+	for _, p := range []*plot.Plot{left, right} {
+		p.X.Min, p.X.Max = ms(from), ms(to)
+	}
+	left.Y.Min, left.Y.Max = lmin, lmax
+	right.Y.Min, right.Y.Max = 0, rmax
 	return left, right, line, width, kinds, nil
 }
 

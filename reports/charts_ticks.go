@@ -79,9 +79,9 @@ func (t logTicks) Ticks(min, max float64) []plot.Tick {
 			if m == 1 && int(d-lo)%every == 0 || dense && (m == 2 || m == 5) {
 				tk.Label = t.format(v)
 			}
-			// Minor ticks between decades only where they do not
-			// merge into a bar: at most three decades.
-			if tk.Label != "" || m == 1 || decades <= 3 {
+			// Minor ticks between decades only where labels are dense
+			// too; on a short axis they merge into a bar.
+			if tk.Label != "" || m == 1 || dense {
 				out = append(out, tk)
 			}
 			if d == hi {

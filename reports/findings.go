@@ -35,7 +35,9 @@ type question struct {
 // questions are the default study's questions, in the order findings are
 // listed. A scenario that is not here gets defaultQuestion.
 var questions = []question{
-	{scenario: "fault-scale", op: "write-fault", role: "faulter", measure: "mean", cost: true,
+	// The median fault, not the mean: one writeback stall in a
+	// repetition moves a mean by more than a lock costs.
+	{scenario: "fault-scale", op: "write-fault", role: "faulter", measure: "p50", cost: true,
 		what: "the lock's cost on an uncontended write fault"},
 	{scenario: "fault-scale", op: "store", role: "faulter", measure: "ops/s", maxThreads: true,
 		what: "store throughput at all CPUs"},
@@ -155,7 +157,34 @@ func answer(q question, g *cellGroup) []results.Finding {
 	for _, p := range q.pairs {
 		add(p[0], p[1])
 	}
+	if k := cells[Kernel]; k != nil && q.cost {
+		addKernelShare(q, out, k)
+	}
 	return out
+}
+
+// addKernelShare gives each significant cost finding its share of the
+// kernel engine's same operation: what the lock would add to a real fault.
+func addKernelShare(q question, fs []results.Finding, k *CellSummary) {
+	o := findOp(k.Ops, q.op, q.role)
+	if o == nil {
+		o = findOpByName(k.Ops, q.op)
+	}
+	if o == nil {
+		return
+	}
+	e := measureOf(o, q.measure)
+	if !e.Valid() || e.Median <= 0 {
+		return
+	}
+	for i := range fs {
+		f := &fs[i]
+		if !f.Significant {
+			continue
+		}
+		f.KernelNs, f.KernelShare = e.Median, f.Delta/e.Median
+		f.Text += fmt.Sprintf("; a real %s here (kernel) takes %s, so that is %s of it", q.op, formatNanos(f.KernelNs), signedPercent(f.KernelShare))
+	}
 }
 
 // measureOf returns the estimate q asks for of an operation.
@@ -195,7 +224,10 @@ func compareCells(q question, a, b *CellSummary) (results.Finding, bool) {
 		Op: q.op, Role: q.role, Measure: q.measure, Strategy: cfg.Strategy, Versus: b.Config.Strategy,
 		Ratio: sh.Ratio, RatioLo: sh.RatioLo, RatioHi: sh.RatioHi,
 		Delta: sh.Delta, DeltaLo: sh.DeltaLo, DeltaHi: sh.DeltaHi, Level: sh.Level,
-		P: c.P, N1: c.N1, N2: c.N2, Significant: c.Significant,
+		P: c.P, N1: c.N1, N2: c.N2,
+		// The test and the interval must agree: with ties the U test
+		// can reject while the interval of the ratio still holds 1.
+		Significant: c.Significant && (sh.RatioLo > 1 || sh.RatioHi < 1),
 	}
 	f.Text = findingWhere(f) + ": " + findingClause(f, q.cost)
 	return f, true
@@ -234,7 +266,7 @@ func threadsText(n int) string {
 func findingClause(f results.Finding, cost bool) string {
 	what := f.Op + " " + f.Measure
 	if !f.Significant {
-		return fmt.Sprintf("%s's %s: no difference detected from %s (%s)", f.Strategy, what, f.Versus, formatP(f.P))
+		return fmt.Sprintf("%s's %s: no difference detected from %s (%s)", f.Strategy, what, f.Versus, notFoundNumbers(f))
 	}
 	if cost && f.Measure != "ops/s" {
 		verb := "adds"
@@ -249,12 +281,21 @@ func findingClause(f results.Finding, cost bool) string {
 		formatTimes(f.RatioLo), formatTimes(f.RatioHi), formatP(f.P))
 }
 
-// formatTimes formats a ratio as "14x", "1.3x", "0.52x".
+// notFoundNumbers backs "no difference detected": the p-value, and the
+// interval when the test alone would have rejected.
+func notFoundNumbers(f results.Finding) string {
+	if f.P < Alpha {
+		return fmt.Sprintf("%s but the interval [%s, %s] holds 1", formatP(f.P), formatTimes(f.RatioLo), formatTimes(f.RatioHi))
+	}
+	return formatP(f.P)
+}
+
+// formatTimes formats a ratio as "14x", "1.3x", "0.52x", "382kx".
 func formatTimes(r float64) string {
 	if math.IsNaN(r) || math.IsInf(r, 0) {
 		return "-"
 	}
-	return sig3(r) + "x"
+	return formatRate(r) + "x"
 }
 
 // signedPercent formats a relative change: "+46%", "-7.2%", "+0.40%".
@@ -265,42 +306,94 @@ func signedPercent(f float64) string {
 	return "+" + formatPercent(f)
 }
 
-// FindingSection is the findings of one question: a heading and one
-// sentence per strategy comparison, each covering every target.
+// FindingSection is the findings of one question: a heading, a row per
+// strategy comparison with a cell per target, and the same as lines.
 type FindingSection struct {
 	Heading string   // "fsync-storm, 2 threads: faulter write-fault p99 (write faults stalled by fsync)"
-	Lines   []string // "rangelock's write-fault p99 is 14x none's [9.1x, 21x], p=0.002 on tmpfs; ..."
+	Targets []string // the targets' labels, the table's columns
+	Rows    []FindingRow
+	// Lines are the rows as text, for stdout: "rangelock vs none: tmpfs
+	// 14x [9.1x, 21x] p=0.002; ext4 (vda) ..." or, when no target shows a
+	// difference, "rwsem vs none: no difference detected (tmpfs p=0.39,
+	// ext4 (vda) p=0.7)".
+	Lines []string
+}
+
+// FindingRow is one comparison on every target.
+type FindingRow struct {
+	Label string // "rangelock vs none"
+	Cells []FindingCell
+}
+
+// FindingCell is one finding's numbers; Text is empty where the target has
+// no such comparison.
+type FindingCell struct {
+	Text        string
+	Significant bool
 }
 
 // FindingSections groups findings for reading: one section per scenario,
-// operation and measure, one line per strategy and versus, the targets
-// side by side on that line. stdout and the HTML report print these.
+// operation and measure, one row per strategy and versus, the targets side
+// by side. stdout and the HTML report print these.
 func FindingSections(fs []results.Finding) []FindingSection {
 	var out []FindingSection
-	type lineKey struct{ strategy, versus string }
+	type rowKey struct{ strategy, versus string }
+	type section struct {
+		targets []string
+		rows    []rowKey
+		cells   map[rowKey]map[string]results.Finding
+		cost    bool
+	}
 	idx := map[string]int{}
-	lines := map[string][]lineKey{}
-	parts := map[string]map[lineKey][]string{}
+	var secs []*section
 	for _, f := range fs {
 		q := questionOf(f)
 		h := fmt.Sprintf("%s, %s: %s %s %s", f.Scenario, threadsText(f.Threads), f.Role, f.Op, f.Measure)
 		if q.what != "" {
 			h += " (" + q.what + ")"
 		}
-		if _, ok := idx[h]; !ok {
-			idx[h] = len(out)
+		i, ok := idx[h]
+		if !ok {
+			i = len(out)
+			idx[h] = i
 			out = append(out, FindingSection{Heading: h})
-			parts[h] = map[lineKey][]string{}
+			secs = append(secs, &section{cells: map[rowKey]map[string]results.Finding{}, cost: q.cost})
 		}
-		k := lineKey{f.Strategy, f.Versus}
-		if _, ok := parts[h][k]; !ok {
-			lines[h] = append(lines[h], k)
+		sc := secs[i]
+		if !slices.Contains(sc.targets, f.TargetLabel) {
+			sc.targets = append(sc.targets, f.TargetLabel)
 		}
-		parts[h][k] = append(parts[h][k], f.TargetLabel+" "+shortClause(f, q.cost))
+		k := rowKey{f.Strategy, f.Versus}
+		if _, ok := sc.cells[k]; !ok {
+			sc.rows = append(sc.rows, k)
+			sc.cells[k] = map[string]results.Finding{}
+		}
+		sc.cells[k][f.TargetLabel] = f
 	}
-	for h, i := range idx {
-		for _, k := range lines[h] {
-			out[i].Lines = append(out[i].Lines, k.strategy+" vs "+k.versus+": "+strings.Join(parts[h][k], "; "))
+	for i, sc := range secs {
+		out[i].Targets = sc.targets
+		for _, k := range sc.rows {
+			row := FindingRow{Label: k.strategy + " vs " + k.versus}
+			var parts, ps []string
+			any := false
+			for _, t := range sc.targets {
+				f, ok := sc.cells[k][t]
+				if !ok {
+					row.Cells = append(row.Cells, FindingCell{})
+					continue
+				}
+				c := FindingCell{Text: shortClause(f, sc.cost), Significant: f.Significant}
+				row.Cells = append(row.Cells, c)
+				any = any || f.Significant
+				parts = append(parts, t+" "+c.Text)
+				ps = append(ps, t+" "+notFoundNumbers(f))
+			}
+			out[i].Rows = append(out[i].Rows, row)
+			line := row.Label + ": " + strings.Join(parts, "; ")
+			if !any {
+				line = row.Label + ": no difference detected (" + strings.Join(ps, ", ") + ")"
+			}
+			out[i].Lines = append(out[i].Lines, line)
 		}
 	}
 	return out
@@ -310,15 +403,19 @@ func FindingSections(fs []results.Finding) []FindingSection {
 // "+23ns (+46% [+30%, +61%]) p=0.002", "no difference detected (p=0.39)".
 func shortClause(f results.Finding, cost bool) string {
 	if !f.Significant {
-		return fmt.Sprintf("no difference detected (%s)", formatP(f.P))
+		return fmt.Sprintf("no difference detected (%s)", notFoundNumbers(f))
 	}
 	if cost && f.Measure != "ops/s" {
 		sign := "+"
 		if f.Delta < 0 {
 			sign = "-"
 		}
-		return fmt.Sprintf("%s%s (%s [%s, %s]) %s", sign, formatNanos(math.Abs(f.Delta)),
+		s := fmt.Sprintf("%s%s (%s [%s, %s]) %s", sign, formatNanos(math.Abs(f.Delta)),
 			signedPercent(f.Ratio-1), signedPercent(f.RatioLo-1), signedPercent(f.RatioHi-1), formatP(f.P))
+		if f.KernelNs > 0 {
+			s += fmt.Sprintf(", %s of kernel's %s", signedPercent(f.KernelShare), formatNanos(f.KernelNs))
+		}
+		return s
 	}
 	return fmt.Sprintf("%s [%s, %s] %s", formatTimes(f.Ratio), formatTimes(f.RatioLo), formatTimes(f.RatioHi), formatP(f.P))
 }

@@ -100,7 +100,7 @@ type htmlPage struct {
 	Baseline  string
 	Level     string // "95%"
 	Alpha     float64
-	Locks     []htmlLockTable
+	Locks     []htmlLocks
 }
 
 type htmlMachine struct {
@@ -242,7 +242,13 @@ func buildPage(files []*results.File, chartsOf chartFunc, src srcFunc) (*htmlPag
 		}
 		b.addCharts(s, len(files) > 1, chs, src)
 		b.addRows(s, sums)
-		b.page.Locks = append(b.page.Locks, lockTables(s.Label, f)...)
+		lt, err := LockTablesHTML(sums)
+		if err != nil {
+			return nil, err
+		}
+		if lt != "" {
+			b.page.Locks = append(b.page.Locks, htmlLocks{Label: s.Label, HTML: lt})
+		}
 	}
 	for _, ga := range b.groups {
 		markStrategyStarts(ga.g)
@@ -381,44 +387,10 @@ func (ga *groupAt) row(strategy, op, role string) int {
 	return ri
 }
 
-// htmlLockTable is the lock-wait accounting of one cell.
-type htmlLockTable struct {
+// htmlLocks is one file's lock-wait tables (locks.go renders them).
+type htmlLocks struct {
 	Label string
-	Rows  []htmlLockRow
-}
-
-type htmlLockRow struct {
-	Class                     string
-	Acquisitions, Contentions int64
-	WaitP99, WaitMax, HoldP99 string
-	ContendedShare            string
-}
-
-// lockTables is one table per cell whose repetitions recorded lock
-// statistics (the first such repetition's).
-func lockTables(src string, f *results.File) []htmlLockTable {
-	var out []htmlLockTable
-	for _, c := range f.Cells {
-		for _, r := range c.Reps {
-			if len(r.Locks) == 0 {
-				continue
-			}
-			t := htmlLockTable{Label: fmt.Sprintf("%s: %s, %s, rep %d", src, c.Config.Strategy, groupOf(c.Config).label, r.Index)}
-			for _, l := range r.Locks {
-				share := "-"
-				if l.Acquisitions > 0 {
-					share = formatPercent(float64(l.Contentions) / float64(l.Acquisitions))
-				}
-				t.Rows = append(t.Rows, htmlLockRow{
-					Class: lockRowName(l), Acquisitions: l.Acquisitions, Contentions: l.Contentions, ContendedShare: share,
-					WaitP99: formatDuration(l.Wait.P99), WaitMax: formatDuration(l.Wait.Max), HoldP99: formatDuration(l.Hold.P99),
-				})
-			}
-			out = append(out, t)
-			break
-		}
-	}
-	return out
+	HTML  template.HTML
 }
 
 // addGroupWarnings adds the warnings of cell s to g: those about the
@@ -658,7 +630,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 .better { background: #e6f4e6; } .worse { background: #fbe7e7; } .same { color: #555; }
 .base { color: #777; font-style: italic; }
 .bad { background: #fbe7e7; } .ok { color: #2a7a2a; }
-.findings li { margin: 0.15em 0; } .findings { line-height: 1.35; }
+table.findings { margin: 0.2em 0 0.6em; } table.findings td { min-width: 18em; }
+td.found { font-weight: bold; background: #fff6d6; } td.none-found { color: #666; }
 .finding-head { font-weight: bold; margin-top: 0.6em; }
 .verdict { font-weight: bold; }
 table.grid td { text-align: center; min-width: 7.5em; }
@@ -683,7 +656,9 @@ details { margin: 0.5em 0; } summary { cursor: pointer; color: #245; }
 <h2>Findings{{if gt (len $.Sources) 1}}: {{.Label}}{{end}}</h2>
 <p class="p">{{.Preamble}}</p>
 <div class="findings">{{range .Findings}}<div class="finding-head">{{.Heading}}</div>
-<ul>{{range .Lines}}<li>{{.}}</li>{{end}}</ul>
+<table class="findings"><tr><th></th>{{range .Targets}}<th>{{.}}</th>{{end}}</tr>
+{{range .Rows}}<tr><th>{{.Label}}</th>{{range .Cells}}<td class="{{if .Significant}}found{{else}}none-found{{end}}">{{.Text}}</td>{{end}}</tr>
+{{end}}</table>
 {{else}}<p>No findings: the file has no comparable cells.</p>{{end}}</div>
 {{if .Verdict}}<p class="verdict">{{.Verdict}}</p>{{end}}
 {{end}}
@@ -725,11 +700,7 @@ Mann-Whitney U test p-value; <span class="same">~</span> marks p ≥ {{.Alpha}}.
 </details>
 {{end}}{{end}}
 {{if .Locks}}<h2>Lock waits</h2>
-{{range .Locks}}<h3>{{.Label}}</h3>
-<table class="nowrap"><tr><th>lock</th><th>acquisitions</th><th>contended</th><th>share</th><th>wait p99</th><th>wait max</th><th>hold p99</th></tr>
-{{range .Rows}}<tr><td>{{.Class}}</td><td class="num">{{.Acquisitions}}</td><td class="num">{{.Contentions}}</td><td class="num">{{.ContendedShare}}</td><td class="num">{{.WaitP99}}</td><td class="num">{{.WaitMax}}</td><td class="num">{{.HoldP99}}</td></tr>
-{{end}}</table>
-{{end}}{{end}}
+{{range .Locks}}{{if gt (len $.Sources) 1}}<h3>{{.Label}}</h3>{{end}}{{.HTML}}{{end}}{{end}}
 <h2>Machines</h2>
 <table>
 <tr><th></th>{{range .Machines}}<th>{{.Hostname}}</th>{{end}}</tr>

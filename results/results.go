@@ -264,5 +264,11 @@ type Finding struct {
 	N1          int     `json:"n_versus"`
 	N2          int     `json:"n_strategy"`
 	Significant bool    `json:"significant"`
+	// KernelNs is the kernel engine's mean of the same operation on the
+	// same target, when the file has it (a lock cost's finding only), and
+	// KernelShare Delta as a share of it: what the lock adds to a real
+	// fault.
+	KernelNs    float64 `json:"kernel_ns,omitempty"`
+	KernelShare float64 `json:"kernel_share,omitempty"`
 	Text        string  `json:"text"`
 }

@@ -44,13 +44,13 @@ type studySize struct {
 var (
 	// fullStudy has 6 repetitions, the fewest for a 95% interval of a
 	// median; about 4 minutes on a 2-CPU VM.
-	fullStudy = studySize{"default", 6, 250 * time.Millisecond, "1s"}
+	fullStudy = studySize{"default", 6, 200 * time.Millisecond, "800ms"}
 	// quickStudy has 4, the fewest for a Mann-Whitney p below 0.05; about
 	// a minute.
 	quickStudy = studySize{"quick", 4, 120 * time.Millisecond, "300ms"}
 )
 
-// studyWindow is the time-series window: 250 windows over a 250ms
+// studyWindow is the time-series window: 200 windows over a 200ms
 // repetition, so one fsync or punch stall is its own window.
 const studyWindow = time.Millisecond
 
@@ -62,6 +62,7 @@ func cmdStudy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reportDir := fs.String("report-dir", "lockbench-report", "report directory: index.html and its PNG charts")
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	seed := fs.Uint64("seed", 1, "seed of every random choice")
+	locks := fs.Bool("locks", false, "lock-wait tables in the report (as run -locks: the model's cells count every lock, which costs time)")
 	if done, err := parseFlags(fs, args, stdout); done || err != nil {
 		return err
 	}
@@ -85,7 +86,7 @@ func cmdStudy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		size = quickStudy
 	}
 	start := time.Now()
-	file, measured, runErr := runStudy(ctx, size, *seed, *quiet, stderr)
+	file, measured, runErr := runStudy(ctx, size, *seed, *quiet, *locks, stderr)
 	if file == nil {
 		return runErr
 	}
@@ -128,7 +129,7 @@ func cmdStudy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // runs the verify matrix into it, under one progress bar. It returns the
 // file (nil when nothing could start), how long the measuring took, and
 // the error that stopped it early.
-func runStudy(ctx context.Context, size studySize, seed uint64, quiet bool, stderr io.Writer) (*results.File, time.Duration, error) {
+func runStudy(ctx context.Context, size studySize, seed uint64, quiet, locks bool, stderr io.Writer) (*results.File, time.Duration, error) {
 	var flags []*runFlags
 	var plans []*plan
 	for _, part := range studyParts {
@@ -136,6 +137,7 @@ func runStudy(ctx context.Context, size studySize, seed uint64, quiet bool, stde
 			strategy: "all", scenario: availableScenarios(part.scenarios), threads: part.threads, target: "auto",
 			duration: size.duration, seed: seed, reps: size.reps, pin: "none", format: "text",
 			clockKind: "auto", watchdog: 10 * time.Second, fallback: "sigbus", quiet: quiet, window: studyWindow,
+			locks: locks,
 		}
 		p, err := f.validate()
 		if err != nil {
@@ -158,7 +160,6 @@ func runStudy(ctx context.Context, size studySize, seed uint64, quiet bool, stde
 	var measured time.Duration
 	err = withTargets(ctx, plans[0].targets, stderr, func(targets []hardware.Target) error {
 		start := time.Now()
-		defer func() { measured = time.Since(start) }()
 		var grids []grid
 		total := len(vp.strategies) * (len(vp.scenarios) + min(len(vp.holetest), 1))
 		for i, p := range plans {
@@ -171,12 +172,13 @@ func runStudy(ctx context.Context, size studySize, seed uint64, quiet bool, stde
 		defer progress.done()
 		for i, g := range grids {
 			s := &session{f: flags[i], p: plans[i], machine: machine, file: file, progress: progress}
-			if err := s.runCells(ctx, g); err != nil || ctx.Err() != nil {
+			err := s.runCells(ctx, g)
+			measured = time.Since(start)
+			if err != nil || ctx.Err() != nil {
 				return err
 			}
 			progress.base += g.cells()
 		}
-		measured = time.Since(start)
 		var tmpfs []hardware.Target
 		for _, t := range targets {
 			if t.Spec == "tmpfs" {
