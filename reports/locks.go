@@ -333,8 +333,7 @@ func lockBenchResults(out []benchfmt.Result, name string, r *results.Rep) []benc
 
 // HTML: LockTablesHTML renders every cell's lock-wait table (cells run
 // with -locks) with the text table's columns, role and kernel call site
-// included, for the report page; lockRowName names a row for the page's
-// own compact lock table.
+// included, for the report page.
 
 type lockWaitTable struct {
 	Cell  string
@@ -406,21 +405,4 @@ func LockTablesHTML(sums []CellSummary) (template.HTML, error) {
 		return "", err
 	}
 	return template.HTML(b.String()), nil
-}
-
-// lockRowName names a lock record in one line: the class (or "-"), the
-// kernel call site when there is one, and the role: "MK faulter",
-// "MK btrfs_page_mkwrite faulter".
-func lockRowName(l results.LockStat) string {
-	parts := []string{l.Class}
-	if l.Class == "" {
-		parts[0] = "-"
-	}
-	if l.Site != "" {
-		parts = append(parts, l.Site)
-	}
-	if l.Role != "" {
-		parts = append(parts, l.Role)
-	}
-	return strings.Join(parts, " ")
 }
