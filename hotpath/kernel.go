@@ -7,8 +7,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"golang.org/x/sys/unix"
 
+	"lockbench/results"
 	"lockbench/strategies"
 )
 
@@ -89,8 +91,10 @@ type kworker struct {
 	i      int64     // loop position, resumed after a SIGBUS
 	next   time.Time // pacing of background roles
 	sink   uint64    // loads land here so they are not dead code
-	u0     unix.Rusage
-	_      [64]byte
+	// Faulters: write faults that overlapped an fsync, a punch, neither.
+	wfFsync, wfPunch, wfIdle *hdrhistogram.Histogram
+	u0                       unix.Rusage
+	_                        [64]byte
 }
 
 // kernelEngine runs a scenario's roles as real system calls on one real
@@ -111,8 +115,12 @@ type kernelEngine struct {
 	epoch []atomic.Uint32
 	// tgen counts truncate starts and ends (odd: one is in progress);
 	// tsize[j%len] is the size, in pages, truncate j cut the file to.
-	tgen   atomic.Uint64
-	tsize  [256]atomic.Int64
+	tgen  atomic.Uint64
+	tsize [256]atomic.Int64
+	// busy has busyFsync set while an fsync runs and busyPunch while a
+	// punch runs: a write fault that saw either, before or after it, is
+	// also recorded as overlapping it (write-fault@fsync, @punch).
+	busy   atomic.Uint32
 	kw     []*kworker
 	klocks // lock waits from the kernel's tracepoints (kernel_locks.go)
 }
@@ -175,6 +183,9 @@ func (k *kernelEngine) newKworker(role Role) (*kworker, error) {
 	switch role {
 	case RoleFaulter:
 		kw.shadow = make([]kshadow, k.npages)
+		kw.wfFsync = hdrhistogram.New(1, 100_000_000_000, 3)
+		kw.wfPunch = hdrhistogram.New(1, 100_000_000_000, 3)
+		kw.wfIdle = hdrhistogram.New(1, 100_000_000_000, 3)
 	case RoleWriter:
 		kw.shadow = make([]kshadow, k.npages)
 		kw.wbuf = make([]byte, k.regSize)
@@ -223,5 +234,57 @@ func (k *kernelEngine) abandon() {
 		os.Remove(k.path)
 		live.Delete(k.path)
 		k.path = ""
+	}
+}
+
+// The busy bits of kernelEngine.busy.
+const (
+	busyFsync = 1 << iota
+	busyPunch
+)
+
+// overlap records a write fault of latency d that saw the busy bits b.
+func (kw *kworker) overlap(b uint32, d time.Duration) {
+	if b&busyFsync != 0 {
+		kw.wfFsync.RecordValue(int64(d))
+	}
+	if b&busyPunch != 0 {
+		kw.wfPunch.RecordValue(int64(d))
+	}
+	if b == 0 {
+		kw.wfIdle.RecordValue(int64(d))
+	}
+}
+
+// overlapOps merges the faulters' overlap histograms into three more
+// operations of the repetition: write-fault@fsync and write-fault@punch,
+// the write faults that began or ended while an fsync or a punch ran, and
+// write-fault@idle, those that saw neither. Their latencies side by side,
+// and beside the fsync's or punch's, say whether the filesystem stalls
+// write faults for it.
+func (k *kernelEngine) overlapOps(rep *results.Rep) {
+	for _, o := range []struct {
+		name string
+		get  func(*kworker) *hdrhistogram.Histogram
+	}{
+		{"write-fault@fsync", func(kw *kworker) *hdrhistogram.Histogram { return kw.wfFsync }},
+		{"write-fault@punch", func(kw *kworker) *hdrhistogram.Histogram { return kw.wfPunch }},
+		{"write-fault@idle", func(kw *kworker) *hdrhistogram.Histogram { return kw.wfIdle }},
+	} {
+		h := hdrhistogram.New(1, 100_000_000_000, 3)
+		for _, kw := range k.kw {
+			if g := o.get(kw); g != nil {
+				h.Merge(g)
+			}
+		}
+		if h.TotalCount() == 0 {
+			continue
+		}
+		st := results.OpStats{Op: o.name, Role: RoleFaulter.String(), Count: h.TotalCount(),
+			PerSecond: float64(h.TotalCount()) / rep.Elapsed.Seconds(), SampleEvery: 1, Latency: latencyOf(h)}
+		if enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase); err == nil {
+			st.Hist = string(enc)
+		}
+		rep.Ops = append(rep.Ops, st)
 	}
 }

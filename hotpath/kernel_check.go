@@ -20,6 +20,7 @@ import (
 // memory).
 func (k *kernelEngine) finish(rep *results.Rep) error {
 	k.kernelLocks(rep)
+	k.overlapOps(rep)
 	if k.cfg.KernelControl {
 		if err := k.destroyOne(); err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -148,9 +149,12 @@ func (k *kernelEngine) store(w *Worker, kw *kworker, p int) {
 	ptr := (*uint64)(unsafe.Pointer(&k.data[off]))
 	e1 := k.epoch[p].Load()
 	s := w.stamp()
+	b1 := k.busy.Load()
 	t := w.clk.Now()
 	*ptr = s
-	k.timed(w, KStore, KWriteFault, t)
+	if d, fault := k.timed(w, KStore, KWriteFault, t); fault {
+		kw.overlap(b1|k.busy.Load(), d)
+	}
 	kw.shadow[p] = kshadow{stamp: s, e1: e1, e2: k.epoch[p].Load()}
 }
 
@@ -165,14 +169,16 @@ func (k *kernelEngine) load(w *Worker, kw *kworker, p int) {
 
 // timed records an access of kind k that started at t, and also as a
 // fault of kind fault when it took longer than kernelFaultFloor.
-func (k *kernelEngine) timed(w *Worker, kind, fault Kind, t clock.Ticks) {
+func (k *kernelEngine) timed(w *Worker, kind, fault Kind, t clock.Ticks) (d time.Duration, faulted bool) {
 	now := w.clk.Now()
 	w.ops[kind]++
 	w.recordAt(kind, t, now)
-	if w.clk.Duration(now-t) >= kernelFaultFloor {
+	if d = w.clk.Duration(now - t); d >= kernelFaultFloor {
 		w.ops[fault]++
 		w.recordAt(fault, t, now)
+		return d, true
 	}
+	return d, false
 }
 
 // write is a buffered write of the worker's own region of n pages from p0,
@@ -246,10 +252,12 @@ func (k *kernelEngine) backgroundLoop(w *Worker, kw *kworker, spec RoleSpec, sto
 		var err error
 		switch w.Role {
 		case RoleFsync:
+			k.busy.Or(busyFsync)
 			t := w.clk.Now()
 			if err = unix.Fsync(k.fd); err == nil {
 				w.stopTimer(KFsync, t)
 			}
+			k.busy.And(^uint32(busyFsync))
 		case RolePuncher:
 			n := max(sc.PunchPages, 1)
 			err = k.punch(w, w.intn(max(k.npages-n, 1)), n)
@@ -285,11 +293,13 @@ func (k *kernelEngine) backgroundLoop(w *Worker, kw *kworker, spec RoleSpec, sto
 // bumping their epochs before and after.
 func (k *kernelEngine) punch(w *Worker, p0, n int) error {
 	k.bump(p0, p0+n)
+	k.busy.Or(busyPunch)
 	t := w.clk.Now()
 	err := unix.Fallocate(k.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(p0*k.pageSize), int64(n*k.pageSize))
 	if err == nil {
 		w.stopTimer(KPunch, t)
 	}
+	k.busy.And(^uint32(busyPunch))
 	k.bump(p0, p0+n)
 	return err
 }

@@ -70,6 +70,12 @@ func TestKernelScenarios(t *testing.T) {
 						}
 					}
 				}
+				if sc.Name == "punch" && counted["write-fault@punch"] == 0 {
+					t.Errorf("no write fault overlapped a punch in %v (ops %v)", cfg.Duration, counted)
+				}
+				if counted["write-fault@punch"] > counted["write-fault"] || counted["write-fault@fsync"] > counted["write-fault"] {
+					t.Errorf("more write faults overlapped a punch or fsync than there were (ops %v)", counted)
+				}
 				for _, w := range rep.Workers {
 					if w.Usage == nil {
 						t.Errorf("worker %d (%s) has no getrusage counts", w.ID, w.Role)
