@@ -70,10 +70,10 @@ func TestKernelScenarios(t *testing.T) {
 						}
 					}
 				}
-				if sc.Name == "punch" && counted["write-fault@punch"] == 0 {
-					t.Errorf("no write fault overlapped a punch in %v (ops %v)", cfg.Duration, counted)
-				}
-				if counted["write-fault@punch"] > counted["write-fault"] || counted["write-fault@fsync"] > counted["write-fault"] {
+				// Overlaps depend on scheduling (none at all is possible on a
+				// loaded machine); each is a subset of the write faults.
+				if counted["write-fault@punch"] > counted["write-fault"] || counted["write-fault@fsync"] > counted["write-fault"] ||
+					counted["write-fault@idle"] > counted["write-fault"] {
 					t.Errorf("more write faults overlapped a punch or fsync than there were (ops %v)", counted)
 				}
 				for _, w := range rep.Workers {
