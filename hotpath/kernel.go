@@ -72,11 +72,13 @@ func (s Scenario) Punches() bool {
 const kernelFaultFloor = 400 * time.Nanosecond
 
 // kshadow is the last completed store or write of one data writer in its
-// own region of one page, with the page's punch epoch read before and
+// own region of one page, with the page's punch counters read around it
 // after it: the real file's integrity check needs no lock on the path.
 type kshadow struct {
-	stamp  uint64
-	e1, e2 uint32
+	stamp uint64
+	// s1 and f1 are the page's started and finished punch counts read
+	// (in that order) before it, s2 the started count after it.
+	s1, f1, s2 uint32
 }
 
 // kworker is a kernel worker's private state, allocated per worker and
@@ -110,9 +112,10 @@ type kernelEngine struct {
 	npages   int
 	regions  int
 	regSize  int
-	// epoch[p] is bumped before and after every punch or truncate that
-	// covers page p (odd: one is in progress).
-	epoch []atomic.Uint32
+	// started[p] and finished[p] count the punches and truncates that
+	// cover page p, bumped before and after the call. Two counters, not one
+	// epoch's parity: a punch and a truncate may overlap on one page.
+	started, finished []atomic.Uint32
 	// tgen counts truncate starts and ends (odd: one is in progress);
 	// tsize[j%len] is the size, in pages, truncate j cut the file to.
 	tgen  atomic.Uint64
@@ -139,7 +142,7 @@ func openKernel(cfg *Config, plan []RoleSpec, regions int) (_ *kernelEngine, err
 	}
 	n := int(cfg.FileSize / int64(cfg.PageSize))
 	k := &kernelEngine{cfg: cfg, sc: &cfg.Scenario, pageSize: cfg.PageSize, npages: n, regions: regions,
-		regSize: cfg.PageSize / regions, epoch: make([]atomic.Uint32, n)}
+		regSize: cfg.PageSize / regions, started: make([]atomic.Uint32, n), finished: make([]atomic.Uint32, n)}
 	defer func() {
 		if err != nil {
 			k.close()

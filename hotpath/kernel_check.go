@@ -73,13 +73,16 @@ func (k *kernelEngine) checkRegion(rep *results.Rep, buf []byte, kw *kworker, id
 	region := k.dataIndex(id) % k.regions
 	off := p*k.pageSize + region*k.regSize
 	got := binary.LittleEndian.Uint64(buf[off:])
-	e := k.epoch[p].Load()
-	punchedAfter := sh.stamp != 0 && (sh.e2%2 == 0 && e >= sh.e2+2 || sh.e2%2 == 1 && e >= sh.e2+3)
+	started := k.started[p].Load()
+	// A punch that started after the stamp completed zeroed it; with none
+	// in progress before it (s1 == f1) and none started since, the stamp
+	// must be there; otherwise one overlapped it and either is right.
+	punchedAfter := sh.stamp != 0 && started > sh.s2
 	var ok bool
 	switch {
 	case sh.stamp == 0 || punchedAfter:
 		ok = got == 0
-	case e == sh.e1:
+	case sh.s1 == sh.f1 && started == sh.s1:
 		ok = got == sh.stamp
 	default: // a punch overlapped the store: either is right
 		ok = got == 0 || got == sh.stamp
@@ -122,7 +125,7 @@ func (k *kernelEngine) dataIndex(id int) int {
 func (k *kernelEngine) destroyOne() error {
 	for _, kw := range k.kw {
 		for p, sh := range kw.shadow {
-			if sh.stamp != 0 && k.epoch[p].Load() == sh.e1 {
+			if sh.stamp != 0 && sh.s1 == sh.f1 && k.started[p].Load() == sh.s1 {
 				return unix.Fallocate(k.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(p*k.pageSize), int64(k.pageSize))
 			}
 		}

@@ -143,11 +143,11 @@ func (k *kernelEngine) foregroundLoop(w *Worker, kw *kworker, budget int64, stop
 }
 
 // store writes the next stamp into the worker's own region of page p
-// through the mapping, and remembers it with the page's punch epoch.
+// through the mapping, and remembers it with the page's punch counters.
 func (k *kernelEngine) store(w *Worker, kw *kworker, p int) {
 	off := p*k.pageSize + (w.data%k.regions)*k.regSize
 	ptr := (*uint64)(unsafe.Pointer(&k.data[off]))
-	e1 := k.epoch[p].Load()
+	s1, f1 := k.started[p].Load(), k.finished[p].Load()
 	s := w.stamp()
 	b1 := k.busy.Load()
 	t := w.clk.Now()
@@ -155,7 +155,7 @@ func (k *kernelEngine) store(w *Worker, kw *kworker, p int) {
 	if d, fault := k.timed(w, KStore, KWriteFault, t); fault {
 		kw.overlap(b1|k.busy.Load(), d)
 	}
-	kw.shadow[p] = kshadow{stamp: s, e1: e1, e2: k.epoch[p].Load()}
+	kw.shadow[p] = kshadow{stamp: s, s1: s1, f1: f1, s2: k.started[p].Load()}
 }
 
 // load reads the worker's region of page p through the mapping.
@@ -197,7 +197,7 @@ func (k *kernelEngine) write(w *Worker, kw *kworker, p0, n int, failRate float64
 		}
 		s := w.stamp()
 		binary.LittleEndian.PutUint64(buf, s)
-		e1 := k.epoch[q].Load()
+		s1, f1 := k.started[q].Load(), k.finished[q].Load()
 		nw, err := unix.Pwrite(k.fd, buf, int64(q*k.pageSize+r*k.regSize))
 		if short && errors.Is(err, unix.EFAULT) {
 			nw, err = 0, nil
@@ -206,7 +206,7 @@ func (k *kernelEngine) write(w *Worker, kw *kworker, p0, n int, failRate float64
 			return fmt.Errorf("pwrite: %w", err)
 		}
 		if nw >= 8 {
-			kw.shadow[q] = kshadow{stamp: s, e1: e1, e2: k.epoch[q].Load()}
+			kw.shadow[q] = kshadow{stamp: s, s1: s1, f1: f1, s2: k.started[q].Load()}
 		}
 		if short || nw < len(buf) {
 			w.ctr.ShortWrites++
@@ -290,9 +290,9 @@ func (k *kernelEngine) backgroundLoop(w *Worker, kw *kworker, spec RoleSpec, sto
 }
 
 // punch punches pages [p0, p0+n) with fallocate(PUNCH_HOLE|KEEP_SIZE),
-// bumping their epochs before and after.
+// counting it started before and finished after.
 func (k *kernelEngine) punch(w *Worker, p0, n int) error {
-	k.bump(p0, p0+n)
+	k.bump(k.started, p0, p0+n)
 	k.busy.Or(busyPunch)
 	t := w.clk.Now()
 	err := unix.Fallocate(k.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(p0*k.pageSize), int64(n*k.pageSize))
@@ -300,7 +300,7 @@ func (k *kernelEngine) punch(w *Worker, p0, n int) error {
 		w.stopTimer(KPunch, t)
 	}
 	k.busy.And(^uint32(busyPunch))
-	k.bump(p0, p0+n)
+	k.bump(k.finished, p0, p0+n)
 	return err
 }
 
@@ -310,7 +310,7 @@ func (k *kernelEngine) truncate(w *Worker, size int) error {
 	j := k.tgen.Load() / 2
 	k.tsize[j%uint64(len(k.tsize))].Store(int64(size))
 	k.tgen.Add(1)
-	k.bump(size, k.npages)
+	k.bump(k.started, size, k.npages)
 	t := w.clk.Now()
 	err := unix.Ftruncate(k.fd, int64(size*k.pageSize))
 	if err == nil {
@@ -319,13 +319,13 @@ func (k *kernelEngine) truncate(w *Worker, size int) error {
 	if err == nil {
 		w.stopTimer(KTruncate, t)
 	}
-	k.bump(size, k.npages)
+	k.bump(k.finished, size, k.npages)
 	k.tgen.Add(1)
 	return err
 }
 
-func (k *kernelEngine) bump(p0, p1 int) {
+func (k *kernelEngine) bump(c []atomic.Uint32, p0, p1 int) {
 	for p := p0; p < p1; p++ {
-		k.epoch[p].Add(1)
+		c[p].Add(1)
 	}
 }
