@@ -133,7 +133,7 @@ func kernelLockStats(res *ktrace.Result, workers []*Worker) []results.LockStat {
 		x := m[kk]
 		if x == nil {
 			x = &acc{st: results.LockStat{Class: s.Class, Role: r.String(), Source: results.LockSourceKernel,
-				Site: s.Label, Ops: ops[r]}, kinds: map[string]time.Duration{}}
+				Site: s.Label, Ops: ops[r], Chain: s.Chain}, kinds: map[string]time.Duration{}}
 			m[kk] = x
 			keys = append(keys, kk)
 		}

@@ -91,7 +91,7 @@ func classify(site, prim string, callers []string) string {
 		case anyOf(callers, "xfs_write_fault", "__xfs_write_fault", "xfs_filemap_page_mkwrite", "__xfs_filemap_fault",
 			"xfs_filemap_fault", "xfs_filemap_pfn_mkwrite", "xfs_dax_fault", "xfs_dax_fault_locked"):
 			return "IL"
-		case anyOf(callers, "xfs_file_fallocate", "xfs_vn_setattr", "xfs_vn_setattr_size", "xfs_setattr_size",
+		case anyOf(callers, "xfs_file_fallocate", "__xfs_file_fallocate", "xfs_vn_setattr", "xfs_vn_setattr_size", "xfs_setattr_size",
 			"xfs_file_remap_range", "xfs_reflink_remap_prep"):
 			return "IO/IL"
 		case anyOf(callers, "xfs_ilock_iocb", "xfs_ilock_iocb_for_write", "xfs_file_buffered_write",

@@ -57,7 +57,7 @@ func ParseKallsyms(r io.Reader) (*Symbols, error) {
 		if a != 0 {
 			nonzero = true
 		}
-		syms = append(syms, sym{a, f[2]})
+		syms = append(syms, sym{a, baseName(f[2])})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("kallsyms: %w", err)
@@ -84,4 +84,14 @@ func (s *Symbols) Resolve(a uint64) string {
 		return ""
 	}
 	return s.name[i-1]
+}
+
+// baseName drops the compiler's suffixes from a symbol name: the function
+// "__xfs_write_fault.constprop.0" (or .isra.0, .part.0, .cold) is
+// __xfs_write_fault to the attribution rules.
+func baseName(name string) string {
+	if i := strings.IndexByte(name, '.'); i > 0 {
+		return name[:i]
+	}
+	return name
 }

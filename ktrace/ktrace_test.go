@@ -14,6 +14,7 @@ ffffffff819d92b0 t btrfs_page_mkwrite
 ffffffff82269c00 t rwsem_down_read_slowpath
 ffffffff82a00000 D some_data
 ffffffffc0001000 t xfs_ilock	[xfs]
+ffffffffc0002000 t __xfs_write_fault.constprop.0	[xfs]
 `
 	s, err := ParseKallsyms(strings.NewReader(in))
 	if err != nil {
@@ -83,6 +84,8 @@ func TestAttribute(t *testing.T) {
 		{"xfs fault", "rwsem_down_read_slowpath down_read xfs_ilock xfs_write_fault do_page_mkwrite", "IL", "xfs_ilock"},
 		{"xfs write", "rwsem_down_write_slowpath down_write xfs_ilock xfs_ilock_iocb_for_write xfs_file_buffered_write", "IO", "xfs_ilock"},
 		{"xfs punch", "rwsem_down_write_slowpath down_write xfs_ilock xfs_file_fallocate vfs_fallocate", "IO/IL", "xfs_ilock"},
+		{"xfs 6.18 fault", "rwsem_down_read_slowpath down_read xfs_ilock __xfs_write_fault do_page_mkwrite", "IL", "xfs_ilock"},
+		{"xfs 6.18 punch", "rwsem_down_write_slowpath down_write xfs_ilock __xfs_file_fallocate vfs_fallocate", "IO/IL", "xfs_ilock"},
 		{"xfs ilock", "rwsem_down_read_slowpath down_read xfs_ilock xfs_ilock_data_map_shared xfs_read_iomap_begin", "IX", "xfs_ilock"},
 		// The folio lock's wait queue.
 		{"folio", "_raw_spin_lock_irq folio_wait_bit_common __folio_lock filemap_fault", "F", "folio_wait_bit_common"},

@@ -25,6 +25,9 @@ type LockStat struct {
 	// frame; Kind the primitive ("rwsem(S)", "spin", ...). Kernel only.
 	Site string `json:"site,omitempty"`
 	Kind string `json:"kind,omitempty"`
+	// Chain is one kernel call chain of the record, innermost frame first
+	// (at most 16 frames): the evidence for its attribution. Kernel only.
+	Chain []string `json:"chain,omitempty"`
 	// Ops is the role's operations in the repetition (stores, loads,
 	// writes, fsyncs, ...; faults are inside stores and loads): the unit
 	// of waits/op.
