@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -355,3 +356,39 @@ func BenchmarkStore(b *testing.B) {
 // (strategies/primbench, the one implementation, which package strategies
 // runs too).
 func BenchmarkPrimitive(b *testing.B) { primbench.Run(b) }
+
+// hotpathLeftOut are the scenarios BenchmarkHotpath does not run, each
+// with the reason (see hotpathScenarios).
+var hotpathLeftOut = map[string]string{
+	"punch-naive": "differs from punch only for none: a race reproducer, not a cost",
+}
+
+// TestHotpathScenarios keeps the key-role table true: every scenario is
+// benchmarked or left out with a reason, and each benchmarked one has its
+// key role among its foreground roles and its latency op among the ops
+// that role counts.
+func TestHotpathScenarios(t *testing.T) {
+	listed := map[string]bool{}
+	for _, hs := range hotpathScenarios {
+		listed[hs.name] = true
+		sc, err := hotpath.LookupScenario(hs.name)
+		if err != nil {
+			t.Errorf("hotpathScenarios: %v", err)
+			continue
+		}
+		if !slices.ContainsFunc(sc.Roles, func(r hotpath.RoleSpec) bool { return r.Role == hs.role }) {
+			t.Errorf("scenario %s: key role %s is not one of its roles", hs.name, hs.role)
+		}
+		if !slices.Contains(roleOps[hs.role], hs.latency) {
+			t.Errorf("scenario %s: latency op %q is not an op of role %s (%q)", hs.name, hs.latency, hs.role, roleOps[hs.role])
+		}
+		if _, out := hotpathLeftOut[hs.name]; out {
+			t.Errorf("scenario %s is both benchmarked and left out", hs.name)
+		}
+	}
+	for _, name := range hotpath.ScenarioNames() {
+		if _, out := hotpathLeftOut[name]; !listed[name] && !out {
+			t.Errorf("scenario %s is neither in hotpathScenarios nor in hotpathLeftOut: add it to one (with its key role, or a reason)", name)
+		}
+	}
+}
