@@ -74,6 +74,7 @@ func TestMain(m *testing.M) {
 //	fault-scale  faulter   store, load   store       fault cost and scaling: the only role
 //	fsync-storm  faulter   store, load   store       fsync's serialisation stalls write faults (R5)
 //	fsync-read   reader    read          read        rangelock's fsync stalls cache-missing reads, rwsem's does not
+//	fsync-read-xfs reader  read          read        the same with XFS's read() under IO(S): fsync stalls every read
 //	punch        faulter   store, load   load        punch stalls faults and page fills (R2)
 //	write-fail   writer    write         write       the failed write and its cleanup (R1)
 //	stale-map    writer    write         write       write()'s cached mapping and its revalidation (R3)
@@ -91,6 +92,7 @@ var hotpathScenarios = []struct {
 	{"fault-scale", hotpath.RoleFaulter, "store"},
 	{"fsync-storm", hotpath.RoleFaulter, "store"},
 	{"fsync-read", hotpath.RoleReader, "read"},
+	{"fsync-read-xfs", hotpath.RoleReader, "read"},
 	{"punch", hotpath.RoleFaulter, "load"},
 	{"write-fail", hotpath.RoleWriter, "write"},
 	{"stale-map", hotpath.RoleWriter, "write"},
