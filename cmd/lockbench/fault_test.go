@@ -222,6 +222,38 @@ func TestFaultTargetReadOnlyMidRun(t *testing.T) {
 	t.Logf("error: %v", res.err)
 }
 
+// Item 5, as the issue found it: the loop target is remounted read-only
+// between two cells (mount -o remount,ro): the next cell fails with EROFS,
+// the first is kept, the exit status is 1 and the loop target goes.
+func TestFaultTargetRemountedReadOnly(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		t.Skip("needs mkfs.ext4 (apt-get install e2fsprogs)")
+	}
+	out := t.TempDir()
+	path := filepath.Join(out, "r.json")
+	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+		if cfg.Strategy.Name() == "none" {
+			if err := unix.Mount("", cfg.Dir, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+				t.Errorf("remounting %s read-only: %v", cfg.Dir, err)
+			}
+		}
+		return hotpath.Run(ctx, cfg)
+	})
+	res := runCLI(t.Context(), "run", "-strategy", "rwsem,none", "-scenario", "fault-scale", "-duration", "200ms",
+		"-target", "loop:ext4:128M", "-o", path)
+	if res.code != 1 || res.err == nil || !strings.Contains(res.err.Error(), "read-only") {
+		t.Fatalf("run whose target was remounted read-only = %v, exit %d; want a read-only error, exit 1", res.err, res.code)
+	}
+	f := checkAfterFault(t, path, true)
+	if f == nil || len(f.Cells) != 1 || !strings.Contains(f.Error, "read-only") {
+		t.Errorf("results file after the remount: %+v; want the first cell and the error", f)
+	}
+	if !strings.Contains(res.stdout, "strategy=rwsem") {
+		t.Errorf("stdout does not show the finished cell:\n%s", res.stdout)
+	}
+}
+
 // Item 5: the target directory vanishes between cells: the next cell
 // fails, the finished cells are kept, nothing is left.
 func TestFaultVanishedTarget(t *testing.T) {
