@@ -278,24 +278,21 @@ func TestSecondInterruptSparesOthers(t *testing.T) {
 	out, tgt := t.TempDir(), t.TempDir()
 	other := filepath.Join(tgt, ".lockbench-cache-1-concurrent")
 	os.WriteFile(other, nil, 0o600)
+	started := make(chan struct{})
+	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+		cfg.OnStart = func() { close(started) } // the inode is open: both files made
+		return hotpath.Run(ctx, cfg)
+	})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan outcome, 1)
 	go func() {
 		done <- runCLI(ctx, "run", "-strategy", "rwsem", "-duration", "3s", "-target", "dir:"+tgt, "-o", filepath.Join(out, "r.json"))
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		// The concurrent run's file, and this run's cache and disk files.
-		m, _ := filepath.Glob(filepath.Join(tgt, ".lockbench-cache-*"))
-		if len(m) > 2 {
-			time.Sleep(50 * time.Millisecond) // past Open's registration
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the run made no backing files within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run did not start measuring within 10s")
 	}
 	if err := exitNow(); err != nil {
 		t.Errorf("exitNow() = %v", err)
