@@ -281,16 +281,18 @@ func verifyMatrix(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardwa
 			ci := verdict(pt.Strategy, sc, rep, seed, v.budget, v.delay, v.threads)
 			kernelReplay(&ci, sc, seed, v)
 			if cur == nil {
-				cur = &ci
-			} else {
-				mergeSeed(cur, ci)
+				first := ci
+				first.Seeds, first.Reproduced, first.Ops = 0, 0, 0
+				cur = &first
 			}
+			mergeSeed(cur, ci)
 		}
 	}
 	return nil
 }
 
-// mergeSeed adds the verdict of one more seed to cell c: the cell keeps the
+// mergeSeed adds the verdict ci of one more seed to cell c, which starts
+// as the first seed's verdict with nothing counted: the cell keeps the
 // first violating seed's run and counts seeds, reproductions and ops.
 func mergeSeed(c *results.VerifyCell, ci results.VerifyCell) {
 	seeds, reproduced, ops := c.Seeds+1, c.Reproduced, c.Ops+ci.Ops

@@ -86,6 +86,11 @@ func TestVerifyMatrix(t *testing.T) {
 			if c.Expect == "safe" && (c.Verdict != "safe" || c.Ops == 0) {
 				t.Errorf("%s; want safe after some operations", cell)
 			}
+			// Both seeds ran and are counted (a regression: the first
+			// seed went uncounted).
+			if wantSeeds := map[bool]int{true: 1, false: 2}[scn == "holetest"]; c.Seeds != wantSeeds || c.Reproduced > c.Seeds || c.Verdict == "violated" && c.Reproduced == 0 {
+				t.Errorf("%s: seeds %d, reproduced %d; want %d seeds, reproduced between 1 (if violated) and that", cell, c.Seeds, c.Reproduced, wantSeeds)
+			}
 			// A violation comes with the seed and a command to replay it.
 			if c.Verdict == "violated" && (c.Detail == "" || !strings.Contains(c.Replay, "-strategy "+sn+" -scenario "+scn)) {
 				t.Errorf("%s: detail %q, replay %q; want both, the replay naming the cell", cell, c.Detail, c.Replay)
@@ -135,5 +140,23 @@ func TestVerifyKernel(t *testing.T) {
 	}
 	if c := seen["control"]; c.Verdict != "violated" || !c.Matches || !strings.Contains(c.Detail, "I1") {
 		t.Errorf("kernel control = %+v; want the destroyed store caught as I1", c)
+	}
+}
+
+// TestMergeSeed checks how a verify cell adds up its seeds: it shows the
+// first violating seed, counts every seed and every reproduction, and sums
+// the operations.
+func TestMergeSeed(t *testing.T) {
+	safe := results.VerifyCell{Verdict: "safe", Seed: 1, Ops: 10}
+	bad := results.VerifyCell{Verdict: "violated", Seed: 2, Ops: 20, Detail: "first"}
+	bad2 := results.VerifyCell{Verdict: "violated", Seed: 3, Ops: 30, Detail: "second"}
+	c := safe
+	c.Seeds, c.Reproduced, c.Ops = 0, 0, 0
+	for _, ci := range []results.VerifyCell{safe, bad, bad2} {
+		mergeSeed(&c, ci)
+	}
+	if c.Seeds != 3 || c.Reproduced != 2 || c.Ops != 60 || c.Seed != 2 || c.Detail != "first" || c.Verdict != "violated" {
+		t.Errorf("mergeSeed(safe, bad, bad2) = seeds %d, reproduced %d, ops %d, seed %d, detail %q, verdict %s; want 3, 2, 60, 2, first, violated",
+			c.Seeds, c.Reproduced, c.Ops, c.Seed, c.Detail, c.Verdict)
 	}
 }
