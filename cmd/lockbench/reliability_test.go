@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"lockbench/hardware"
 	"lockbench/hotpath"
 	"lockbench/results"
+	"lockbench/strategies"
 )
 
 // Regression tests of issue 13, one or more per numbered item. Each fails
@@ -359,5 +361,27 @@ func TestOutputsCheckedFirst(t *testing.T) {
 	res := runCLI(t.Context(), "run", "-target", "dir:"+tgt, "-o", filepath.Join(out, "r.json"), "-hdr-log", out)
 	if res.code != 2 {
 		t.Errorf("run -hdr-log DIR: exit %d (%v); want 2", res.code, res.err)
+	}
+}
+
+// Issue 15: the lower layers' typed errors get their flag's name in cmd.
+func TestFlagError(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&hotpath.ConfigError{Field: "Threads", Msg: "must be at least 1, got 0"}, "-threads must be at least 1, got 0"},
+		{fmt.Errorf("cell: %w", &hotpath.ConfigError{Field: "FileSize", Msg: "must be a positive multiple of the page size 4096, got 1"}), "-file-size must be a positive multiple"},
+		{strategies.Options{GUPShare: 2}.Validate(), "-gup-share must be in [0,1], got 2"},
+		{strategies.Options{Fallback: "x"}.Validate(), `-fallback unknown fallback "x"`},
+	} {
+		got := flagError(tc.err)
+		var u usageError
+		if !errors.As(got, &u) || !strings.HasPrefix(got.Error(), tc.want) {
+			t.Errorf("flagError(%v) = %v; want a usage error starting %q", tc.err, got, tc.want)
+		}
+	}
+	if err := errors.New("other"); flagError(err) != err {
+		t.Errorf("flagError(other) changed an error that names no field")
 	}
 }
