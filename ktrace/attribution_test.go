@@ -166,12 +166,15 @@ func TestLostRecordsCounted(t *testing.T) {
 		return nil
 	}
 	res := drive(t, tr, 300*time.Millisecond, role{"writer", 3, pw})
+	t.Logf("events %d, records %d, lost %d", res.Events, res.Records, res.Lost)
+	if res.Events == 0 {
+		t.Skip("this kernel does not count events (PERF_FORMAT_LOST needs Linux 6.0)")
+	}
+	if res.Records+res.Lost != res.Events {
+		t.Errorf("records %d + lost %d != events %d: some samples are neither read nor counted as lost", res.Records, res.Lost, res.Events)
+	}
 	if res.Lost == 0 {
-		// A record is 100-400 bytes: a full 4 KiB buffer holds at least 10.
-		if res.Records < 10 {
-			t.Skipf("too little contention in 300ms to fill a 4 KiB buffer (%d records)", res.Records)
-		}
-		t.Errorf("a 4 KiB buffer drained once a second held %d records and lost none; want the drops counted", res.Records)
+		t.Skipf("the buffer did not overflow (%d events in 300ms)", res.Events)
 	}
 }
 

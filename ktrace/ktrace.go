@@ -90,6 +90,7 @@ type Tracer struct {
 	stackIPs [][]uint64
 	buckets  map[bucketKey]*bucket
 	records  int64
+	events   int64
 	lost     int64
 	unpaired int64
 	nested   int64
@@ -421,7 +422,9 @@ func (t *Tracer) Stop() (*Result, error) {
 	var lostRead int64
 	for _, th := range t.threads {
 		t.unpaired += int64(len(th.open))
-		lostRead += th.lostCount()
+		ev, lost := th.counts()
+		t.events += ev
+		lostRead += lost
 		if e := th.close(); e != nil && err == nil {
 			err = e
 		}
@@ -433,21 +436,21 @@ func (t *Tracer) Stop() (*Result, error) {
 	return t.result(), err
 }
 
-// lostCount reads the samples the kernel dropped for the thread's two
-// events (read_format PERF_FORMAT_LOST: {value, lost}); 0 when the kernel
-// cannot say (before Linux 6.0).
-func (th *thread) lostCount() int64 {
-	var n int64
+// counts reads the events that fired on the thread's two events and the
+// samples the kernel dropped (read_format PERF_FORMAT_LOST: {value,
+// lost}); 0, 0 when the kernel cannot say (before Linux 6.0).
+func (th *thread) counts() (events, lost int64) {
 	var b [16]byte
 	for _, fd := range th.fds {
 		if fd < 0 {
 			continue
 		}
 		if k, err := unix.Read(fd, b[:]); err == nil && k == 16 {
-			n += int64(binary.LittleEndian.Uint64(b[8:]))
+			events += int64(binary.LittleEndian.Uint64(b[0:]))
+			lost += int64(binary.LittleEndian.Uint64(b[8:]))
 		}
 	}
-	return n
+	return events, lost
 }
 
 // Record decoding. A PERF_RECORD_SAMPLE with TID|TIME|CALLCHAIN|RAW is
@@ -581,6 +584,7 @@ type Result struct {
 	Threads  int           // threads attached
 	Elapsed  time.Duration // from Start to Stop
 	Records  int64         // samples decoded
+	Events   int64         // events the kernel counted (Linux 6.0+): Records + Lost when nothing is missing
 	Lost     int64         // samples the kernel dropped because a buffer was full (PERF_FORMAT_LOST, PERF_RECORD_LOST)
 	Unpaired int64         // begins without their end or ends without their begin
 	Nested   int64         // waits inside another wait of the same thread, not counted again
@@ -608,7 +612,7 @@ type Site struct {
 }
 
 func (t *Tracer) result() *Result {
-	r := &Result{Threads: len(t.threads), Elapsed: t.elapsed, Records: t.records, Lost: t.lost,
+	r := &Result{Threads: len(t.threads), Elapsed: t.elapsed, Records: t.records, Events: t.events, Lost: t.lost,
 		Unpaired: t.unpaired, Nested: t.nested, Dropped: t.dropped}
 	type named struct {
 		Attribution
