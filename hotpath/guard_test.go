@@ -135,3 +135,43 @@ func TestFaultStaleBackingFiles(t *testing.T) {
 		t.Errorf("CleanStale = %+v; want pid 4194305 with 2 files and pid 1 with 1", got)
 	}
 }
+
+// TestFaultHoleTest shrinks the file under the fstests replica: its
+// threads and its setup run under Protect, so the fault is HoleTest's
+// error (before, the process died of the SIGBUS).
+func TestFaultHoleTest(t *testing.T) {
+	st, err := strategies.New("rwsem", strategies.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		dir := t.TempDir()
+		stopShrink := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-stopShrink:
+					return
+				default:
+				}
+				m, _ := filepath.Glob(filepath.Join(dir, backingPrefix+"*[0-9]"))
+				for _, p := range m {
+					if fi, err := os.Stat(p); err == nil && fi.Size() > 0 {
+						os.Truncate(p, 0)
+					}
+				}
+				time.Sleep(100 * time.Microsecond)
+			}
+		}()
+		_, err := HoleTest(t.Context(), HoleConfig{Strategy: st, Dir: dir, Size: 16 << 20, Kind: HoleZeroed, Seed: 1})
+		close(stopShrink)
+		if err != nil {
+			var fe *FaultError
+			if !errors.As(err, &fe) && !errors.Is(err, unix.EFAULT) {
+				t.Fatalf("HoleTest on a shrinking file = %v; want a *FaultError or EFAULT", err)
+			}
+			return
+		}
+	}
+	t.Skip("the file was never shrunk under the mapping in 5 attempts")
+}

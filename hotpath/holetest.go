@@ -2,6 +2,7 @@ package hotpath
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -57,7 +58,18 @@ type HoleResult struct {
 // one optionally through write() instead; a flusher writes back meanwhile;
 // after they join, every page must hold both ids. Failed writes are retried
 // until the page is written, as a test program retries a short pwrite().
-func HoleTest(ctx context.Context, cfg HoleConfig) (HoleResult, error) {
+func HoleTest(ctx context.Context, cfg HoleConfig) (res HoleResult, err error) {
+	// Every goroutine that touches the mapping runs under Protect
+	// (guard.go): a fault is this call's error, not the process's end.
+	err = protected("holetest", func() error {
+		var herr error
+		res, herr = holeTest(ctx, cfg)
+		return herr
+	})
+	return res, err
+}
+
+func holeTest(ctx context.Context, cfg HoleConfig) (HoleResult, error) {
 	const regions = 4 // region 1 starts at 1/4 of the page, region 3 at 3/4
 	in, err := Open(InodeConfig{Dir: cfg.Dir, FileSize: cfg.Size, PageSize: 4096, Slots: 3, Strategy: cfg.Strategy, Regions: regions, Delay: cfg.Delay, Direct: true})
 	if err != nil {
@@ -81,17 +93,97 @@ func HoleTest(ctx context.Context, cfg HoleConfig) (HoleResult, error) {
 		b.Role = RoleFaulter
 	}
 	n := in.npages
+	if err := holePrepare(in, a, fl, cfg); err != nil {
+		return HoleResult{}, err
+	}
+	if err := holeThreads(ctx, in, a, b, fl, cfg); err != nil {
+		return HoleResult{}, err
+	}
+	return holeReadBack(in, b, n)
+}
+
+// holeThreads runs the two threads and the flusher over the file.
+func holeThreads(ctx context.Context, in *Inode, a, b, fl *Worker, cfg HoleConfig) (err error) {
+	n := in.npages
+	// The two threads walk the file in step, as holetest's two threads do
+	// when they run at the same speed: a stores into page p once b has
+	// started page p. (Unpaced, the store thread races far ahead of the
+	// write thread and the two never meet on a page.)
+	var stop atomic.Bool
+	var bAt atomic.Int64
+	bAt.Store(-1)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return protected("holetest store thread", func() error {
+			for p := 0; p < n && gctx.Err() == nil; p++ {
+				for bAt.Load() < int64(p) && gctx.Err() == nil {
+					yield()
+				}
+				if err := a.store(in, p, false); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	g.Go(func() error {
+		return protected("holetest second thread", func() error { return holeSecond(in, b, cfg, n, gctx, &bAt) })
+	})
+	flDone := make(chan error, 1)
+	go func() {
+		flDone <- protected("holetest flusher", func() error {
+			for !stop.Load() {
+				for p := 0; p < n && !stop.Load(); p++ {
+					if in.pages[p].state.Load()&pgDirty != 0 {
+						if err := fl.writebackPage(in, p, false); err != nil {
+							return err
+						}
+					}
+				}
+				yield()
+			}
+			return nil
+		})
+	}()
+	err = g.Wait()
+	stop.Store(true)
+	var fe *FaultError
+	if errors.As(err, &fe) {
+		// The faulted thread's locks stay held; the flusher may be stuck
+		// behind them. Give it a moment, then return the fault.
+		select {
+		case <-flDone:
+		case <-time.After(5 * time.Second):
+		}
+		return err
+	}
+	if ferr := <-flDone; err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// holePrepare makes the file of cfg.Kind and, with cfg.PreRead, reads
+// one byte of every page first (fstests 344 -r).
+func holePrepare(in *Inode, a, fl *Worker, cfg HoleConfig) error {
+	n := in.npages
 	switch cfg.Kind {
 	case HoleZeroed:
 		for p := 0; p < n; p++ {
 			if err := a.store(in, p, false); err != nil {
-				return HoleResult{}, err
+				return err
 			}
 			in.putStamp(p, 1, 0)
 		}
 		for p := 0; p < n; p++ {
 			if err := fl.writebackPage(in, p, true); err != nil {
-				return HoleResult{}, err
+				return err
 			}
 		}
 	case HoleFallocated:
@@ -102,77 +194,40 @@ func HoleTest(ctx context.Context, cfg HoleConfig) (HoleResult, error) {
 	if cfg.PreRead {
 		for p := 0; p < n; p++ {
 			if _, err := a.load(in, p, true, false); err != nil {
-				return HoleResult{}, err
-			}
-		}
-	}
-	// The two threads walk the file in step, as holetest's two threads do
-	// when they run at the same speed: a stores into page p once b has
-	// started page p. (Unpaced, the store thread races far ahead of the
-	// write thread and the two never meet on a page.)
-	var stop atomic.Bool
-	var bAt atomic.Int64
-	bAt.Store(-1)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		for p := 0; p < n && gctx.Err() == nil; p++ {
-			for bAt.Load() < int64(p) && gctx.Err() == nil {
-				yield()
-			}
-			if err := a.store(in, p, false); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
-	g.Go(func() error {
-		defer bAt.Store(int64(n))
-		for p := 0; p < n && gctx.Err() == nil; p++ {
-			bAt.Store(int64(p))
-			if !cfg.PWrite {
-				if err := b.store(in, p, false); err != nil {
-					return err
-				}
-				continue
+	}
+	return nil
+}
+
+// holeSecond is the second thread: it stores, or pwrite()s until the
+// write is not short, into every page in step.
+func holeSecond(in *Inode, b *Worker, cfg HoleConfig, n int, gctx context.Context, bAt *atomic.Int64) error {
+	defer bAt.Store(int64(n))
+	for p := 0; p < n && gctx.Err() == nil; p++ {
+		bAt.Store(int64(p))
+		if !cfg.PWrite {
+			if err := b.store(in, p, false); err != nil {
+				return err
 			}
-			for {
-				before := b.ctr.ShortWrites
-				if err := b.write(in, p, 1, cfg.FailRate); err != nil {
-					return err
-				}
-				if b.ctr.ShortWrites == before {
-					break
-				}
+			continue
+		}
+		for {
+			before := b.ctr.ShortWrites
+			if err := b.write(in, p, 1, cfg.FailRate); err != nil {
+				return err
+			}
+			if b.ctr.ShortWrites == before {
+				break
 			}
 		}
-		return nil
-	})
-	flDone := make(chan error, 1)
-	go func() {
-		for !stop.Load() {
-			for p := 0; p < n && !stop.Load(); p++ {
-				if in.pages[p].state.Load()&pgDirty != 0 {
-					if err := fl.writebackPage(in, p, false); err != nil {
-						flDone <- err
-						return
-					}
-				}
-			}
-			yield()
-		}
-		flDone <- nil
-	}()
-	err = g.Wait()
-	stop.Store(true)
-	if ferr := <-flDone; err == nil {
-		err = ferr
 	}
-	if err != nil {
-		return HoleResult{}, err
-	}
-	if ctx.Err() != nil {
-		return HoleResult{}, ctx.Err()
-	}
+	return nil
+}
+
+// holeReadBack reads every page back: both ids must be there.
+func holeReadBack(in *Inode, b *Worker, n int) (HoleResult, error) {
 	res := HoleResult{Pages: n, First: -1, ShortWrites: b.ctr.ShortWrites, CleanupPunched: b.ctr.CleanupPunched}
 	for p := 0; p < n; p++ {
 		var ida, idb uint64
