@@ -406,3 +406,135 @@ func LockTablesHTML(sums []CellSummary) (template.HTML, error) {
 	}
 	return template.HTML(b.String()), nil
 }
+
+// The side-by-side table: for each group of cells run with -locks (same
+// scenario, threads, target, ...), one row per lock class and role and,
+// per cell, waits/op and total wait (medians over repetitions; a kernel
+// cell's sites of one class summed, its waits on no model lock as
+// "other"). So the model's "rwsem: MK faulter" and the kernel's "btrfs:
+// MK faulter (btrfs_page_mkwrite)" stand on one row.
+
+// lockClassOrder orders the side-by-side rows: the lock order, then pairs,
+// then other.
+var lockClassOrder = map[string]int{"IO": 1, "MM": 2, "IL": 3, "MK": 4, "ER": 5, "F": 6, "IX": 7}
+
+func lockClassRank(c string) int {
+	if r, ok := lockClassOrder[c]; ok {
+		return r
+	}
+	if c == "other" {
+		return 100
+	}
+	return 50
+}
+
+type lockClassRole struct{ class, role string }
+
+// lockByClass is one cell's waits and total wait per class and role,
+// medians over its repetitions.
+func lockByClass(s *CellSummary) map[lockClassRole][2]float64 {
+	type acc struct{ waits, total, ops float64 }
+	m := map[lockClassRole]*acc{}
+	for i := range s.Locks {
+		l := &s.Locks[i]
+		c := l.Class
+		if c == "" {
+			c = "other"
+		}
+		k := lockClassRole{c, l.Role}
+		a := m[k]
+		if a == nil {
+			a = &acc{}
+			m[k] = a
+		}
+		a.waits += l.Waits.Median
+		a.total += l.WaitTotal.Median
+		a.ops = math.Max(a.ops, l.Ops.Median)
+	}
+	out := map[lockClassRole][2]float64{}
+	for k, a := range m {
+		if a.waits == 0 {
+			continue
+		}
+		wpo := math.NaN()
+		if a.ops > 0 {
+			wpo = a.waits / a.ops
+		}
+		out[k] = [2]float64{wpo, a.total}
+	}
+	return out
+}
+
+// writeTextLockCompare writes the side-by-side tables of groups with two
+// or more cells that have lock waits.
+func writeTextLockCompare(ew *errWriter, sums []CellSummary) error {
+	for _, g := range groupCells(sums) {
+		var cells []*CellSummary
+		for _, s := range g.cells {
+			if s.Config.Locks && s.LockInfo != nil && s.LockInfo.Unavailable == "" {
+				cells = append(cells, s)
+			}
+		}
+		if len(cells) < 2 {
+			continue
+		}
+		by := make([]map[lockClassRole][2]float64, len(cells))
+		seen := map[lockClassRole]bool{}
+		var rows []lockClassRole
+		for i, s := range cells {
+			by[i] = lockByClass(s)
+			for k := range by[i] {
+				if !seen[k] {
+					seen[k] = true
+					rows = append(rows, k)
+				}
+			}
+		}
+		sort.Slice(rows, func(i, j int) bool {
+			a, b := rows[i], rows[j]
+			if ra, rb := lockClassRank(a.class), lockClassRank(b.class); ra != rb {
+				return ra < rb
+			}
+			if a.class != b.class {
+				return a.class < b.class
+			}
+			return a.role < b.role
+		})
+		ew.printf("\nlock waits side by side: %s (waits/op and total wait per lock and role)\n", g.label)
+		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "  lock\trole")
+		for _, s := range cells {
+			fmt.Fprintf(tw, "\t%s\t", lockCellLabel(s))
+		}
+		fmt.Fprintf(tw, "\n")
+		for _, k := range rows {
+			fmt.Fprintf(tw, "  %s\t%s", k.class, k.role)
+			for i := range cells {
+				v, ok := by[i][k]
+				if !ok {
+					fmt.Fprintf(tw, "\t-\t-")
+					continue
+				}
+				fmt.Fprintf(tw, "\t%s/op\t%s", formatLockPerOp(v[0]), formatNanos(v[1]))
+			}
+			fmt.Fprintf(tw, "\n")
+		}
+		if len(rows) == 0 {
+			fmt.Fprintf(tw, "  no lock waits\n")
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return ew.err
+}
+
+// lockCellLabel names a cell's column: the strategy ("kernel(btrfs)" for
+// the kernel engine) with its options.
+func lockCellLabel(s *CellSummary) string {
+	l := StrategyLabel(s.Config)
+	if s.Config.Options != "" {
+		l += " (" + s.Config.Options + ")"
+	}
+	return l
+}

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,7 @@ import (
 )
 
 // locksFixture is the fixture with -locks on: its first cell gets the
-// model's lock rows (two repetitions, the second without MK waits), and a
+// model's lock rows (its last repetition without MK waits), and a
 // kernel cell with the kernel's sites is added.
 func locksFixture() *results.File {
 	f := fixture()
@@ -26,7 +27,7 @@ func locksFixture() *results.File {
 			{Class: "IO", Role: "fsync", Source: results.LockSourceModel, Ops: 10, Acquisitions: 10, Holds: 10,
 				HoldTotal: 50 * time.Millisecond, Hold: results.Latency{P99: 9 * time.Millisecond, Max: 9 * time.Millisecond}},
 		}
-		if i == 0 {
+		if i < len(c.Reps)-1 {
 			r.Locks = append(r.Locks, results.LockStat{Class: "MK", Role: "faulter", Source: results.LockSourceModel, Ops: 1000,
 				Acquisitions: 800, Contentions: 20, WaitTotal: 40 * time.Millisecond, Wait: results.Latency{P99: 5 * time.Millisecond, Max: 6 * time.Millisecond}})
 		}
@@ -94,6 +95,19 @@ func TestLockText(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("text output lacks %q:\n%s", want, out)
 		}
+	}
+	// The side-by-side table puts the model's and the kernel's MK waits of
+	// the faulters on one row.
+	i := strings.Index(out, "lock waits side by side: ")
+	if i < 0 {
+		t.Fatalf("no side-by-side table:\n%s", out)
+	}
+	side := out[i:]
+	if !strings.Contains(side, "kernel(tmpfs)") || !regexp.MustCompile(`MK\s+faulter\s+0\.02/op\s+40ms\s+0\.01/op\s+100ms`).MatchString(side) {
+		t.Errorf("side-by-side table lacks the MK faulter row of both cells:\n%s", side)
+	}
+	if !regexp.MustCompile(`IO/MK\s+fsync\s+-\s+-\s+0\.1/op\s+2ms`).MatchString(side) {
+		t.Errorf("side-by-side table lacks the kernel's IO/MK fsync row:\n%s", side)
 	}
 	// Without -locks the table is not shown (it is in the JSON all the same).
 	for i := range f.Cells {

@@ -42,6 +42,9 @@ func writeText(w io.Writer, f *results.File, sums []CellSummary) error {
 			return err
 		}
 	}
+	if err := writeTextLockCompare(ew, sums); err != nil { // locks.go
+		return err
+	}
 	if f.Verify != nil {
 		ew.printf("\n")
 		if err := writeTextVerify(ew, f.Verify); err != nil {
