@@ -269,11 +269,7 @@ func (b *pageBuilder) addSource(label string, f *results.File) *htmlSource {
 	if !f.Created.IsZero() {
 		src.Created = f.Created.UTC().Format(time.RFC3339)
 	}
-	fs := f.Findings
-	if fs == nil {
-		fs = Findings(f)
-	}
-	src.Preamble, src.Findings = FindingsPreamble(f), FindingSections(fs)
+	src.Preamble, src.Findings = FindingsPreamble(f), FindingSections(Findings(f))
 	if f.Verify != nil {
 		src.Verify = verifyTable(f.Verify)
 		src.Verdict = VerifyVerdict(f.Verify)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"image/png"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -123,5 +125,48 @@ func TestHTMLNoFiles(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "</html>") {
 		t.Errorf("WriteHTML(nil) wrote an incomplete page")
+	}
+}
+
+// TestReportDirMerges writes the report directory of two files, as
+// `lockbench report a.json b.json -o DIR` does: every image the page
+// shows is a PNG beside it, the two files' charts have distinct names,
+// and each file has its column.
+func TestReportDirMerges(t *testing.T) {
+	dir := t.TempDir()
+	a, b := fixture(), secondMachine()
+	if err := WriteReportDir(dir, []*results.File{a, b}); err != nil {
+		t.Fatalf("WriteReportDir = %v", err)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := Charts(a)
+	cb, _ := Charts(b)
+	srcs := regexp.MustCompile(`<img src="([^"]*)"`).FindAllStringSubmatch(string(page), -1)
+	if len(srcs) != len(ca)+len(cb) {
+		t.Errorf("page shows %d images; want %d (both files' charts)", len(srcs), len(ca)+len(cb))
+	}
+	seen := map[string]bool{}
+	for _, m := range srcs {
+		name := m[1]
+		if seen[name] || strings.ContainsAny(name, "/:") {
+			t.Errorf("image src %q is repeated or not a file beside the page", name)
+		}
+		seen[name] = true
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Errorf("image %s: %v", name, err)
+			continue
+		}
+		if _, err := png.Decode(bytes.NewReader(raw)); err != nil {
+			t.Errorf("image %s is not a PNG: %v", name, err)
+		}
+	}
+	for _, host := range []string{"A bench-a", "B bench-b"} {
+		if !strings.Contains(string(page), "<h3>"+host+": fsync-storm") {
+			t.Errorf("page has no chart column for %s", host)
+		}
 	}
 }

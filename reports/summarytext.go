@@ -10,14 +10,12 @@ import (
 
 // WriteFindings writes the one-screen summary of a study: the machine in
 // one line, the findings by section, and the verify verdict in one line.
-// The findings are f.Findings when the file carries them, else computed.
+// The findings are computed from the cells (a file's stored findings are
+// for other readers; a newer lockbench may ask better questions).
 func WriteFindings(w io.Writer, f *results.File) error {
 	ew := &errWriter{w: w}
 	ew.printf("machine: %s\n", describeMachine(f.Machine))
-	fs := f.Findings
-	if fs == nil {
-		fs = Findings(f)
-	}
+	fs := Findings(f)
 	ew.printf("%s\n", FindingsPreamble(f))
 	for _, s := range FindingSections(fs) {
 		ew.printf("%s\n", s.Heading)

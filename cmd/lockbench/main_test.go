@@ -221,6 +221,12 @@ func badInputs(notDir, schema99 string) []badInput {
 		{"verify with two targets", []string{"verify", "-target", "tmpfs,dir:/nonexistent/x", "-strategy", "none", "-scenario", "punch", "-budget", "10ms"}, 2, []string{"-target"}},
 		{"verify holetest size not page aligned", []string{"verify", "-holetest-sizes", "1M,1000"}, 2, []string{"-holetest-sizes", `"1000"`, "multiple of 4096"}},
 
+		// The default study: its own flags, checked before measuring.
+		{"study unknown flag", []string{"-bogus"}, 2, []string{"-bogus"}},
+		{"study empty -o", []string{"-o", ""}, 2, []string{"-o", "-report-dir"}},
+		{"study -report-dir is a file", []string{"-report-dir", notDir}, 2, []string{"-report-dir", notDir, "not a directory"}},
+		{"study -o in a missing directory", []string{"-o", "/nonexistent/r.json"}, 2, []string{"-o", "/nonexistent", "does not exist"}},
+
 		// report.
 		{"report without files", []string{"report"}, 2, []string{"report", "results files"}},
 		{"report of another schema version", []string{"report", schema99}, 1, []string{schema99, "schema version 99", "version 1"}},

@@ -47,7 +47,7 @@ var (
 	fullStudy = studySize{"default", 6, 200 * time.Millisecond, "800ms"}
 	// quickStudy has 4, the fewest for a Mann-Whitney p below 0.05; about
 	// a minute.
-	quickStudy = studySize{"quick", 4, 120 * time.Millisecond, "300ms"}
+	quickStudy = studySize{"quick", 4, 60 * time.Millisecond, "200ms"}
 )
 
 // studyWindow is the time-series window: 200 windows over a 200ms
@@ -56,7 +56,7 @@ const studyWindow = time.Millisecond
 
 func cmdStudy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("lockbench")
-	quick := fs.Bool("quick", false, "a shorter study (4 reps of 120ms per cell, verify 300ms per cell): about a minute")
+	quick := fs.Bool("quick", false, "a shorter study (4 reps of 60ms per cell, verify 200ms per cell): about a minute and a half")
 	verbose := fs.Bool("v", false, "also print every cell's table")
 	out := fs.String("o", "lockbench-results.json", "results file (JSON)")
 	reportDir := fs.String("report-dir", "lockbench-report", "report directory: index.html and its PNG charts")
@@ -162,22 +162,18 @@ func runStudy(ctx context.Context, size studySize, seed uint64, quiet, locks boo
 		start := time.Now()
 		var grids []grid
 		total := len(vp.strategies) * (len(vp.scenarios) + min(len(vp.holetest), 1))
-		for i, p := range plans {
+		for _, p := range plans {
 			printNote(stderr, p.note)
-			g := grid{strategies: p.strategies, scenarios: p.scenarios, threads: p.threads, targets: targets, reps: flags[i].reps, runs: p.runsCell}
+			g := grid{strategies: p.strategies, scenarios: p.scenarios, threads: p.threads, targets: targets, reps: 1, runs: p.runsCell}
 			grids = append(grids, g)
-			total += g.cells()
+			total += g.cells() * size.reps
 		}
 		progress := newProgress(stderr, total, quiet)
 		defer progress.done()
-		for i, g := range grids {
-			s := &session{f: flags[i], p: plans[i], machine: machine, file: file, progress: progress}
-			err := s.runCells(ctx, g)
-			measured = time.Since(start)
-			if err != nil || ctx.Err() != nil {
-				return err
-			}
-			progress.base += g.cells()
+		err := measureInterleaved(ctx, grids, flags, plans, machine, file, progress, size.reps)
+		measured = time.Since(start)
+		if err != nil || ctx.Err() != nil {
+			return err
 		}
 		var tmpfs []hardware.Target
 		for _, t := range targets {
@@ -199,6 +195,53 @@ func runStudy(ctx context.Context, size studySize, seed uint64, quiet, locks boo
 		file.Incomplete = true
 	}
 	return file, measured, err
+}
+
+// measureInterleaved runs the grids reps times over, one repetition of
+// every cell per pass, and gathers the passes' repetitions into one cell
+// each: a drift of the machine (another job, the page cache, the CPU's
+// clock) then spreads over every strategy instead of favouring the one
+// that ran first. Note: run's order (all repetitions of a cell back to
+// back) would put "none", the baseline, first in every group.
+func measureInterleaved(ctx context.Context, grids []grid, flags []*runFlags, plans []*plan, machine hardware.Machine,
+	file *results.File, progress *progress, reps int) error {
+	type key struct {
+		strategy, scenario, target string
+		threads                    int
+	}
+	at := map[key]int{}
+	for pass := 0; pass < reps; pass++ {
+		for i, g := range grids {
+			one := *flags[i]
+			one.reps = 1
+			part := &results.File{}
+			s := &session{f: &one, p: plans[i], machine: machine, file: part, progress: progress}
+			err := s.runCells(ctx, g)
+			for _, c := range part.Cells {
+				c.Config.Reps = reps
+				k := key{c.Config.Strategy, c.Config.Scenario, c.Config.Target, c.Config.Threads}
+				j, ok := at[k]
+				if !ok {
+					at[k] = len(file.Cells)
+					file.Cells = append(file.Cells, c)
+					continue
+				}
+				for _, r := range c.Reps {
+					r.Index = len(file.Cells[j].Reps)
+					file.Cells[j].Reps = append(file.Cells[j].Reps, r)
+				}
+				file.Cells[j].Incomplete = file.Cells[j].Incomplete || c.Incomplete
+			}
+			progress.base += g.cells()
+			if err != nil || ctx.Err() != nil {
+				for j := range file.Cells {
+					file.Cells[j].Incomplete = file.Cells[j].Incomplete || len(file.Cells[j].Reps) < reps
+				}
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // studyVerifyPlan is verify's defaults at the study's budget, with a 1 MiB
