@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -247,4 +248,121 @@ func TestKernelNoPunchHole(t *testing.T) {
 		t.Errorf("Run(kernel, fault-scale) on ramfs = %v; want it to run (it does not punch)", err)
 	}
 	checkEmptyDir(t, dir)
+}
+
+// TestKernelOps checks each real operation's effect on the real file, on
+// tmpfs and on the temp dir: a store and a load through the mapping, a zap,
+// pwrite (whole and copied short for real), pread, punch, truncate, and the
+// paced fsync, flusher and reclaimer.
+func TestKernelOps(t *testing.T) {
+	for name, dir := range kernelDirs(t) {
+		t.Run(name, func(t *testing.T) {
+			const ps = 4096
+			sc := Scenario{Name: "ops", FileSize: 64 * ps, WritePages: 2, PunchPages: 2, Stores: 1, Roles: []RoleSpec{
+				{Role: RoleFaulter, Share: 0.5}, {Role: RoleWriter, Share: 0.5}, {Role: RoleReader, Count: 1},
+				{Role: RolePuncher, Count: 1}, {Role: RoleFsync, Count: 1}, {Role: RoleFlusher, Count: 1}, {Role: RoleReclaimer, Count: 1}}}
+			cfg := kernelConfig(t, sc, dir)
+			if err := cfg.setDefaults(); err != nil {
+				t.Fatal(err)
+			}
+			plan := sc.workerPlan(2)
+			k, err := openKernel(&cfg, plan, regionsFor(plan, ps))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := k.close(); err != nil {
+					t.Error(err)
+				}
+				checkEmptyDir(t, dir)
+			}()
+			workers, _ := newWorkers(&cfg, plan)
+			byRole := map[Role]*Worker{}
+			for _, w := range workers {
+				w.win = newSeries(cfg.Clock, cfg.Clock.Now(), time.Second)
+				if byRole[w.Role] == nil {
+					byRole[w.Role] = w
+				}
+			}
+			fa, wr, rd := byRole[RoleFaulter], byRole[RoleWriter], byRole[RoleReader]
+			region := func(w *Worker, p int) uint64 {
+				b := make([]byte, 8)
+				if _, err := unix.Pread(k.fd, b, int64(p*ps+(w.data%k.regions)*k.regSize)); err != nil {
+					t.Fatal(err)
+				}
+				return binary.LittleEndian.Uint64(b)
+			}
+
+			k.store(fa, k.kw[fa.ID], 3)
+			stamp := k.kw[fa.ID].shadow[3].stamp
+			if got := region(fa, 3); stamp == 0 || got != stamp {
+				t.Errorf("store: the file holds %#x at page 3; want the stamp %#x", got, stamp)
+			}
+			if err := unix.Madvise(k.data[3*ps:4*ps], unix.MADV_DONTNEED); err != nil {
+				t.Fatal(err)
+			}
+			k.load(fa, k.kw[fa.ID], 3)
+			if k.kw[fa.ID].sink != stamp || fa.ops[KStore] != 1 || fa.ops[KLoad] != 1 {
+				t.Errorf("load after zap read %#x (%d stores, %d loads); want %#x, 1, 1", k.kw[fa.ID].sink, fa.ops[KStore], fa.ops[KLoad], stamp)
+			}
+
+			if err := k.write(wr, k.kw[wr.ID], 5, 2, 0); err != nil {
+				t.Fatal(err)
+			}
+			for p := 5; p < 7; p++ {
+				if got, want := region(wr, p), k.kw[wr.ID].shadow[p].stamp; want == 0 || got != want {
+					t.Errorf("pwrite: page %d holds %#x; want %#x", p, got, want)
+				}
+			}
+			if err := k.write(wr, k.kw[wr.ID], 8, 2, 1); err != nil {
+				t.Fatal(err)
+			}
+			if wr.ctr.ShortWrites != 1 || k.kw[wr.ID].shadow[8].stamp == 0 || k.kw[wr.ID].shadow[9].stamp != 0 {
+				t.Errorf("failed pwrite: %d short writes, page 8 stamp %#x, page 9 stamp %#x; want 1 short copy that wrote page 8's stamp and ended the write",
+					wr.ctr.ShortWrites, k.kw[wr.ID].shadow[8].stamp, k.kw[wr.ID].shadow[9].stamp)
+			}
+			if got := region(wr, 8); got != k.kw[wr.ID].shadow[8].stamp {
+				t.Errorf("failed pwrite: page 8 holds %#x; want the stamp of its short copy", got)
+			}
+
+			if err := k.read(rd, k.kw[rd.ID], 5, 2); err != nil {
+				t.Fatal(err)
+			}
+			if got := binary.LittleEndian.Uint64(k.kw[rd.ID].rbuf[(wr.data%k.regions)*k.regSize:]); got != k.kw[wr.ID].shadow[5].stamp {
+				t.Errorf("pread: page 5 read %#x; want %#x", got, k.kw[wr.ID].shadow[5].stamp)
+			}
+
+			if err := k.punch(byRole[RolePuncher], 5, 2); err != nil {
+				t.Fatal(err)
+			}
+			if got := region(wr, 5); got != 0 || k.started[5].Load() != 1 || k.finished[5].Load() != 1 {
+				t.Errorf("punch: page 5 holds %#x (started %d, finished %d); want zeros, 1, 1", got, k.started[5].Load(), k.finished[5].Load())
+			}
+
+			k.store(fa, k.kw[fa.ID], 40)
+			if err := k.truncate(byRole[RolePuncher], 32); err != nil {
+				t.Fatal(err)
+			}
+			var st unix.Stat_t
+			if err := unix.Fstat(k.fd, &st); err != nil {
+				t.Fatal(err)
+			}
+			if got := region(fa, 40); got != 0 || st.Size != 64*ps || k.tgen.Load() != 2 {
+				t.Errorf("truncate: page 40 holds %#x, size %d, generation %d; want zeros, %d, 2", got, st.Size, k.tgen.Load(), 64*ps)
+			}
+
+			for _, r := range []Role{RoleFsync, RoleFlusher, RoleReclaimer} {
+				w := byRole[r]
+				var stop atomic.Bool
+				time.AfterFunc(20*time.Millisecond, func() { stop.Store(true) })
+				if err := k.backgroundLoop(w, k.kw[w.ID], RoleSpec{Role: r, Interval: time.Millisecond}, &stop); err != nil {
+					t.Fatalf("%s: %v", r, err)
+				}
+				kind := map[Role]Kind{RoleFsync: KFsync, RoleFlusher: KWriteback, RoleReclaimer: KReclaim}[r]
+				if w.ops[kind] == 0 {
+					t.Errorf("%s: no %s in 20ms at one per ms", r, kind)
+				}
+			}
+		})
+	}
 }
