@@ -212,6 +212,9 @@ type Violation struct {
 type Matrix struct {
 	Budget string       `json:"budget"`
 	Cells  []VerifyCell `json:"cells"`
+	// FSType is the filesystem of the target verify ran on: the kernel
+	// column reads kernel(<fs>).
+	FSType string `json:"fs_type,omitempty"`
 }
 
 // VerifyCell is one strategy x scenario verdict.

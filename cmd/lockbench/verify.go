@@ -214,7 +214,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	return withTargets(ctx, p.targets, stderr, func(targets []hardware.Target) error {
-		m := &results.Matrix{Budget: v.budget}
+		m := &results.Matrix{Budget: v.budget, FSType: targets[0].FSType}
 		progress := newProgress(stderr, len(p.strategies)*(len(p.scenarios)+min(len(p.holetest), 1)), false)
 		runErr := verifyMatrix(ctx, &v, p, targets[0], m, progress)
 		if runErr == nil && ctx.Err() == nil {
@@ -434,6 +434,9 @@ func writeMatrix(w io.Writer, m *results.Matrix, sts, scs []string) error {
 	fmt.Fprintf(tw, "race oracle, budget %s per cell\n", m.Budget)
 	fmt.Fprint(tw, "SCENARIO\tRACE")
 	for _, s := range sts {
+		if s == hotpath.KernelName && m.FSType != "" {
+			s += "(" + m.FSType + ")"
+		}
 		fmt.Fprintf(tw, "\t%s", s)
 	}
 	fmt.Fprintln(tw)

@@ -138,6 +138,9 @@ func TestVerifyKernel(t *testing.T) {
 			t.Errorf("kernel ran %s, which has no real counterpart", sc)
 		}
 	}
+	if !strings.Contains(got.stdout, "kernel(") || f.Verify.FSType == "" {
+		t.Errorf("verify names the kernel column without its filesystem (fs_type %q):\n%s", f.Verify.FSType, got.stdout)
+	}
 	if c := seen["control"]; c.Verdict != "violated" || !c.Matches || !strings.Contains(c.Detail, "I1") {
 		t.Errorf("kernel control = %+v; want the destroyed store caught as I1", c)
 	}
