@@ -190,6 +190,14 @@ func addKernelShare(q question, fs []results.Finding, k *CellSummary) {
 	}
 }
 
+// measureLabel is a measure's name for people.
+func measureLabel(m string) string {
+	if m == "mean90" {
+		return "mean of the fastest 90%"
+	}
+	return m
+}
+
 // measureOf returns the estimate q asks for of an operation of cell c.
 func measureOf(c *CellSummary, o *OpSummary, measure string) Estimate {
 	switch measure {
@@ -269,7 +277,7 @@ func threadsText(n int) string {
 // p=0.002", or "rwsem's write-fault p99: no difference detected from none
 // (p=0.39)".
 func findingClause(f results.Finding, cost bool) string {
-	what := f.Op + " " + f.Measure
+	what := f.Op + " " + measureLabel(f.Measure)
 	if !f.Significant {
 		return fmt.Sprintf("%s's %s: no difference detected from %s (%s)", f.Strategy, what, f.Versus, notFoundNumbers(f))
 	}
@@ -353,7 +361,7 @@ func FindingSections(fs []results.Finding) []FindingSection {
 	var secs []*section
 	for _, f := range fs {
 		q := questionOf(f)
-		h := fmt.Sprintf("%s, %s: %s %s %s", f.Scenario, threadsText(f.Threads), f.Role, f.Op, f.Measure)
+		h := fmt.Sprintf("%s, %s: %s %s %s", f.Scenario, threadsText(f.Threads), f.Role, f.Op, measureLabel(f.Measure))
 		if q.what != "" {
 			h += " (" + q.what + ")"
 		}
@@ -377,10 +385,15 @@ func FindingSections(fs []results.Finding) []FindingSection {
 	}
 	for i, sc := range secs {
 		out[i].Targets = sc.targets
+		// Rows without a difference on any target share one line per
+		// versus, so the summary stays one screen.
+		quiet := map[string][]string{}
+		quietP := map[string]float64{}
+		var quietOrder []string
 		for _, k := range sc.rows {
 			row := FindingRow{Label: k.strategy + " vs " + k.versus}
-			var parts, ps []string
-			any := false
+			var parts []string
+			any, minP := false, 1.0
 			for _, t := range sc.targets {
 				f, ok := sc.cells[k][t]
 				if !ok {
@@ -391,14 +404,23 @@ func FindingSections(fs []results.Finding) []FindingSection {
 				row.Cells = append(row.Cells, c)
 				any = any || f.Significant
 				parts = append(parts, t+" "+c.Text)
-				ps = append(ps, t+" "+notFoundNumbers(f))
+				minP = math.Min(minP, f.P)
 			}
 			out[i].Rows = append(out[i].Rows, row)
-			line := row.Label + ": " + strings.Join(parts, "; ")
-			if !any {
-				line = row.Label + ": no difference detected (" + strings.Join(ps, ", ") + ")"
+			if any {
+				out[i].Lines = append(out[i].Lines, row.Label+": "+strings.Join(parts, "; "))
+				continue
 			}
-			out[i].Lines = append(out[i].Lines, line)
+			if _, ok := quiet[k.versus]; !ok {
+				quietOrder = append(quietOrder, k.versus)
+				quietP[k.versus] = minP
+			}
+			quietP[k.versus] = math.Min(quietP[k.versus], minP)
+			quiet[k.versus] = append(quiet[k.versus], k.strategy)
+		}
+		for _, v := range quietOrder {
+			out[i].Lines = append(out[i].Lines, fmt.Sprintf("%s vs %s: no difference detected on any target (smallest p=%s)",
+				strings.Join(quiet[v], ", "), v, strings.TrimPrefix(formatP(quietP[v]), "p=")))
 		}
 	}
 	return out

@@ -246,9 +246,11 @@ type Finding struct {
 	TargetLabel string `json:"target_label"`
 	Op          string `json:"op"`
 	Role        string `json:"role"`
-	Measure     string `json:"measure"` // "mean", "p50", "p99", "ops/s"
-	Strategy    string `json:"strategy"`
-	Versus      string `json:"versus"`
+	// Measure is "mean90" (the mean of the fastest 90% of operations),
+	// "mean", "p50", "p99" or "ops/s".
+	Measure  string `json:"measure"`
+	Strategy string `json:"strategy"`
+	Versus   string `json:"versus"`
 	// Ratio is the Hodges-Lehmann ratio Strategy/Versus (the median of the
 	// pairwise ratios of repetitions), in [RatioLo, RatioHi] at Level.
 	Ratio   float64 `json:"ratio"`
