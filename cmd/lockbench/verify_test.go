@@ -35,9 +35,6 @@ func TestVerifyMatrix(t *testing.T) {
 			t.Logf("run(%q) printed:\n%s", args, got.stdout)
 		}
 	}()
-	if got.err != nil || got.code != 0 {
-		t.Errorf("run(%q) = %v, exit %d; want nil, 0 (the matrix matches its expectations)", args, got.err, got.code)
-	}
 	for _, w := range []string{"race oracle", "SCENARIO", "results: " + path} {
 		if !strings.Contains(got.stdout, w) {
 			t.Errorf("verify output does not contain %q", w)
@@ -56,6 +53,14 @@ func TestVerifyMatrix(t *testing.T) {
 	cells := map[string]results.VerifyCell{}
 	for _, c := range f.Verify.Cells {
 		cells[c.Strategy+"/"+c.Scenario] = c
+	}
+	// A race is a matter of timing: on a loaded machine none may slip
+	// through both seeds of a cell. Such a cell gets a second, longer
+	// chance (more seeds, a longer budget) before the test calls the
+	// oracle blind; every other mismatch fails at once.
+	retried := retryMissedRaces(t, cells, tgt)
+	if (got.err != nil || got.code != 0) && !onlyRetried(cells, retried) {
+		t.Errorf("run(%q) = %v, exit %d; want nil, 0 (the matrix matches its expectations)", args, got.err, got.code)
 	}
 	if len(f.Verify.Cells) != len(sts)*len(scs) || len(cells) != len(f.Verify.Cells) {
 		t.Errorf("matrix has %d cells (%d distinct); want %d strategies x %d scenarios", len(f.Verify.Cells), len(cells), len(sts), len(scs))
@@ -88,7 +93,7 @@ func TestVerifyMatrix(t *testing.T) {
 			}
 			// Both seeds ran and are counted (a regression: the first
 			// seed went uncounted).
-			if wantSeeds := map[bool]int{true: 1, false: 2}[scn == "holetest"]; c.Seeds != wantSeeds || c.Reproduced > c.Seeds || c.Verdict == "violated" && c.Reproduced == 0 {
+			if wantSeeds := map[bool]int{true: 1, false: 2}[scn == "holetest"] + 4*btoi(retried[sn+"/"+scn]); c.Seeds != wantSeeds || c.Reproduced > c.Seeds || c.Verdict == "violated" && c.Reproduced == 0 {
 				t.Errorf("%s: seeds %d, reproduced %d; want %d seeds, reproduced between 1 (if violated) and that", cell, c.Seeds, c.Reproduced, wantSeeds)
 			}
 			// A violation comes with the seed and a command to replay it.
@@ -162,4 +167,54 @@ func TestMergeSeed(t *testing.T) {
 		t.Errorf("mergeSeed(safe, bad, bad2) = seeds %d, reproduced %d, ops %d, seed %d, detail %q, verdict %s; want 3, 2, 60, 2, first, violated",
 			c.Seeds, c.Reproduced, c.Ops, c.Seed, c.Detail, c.Verdict)
 	}
+}
+
+// retryMissedRaces reruns each cell in which none went uncaught with six
+// seeds of 2s, replaces the cell by the rerun's, and returns the cells it
+// reran. A cell still uncaught after that stays as it is, so the checks
+// that follow fail on it.
+func retryMissedRaces(t *testing.T, cells map[string]results.VerifyCell, tgt string) map[string]bool {
+	t.Helper()
+	retried := map[string]bool{}
+	for key, c := range cells {
+		if c.Strategy != "none" || c.Verdict == "violated" || c.Scenario == "holetest" {
+			continue
+		}
+		path := filepath.Join(t.TempDir(), "retry.json")
+		args := []string{"verify", "-strategy", "none", "-scenario", c.Scenario, "-budget", "2s", "-seeds", "6",
+			"-target", "dir:" + tgt, "-o", path}
+		got := runCLI(t.Context(), args...)
+		f, err := results.ReadFile(path)
+		if err != nil || f.Verify == nil || len(f.Verify.Cells) != 1 {
+			t.Errorf("retry run(%q) = %v, exit %d, file error %v; want one cell", args, got.err, got.code, err)
+			continue
+		}
+		t.Logf("none on %s went uncaught on 2 seeds of 1s; retried on 6 seeds of 2s: %s, %d/%d seeds reproduced",
+			c.Scenario, f.Verify.Cells[0].Verdict, f.Verify.Cells[0].Reproduced, f.Verify.Cells[0].Seeds)
+		cells[key] = f.Verify.Cells[0]
+		retried[key] = true
+	}
+	return retried
+}
+
+// onlyRetried reports whether every cell that fails its expectation was
+// retried and now matches, so the first run's exit status owes nothing
+// to any other cell.
+func onlyRetried(cells map[string]results.VerifyCell, retried map[string]bool) bool {
+	if len(retried) == 0 {
+		return false
+	}
+	for key, c := range cells {
+		if !matches(c) || retried[key] && c.Verdict != "violated" {
+			return false
+		}
+	}
+	return true
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
