@@ -91,7 +91,7 @@ func (k *kernelEngine) kernelLocks(rep *results.Rep) {
 		return
 	}
 	lt := rep.LockTrace
-	lt.Records, lt.Lost, lt.Unpaired, lt.Nested, lt.Dropped = res.Records, res.Lost, res.Unpaired, res.Nested, res.Dropped
+	lt.Records, lt.Events, lt.Lost, lt.Unpaired, lt.Nested, lt.Dropped = res.Records, res.Events, res.Lost, res.Unpaired, res.Nested, res.Dropped
 	var workers []*Worker
 	for _, w := range k.lkw {
 		if w != nil {

@@ -51,6 +51,7 @@ type LockInfo struct {
 	Full        bool   // model: every acquisition counted and exclusive hold timed
 	Unavailable string // kernel: why there are no kernel lock waits
 	Records     int64  // kernel: samples decoded, summed over repetitions
+	Events      int64  // kernel: events the kernel counted (Records + Lost when none is missing)
 	Lost        int64  // kernel: records dropped by the kernel (ring buffer full)
 	Unpaired    int64
 	Nested      int64
@@ -110,6 +111,7 @@ func summarizeLocks(c *results.Cell) ([]LockSummary, *LockInfo) {
 			info.Unavailable = lt.Unavailable
 		}
 		info.Records += lt.Records
+		info.Events += lt.Events
 		info.Lost += lt.Lost
 		info.Unpaired += lt.Unpaired
 		info.Nested += lt.Nested
@@ -215,6 +217,9 @@ func writeTextLocks(ew *errWriter, s *CellSummary) error {
 	}
 	if info.Lost > 0 {
 		ew.printf("  WARNING: the kernel dropped %d lock-wait records (ring buffer full): waits are under-counted\n", info.Lost)
+	}
+	if missing := info.Events - info.Records - info.Lost; info.Events > 0 && missing > 0 {
+		ew.printf("  WARNING: %d lock-wait events were neither read nor counted as lost\n", missing)
 	}
 	if info.Dropped > 0 {
 		ew.printf("  note: %d waits were counted but not kept for percentiles\n", info.Dropped)

@@ -56,6 +56,7 @@ type LockTrace struct {
 	// their pair, waits inside another wait (not counted again), waits not
 	// kept for percentiles.
 	Records  int64 `json:"records,omitempty"`
+	Events   int64 `json:"events,omitempty"` // events the kernel counted: Records + Lost when none is missing
 	Lost     int64 `json:"lost,omitempty"`
 	Unpaired int64 `json:"unpaired,omitempty"`
 	Nested   int64 `json:"nested,omitempty"`
