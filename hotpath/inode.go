@@ -86,7 +86,14 @@ type Inode struct {
 	retry         *strategies.RetryPolicy
 	readIOLock    bool // XFS: buffered read() takes IO(S)
 
+	// The written words (size, punchEpoch, fsyncs, inlineGen) each sit on
+	// their own pair of cache lines, apart from the words every store,
+	// fill and write reads (plans, pages, oracle, delay): a truncate or a
+	// punch would otherwise invalidate the line each fault reads.
+	// TestInodeLayout checks the distances.
+	_     [linePad]byte
 	size  atomic.Int64 // in pages
+	_     [linePad - 8]byte
 	pages []page
 	ext   []atomic.Uint32
 	seq   strategies.Seq
@@ -103,10 +110,19 @@ type Inode struct {
 	oracle *oracle // nil when the oracle is off
 	delay  *delays // nil when delay injection is off
 
+	_          [linePad]byte
 	punchEpoch atomic.Uint64 // bumped by every punch and truncate
+	_          [linePad - 8]byte
 	fsyncs     atomic.Int64
+	_          [linePad - 8]byte
 	inlineGen  atomic.Uint64 // bumped by every re-inline: a new file, for retry chains
+	_          [linePad - 8]byte
 }
+
+// linePad is the spacing that keeps a written word off the cache lines of
+// the words next to it: two 64-byte lines, because the adjacent-line
+// prefetcher pulls lines in pairs (strategies' falseSharingPad).
+const linePad = 128
 
 // InodeConfig says how to build an inode.
 type InodeConfig struct {

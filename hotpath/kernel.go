@@ -117,7 +117,10 @@ type kernelEngine struct {
 	// epoch's parity: a punch and a truncate may overlap on one page.
 	started, finished []atomic.Uint32
 	// tgen counts truncate starts and ends (odd: one is in progress);
-	// tsize[j%len] is the size, in pages, truncate j cut the file to.
+	// tsize[j%len] is the size, in pages, truncate j cut the file to. The
+	// pad keeps truncate's writes off the line of the slice headers above,
+	// which every store reads.
+	_     [linePad]byte
 	tgen  atomic.Uint64
 	tsize [256]atomic.Int64
 	// busy has busyFsync set while an fsync runs and busyPunch while a
