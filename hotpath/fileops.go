@@ -70,7 +70,9 @@ func (w *Worker) write(in *Inode, p0, n int, failRate float64) error {
 				now := in.extState(q)
 				w.runlock(in.ix, lkIX)
 				if now != extInline && in.oracle != nil {
-					w.violation(in, "I4", strategies.R4, q, fmt.Sprintf("write_begin saw INLINE, write_end saw %s on page %d", extName(now), q))
+					w.violation(in, "I4", strategies.R4, q, func() string {
+						return fmt.Sprintf("write_begin saw INLINE, write_end saw %s on page %d", extName(now), q)
+					})
 				}
 			}
 			if in.oracle != nil {
@@ -114,7 +116,9 @@ func (w *Worker) prepareWritePage(in *Inode, q int, mapped uint32) error {
 		clear(in.pageBytes(q))
 		w.ctr.Zeroed++
 		if in.oracle != nil && in.extState(q) == extWritten {
-			w.violation(in, "I3", strategies.R3, q, fmt.Sprintf("write fabricated zeros on page %d: cached mapping said %s, extent is WRITTEN", q, extName(mapped)))
+			w.violation(in, "I3", strategies.R3, q, func() string {
+				return fmt.Sprintf("write fabricated zeros on page %d: cached mapping said %s, extent is WRITTEN", q, extName(mapped))
+			})
 		}
 	}
 	pg.state.Or(pgUptodate)
@@ -166,7 +170,9 @@ func (w *Worker) cleanup(in *Inode, p, from, cend int) {
 			in.zapPTE(pg)
 			if in.oracle != nil && s&pgDirty != 0 {
 				if lost := in.oracle.liveStamps(in, b); lost != 0 {
-					w.violation(in, "I1", strategies.R1, b, fmt.Sprintf("failed write's cleanup discarded dirty page %d holding completed mmap store %s", b, stampString(lost)))
+					w.violation(in, "I1", strategies.R1, b, func() string {
+						return fmt.Sprintf("failed write's cleanup discarded dirty page %d holding completed mmap store %s", b, stampString(lost))
+					})
 				}
 			}
 			pg.state.Store(pgLocked)
@@ -247,7 +253,7 @@ func (w *Worker) writebackPage(in *Inode, p int, block bool) error {
 		return nil
 	case extHole:
 		if in.oracle != nil {
-			w.violation(in, "I1b", strategies.R1, p, fmt.Sprintf("dirty page %d has no extent (HOLE)", p))
+			w.violation(in, "I1b", strategies.R1, p, func() string { return fmt.Sprintf("dirty page %d has no extent (HOLE)", p) })
 		}
 		pg.state.And(^uint32(pgWriteback))
 		return nil
@@ -374,13 +380,15 @@ func (w *Worker) checkInvalidated(in *Inode, p0, p1 int) {
 		s := pg.state.Load()
 		if s&pgPresent == 0 {
 			if pg.pte.Load()&pteMask != pteNone {
-				w.violation(in, "I2", strategies.R2, p, fmt.Sprintf("page %d was punched but a PTE still maps it (fault-around)", p))
+				w.violation(in, "I2", strategies.R2, p, func() string { return fmt.Sprintf("page %d was punched but a PTE still maps it (fault-around)", p) })
 			}
 			continue
 		}
 		for r := 0; r < in.regions; r++ {
 			if st := in.loadStamp(p, r); st != 0 && s&pgUptodate != 0 {
-				w.violation(in, "I2", strategies.R2, p, fmt.Sprintf("page %d cached after punch holds pre-punch data %s", p, stampString(st)))
+				w.violation(in, "I2", strategies.R2, p, func() string {
+					return fmt.Sprintf("page %d cached after punch holds pre-punch data %s", p, stampString(st))
+				})
 				break
 			}
 		}

@@ -80,7 +80,9 @@ func (k *kernelEngine) sigbus(w *Worker, kw *kworker, f *MemFault) error {
 		return nil
 	}
 	w.ctr.Sigbus++
-	w.violation(nil, "I4", strategies.R4, p, fmt.Sprintf("SIGBUS for an access within EOF to page %d of the real file (%v)", p, f))
+	w.violation(nil, "I4", strategies.R4, p, func() string {
+		return fmt.Sprintf("SIGBUS for an access within EOF to page %d of the real file (%v)", p, f)
+	})
 	return nil
 }
 

@@ -2,6 +2,7 @@ package hotpath
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -65,5 +66,33 @@ func TestRunMeasuredSectionAllocs(t *testing.T) {
 				t.Errorf("%s %s: %d allocations in the measured section of %d ops; want at most %d", sn, name, b, large, 4*slack)
 			}
 		}
+	}
+}
+
+// TestViolationFormatsOnlyKept checks that a violation past the worker's
+// list formats nothing and allocates nothing (a SIGBUS on the measured
+// path, oracle off), while a kept one carries its formatted detail.
+func TestViolationFormatsOnlyKept(t *testing.T) {
+	w := testWorker(t, 0, RoleFaulter)
+	p := 1000 // boxed by Sprintf: an allocation if it were formatted
+	formatted := 0
+	detail := func() string { formatted++; return fmt.Sprintf("SIGBUS on page %d", p) }
+	w.violation(nil, "I4", strategies.R4, p, detail)
+	if len(w.oracleV) != 1 || w.oracleV[0].Detail != "SIGBUS on page 1000" || formatted != 1 {
+		t.Fatalf("first violation: kept %+v, formatted %d times; want one kept with its detail, formatted once", w.oracleV, formatted)
+	}
+	for len(w.oracleV) < maxViolationsPerWorker {
+		w.violation(nil, "I4", strategies.R4, p, detail)
+	}
+	formatted = 0
+	allocs := testing.AllocsPerRun(100, func() {
+		w.violation(nil, "I4", strategies.R4, p, func() string { return fmt.Sprintf("SIGBUS on page %d", p) })
+	})
+	w.violation(nil, "I4", strategies.R4, p, detail)
+	if allocs != 0 || formatted != 0 {
+		t.Errorf("violation past the list's %d: %v allocations, detail formatted %d times; want 0, 0", maxViolationsPerWorker, allocs, formatted)
+	}
+	if want := int64(maxViolationsPerWorker + 102); w.nViolations != want {
+		t.Errorf("nViolations = %d; want %d (every violation counted)", w.nViolations, want)
 	}
 }

@@ -66,7 +66,9 @@ func (w *Worker) store(in *Inode, p int, gup bool) error {
 			}
 		case faultSigbus:
 			w.ctr.Sigbus++
-			w.violation(in, "I4", strategies.R4, p, fmt.Sprintf("SIGBUS for a store within EOF to page %d (get_user_pages caller, fallback sigbus)", p))
+			w.violation(in, "I4", strategies.R4, p, func() string {
+				return fmt.Sprintf("SIGBUS for a store within EOF to page %d (get_user_pages caller, fallback sigbus)", p)
+			})
 			return nil
 		case faultBeyondEOF:
 			return nil

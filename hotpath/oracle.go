@@ -89,10 +89,13 @@ func stampString(s uint64) string {
 	return fmt.Sprintf("(writer %d, #%d)", owner, seq)
 }
 
-// violation records a broken invariant in the worker's own list.
-func (w *Worker) violation(in *Inode, inv string, race strategies.Race, page int, detail string) {
+// violation records a broken invariant in the worker's own list. detail
+// is called only for a violation the list keeps: a SIGBUS on the measured
+// path (oracle on or off) then formats nothing once the list is full, and
+// detail must not escape, so the caller's closure stays on its stack.
+func (w *Worker) violation(in *Inode, inv string, race strategies.Race, page int, detail func() string) {
 	if len(w.oracleV) < maxViolationsPerWorker {
-		w.oracleV = append(w.oracleV, results.Violation{Invariant: inv, Race: race.String(), Op: w.opIndex, Worker: w.ID, Page: int64(page), Detail: detail})
+		w.oracleV = append(w.oracleV, results.Violation{Invariant: inv, Race: race.String(), Op: w.opIndex, Worker: w.ID, Page: int64(page), Detail: detail()})
 	}
 	w.nViolations++
 }
@@ -136,7 +139,9 @@ func (o *oracle) fsyncEnd(w *Worker, in *Inode, snap *fsyncSnap, log []logRecord
 	for _, r := range log {
 		for b := r.Start; b < r.Start+r.Len; b++ {
 			if covered[b] {
-				w.violation(in, "I5", strategies.R5, b, fmt.Sprintf("fsync log holds overlapping extents at block %d (%s and %s)", b, extName(replay[b]), extName(r.State)))
+				w.violation(in, "I5", strategies.R5, b, func() string {
+					return fmt.Sprintf("fsync log holds overlapping extents at block %d (%s and %s)", b, extName(replay[b]), extName(r.State))
+				})
 				return
 			}
 			covered[b] = true
@@ -174,7 +179,9 @@ func (o *oracle) fsyncEnd(w *Worker, in *Inode, snap *fsyncSnap, log []logRecord
 		}
 	}
 	if !matched {
-		w.violation(in, "I5", strategies.R5, -1, fmt.Sprintf("fsync logged a layout the file never had between its start and end (%d blocks differ from the closest, %d changes during fsync)", diff, len(changes)))
+		w.violation(in, "I5", strategies.R5, -1, func() string {
+			return fmt.Sprintf("fsync logged a layout the file never had between its start and end (%d blocks differ from the closest, %d changes during fsync)", diff, len(changes))
+		})
 		return
 	}
 	if in.punchEpoch.Load() != snap.epoch {
@@ -188,7 +195,9 @@ func (o *oracle) fsyncEnd(w *Worker, in *Inode, snap *fsyncSnap, log []logRecord
 				continue
 			}
 			if replay[b] != extWritten && replay[b] != extInline {
-				w.violation(in, "I5", strategies.R5, b, fmt.Sprintf("after crash, block %d replays as %s and loses %s completed before fsync", b, extName(replay[b]), stampString(want)))
+				w.violation(in, "I5", strategies.R5, b, func() string {
+					return fmt.Sprintf("after crash, block %d replays as %s and loses %s completed before fsync", b, extName(replay[b]), stampString(want))
+				})
 				return
 			}
 			if replay[b] == extInline {
@@ -204,8 +213,10 @@ func (o *oracle) fsyncEnd(w *Worker, in *Inode, snap *fsyncSnap, log []logRecord
 			wo, ws := stampOwner(want)
 			go_, gs := stampOwner(got)
 			if got == 0 || go_ != wo || gs < ws {
-				w.violation(in, "I5", strategies.R5, b, fmt.Sprintf("after crash, block %d region %d holds %s, want %s or later (page state %#x, pte %#x, extent %s, cache holds %s)",
-					b, r, stampString(got), stampString(want), in.pages[b].state.Load(), in.pages[b].pte.Load(), extName(in.extState(b)), stampString(in.loadStamp(b, r))))
+				w.violation(in, "I5", strategies.R5, b, func() string {
+					return fmt.Sprintf("after crash, block %d region %d holds %s, want %s or later (page state %#x, pte %#x, extent %s, cache holds %s)",
+						b, r, stampString(got), stampString(want), in.pages[b].state.Load(), in.pages[b].pte.Load(), extName(in.extState(b)), stampString(in.loadStamp(b, r)))
+				})
 				return
 			}
 		}
