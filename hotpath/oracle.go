@@ -130,11 +130,28 @@ func (o *oracle) fsyncStart(w *Worker, in *Inode) *fsyncSnap {
 // when no punch or truncate ran meanwhile, every stamp completed before the
 // fsync started survives a crash (it is in a block the replay says is
 // WRITTEN, and the disk holds it or a later stamp of the same owner).
+// Each check stops at its first violation, and a later check runs only
+// when the earlier ones passed.
 func (o *oracle) fsyncEnd(w *Worker, in *Inode, snap *fsyncSnap, log []logRecord) {
+	replay, ok := o.replayLog(w, in, log)
+	if !ok || !o.layoutHeld(w, in, snap, replay) {
+		return
+	}
+	if in.punchEpoch.Load() != snap.epoch {
+		return
+	}
+	o.checkDurable(w, in, snap, replay)
+}
+
+// replayLog is the layout a crash right after fsync replays from log, per
+// block; a block not logged reads 1<<31 (it keeps its durable state,
+// unknown here). It records a violation and returns false when the log
+// holds a block twice.
+func (o *oracle) replayLog(w *Worker, in *Inode, log []logRecord) ([]uint32, bool) {
 	replay := make([]uint32, in.npages)
 	covered := make([]bool, in.npages)
 	for i := range replay {
-		replay[i] = 1 << 31 // not logged: keeps its durable state, unknown here
+		replay[i] = 1 << 31
 	}
 	for _, r := range log {
 		for b := r.Start; b < r.Start+r.Len; b++ {
@@ -142,20 +159,27 @@ func (o *oracle) fsyncEnd(w *Worker, in *Inode, snap *fsyncSnap, log []logRecord
 				w.violation(in, "I5", strategies.R5, b, func() string {
 					return fmt.Sprintf("fsync log holds overlapping extents at block %d (%s and %s)", b, extName(replay[b]), extName(r.State))
 				})
-				return
+				return nil, false
 			}
 			covered[b] = true
 			replay[b] = r.State
 		}
 	}
-	// Walk the history from the snapshot: does the replayed layout equal
-	// the layout at some point? Count differing blocks incrementally.
+	return replay, true
+}
+
+// layoutHeld reports whether replay equals the layout at some point
+// between the snapshot and now, walking the history from the snapshot and
+// counting the differing blocks incrementally; it records a violation when
+// it never does. A history that overflowed its ring counts the fsync as
+// unchecked and returns false.
+func (o *oracle) layoutHeld(w *Worker, in *Inode, snap *fsyncSnap, replay []uint32) bool {
 	o.mu.Lock()
 	changes := o.changesSince(snap.seq)
 	o.mu.Unlock()
 	if changes == nil {
 		w.uncheckedFsyncs++ // history overflowed: reported as unchecked
-		return
+		return false
 	}
 	cur := append([]uint32(nil), snap.layout...)
 	diff := 0
@@ -182,11 +206,14 @@ func (o *oracle) fsyncEnd(w *Worker, in *Inode, snap *fsyncSnap, log []logRecord
 		w.violation(in, "I5", strategies.R5, -1, func() string {
 			return fmt.Sprintf("fsync logged a layout the file never had between its start and end (%d blocks differ from the closest, %d changes during fsync)", diff, len(changes))
 		})
-		return
 	}
-	if in.punchEpoch.Load() != snap.epoch {
-		return
-	}
+	return matched
+}
+
+// checkDurable checks that every stamp completed before the fsync started
+// is in a block replay says is WRITTEN (or INLINE) and that the disk holds
+// it or a later stamp of the same owner.
+func (o *oracle) checkDurable(w *Worker, in *Inode, snap *fsyncSnap, replay []uint32) {
 	for b := 0; b < in.npages; b++ {
 		var disk []byte
 		for r := 0; r < o.regions; r++ {
