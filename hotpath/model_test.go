@@ -1646,15 +1646,6 @@ func diskPut(t testing.TB, in *Inode, p, r int, s uint64) {
 // TestOracleHistoryRing checks that the layout history returns exactly the
 // changes after a sequence number once the ring has wrapped, and that an
 // fsync whose history straddles the wrap is judged on the real history.
-//
-// Known bug (oracle.go, extentChanged and changesSince): the first histCap
-// changes are appended at index seq-1, later ones stored at index
-// seq%histCap, and changesSince reads index seq%histCap. Once the ring has
-// wrapped, and until it has wrapped twice, each change of the first lap is
-// read as the next one (and seq histCap as seq 1), so fsyncEnd walks a
-// shifted history: false I5 violations (or missed ones). While the bug is
-// present this test skips with KNOWN BUG; it checks for real once both
-// sides index the ring the same way (e.g. at (seq-1)%histCap).
 func TestOracleHistoryRing(t *testing.T) {
 	o := newOracle(tPages, 8)
 	const last = histCap + 100
@@ -1662,25 +1653,21 @@ func TestOracleHistoryRing(t *testing.T) {
 		o.extentChanged(int(s%tPages), uint32(s%5), uint32((s+1)%5), s)
 	}
 	var bad []string
-	offByOne := true
 	for _, from := range []uint64{histCap + 50, histCap - 10, 200} {
 		got := o.changesSince(from)
 		if len(got) != int(last-from) {
 			bad = append(bad, fmt.Sprintf("changesSince(%d) = %d changes; want %d", from, len(got), last-from))
-			offByOne = false
 			continue
 		}
 		for i, c := range got {
 			want := from + 1 + uint64(i)
 			if c.seq != want {
 				bad = append(bad, fmt.Sprintf("changesSince(%d)[%d].seq = %d; want %d", from, i, c.seq, want))
-				offByOne = offByOne && (c.seq == want+1 || want == histCap && c.seq == 1)
 			}
 		}
 	}
 	if got := o.changesSince(50); got != nil {
 		bad = append(bad, fmt.Sprintf("changesSince(50) after %d changes = %d changes; want nil (fell out of the ring)", last, len(got)))
-		offByOne = false
 	}
 
 	// End to end: the log holds the layout right after the first change
@@ -1702,12 +1689,6 @@ func TestOracleHistoryRing(t *testing.T) {
 		bad = append(bad, fmt.Sprintf("fsyncEnd across the wrap = %s: %s; want no violation", v.Invariant, v.Detail))
 	}
 
-	if len(bad) == 0 {
-		return
-	}
-	if offByOne {
-		t.Skipf("KNOWN BUG: the layout history ring is off by one after it wraps (see the comment): %s", strings.Join(bad[:min(len(bad), 3)], "; "))
-	}
 	for _, b := range bad {
 		t.Error(b)
 	}

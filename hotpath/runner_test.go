@@ -272,21 +272,13 @@ func TestRunBadConfig(t *testing.T) {
 	}
 }
 
-// runNoPanic runs cfg and returns Run's error. A panic from Open's error
-// path is the known bug below: the test is skipped, naming it.
-//
-// Known bug (inode.go, Open): Open has named results (in *Inode, err error)
-// and defers `if err != nil { in.Close() }`, but every error return after it
-// is `return nil, fmt.Errorf(...)`, which sets in to nil before the deferred
-// call: Close runs on a nil *Inode and dereferences it (in.data). A
-// missing or unusable target directory (or any later failure: mmap, the
-// disk file, sizing) panics instead of returning an error, and the cache
-// file of a late failure would not be removed.
+// runNoPanic runs cfg and returns Run's error; a panic (Open's error path
+// once closed a nil inode) fails the test.
 func runNoPanic(t *testing.T, cfg Config) (err error) {
 	t.Helper()
 	defer func() {
 		if r := recover(); r != nil {
-			t.Skipf("KNOWN BUG: Run(%s) panicked in Open's error path instead of returning an error: %v", cfg.Dir, r)
+			t.Fatalf("Run(%s) panicked instead of returning an error: %v", cfg.Dir, r)
 		}
 	}()
 	_, err = Run(context.Background(), cfg)
@@ -330,25 +322,9 @@ func TestDeadlockReport(t *testing.T) {
 		"worker 0 (writer): holds IO, waits for MM",
 		"worker 1 (faulter): holds MM, waits for IO",
 	}
-	// Known bug (locks.go): rlock, wlock, lockPage and takePlan's ER call
-	// acquire(c), which sets c in w.held, before block(c) publishes w.held,
-	// so a blocked worker is reported as holding the lock it waits for
-	// ("holds IO MM, waits for MM"). block should publish
-	// w.held&^(1<<c) | c<<32. Until then this test checks what is right
-	// (both workers named, what they wait for, what they really hold) and
-	// skips with KNOWN BUG on the extra lock.
-	buggy := []string{
-		"worker 0 (writer): holds IO MM, waits for MM",
-		"worker 1 (faulter): holds IO MM, waits for IO",
-	}
-	switch {
-	case slices.Equal(e.Workers, want):
-		if got, want := e.Error(), "deadlock: no progress for 2.5s; "+strings.Join(want, "; "); got != want {
-			t.Errorf("deadlockReport().Error() = %q; want %q", got, want)
-		}
-	case slices.Equal(e.Workers, buggy):
-		t.Skipf("KNOWN BUG: a blocked worker is reported holding the lock it waits for: %q", e.Workers)
-	default:
-		t.Errorf("deadlockReport().Workers = %q; want %q", e.Workers, want)
+	if !slices.Equal(e.Workers, want) {
+		t.Errorf("deadlockReport().Workers = %q; want %q (a blocked worker does not hold the lock it waits for)", e.Workers, want)
+	} else if got, want := e.Error(), "deadlock: no progress for 2.5s; "+strings.Join(want, "; "); got != want {
+		t.Errorf("deadlockReport().Error() = %q; want %q", got, want)
 	}
 }
