@@ -258,6 +258,20 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// recvErr receives the result of what from done, or fails the test after
+// 10 s: a goroutine that hangs ends the test with its name, not the
+// binary's 10-minute timeout.
+func recvErr(t testing.TB, what string, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not complete within 10s", what)
+		return nil
+	}
+}
+
 // waitingFor reports whether w published that it is blocked on class c.
 func waitingFor(w *Worker, c lockClass) func() bool {
 	return func() bool { return lockClass(w.pub.Load()>>32) == c }
@@ -951,7 +965,7 @@ func TestTruncate(t *testing.T) {
 				t.Errorf("store(12) during truncate wrote %s; want nothing", stampString(got))
 			}
 			unlockPageBy(in, 12)
-			if err := <-done; err != nil {
+			if err := recvErr(t, "truncate(8) after page 12's release", done); err != nil {
 				t.Fatalf("truncate(8): %v", err)
 			}
 
@@ -1070,15 +1084,15 @@ func TestFailedWriteCleanup(t *testing.T) {
 			go func() { fdone <- f.store(in, 6, false) }()
 			if tt.faultWaits {
 				waitFor(t, "the fault waits for ER", waitingFor(f, lkER))
-			} else if err := <-fdone; err != nil {
+			} else if err := recvErr(t, "store(6) while write(4, 4) is parked (the fault must not wait)", fdone); err != nil {
 				t.Fatalf("store(6): %v", err)
 			}
 			unlockPageBy(in, 4)
-			if err := <-wdone; err != nil {
+			if err := recvErr(t, "write(4, 4) after page 4's release", wdone); err != nil {
 				t.Fatalf("write(4, 4): %v", err)
 			}
 			if tt.faultWaits {
-				if err := <-fdone; err != nil {
+				if err := recvErr(t, "store(6) after the write", fdone); err != nil {
 					t.Fatalf("store(6): %v", err)
 				}
 			}
@@ -1320,7 +1334,7 @@ func TestWriteRevalidation(t *testing.T) {
 					t.Fatal("store(9) did not bump seq")
 				}
 				unlockPageBy(in, 4)
-				if err := <-done; err != nil {
+				if err := recvErr(t, "write(4, 2) after page 4's release", done); err != nil {
 					t.Fatalf("write(4, 2): %v", err)
 				}
 				c := wr.ctr
@@ -1373,7 +1387,7 @@ func TestWriteRevalidation(t *testing.T) {
 				waitFor(t, "write(4, 1) parks on page 4", waitingFor(wr, lkF))
 				setExt(fl, in, 4, extWritten) // writeback completion
 				unlockPageBy(in, 4)
-				if err := <-done; err != nil {
+				if err := recvErr(t, "write(4, 1) after page 4's release", done); err != nil {
 					t.Fatalf("write(4, 1): %v", err)
 				}
 				op := "write(4, 1) over a stale UNWRITTEN mapping"
