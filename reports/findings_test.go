@@ -96,3 +96,31 @@ func TestIntervalText(t *testing.T) {
 		}
 	}
 }
+
+// A difference is stated only when the U test and the interval agree:
+// with ties the test can reject while the interval of the ratio holds 1.
+func TestFindingNeedsTestAndInterval(t *testing.T) {
+	cell := func(strategy string, p99 []float64) *CellSummary {
+		return &CellSummary{
+			Config: results.Config{Strategy: strategy, Scenario: "fsync-storm", Threads: 2, Target: "tmpfs"},
+			Ops:    []OpSummary{{Op: "write-fault", Role: "faulter", P99: Describe(p99)}},
+		}
+	}
+	q := question{scenario: "fsync-storm", op: "write-fault", role: "faulter", measure: "p99"}
+	base := cell("none", []float64{100, 100, 100, 100, 100, 100})
+	tied := cell("rwsem", []float64{100, 200, 200, 200, 200, 200})
+	f, ok := compareCells(q, tied, base)
+	if !ok {
+		t.Fatal("compareCells found nothing to compare")
+	}
+	if f.P >= Alpha || f.RatioLo > 1 {
+		t.Fatalf("fixture: p=%v, interval [%v, %v]; want p<%v with the interval holding 1", f.P, f.RatioLo, f.RatioHi, Alpha)
+	}
+	if f.Significant || !strings.Contains(f.Text, "no difference detected") || !strings.Contains(f.Text, "holds 1") {
+		t.Errorf("tied samples: significant=%v, %q; want no difference stated, and why", f.Significant, f.Text)
+	}
+	apart := cell("rangelock", []float64{200, 210, 220, 230, 240, 250})
+	if f, _ := compareCells(q, apart, base); !f.Significant || f.RatioLo <= 1 {
+		t.Errorf("separated samples: %q; want the difference stated", f.Text)
+	}
+}
