@@ -43,7 +43,7 @@ func (b *Bench) CacheWritable(p int) error {
 
 // LockStats turns the full lock accounting (acquisitions counted, exclusive
 // holds timed: -locks, Config.LockStats) on or off.
-func (b *Bench) LockStats(on bool) { b.w.lockStats = on }
+func (b *Bench) LockStats(on bool) { b.w.setLockStats(on) }
 
 // WriteFault runs the write fault handler on page p, which must be cached.
 func (b *Bench) WriteFault(p int) error {

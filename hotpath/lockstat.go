@@ -46,10 +46,23 @@ type lockAcct struct {
 // digits (1%), a quarter of the size of the operation histograms.
 func newLockHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, 100_000_000_000, 2) }
 
+// init allocates the wait histograms (31 KiB each, touched only where
+// waits land); the hold histograms come with setLockStats.
 func (a *lockAcct) init() {
 	for c := lkIO; c < numLockClasses; c++ {
 		a.wait[c] = newLockHist()
-		a.hold[c] = newLockHist()
+	}
+}
+
+// setLockStats turns the full accounting (every acquisition counted, every
+// exclusive hold timed) on or off, allocating the hold histograms the
+// first time. It is called before the worker runs.
+func (w *Worker) setLockStats(on bool) {
+	w.lockStats = on
+	if on && w.lk.hold[lkIO] == nil {
+		for c := lkIO; c < numLockClasses; c++ {
+			w.lk.hold[c] = newLockHist()
+		}
 	}
 }
 
@@ -121,7 +134,9 @@ func mergeLocks(workers []*Worker) []results.LockStat {
 			x.st.Holds += a.holdN[c]
 			x.st.HoldTotal += time.Duration(a.holdTotal[c])
 			x.wait.Merge(a.wait[c])
-			x.hold.Merge(a.hold[c])
+			if a.hold[c] != nil {
+				x.hold.Merge(a.hold[c])
+			}
 		}
 	}
 	keys := make([]key, 0, len(m))

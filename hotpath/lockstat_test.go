@@ -21,7 +21,7 @@ func TestLockWaitAccounting(t *testing.T) {
 func testLockWait(t *testing.T, full bool) {
 	in := openTest(t, "rwsem", strategies.Options{})
 	w := testWorker(t, 0, RoleFaulter)
-	w.lockStats = full
+	w.setLockStats(full)
 	w.rlock(in.il, lkIL)
 	w.runlock(in.il, lkIL)
 	in.il.Lock() // the test holds IL exclusive
@@ -67,7 +67,7 @@ func TestLockHoldTiming(t *testing.T) {
 	in := openTest(t, "rwsem", strategies.Options{})
 	for _, timed := range []bool{false, true} {
 		w := testWorker(t, 0, RoleFsync)
-		w.lockStats = timed
+		w.setLockStats(timed)
 		w.wlock(in.ix, lkIX)
 		time.Sleep(2 * time.Millisecond)
 		w.wunlock(in.ix, lkIX)

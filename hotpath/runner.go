@@ -257,7 +257,7 @@ func newWorkers(cfg *Config, plan []RoleSpec) (workers []*Worker, fg int) {
 	for i, r := range plan {
 		w := newWorker(i, i, r.Role, cfg.Seed, maxChunk)
 		w.clk = cfg.Clock
-		w.lockStats = cfg.LockStats
+		w.setLockStats(cfg.LockStats)
 		if r.Role == RoleFaulter || r.Role == RoleWriter {
 			w.data = d
 			d++
