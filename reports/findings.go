@@ -419,8 +419,12 @@ func FindingSections(fs []results.Finding) []FindingSection {
 			quiet[k.versus] = append(quiet[k.versus], k.strategy)
 		}
 		for _, v := range quietOrder {
-			out[i].Lines = append(out[i].Lines, fmt.Sprintf("%s vs %s: no difference detected on any target (smallest p=%s)",
-				strings.Join(quiet[v], ", "), v, strings.TrimPrefix(formatP(quietP[v]), "p=")))
+			why := ""
+			if quietP[v] < Alpha {
+				why = ", whose interval holds 1"
+			}
+			out[i].Lines = append(out[i].Lines, fmt.Sprintf("%s vs %s: no difference detected on any target (smallest p=%s%s)",
+				strings.Join(quiet[v], ", "), v, strings.TrimPrefix(formatP(quietP[v]), "p="), why))
 		}
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
@@ -283,23 +284,37 @@ func writeStudy(file *results.File, out, reportDir string) error {
 	})
 }
 
-// buildVersion is the module version or VCS revision of this build.
+// buildVersion is the module version and VCS revision of this build;
+// `go run` stamps no revision, so then it asks git about the current
+// directory (the module, for `go run ./cmd/lockbench`).
 func buildVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" {
-			v += " " + s.Value
-			if len(s.Value) > 12 {
-				v = bi.Main.Version + " " + s.Value[:12]
+	v, rev, dirty := "(devel)", "", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v = bi.Main.Version
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
 			}
 		}
-		if s.Key == "vcs.modified" && s.Value == "true" {
-			v += "+dirty"
+	}
+	if rev == "" {
+		if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
+			rev = strings.TrimSpace(string(out))
+			st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output()
+			dirty = err == nil && len(st) > 0
 		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" {
+		v += " " + rev
+	}
+	if dirty {
+		v += "+dirty"
 	}
 	return v
 }
