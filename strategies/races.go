@@ -40,16 +40,6 @@ func (r Race) String() string {
 // Races lists R1..R5 in order.
 func Races() []Race { return []Race{R1, R2, R3, R4, R5} }
 
-// ParseRace parses "R1".."R5"; "" is NoRace.
-func ParseRace(s string) (Race, error) {
-	for r := NoRace; r < NumRaces; r++ {
-		if r.String() == s {
-			return r, nil
-		}
-	}
-	return NoRace, fmt.Errorf("unknown race %q (allowed: R1, R2, R3, R4, R5)", s)
-}
-
 // Expectation is what a strategy's mechanism is expected to do about a race.
 type Expectation uint8
 

@@ -81,14 +81,6 @@ func TestRegistryExpectations(t *testing.T) {
 			t.Errorf("%s has expectation %v for NoRace; want none", s.Name, s.Expect[NoRace])
 		}
 	}
-	for _, r := range Races() {
-		if got, err := ParseRace(r.String()); err != nil || got != r {
-			t.Errorf("ParseRace(%q) = %v, %v; want %v", r.String(), got, err, r)
-		}
-	}
-	if _, err := ParseRace("R6"); err == nil || err.Error() != `unknown race "R6" (allowed: R1, R2, R3, R4, R5)` {
-		t.Errorf("ParseRace(R6) = %v; want the unknown-race error", err)
-	}
 }
 
 // TestPlansRespectModel spot-checks the plans against docs/MODEL.md.
