@@ -18,7 +18,7 @@ func PageBytes(oracle bool) int64 {
 // series and its event list. It is a measured figure, not a sum of
 // allocations: each histogram allocates about 280 KiB of counts but a run
 // touches only the pages of the buckets it records into. Measured: a
-// -threads 4096 mixed run peaked at about 2.4 GiB (issue 13), 600 KiB per
+// -threads 4096 mixed run peaked at about 2.4 GiB, 600 KiB per
 // worker; fault-scale at 512 threads for 500ms took 52 KiB per worker.
 func WorkerBytes() int64 { return 600 << 10 }
 

@@ -23,7 +23,7 @@ type Attribution struct {
 // Attribute attributes a wait from its resolved kernel call chain, the
 // innermost frame first (as perf records it: the lock's slow path, the
 // primitive, the caller, ...). The rules follow the call sites of Linux
-// 6.x (model.md's table of what each filesystem takes):
+// 6.x (docs/MODEL.md's table of what each filesystem takes):
 //
 //   - down_read from btrfs_page_mkwrite is MK (btrfs's i_mmap_lock);
 //   - btrfs_inode_lock from fsync, punch, fallocate or reflink takes

@@ -1,6 +1,6 @@
 package main
 
-// The fault-injection suite of issue 13: `go test -run Fault ./...`. Each
+// The fault-injection suite: `go test -run Fault ./...`. Each
 // test injects one fault (a full target, a target that fails mid-run, a
 // vanished target directory, SIGINT/SIGTERM/SIGKILL at seeded random
 // points, a reader that closes stdout) and then checks that no process

@@ -155,11 +155,11 @@ func badInputs(notDir, schema99 string) []badInput {
 		{"file size overflows int64", []string{"run", "-file-size", "9007199254740992K"}, 2, []string{"-file-size", "9007199254740992K"}},
 		{"file size below the scenario's write size", []string{"run", "-scenario", "write-fail", "-file-size", "4096"}, 2, []string{"-file-size", "write-fail"}},
 		{"file size of one page on mixed", []string{"run", "-scenario", "mixed", "-file-size", "4096"}, 2, []string{"-file-size", "mixed"}},
-		// issue 13 item 3: 1048576G is the "1P" the old error allowed; the
+		// Memory bound: 1048576G is the "1P" the old error allowed; the
 		// runtime died of it. The bound is the (fake, 1 GiB) memory.
 		{"file size beyond memory", []string{"run", "-file-size", "1048576G"}, 2, []string{"-file-size 1048576G", "memory", "1 GiB available", "largest -file-size here is"}},
 		{"file size in petabytes", []string{"run", "-file-size", "1P"}, 2, []string{"-file-size", `"1P"`, "K, M, G or T"}},
-		// issue 13 item 11: -threads 4096 needs about 2.4 GiB.
+		// Memory bound: -threads 4096 needs about 2.4 GiB.
 		{"threads beyond memory", []string{"run", "-threads", "4096"}, 2, []string{"-threads 4096", "memory", "per worker", "at most"}},
 
 		// Output, options and placement.
@@ -173,17 +173,17 @@ func badInputs(notDir, schema99 string) []badInput {
 		{"role placement without pinning", []string{"run", "-role-place", "same-llc"}, 2, []string{"-role-place", "-pin"}},
 		{"stray argument", []string{"run", "extra"}, 2, []string{"unexpected argument", `"extra"`}},
 		{"strategy listed twice", []string{"run", "-strategy", "rwsem,rwsem"}, 2, []string{"-strategy", "twice"}},
-		// issue 13 item 11: Go's flag errors say the allowed format.
+		// Go's flag errors say the allowed format.
 		{"duration not a duration", []string{"run", "-duration", "1y"}, 2, []string{"-duration", `"1y"`, "a duration such as 500ms, 2s or 1m"}},
 		{"seed not a number", []string{"run", "-seed", "abc"}, 2, []string{"-seed", `"abc"`, "an unsigned integer"}},
 		{"reps not a number", []string{"run", "-reps", "many"}, 2, []string{"-reps", `"many"`, "an integer"}},
 		{"gup share not a number", []string{"run", "-gup-share", "half"}, 2, []string{"-gup-share", `"half"`, "a number"}},
 		{"oracle not a boolean", []string{"run", "-oracle=maybe"}, 2, []string{"-oracle", `"maybe"`, "true or false"}},
 
-		// issue 13 item 10: a watchdog the delays alone can trip.
+		// A watchdog the delays alone can trip.
 		{"watchdog shorter than the delays", []string{"run", "-scenario", "write-fail", "-delay", "1ms", "-watchdog", "10ms"}, 2, []string{"-watchdog 10ms", "-delay 1ms", "write-fail", "false deadlock", "64ms"}},
 
-		// issue 13 item 6: output problems, found before measuring.
+		// Output problems, found before measuring.
 		{"results path is a directory", []string{"run", "-o", "@out"}, 2, []string{"-o", "is a directory"}},
 		{"html path is a directory", []string{"run", "-html", "@out"}, 2, []string{"-html", "is a directory"}},
 		{"hdr log path is a directory", []string{"run", "-hdr-log", "@out"}, 2, []string{"-hdr-log", "is a directory"}},
@@ -233,12 +233,12 @@ func badInputs(notDir, schema99 string) []badInput {
 		{"report unknown format", []string{"report", "-format", "nope", schema99}, 2, []string{"-format", `"nope"`, "text, json, csv, bench, findings, html"}},
 
 		// Paths that do not exist: usage errors like a missing -o
-		// directory (issue 13 item 11).
+		// directory.
 		{"target dir missing", []string{"run", "-target", "dir:/nonexistent/x"}, 2, []string{"-target", "dir:/nonexistent/x", "does not exist"}},
 		{"target dir is a regular file", []string{"run", "-target", "dir:" + notDir}, 2, []string{"-target", "dir:" + notDir, "is not a directory"}},
 		{"results dir missing", []string{"run", "-o", "/nonexistent/dir/out.json"}, 2, []string{"-o", "/nonexistent/dir", "does not exist"}},
 		{"verify target dir missing", []string{"verify", "-target", "dir:/nonexistent/x"}, 2, []string{"-target", "dir:/nonexistent/x", "does not exist"}},
-		// One directory named twice (issue 13 item 11), like tmpfs,tmpfs.
+		// One directory named twice, like tmpfs,tmpfs.
 		{"tmpfs and its directory", []string{"run", "-target", "tmpfs,dir:/dev/shm"}, 2, []string{"-target", "/dev/shm", "same directory as target tmpfs"}},
 	}
 }
@@ -408,8 +408,8 @@ func cellStrategies(f *results.File) string {
 var benchName = regexp.MustCompile(`^(Benchmark\S+)\s+\d+\s`)
 
 // checkBenchFormat checks Go benchmark output: key=value name segments
-// whose values hold no '/' or space and do not end in -<digits> (style.md
-// rule 10), Unit lines, and a line for every strategy.
+// whose values hold no '/' or space and do not end in -<digits>
+// (internal/benchname's rules), Unit lines, and a line for every strategy.
 func checkBenchFormat(t *testing.T, stdout string, strategies ...string) {
 	t.Helper()
 	endsInProcs := regexp.MustCompile(`-\d+$`)
@@ -656,7 +656,7 @@ func TestResultsCommand(t *testing.T) {
 	if want := strings.Join(args, " "); f.Command != want {
 		t.Errorf("results file command = %q; want %q", f.Command, want)
 	}
-	// Config holds what the cell needs to run again (issue 15): -delay,
+	// Config holds what the cell needs to run again: -delay,
 	// -clock, -watchdog and -role-place were not recorded.
 	c := f.Cells[0].Config
 	if c.DelayFor != 5*time.Microsecond || c.Clock != "mono" || c.Watchdog != 7*time.Second || c.RolePlace != rolePlace {

@@ -12,7 +12,7 @@ import (
 )
 
 // checkOutputs checks every output path of a run before anything is
-// measured (issue 13 item 6): each names a file, not a directory, in an
+// measured: each names a file, not a directory, in an
 // existing writable directory, and no two name the same file.
 func checkOutputs(f *runFlags, p *plan) error {
 	seen := map[string]string{}

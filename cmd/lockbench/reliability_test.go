@@ -21,8 +21,9 @@ import (
 	"lockbench/strategies"
 )
 
-// Regression tests of issue 13, one or more per numbered item. Each fails
-// on the code before its fix.
+// Regression tests of the CLI's reliability (docs/DESIGN.md, "Reliability"):
+// full targets, failures, signals, bad outputs and limits. Each fails on the
+// code before its fix.
 
 // quickRun is a short two-cell run on tgt writing path.
 func quickRun(tgt, path string, extra ...string) []string {

@@ -11,7 +11,7 @@ import (
 )
 
 // TestVerifyMatrix runs the race oracle and checks that the matrix matches
-// model.md's expectations: exit 0, none violated on every race, every S
+// docs/MODEL.md's expectations: exit 0, none violated on every race, every S
 // cell safe, and the matrix in the results file. The full matrix (every
 // race scenario and the holetest replica) takes one to two minutes; -short
 // runs none and rwsem on write-fail (R1) and punch (R2) only.
