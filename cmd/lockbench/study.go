@@ -57,7 +57,7 @@ const studyWindow = time.Millisecond
 
 func cmdStudy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("lockbench")
-	quick := fs.Bool("quick", false, "a shorter study (4 reps of 60ms per cell, verify 200ms per cell): about a minute and a half")
+	quick := fs.Bool("quick", false, "a shorter study (4 reps of 60ms per cell, verify 200ms per cell): about a minute")
 	verbose := fs.Bool("v", false, "also print every cell's table")
 	out := fs.String("o", "lockbench-results.json", "results file (JSON)")
 	reportDir := fs.String("report-dir", "lockbench-report", "report directory: index.html and its PNG charts")
