@@ -66,7 +66,8 @@ type Config struct {
 	Locks bool `json:"locks,omitempty"`
 	// DelayFor is -delay: how long each of the scenario's delay points waits.
 	DelayFor time.Duration `json:"delay_ns,omitempty"`
-	// Clock is the timer that measured (-clock): tsc or monotonic.
+	// Clock is the timer that measured (-clock, resolved): "tsc" or
+	// "mono" (clock.Kind's names; never "auto").
 	Clock string `json:"clock,omitempty"`
 	// Watchdog is -watchdog: no progress for this long is a deadlock.
 	Watchdog time.Duration `json:"watchdog_ns,omitempty"`
