@@ -24,7 +24,8 @@ const fsyncLeaf = 32
 // then the blocks modified since the last fsync. Each block is logged once
 // unless the layout changes under the logging, which is R5. The strategy's OpFsyncLog
 // plan is taken for the whole fsync, except ER, which covers the logging
-// phase only (writeback completion takes ER in rangelock).
+// phase only (writeback completion takes ER in rangelock): not the
+// writeback and wait before it, nor the fdatasync after it.
 func (w *Worker) fsync(in *Inode, log *[]logRecord) error {
 	t := w.startTimer(KFsync)
 	defer w.stopTimer(KFsync, t)
@@ -91,8 +92,11 @@ func (w *Worker) fsync(in *Inode, log *[]logRecord) error {
 	}
 	w.wunlock(in.ix, lkIX)
 	w.ctr.FsyncLogged += int64(len(*log))
-	err := unix.Fdatasync(in.diskFD)
+	// The logging phase ends here, and ER with it (docs/MODEL.md: ER(X)
+	// over the whole file for the logging phase); the fdatasync after it
+	// runs under the outer plan's IO and MK only.
 	w.dropPlan(in, il)
+	err := unix.Fdatasync(in.diskFD)
 	if err != nil {
 		return fmt.Errorf("fsync: %w", err)
 	}
