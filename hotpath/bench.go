@@ -28,7 +28,7 @@ func NewBench(st strategies.Strategy, dir string, pages int, oracle bool) (*Benc
 		return nil, err
 	}
 	w := newWorker(0, 0, RoleFaulter, 1, maxChunk)
-	w.data = 0
+	w.setData(0)
 	w.clk = clk
 	w.untimed = true
 	w.win = newSeries(clk, clk.Now(), time.Second)

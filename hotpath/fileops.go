@@ -27,7 +27,7 @@ func (w *Worker) write(in *Inode, p0, n int, failRate float64) error {
 	w.wlock(in.io, lkIO)
 	defer w.wunlock(in.io, lkIO)
 	end := min(p0+n, int(in.size.Load()))
-	r := w.data % in.regions
+	r := w.region(in.regions)
 	for p := p0; p < end; {
 		cend := min(end, p+maxChunk)
 		pl := w.takePlan(in, in.plans[strategies.OpWrite], uint64(p*in.pageSize), uint64(cend*in.pageSize))

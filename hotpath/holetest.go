@@ -82,7 +82,8 @@ func holeTest(ctx context.Context, cfg HoleConfig) (HoleResult, error) {
 	}
 	mk := func(id int, role Role, data int) *Worker {
 		w := newWorker(id, id, role, cfg.Seed, maxChunk)
-		w.clk, w.data, w.untimed = clk, data, true
+		w.clk, w.untimed = clk, true
+		w.setData(data)
 		w.win = newSeries(clk, clk.Now(), time.Second)
 		return w
 	}

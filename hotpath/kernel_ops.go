@@ -147,7 +147,7 @@ func (k *kernelEngine) foregroundLoop(w *Worker, kw *kworker, budget int64, stop
 // store writes the next stamp into the worker's own region of page p
 // through the mapping, and remembers it with the page's punch counters.
 func (k *kernelEngine) store(w *Worker, kw *kworker, p int) {
-	off := p*k.pageSize + (w.data%k.regions)*k.regSize
+	off := p*k.pageSize + w.region(k.regions)*k.regSize
 	ptr := (*uint64)(unsafe.Pointer(&k.data[off]))
 	s1, f1 := k.started[p].Load(), k.finished[p].Load()
 	s := w.stamp()
@@ -162,7 +162,7 @@ func (k *kernelEngine) store(w *Worker, kw *kworker, p int) {
 
 // load reads the worker's region of page p through the mapping.
 func (k *kernelEngine) load(w *Worker, kw *kworker, p int) {
-	off := p*k.pageSize + (w.data%k.regions)*k.regSize
+	off := p*k.pageSize + w.region(k.regions)*k.regSize
 	ptr := (*uint64)(unsafe.Pointer(&k.data[off]))
 	t := w.clk.Now()
 	kw.sink += *ptr
@@ -190,7 +190,7 @@ func (k *kernelEngine) timed(w *Worker, kind, fault Kind, t clock.Ticks) (d time
 // the write ends there, as the model's does.
 func (k *kernelEngine) write(w *Worker, kw *kworker, p0, n int, failRate float64) error {
 	t := w.clk.Now()
-	r := w.data % k.regions
+	r := w.region(k.regions)
 	for q := p0; q < p0+n; q++ {
 		short := w.chance(failRate)
 		buf := kw.wbuf

@@ -67,7 +67,7 @@ func testWorker(t testing.TB, id int, role Role) *Worker {
 	w := newWorker(id, id, role, 1, maxChunk)
 	w.clk = clk
 	w.win = newSeries(clk, clk.Now(), 100*time.Millisecond)
-	w.data = id
+	w.setData(id)
 	return w
 }
 

@@ -30,7 +30,7 @@ const (
 // shared mapping, faulting as the MMU would when the PTE is not rw.
 func (w *Worker) store(in *Inode, p int, gup bool) error {
 	pg := &in.pages[p]
-	r := w.data % in.regions
+	r := w.region(in.regions)
 	flags := flagAllowRetry
 	if gup {
 		flags = 0 // get_user_pages without `locked` never allows retry
@@ -89,7 +89,7 @@ func (w *Worker) load(in *Inode, p int, faultAround, naive bool) (uint64, error)
 	pg := &in.pages[p]
 	for {
 		if pg.pte.Load()&pteMask != pteNone {
-			return in.loadStamp(p, w.data%in.regions), nil
+			return in.loadStamp(p, w.region(in.regions)), nil
 		}
 		res, err := w.readFault(in, p, faultAround, naive)
 		if err != nil || res == faultBeyondEOF {

@@ -259,7 +259,7 @@ func newWorkers(cfg *Config, plan []RoleSpec) (workers []*Worker, fg int) {
 		w.clk = cfg.Clock
 		w.setLockStats(cfg.LockStats)
 		if r.Role == RoleFaulter || r.Role == RoleWriter {
-			w.data = d
+			w.setData(d)
 			d++
 		}
 		if r.Role.Foreground() {

@@ -72,8 +72,11 @@ type Worker struct {
 	ID   int
 	slot int
 	Role Role
-	data int // data-writer index (owner of region data%regions), -1 if none
-	CPU  int
+	data int // data-writer index (owner of region data%regions), -1 if none; set with setData
+	// reg is data%regN, the worker's region when pages have regN regions
+	// (regN 0: not computed yet): the division leaves the per-store path.
+	reg, regN int
+	CPU       int
 
 	rng *rand.Rand
 
@@ -132,6 +135,18 @@ func newWorker(id, slot int, role Role, seed uint64, maxWrite int) *Worker {
 		w.hist[k] = hdrhistogram.New(1, 100_000_000_000, 3)
 	}
 	return w
+}
+
+// setData makes w data writer d: it owns region d%regions of every page.
+func (w *Worker) setData(d int) { w.data, w.regN = d, 0 }
+
+// region is w's region of a page divided into n regions: data%n, divided
+// once per n instead of on every store and load.
+func (w *Worker) region(n int) int {
+	if w.regN != n {
+		w.reg, w.regN = w.data%n, n
+	}
+	return w.reg
 }
 
 // stamp returns the next unique stamp of this worker: (owner+1)<<40 | seq.
