@@ -1,9 +1,13 @@
 package hotpath
 
 import (
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"testing"
+	"time"
+
+	"lockbench/hotpath/clock"
 )
 
 // fieldGap returns, for the written field w of struct type typ, the
@@ -59,5 +63,36 @@ func TestInodeLayout(t *testing.T) {
 				t.Errorf("%s.%s is %d bytes from %s; want at least %d (its own cache lines)", tt.typ, w, gap, near, linePad-8)
 			}
 		}
+	}
+}
+
+// TestSeriesIndexCache checks that the cached window span gives the index
+// the division gives, for times in order, out of order (another CPU's
+// clock) and before the start, across coalesces.
+func TestSeriesIndexCache(t *testing.T) {
+	clk, err := testClock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSeries(clk, 0, time.Millisecond)
+	s.setStart(1000)
+	w0 := s.width
+	rng := rand.New(rand.NewPCG(1, 2))
+	now := clock.Ticks(1000)
+	for i := range 200_000 {
+		switch i % 7 {
+		case 3:
+			now -= clock.Ticks(rng.Int64N(int64(s.width))) // a step back
+		default:
+			now += clock.Ticks(rng.Int64N(int64(s.width) / 2))
+		}
+		got := s.index(now)
+		want := max(int((now-s.start)/s.width), 0) // at the width after any coalesce
+		if got != want {
+			t.Fatalf("index(%d) = %d after %d calls; want %d (start %d, width %d)", now, got, i, want, s.start, s.width)
+		}
+	}
+	if s.width <= w0 {
+		t.Fatalf("series width %d after the walk; want it coalesced past %d", s.width, w0)
 	}
 }

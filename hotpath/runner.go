@@ -345,7 +345,7 @@ func (r *running) work(eng engine, w *Worker, spec RoleSpec, perWorker int64, re
 	w.win = newSeries(cfg.Clock, 0, cfg.Window)
 	ready.Done()
 	<-startCh
-	w.win.start = *t0
+	w.win.setStart(*t0)
 	var err error
 	if w.Role.Foreground() {
 		err = eng.foreground(w, spec, perWorker, &r.fgStop)

@@ -31,6 +31,11 @@ type series struct {
 	width clock.Ticks
 	wins  []window
 	last  [NumKinds]int64
+	// [lo, hi) is window cur's span of ticks: a timed operation inside it
+	// (nearly all) finds its window with two compares, not a division.
+	// hi == lo (zero, or after coalesce) forces the division.
+	lo, hi clock.Ticks
+	cur    int
 }
 
 func newSeries(clk *clock.Clock, start clock.Ticks, width time.Duration) *series {
@@ -41,7 +46,20 @@ func newSeries(clk *clock.Clock, start clock.Ticks, width time.Duration) *series
 	return &series{clk: clk, start: start, width: wt, wins: make([]window, 1, maxWindows)}
 }
 
+// setStart moves the series' start to t (the run's release) and drops
+// the cached window.
+func (s *series) setStart(t clock.Ticks) { s.start, s.lo, s.hi = t, 0, 0 }
+
 func (s *series) index(now clock.Ticks) int {
+	if now >= s.lo && now < s.hi {
+		return s.cur
+	}
+	return s.indexSlow(now)
+}
+
+// indexSlow finds now's window by division, growing or coalescing the
+// series as needed, and caches the window's span for index.
+func (s *series) indexSlow(now clock.Ticks) int {
 	for {
 		i := int((now - s.start) / s.width)
 		if i < 0 {
@@ -52,6 +70,8 @@ func (s *series) index(now clock.Ticks) int {
 				s.wins = s.wins[:len(s.wins)+1]
 				s.wins[len(s.wins)-1] = window{}
 			}
+			s.cur, s.lo = i, s.start+clock.Ticks(i)*s.width
+			s.hi = s.lo + s.width
 			return i
 		}
 		s.coalesce()
@@ -76,6 +96,7 @@ func (s *series) coalesce() {
 	}
 	s.wins = s.wins[:n]
 	s.width *= 2
+	s.lo, s.hi = 0, 0
 }
 
 // record adds one timed latency of d ns at time now.
