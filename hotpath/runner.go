@@ -494,7 +494,16 @@ func (w *Worker) foreground(in *Inode, cfg *Config, spec RoleSpec, gup float64, 
 			switch {
 			case x < sc.Stores:
 				t := w.startSampled()
-				err = w.store(in, p, w.chance(gup))
+				g := false
+				if gup > 0 {
+					// The draw stays after startSampled's (the same
+					// random stream as before) but out of the timed
+					// store: the clock restarts after it.
+					if g = w.chance(gup); t >= 0 {
+						t = w.clk.Now()
+					}
+				}
+				err = w.store(in, p, g)
 				w.stopTimer(KStore, t)
 			case x < sc.Stores+sc.Loads:
 				t := w.startSampled()
