@@ -79,10 +79,16 @@ func (w *Worker) waited(c lockClass, t clock.Ticks) clock.Ticks {
 	a.cont[c]++
 	a.waitTotal[c] += d
 	a.wait[c].RecordValue(d)
-	if c == lkIL {
-		w.ctr.ILWaits++
-	}
 	return now
+}
+
+// counters is w's counters as the results file has them. il_contended
+// comes from the lock accounting, which counts each IL contention once
+// (the kernel engine takes no model lock: 0).
+func (w *Worker) counters() results.Counters {
+	c := w.ctr
+	c.ILWaits = w.lk.cont[lkIL]
+	return c
 }
 
 // holdStart counts an uncontended exclusive acquisition of c and starts

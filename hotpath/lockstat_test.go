@@ -51,8 +51,8 @@ func testLockWait(t *testing.T, full bool) {
 	if d := time.Duration(a.waitTotal[lkIL]); d < hold {
 		t.Errorf("IL wait = %v; want at least the writer's hold %v", d, hold)
 	}
-	if w.ctr.ILWaits != 1 {
-		t.Errorf("il_contended = %d; want 1", w.ctr.ILWaits)
+	if c := w.counters(); c.ILWaits != 1 {
+		t.Errorf("il_contended = %d; want 1", c.ILWaits)
 	}
 	ls := mergeLocks([]*Worker{w})
 	if len(ls) != 1 || ls[0].Class != "IL" || ls[0].Role != "faulter" || ls[0].Contentions != 1 ||

@@ -636,7 +636,8 @@ func merge(workers []*Worker, elapsed time.Duration, clk *clock.Clock) results.R
 			}
 			roles[k][w.Role.String()] = true
 		}
-		rep.Counters.Add(&w.ctr)
+		ctr := w.counters()
+		rep.Counters.Add(&ctr)
 		var total int64
 		for _, n := range w.ops {
 			total += n
