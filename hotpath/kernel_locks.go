@@ -169,15 +169,27 @@ func kernelLockStats(res *ktrace.Result, workers []*Worker) []results.LockStat {
 	return out
 }
 
-// roleOps counts each role's operations: every kind but the faults, which
-// happen inside stores and loads (the unit of waits/op).
+// roleTopKinds is each role's top-level operation kinds: the unit of its
+// waits/op. Kinds a role does inside its own operations are left out: the
+// faults inside stores and loads, the writebacks fsync does page by page.
+var roleTopKinds = [NumRoles][]Kind{
+	RoleFaulter:   {KStore, KLoad},
+	RoleWriter:    {KWrite},
+	RoleReader:    {KRead},
+	RoleFsync:     {KFsync},
+	RolePuncher:   {KPunch},
+	RoleTruncater: {KTruncate},
+	RoleFlusher:   {KWriteback},
+	RoleReclaimer: {KReclaim},
+	RoleInliner:   {KInline},
+}
+
+// roleOps counts each role's operations of its top-level kinds (roleTopKinds).
 func roleOps(workers []*Worker) map[Role]int64 {
 	ops := map[Role]int64{}
 	for _, w := range workers {
-		for kd, n := range w.ops {
-			if Kind(kd) != KReadFault && Kind(kd) != KWriteFault {
-				ops[w.Role] += n
-			}
+		for _, kd := range roleTopKinds[w.Role] {
+			ops[w.Role] += w.ops[kd]
 		}
 	}
 	return ops

@@ -41,6 +41,24 @@ func TestKernelLockStats(t *testing.T) {
 	}
 }
 
+// TestRoleOpsTopLevel: a role's operations are its top-level kinds only;
+// the fsync role's own writebacks (fsync -> writebackPage) are not fsyncs,
+// so they do not divide its waits/op.
+func TestRoleOpsTopLevel(t *testing.T) {
+	fs := newWorker(0, 0, RoleFsync, 1, 1)
+	fs.ops[KFsync], fs.ops[KWriteback] = 4, 60
+	fl := newWorker(1, 1, RoleFlusher, 1, 1)
+	fl.ops[KWriteback] = 7
+	fa := newWorker(2, 2, RoleFaulter, 1, 1)
+	fa.ops[KStore], fa.ops[KLoad], fa.ops[KWriteFault], fa.ops[KReadFault] = 3, 2, 50, 50
+	got := roleOps([]*Worker{fs, fl, fa})
+	for r, want := range map[Role]int64{RoleFsync: 4, RoleFlusher: 7, RoleFaulter: 5} {
+		if got[r] != want {
+			t.Errorf("roleOps()[%s] = %d; want %d", r, got[r], want)
+		}
+	}
+}
+
 // TestKernelLockWaits runs the punch scenario on the real kernel with
 // LockStats on the temp dir: the cell records the kernel's lock waits (or
 // says in one line why not) and the run itself is unaffected.
