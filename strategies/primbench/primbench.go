@@ -1,6 +1,7 @@
 // Package primbench holds the benchmarks of the lock primitives of package
 // strategies (RWSem, RangeLock, Seq) beside their peers (sync.RWMutex,
-// xsync.RBMutex and a mutex-guarded interval list), in one implementation
+// xsync.RBMutex, a mutex-guarded interval list and the list-based range lock
+// of Kogan, Dice and Issa, in kogan.go), in one implementation
 // that both the root suite and package strategies run:
 //
 //	func BenchmarkPrimitive(b *testing.B) { primbench.Run(b) }
