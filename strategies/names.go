@@ -14,7 +14,10 @@ type Info struct {
 	// Expect is docs/MODEL.md's "what each strategy is expected to
 	// prevent", per race: S cells must show 0 violations in verify.
 	Expect Expectations
-	build  func(Options) Strategy
+	// TakesOptions says the strategy reads Options; the others ignore
+	// them, and results record no options for them.
+	TakesOptions bool
+	build        func(Options) Strategy
 }
 
 // S and V shorten the expectation rows of All.
@@ -50,8 +53,8 @@ var All = []Info{
 	},
 	{
 		Name: "faultretry", Description: "VM_FAULT_RETRY: write faults that need IO-level work drop MM, take IO(X), and retry",
-		Expect: Expectations{R1: S, R2: S, R3: V, R4: S, R5: S},
-		build:  newFaultRetry,
+		Expect:       Expectations{R1: S, R2: S, R3: V, R4: S, R5: S},
+		TakesOptions: true, build: newFaultRetry,
 	},
 }
 
@@ -74,6 +77,31 @@ func Lookup(name string) (Info, error) {
 	return Info{}, fmt.Errorf("unknown strategy %q (allowed: %s)", name, strings.Join(Names(), ", "))
 }
 
+// Baseline returns the name of the unsafe baseline: the strategy every race
+// is expected to get through (every expectation V). verify requires its
+// cells to be violated, which proves the oracle can fail.
+func Baseline() string {
+	for _, s := range All {
+		base := true
+		for _, r := range Races() {
+			base = base && s.Expect[r] == Violated
+		}
+		if base {
+			return s.Name
+		}
+	}
+	return ""
+}
+
+// OptionsString is o as the results record it for this strategy: o.String()
+// when the strategy takes options, else "".
+func (i Info) OptionsString(o Options) string {
+	if !i.TakesOptions {
+		return ""
+	}
+	return o.String()
+}
+
 // Options are the strategy settings given on the command line. Only
 // faultretry reads them today.
 type Options struct {
@@ -85,6 +113,13 @@ type Options struct {
 	Fallback string
 	// RetryOnContended makes faultretry also retry faults that find IL contended.
 	RetryOnContended bool
+}
+
+// String renders o as comma-separated key=value pairs whose keys are the
+// command-line flags' names ("gup-share=0.5,fallback=sigbus,retry-contended=false"),
+// so "-" before each pair is a command line that sets o again.
+func (o Options) String() string {
+	return fmt.Sprintf("gup-share=%v,fallback=%s,retry-contended=%v", o.GUPShare, o.Fallback, o.RetryOnContended)
 }
 
 // OptionError is an Options field out of range. Option is the Go field

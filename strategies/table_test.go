@@ -149,3 +149,21 @@ func TestMKOnlyWriteFaultAndFsync(t *testing.T) {
 		}
 	}
 }
+
+// TestBaseline: the baseline is the strategy expected violated on every
+// race, and only options-taking strategies record options.
+func TestBaseline(t *testing.T) {
+	if got := Baseline(); got != "none" {
+		t.Errorf("Baseline() = %q; want none", got)
+	}
+	o := Options{GUPShare: 0.5, Fallback: "sigbus"}
+	for _, s := range All {
+		want := ""
+		if s.Name == "faultretry" {
+			want = "gup-share=0.5,fallback=sigbus,retry-contended=false"
+		}
+		if got := s.OptionsString(o); got != want {
+			t.Errorf("%s.OptionsString(%+v) = %q; want %q", s.Name, o, got, want)
+		}
+	}
+}

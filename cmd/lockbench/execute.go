@@ -367,9 +367,12 @@ func joinErrors(a, b error) error {
 	return fmt.Errorf("%w; %w", a, b)
 }
 
+// optionsString is the options the results record for strategy: the
+// registry's rendering, "" for strategies that take none (and the kernel).
 func optionsString(strategy string, o strategies.Options) string {
-	if strategy != "faultretry" {
+	info, err := strategies.Lookup(strategy)
+	if err != nil {
 		return ""
 	}
-	return fmt.Sprintf("gup-share=%v,fallback=%s,retry-contended=%v", o.GUPShare, o.Fallback, o.RetryOnContended)
+	return info.OptionsString(o)
 }

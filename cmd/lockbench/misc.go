@@ -28,7 +28,7 @@ func cmdList(args []string, stdout io.Writer) error {
 	fmt.Fprintln(tw, "STRATEGY\tDESCRIPTION")
 	for _, s := range strategies.All {
 		fmt.Fprintf(tw, "%s\t%s\n", s.Name, s.Description)
-		if s.Name == "none" {
+		if s.Name == strategies.Baseline() {
 			fmt.Fprintf(tw, "%s\t%s\n", hotpath.KernelName, hotpath.KernelDescription)
 		}
 	}
