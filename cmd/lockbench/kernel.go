@@ -128,19 +128,6 @@ func kernelConfig(cfg *hotpath.Config, sn string) {
 	cfg.Kernel, cfg.Strategy, cfg.Oracle, cfg.Delay, cfg.GUPShare = true, nil, false, nil, 0
 }
 
-// kernelReplay gives a violating kernel cell its replay command, which
-// has no model-only flags.
-func kernelReplay(c *results.VerifyCell, sc hotpath.Scenario, seed uint64, v *verifyFlags) {
-	if c.Strategy != hotpath.KernelName || c.Verdict == "safe" {
-		return
-	}
-	d := "2s"
-	if strings.HasSuffix(v.budget, "s") && !strings.HasSuffix(v.budget, "ops") {
-		d = v.budget
-	}
-	c.Replay = fmt.Sprintf("go run ./cmd/lockbench run -strategy %s -scenario %s -threads %d -seed %d -duration %s -target %s -o ''", hotpath.KernelName, sc.Name, v.threads, seed, d, v.target)
-}
-
 // verifyKernelControl runs the real-file checker's control: a punch run
 // whose read-back is preceded by a punch of one completed store's page
 // behind the checker's back. The checker must flag it; a "safe" verdict
@@ -159,7 +146,7 @@ func verifyKernelControl(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt
 	if err != nil {
 		return fmt.Errorf("verify %s control: %w", hotpath.KernelName, err)
 	}
-	c := verdict(hotpath.KernelName, sc, rep, p.seed, v.budget, 0, v.threads)
+	c := verdict(hotpath.KernelName, sc, rep, p.seed)
 	c.Scenario, c.Race, c.Expect = kernelControlName, "I1", "violated"
 	c.Replay = fmt.Sprintf("go run ./cmd/lockbench verify -strategy %s -scenario punch -seed %d -target %s", hotpath.KernelName, p.seed, v.target)
 	if c.Verdict == "violated" {

@@ -278,8 +278,10 @@ func verifyMatrix(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardwa
 			if err != nil && !errors.As(err, &dl) {
 				return fmt.Errorf("verify %s %s: %w", pt.Strategy, sc.Name, err)
 			}
-			ci := verdict(pt.Strategy, sc, rep, seed, v.budget, v.delay, v.threads)
-			kernelReplay(&ci, sc, seed, v)
+			ci := verdict(pt.Strategy, sc, rep, seed)
+			if ci.Verdict != "safe" {
+				ci.Replay = replayCommand(replayArgs(pt.Strategy, sc.Name, seed, v, p))
+			}
 			if cur == nil {
 				first := ci
 				first.Seeds, first.Reproduced, first.Ops = 0, 0, 0
@@ -371,7 +373,9 @@ func emitMatrix(ctx context.Context, file *results.File, v *verifyFlags, p *veri
 	return nil
 }
 
-func verdict(sn string, sc hotpath.Scenario, rep results.Rep, seed uint64, budget string, delay time.Duration, threads int) results.VerifyCell {
+// verdict is one seed's run of a race cell: safe, violated (with the
+// earliest detection of the scenario's own race) or deadlocked.
+func verdict(sn string, sc hotpath.Scenario, rep results.Rep, seed uint64) results.VerifyCell {
 	c := results.VerifyCell{Strategy: sn, Scenario: sc.Name, Race: sc.Race.String(), Seed: seed, Verdict: "safe", Expect: "safe"}
 	if expectViolated(sn, sc.Race) {
 		c.Expect = "violated"
@@ -407,14 +411,44 @@ func verdict(sn string, sc hotpath.Scenario, rep results.Rep, seed uint64, budge
 		c.FirstAt = first.Op
 		c.Detail = fmt.Sprintf("%s/%s: %s", first.Invariant, first.Race, first.Detail)
 	}
-	if c.Verdict != "safe" {
-		d := "2s"
-		if strings.HasSuffix(budget, "s") && !strings.HasSuffix(budget, "ops") {
-			d = budget
-		}
-		c.Replay = fmt.Sprintf("go run ./cmd/lockbench run -strategy %s -scenario %s -threads %d -seed %d -duration %s -oracle -delay %v -o ''", sn, sc.Name, threads, seed, d, delay)
-	}
 	return c
+}
+
+// replayArgs is the run command line (after "run") that repeats one seed
+// of a verify cell: its strategy, scenario, threads, seed, budget (-ops for
+// an operation budget, -duration for a time budget) and target, and for
+// the model also the oracle, the delay injection and the strategy's
+// options (the keys of strategies.Options.String are run's flag names).
+func replayArgs(sn, scn string, seed uint64, v *verifyFlags, p *verifyPlan) []string {
+	a := []string{"-strategy", sn, "-scenario", scn, "-threads", strconv.Itoa(v.threads), "-seed", strconv.FormatUint(seed, 10)}
+	if p.ops > 0 {
+		a = append(a, "-ops", strconv.FormatInt(p.ops, 10))
+	} else {
+		a = append(a, "-duration", p.dur.String())
+	}
+	a = append(a, "-target", v.target)
+	if sn != hotpath.KernelName {
+		a = append(a, "-oracle", "-delay", v.delay.String())
+		if info, err := strategies.Lookup(sn); err == nil && info.TakesOptions {
+			for _, kv := range strings.Split(p.opts.String(), ",") {
+				a = append(a, "-"+kv)
+			}
+		}
+	}
+	return append(a, "-o", "")
+}
+
+// replayCommand is the shell command for replayArgs, each argument quoted
+// when the shell would split or expand it.
+func replayCommand(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = a
+		if a == "" || strings.ContainsFunc(a, func(r rune) bool { return strings.ContainsRune(" \t\n'\"\\$`*?[]{}()<>|&;~#!", r) }) {
+			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return "go run ./cmd/lockbench run " + strings.Join(q, " ")
 }
 
 // matches says whether a cell meets its expectation: S cells must be safe;

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// shellWords splits a command as a POSIX shell does for the quoting
+// replayCommand writes: words split on spaces, '...' taken literally.
+func shellWords(t *testing.T, s string) []string {
+	t.Helper()
+	var out []string
+	var w strings.Builder
+	in, quoted := false, false
+	for _, r := range s {
+		switch {
+		case r == '\'':
+			in, quoted = !in, true
+		case r == ' ' && !in:
+			if w.Len() > 0 || quoted {
+				out = append(out, w.String())
+			}
+			w.Reset()
+			quoted = false
+		default:
+			w.WriteRune(r)
+		}
+	}
+	if in {
+		t.Fatalf("unbalanced quote in %q", s)
+	}
+	if w.Len() > 0 || quoted {
+		out = append(out, w.String())
+	}
+	return out
+}
+
+// TestReplayReproducesCell: a verify cell's replay command, parsed back by
+// run's flag parser, is the cell's config: strategy, scenario, threads,
+// seed, budget (-ops for an operation budget, the duration for a time
+// budget), target, oracle, delay and faultretry's options. Regression: the
+// replay dropped -gup-share/-fallback and replayed 100000ops as -duration 2s.
+func TestReplayReproducesCell(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string // verify's flags
+		sn, scn  string
+		seed     uint64
+		dur      time.Duration
+		ops      int64
+		oracle   bool
+		delay    time.Duration
+		gup      float64
+		fallback string
+	}{
+		// A time budget replays as -duration.
+		{"time", []string{"-budget", "1500ms", "-threads", "3"}, "none", "punch", 7, 1500 * time.Millisecond, 0, true, 50 * time.Microsecond, 0, "sigbus"},
+		// An operation budget replays as -ops.
+		{"ops", []string{"-budget", "100000ops", "-delay", "0"}, "rwsem", "write-fail", 2, 2 * time.Second, 100000, true, 0, 0, "sigbus"},
+		// faultretry's options come along.
+		{"faultretry", []string{"-gup-share", "0.25", "-fallback", "convert-unlocked", "-target", "dir:/tmp/a b"}, "faultretry", "punch", 1, 2 * time.Second, 0, true, 50 * time.Microsecond, 0.25, "convert-unlocked"},
+		// The kernel has no model-only flags.
+		{"kernel", []string{"-budget", "5000ops", "-strategy", "kernel", "-scenario", "punch"}, "kernel", "punch", 4, 2 * time.Second, 5000, false, 0, 0, "sigbus"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vfs := newFlagSet("verify")
+			var v verifyFlags
+			v.register(vfs)
+			if err := vfs.Parse(tt.args); err != nil {
+				t.Fatalf("verify %q: %v", tt.args, err)
+			}
+			p, err := v.validate()
+			if err != nil {
+				t.Fatalf("verify %q: validate: %v", tt.args, err)
+			}
+			cmd := replayCommand(replayArgs(tt.sn, tt.scn, tt.seed, &v, p))
+			words := shellWords(t, cmd)
+			if want := []string{"go", "run", "./cmd/lockbench", "run"}; len(words) < 4 || !reflect.DeepEqual(words[:4], want) {
+				t.Fatalf("replay %q does not start with %q", cmd, want)
+			}
+			rfs := newFlagSet("run")
+			var f runFlags
+			f.register(rfs, "", "")
+			if err := rfs.Parse(words[4:]); err != nil || rfs.NArg() > 0 {
+				t.Fatalf("run flags of replay %q: %v (args left %q)", cmd, err, rfs.Args())
+			}
+			rp, err := f.validate()
+			if err != nil {
+				t.Fatalf("replay %q: validate: %v", cmd, err)
+			}
+			got := []any{f.strategy, f.scenario, f.threads, f.seed, f.duration, f.ops, f.target, f.oracle, f.delay, rp.opts.GUPShare, rp.opts.Fallback, f.out}
+			want := []any{tt.sn, tt.scn, threadsOf(tt.args), tt.seed, tt.dur, tt.ops, v.target, tt.oracle, tt.delay, tt.gup, tt.fallback, ""}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("replay %q parses to\n  %v\nwant\n  %v", cmd, got, want)
+			}
+		})
+	}
+}
+
+// threadsOf is -threads in verify args, or verify's default 2.
+func threadsOf(args []string) string {
+	for i, a := range args {
+		if a == "-threads" {
+			return args[i+1]
+		}
+	}
+	return "2"
+}
