@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -133,4 +134,47 @@ func TestFormatShare(t *testing.T) {
 			t.Errorf("formatShare(%v) = %q; want %q", tt.in, got, tt.want)
 		}
 	}
+}
+
+// TestKernelTermsJSON: the json format adds kernel_terms for one file and
+// for each file of several (one array). Regression: report -format json
+// a.json b.json dropped them.
+func TestKernelTermsJSON(t *testing.T) {
+	r, err := NewReporter("json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 2} {
+		files := make([]*results.File, n)
+		for i := range files {
+			files[i] = kernelFixture()
+		}
+		var buf bytes.Buffer
+		if err := r(&buf, files); err != nil {
+			t.Fatal(err)
+		}
+		var docs []map[string]json.RawMessage
+		if n == 1 {
+			docs = make([]map[string]json.RawMessage, 1)
+			err = json.Unmarshal(buf.Bytes(), &docs[0])
+		} else {
+			err = json.Unmarshal(buf.Bytes(), &docs)
+		}
+		if err != nil || len(docs) != n {
+			t.Fatalf("json of %d files: %d documents, %v; want %d", n, len(docs), err, n)
+		}
+		for i, d := range docs {
+			if len(d["kernel_terms"]) == 0 || len(d["cells"]) == 0 {
+				t.Errorf("json of %d files: file %d has keys %v; want cells and kernel_terms", n, i, keys(d))
+			}
+		}
+	}
+}
+
+func keys(m map[string]json.RawMessage) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

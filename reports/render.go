@@ -38,7 +38,7 @@ var reporters = []struct {
 	r    Reporter
 }{
 	{"text", perFile(func(w io.Writer, f *results.File) error { return writeText(w, f, Summarize(f)) })},
-	{"json", perFile(writeJSON)},
+	{"json", writeJSON},
 	{"csv", perFile(writeCSV)},
 	{"bench", perFile(writeBench)},
 	{"findings", perFile(WriteFindings)},
@@ -89,17 +89,32 @@ func Render(w io.Writer, format string, f *results.File) error {
 // writeJSON writes the results file itself, indented as results.WriteFile
 // writes it, plus "kernel_terms" when a cell has any (kernel.go): a
 // results reader ignores that field, so the output still reads as the file.
-func writeJSON(w io.Writer, f *results.File) error {
+// Several files are one JSON document, an array of them in order
+// (concatenated documents are not JSON), each with its kernel_terms.
+func writeJSON(w io.Writer, files []*results.File) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	if len(files) == 1 {
+		return enc.Encode(jsonDoc(files[0]))
+	}
+	docs := make([]any, len(files))
+	for i, f := range files {
+		docs[i] = jsonDoc(f)
+	}
+	return enc.Encode(docs)
+}
+
+// jsonDoc is f as the json format writes it: f itself, or f with its
+// kernel_terms.
+func jsonDoc(f *results.File) any {
 	terms := kernelTerms(Summarize(f))
 	if len(terms) == 0 {
-		return enc.Encode(f)
+		return f
 	}
-	return enc.Encode(struct {
+	return struct {
 		*results.File
 		KernelTerms []CellTerms `json:"kernel_terms"`
-	}{f, terms})
+	}{f, terms}
 }
 
 // csvHeader names the columns of the CSV format: one row per cell,

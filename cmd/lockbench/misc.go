@@ -120,12 +120,5 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	if *format == "json" && len(files) > 1 {
-		// One JSON document: the files in argument order, as an array
-		// (concatenated documents are not JSON).
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(files)
-	}
 	return reporter(stdout, files)
 }
