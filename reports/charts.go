@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image/color"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -367,7 +366,7 @@ func WriteCharts(dir string, f *results.File) ([]string, error) {
 	paths := make([]string, 0, len(cs))
 	for _, c := range cs {
 		p := filepath.Join(dir, c.Name)
-		if err := os.WriteFile(p, c.PNG, 0o644); err != nil {
+		if err := writeFileAtomic(p, c.PNG); err != nil {
 			return paths, fmt.Errorf("chart %s: %w", c.Name, err)
 		}
 		paths = append(paths, p)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -50,29 +49,14 @@ func WriteReportDir(dir string, files []*results.File) error {
 	return writeFileAtomic(filepath.Join(dir, "index.html"), buf.Bytes())
 }
 
-// writeFileAtomic writes data to path through a temporary file and a
-// rename, so a reader never sees half a chart or page.
-func writeFileAtomic(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+// writeFileAtomic writes data to path with results.WriteAtomic (a synced
+// temporary file renamed over it, a symlink's target replaced), so a
+// reader never sees half a chart or page.
+func writeFileAtomic(path string, data []byte) error {
+	return results.WriteAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(data)
 		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	})
 }
 
 // chartFunc renders the charts of one file; tests substitute a stub so the

@@ -170,3 +170,27 @@ func TestReportDirMerges(t *testing.T) {
 		}
 	}
 }
+
+// TestReportDirKeepsSymlink: an index.html that is a symbolic link stays
+// one and its target gets the page, as results.WriteAtomic writes.
+// Regression: reports' own temp-and-rename replaced the link by a file.
+func TestReportDirKeepsSymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(t.TempDir(), "page.html")
+	if err := os.WriteFile(target, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "index.html")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteReportDir(dir, []*results.File{fixture()}); err != nil {
+		t.Fatalf("WriteReportDir = %v", err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("index.html after WriteReportDir: %v, %v; want still a symlink", fi, err)
+	}
+	if b, err := os.ReadFile(target); err != nil || !bytes.Contains(b, []byte("</html>")) {
+		t.Errorf("symlink target after WriteReportDir: %.20q, %v; want the page", b, err)
+	}
+}
