@@ -540,21 +540,10 @@ func configRow(s *CellSummary) htmlConfig {
 	return htmlConfig{
 		Strategy: c.Strategy, Scenario: c.Scenario, Target: c.Target, TargetInfo: strings.Join(info, " "),
 		Pin: c.Pin, Options: c.Options, Threads: c.Threads, Reps: s.Reps, Seed: c.Seed,
-		FileSize: formatBytes(c.FileSize), PageSize: formatBytes(int64(c.PageSize)),
+		FileSize: hardware.FormatBytes(uint64(c.FileSize)), PageSize: hardware.FormatBytes(uint64(c.PageSize)),
 		Duration: formatDuration(c.Duration), Warmup: formatDuration(c.Warmup), TimerFloor: floor,
 		OpLimit: c.OpLimit, Oracle: c.Oracle, Delay: c.Delay, Incomplete: s.Incomplete,
 	}
-}
-
-// formatBytes formats a size in binary units: "4KiB", "64MiB".
-func formatBytes(n int64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	v, i := float64(n), 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	return sig3(v) + units[i]
 }
 
 func verifyTable(m *results.Matrix) *htmlVerify {
