@@ -487,7 +487,7 @@ func checkDOM(t *testing.T, dom string, f *results.File, want []Chart) {
 				continue
 			}
 			cell := r[c]
-			if !strings.HasPrefix(cell.text, v.Verdict+" "+v.Race) {
+			if !strings.HasPrefix(cell.text, string(v.Verdict)+" "+v.Race) {
 				t.Errorf("verify cell %s x %s reads %q; want the verdict %q and race %s first", v.Strategy, v.Scenario, cell.text, v.Verdict, v.Race)
 			}
 			mismatch := strings.Contains(" "+cell.attrs["class"]+" ", " mismatch ")

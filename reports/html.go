@@ -564,12 +564,12 @@ func verifyTable(m *results.Matrix) *htmlVerify {
 		v.Rows[i].Cells = make([]*htmlVerifyCell, len(v.Scenarios))
 	}
 	for _, c := range m.Cells {
-		class := c.Verdict
+		class := string(c.Verdict)
 		if !c.Matches {
 			class += " mismatch"
 		}
 		v.Rows[rowIndex[c.Strategy]].Cells[scenarioIndex[c.Scenario]] = &htmlVerifyCell{
-			Race: c.Race, Expect: c.Expect, Verdict: c.Verdict, Class: class, Detail: c.Detail, Replay: c.Replay,
+			Race: c.Race, Expect: string(c.Expect), Verdict: string(c.Verdict), Class: class, Detail: c.Detail, Replay: c.Replay,
 			Ops: c.Ops, Violations: c.Violations, FirstAt: c.FirstAt, Seed: c.Seed, Matches: c.Matches,
 		}
 	}

@@ -52,9 +52,9 @@ func buildStudyFixture() *results.File {
 	f.Verify = &results.Matrix{Budget: "1s"}
 	for _, s := range []string{"none", "rangelock", "rwsem", "seqcount", "faultretry"} { // the kernel has no oracle
 		for _, sc := range []struct{ name, race string }{{"fsync-storm", "R5"}, {"write-fail", "R1"}, {"stale-map", "R3"}} {
-			expect, verdict := "safe", "safe"
+			expect, verdict := results.Safe, results.Safe
 			if s == "none" || sc.race == "R3" && (s == "rwsem" || s == "faultretry") {
-				expect, verdict = "violated", "violated"
+				expect, verdict = results.Violated, results.Violated
 			}
 			c := results.VerifyCell{Strategy: s, Scenario: sc.name, Race: sc.race, Expect: expect, Verdict: verdict,
 				Ops: 1_000_000, Seed: 1, Seeds: 1, Matches: true}

@@ -53,7 +53,7 @@ func FindingsPreamble(f *results.File) string {
 // reproduce its race in a short budget is not one.
 func VerifySafe(m *results.Matrix) bool {
 	for _, c := range m.Cells {
-		if c.Expect == "safe" && c.Verdict != "safe" {
+		if c.Expect == results.Safe && c.Verdict != results.Safe {
 			return false
 		}
 	}
@@ -68,7 +68,7 @@ func VerifyVerdict(m *results.Matrix) string {
 		switch {
 		case c.Matches:
 			ok++
-		case c.Expect == "safe":
+		case c.Expect == results.Safe:
 			bad = append(bad, fmt.Sprintf("%s %s on %s", c.Strategy, c.Verdict, c.Scenario))
 		default:
 			missed = append(missed, fmt.Sprintf("%s (%s)", c.Race, c.Scenario))

@@ -218,22 +218,37 @@ type Matrix struct {
 	FSType string `json:"fs_type,omitempty"`
 }
 
+// Verdict is what a verify cell showed (VerifyCell.Verdict) or was
+// expected to show (VerifyCell.Expect, Safe or Violated). The results
+// file holds it as the string.
+type Verdict string
+
+const (
+	// Safe is a cell with no violation.
+	Safe Verdict = "safe"
+	// Violated is a cell in which the oracle (or the real-file checker)
+	// caught at least one violation.
+	Violated Verdict = "violated"
+	// Deadlock is a cell whose run stopped progressing (the watchdog).
+	Deadlock Verdict = "deadlock"
+)
+
 // VerifyCell is one strategy x scenario verdict.
 type VerifyCell struct {
-	Strategy   string `json:"strategy"`
-	Scenario   string `json:"scenario"`
-	Race       string `json:"race"`
-	Expect     string `json:"expect"`  // "safe" or "violated"
-	Verdict    string `json:"verdict"` // "safe", "violated", "deadlock"
-	Ops        int64  `json:"ops"`
-	Violations int64  `json:"violations"`
-	FirstAt    int64  `json:"first_at,omitempty"`
-	Seed       uint64 `json:"seed"`
-	Seeds      int    `json:"seeds"`      // seeds run
-	Reproduced int    `json:"reproduced"` // seeds with a violation
-	Replay     string `json:"replay,omitempty"`
-	Detail     string `json:"detail,omitempty"`
-	Matches    bool   `json:"matches"`
+	Strategy   string  `json:"strategy"`
+	Scenario   string  `json:"scenario"`
+	Race       string  `json:"race"`
+	Expect     Verdict `json:"expect"`  // Safe or Violated
+	Verdict    Verdict `json:"verdict"` // Safe, Violated or Deadlock
+	Ops        int64   `json:"ops"`
+	Violations int64   `json:"violations"`
+	FirstAt    int64   `json:"first_at,omitempty"`
+	Seed       uint64  `json:"seed"`
+	Seeds      int     `json:"seeds"`      // seeds run
+	Reproduced int     `json:"reproduced"` // seeds with a violation
+	Replay     string  `json:"replay,omitempty"`
+	Detail     string  `json:"detail,omitempty"`
+	Matches    bool    `json:"matches"`
 }
 
 // Finding is one comparison a report states: a measure of one operation of

@@ -147,14 +147,14 @@ func verifyKernelControl(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt
 		return fmt.Errorf("verify %s control: %w", hotpath.KernelName, err)
 	}
 	c := verdict(hotpath.KernelName, sc, rep, p.seed)
-	c.Scenario, c.Race, c.Expect = kernelControlName, "I1", "violated"
+	c.Scenario, c.Race, c.Expect = kernelControlName, "I1", results.Violated
 	c.Replay = fmt.Sprintf("go run ./cmd/lockbench verify -strategy %s -scenario punch -seed %d -target %s", hotpath.KernelName, p.seed, v.target)
-	if c.Verdict == "violated" {
+	if c.Verdict == results.Violated {
 		c.Detail = "the control destroyed a completed store and the real-file checker caught it: " + c.Detail
 	} else {
 		c.Detail = "the control destroyed a completed store and the real-file checker did NOT catch it"
 	}
-	c.Matches = c.Verdict == "violated"
+	c.Matches = c.Verdict == results.Violated
 	m.Cells = append(m.Cells, c)
 	return nil
 }

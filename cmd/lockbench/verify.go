@@ -31,7 +31,7 @@ func expectViolated(sn string, r strategies.Race) bool {
 // size, with and without prefaulting reads, with stores or pwrite() for the
 // second thread (whose copies fail short at 5%, a fault on its buffer).
 func holetest(ctx context.Context, st strategies.Strategy, dir string, sizes []int64, seed uint64, delay time.Duration) (results.VerifyCell, error) {
-	c := results.VerifyCell{Scenario: "holetest", Race: "R1", Seed: seed, Expect: "safe", Verdict: "safe", Seeds: 1}
+	c := results.VerifyCell{Scenario: "holetest", Race: "R1", Seed: seed, Expect: results.Safe, Verdict: results.Safe, Seeds: 1}
 	var dc *hotpath.DelayConfig
 	if delay > 0 {
 		dc = &hotpath.DelayConfig{For: delay, Points: []string{"write-copy", "cleanup"}}
@@ -57,7 +57,7 @@ func holetest(ctx context.Context, st strategies.Strategy, dir string, sizes []i
 							c.FirstAt = int64(r.First)
 						}
 						c.Violations += int64(r.Missing)
-						c.Verdict = "violated"
+						c.Verdict = results.Violated
 						c.Reproduced = 1
 					}
 				}
@@ -279,7 +279,7 @@ func verifyMatrix(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardwa
 				return fmt.Errorf("verify %s %s: %w", pt.Strategy, sc.Name, err)
 			}
 			ci := verdict(pt.Strategy, sc, rep, seed)
-			if ci.Verdict != "safe" {
+			if ci.Verdict != results.Safe {
 				ci.Replay = replayCommand(replayArgs(pt.Strategy, sc.Name, seed, v, p))
 			}
 			if cur == nil {
@@ -298,10 +298,10 @@ func verifyMatrix(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardwa
 // first violating seed's run and counts seeds, reproductions and ops.
 func mergeSeed(c *results.VerifyCell, ci results.VerifyCell) {
 	seeds, reproduced, ops := c.Seeds+1, c.Reproduced, c.Ops+ci.Ops
-	if ci.Verdict != "safe" {
+	if ci.Verdict != results.Safe {
 		reproduced++
 	}
-	if c.Verdict == "safe" && ci.Verdict != "safe" {
+	if c.Verdict == results.Safe && ci.Verdict != results.Safe {
 		*c = ci
 	}
 	c.Seeds, c.Reproduced, c.Ops = seeds, reproduced, ops
@@ -323,11 +323,11 @@ func verifyHoletest(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hard
 			return fmt.Errorf("verify %s holetest: %w", sn, err)
 		}
 		c.Strategy = sn
-		if c.Verdict != "safe" {
+		if c.Verdict != results.Safe {
 			c.Replay = fmt.Sprintf("go run ./cmd/lockbench verify -strategy %s -scenario holetest -seed %d -delay %v", sn, p.seed, v.delay)
 		}
 		if expectViolated(sn, strategies.R1) {
-			c.Expect = "violated"
+			c.Expect = results.Violated
 		}
 		c.Matches = matches(c)
 		m.Cells = append(m.Cells, c)
@@ -376,19 +376,19 @@ func emitMatrix(ctx context.Context, file *results.File, v *verifyFlags, p *veri
 // verdict is one seed's run of a race cell: safe, violated (with the
 // earliest detection of the scenario's own race) or deadlocked.
 func verdict(sn string, sc hotpath.Scenario, rep results.Rep, seed uint64) results.VerifyCell {
-	c := results.VerifyCell{Strategy: sn, Scenario: sc.Name, Race: sc.Race.String(), Seed: seed, Verdict: "safe", Expect: "safe"}
+	c := results.VerifyCell{Strategy: sn, Scenario: sc.Name, Race: sc.Race.String(), Seed: seed, Verdict: results.Safe, Expect: results.Safe}
 	if expectViolated(sn, sc.Race) {
-		c.Expect = "violated"
+		c.Expect = results.Violated
 	}
 	for _, w := range rep.Workers {
 		c.Ops += w.Ops
 	}
 	switch {
 	case rep.Deadlock != "":
-		c.Verdict = "deadlock"
+		c.Verdict = results.Deadlock
 		c.Detail = rep.Deadlock
 	case len(rep.Violations) > 0:
-		c.Verdict = "violated"
+		c.Verdict = results.Violated
 		c.Violations = max(rep.ViolationsTotal, int64(len(rep.Violations)))
 		// Show the earliest online detection of the scenario's own race,
 		// else the earliest of any.
@@ -455,11 +455,11 @@ func replayCommand(args []string) string {
 // the baseline (strategies.Baseline, none) must be violated; other V cells
 // are reported as measured.
 func matches(c results.VerifyCell) bool {
-	if c.Expect == "safe" {
-		return c.Verdict == "safe"
+	if c.Expect == results.Safe {
+		return c.Verdict == results.Safe
 	}
 	if c.Strategy == strategies.Baseline() {
-		return c.Verdict != "safe"
+		return c.Verdict != results.Safe
 	}
 	return true
 }
@@ -500,7 +500,7 @@ func writeMatrix(w io.Writer, m *results.Matrix, sts, scs []string) error {
 	}
 	fmt.Fprintln(w, "(expected: S = must be safe, V = expected violated; ! marks a cell that does not match)")
 	for _, c := range m.Cells {
-		if c.Verdict != "safe" {
+		if c.Verdict != results.Safe {
 			fmt.Fprintf(w, "\n%s on %s: %s, first at op %d (seed %d)\n  %s\n  replay: %s\n", c.Strategy, c.Scenario, c.Verdict, c.FirstAt, c.Seed, c.Detail, c.Replay)
 		}
 	}
@@ -509,14 +509,14 @@ func writeMatrix(w io.Writer, m *results.Matrix, sts, scs []string) error {
 
 func cellText(c results.VerifyCell) string {
 	exp := "S"
-	if c.Expect == "violated" {
+	if c.Expect == results.Violated {
 		exp = "V"
 	}
 	var s string
 	switch c.Verdict {
-	case "safe":
+	case results.Safe:
 		s = fmt.Sprintf("safe: 0 in %s ops", reports.FormatCount(c.Ops))
-	case "violated":
+	case results.Violated:
 		s = fmt.Sprintf("VIOLATED: %d, first at op %d", c.Violations, c.FirstAt)
 		if c.Seeds > 1 {
 			s += fmt.Sprintf(", %d/%d seeds", c.Reproduced, c.Seeds)

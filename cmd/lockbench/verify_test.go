@@ -77,9 +77,9 @@ func TestVerifyMatrix(t *testing.T) {
 				continue
 			}
 			cell := fmt.Sprintf("%s on %s (%s): verdict %s, %d violations in %d ops", sn, scn, c.Race, c.Verdict, c.Violations, c.Ops)
-			wantExpect := "safe"
+			wantExpect := results.Safe
 			if expectViolated(sn, raceNamed[c.Race]) {
-				wantExpect = "violated"
+				wantExpect = results.Violated
 			}
 			switch {
 			case c.Expect != wantExpect:
