@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"lockbench/hardware"
@@ -353,7 +352,7 @@ func emitMatrix(ctx context.Context, file *results.File, v *verifyFlags, p *veri
 	if slices.Contains(p.strategies, hotpath.KernelName) {
 		scs = append(scs, kernelControlName)
 	}
-	if err := writeMatrix(stdout, file.Verify, p.strategies, scs); err != nil {
+	if err := reports.WriteMatrix(stdout, file.Verify, p.strategies, scs); err != nil {
 		return joinErrors(runErr, err)
 	}
 	if v.out != "" {
@@ -462,71 +461,4 @@ func matches(c results.VerifyCell) bool {
 		return c.Verdict != results.Safe
 	}
 	return true
-}
-
-func writeMatrix(w io.Writer, m *results.Matrix, sts, scs []string) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "race oracle, budget %s per cell\n", m.Budget)
-	fmt.Fprint(tw, "SCENARIO\tRACE")
-	for _, s := range sts {
-		if s == hotpath.KernelName && m.FSType != "" {
-			s += "(" + m.FSType + ")"
-		}
-		fmt.Fprintf(tw, "\t%s", s)
-	}
-	fmt.Fprintln(tw)
-	for _, scn := range scs {
-		race := ""
-		var row []string
-		found := false
-		for _, s := range sts {
-			text := "-" // no such cell (the kernel has no counterpart; the control is the kernel's)
-			for _, c := range m.Cells {
-				if c.Strategy == s && c.Scenario == scn {
-					race = c.Race
-					text = cellText(c)
-					found = true
-				}
-			}
-			row = append(row, text)
-		}
-		if !found {
-			continue
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", scn, race, strings.Join(row, "\t"))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintln(w, "(expected: S = must be safe, V = expected violated; ! marks a cell that does not match)")
-	for _, c := range m.Cells {
-		if c.Verdict != results.Safe {
-			fmt.Fprintf(w, "\n%s on %s: %s, first at op %d (seed %d)\n  %s\n  replay: %s\n", c.Strategy, c.Scenario, c.Verdict, c.FirstAt, c.Seed, c.Detail, c.Replay)
-		}
-	}
-	return nil
-}
-
-func cellText(c results.VerifyCell) string {
-	exp := "S"
-	if c.Expect == results.Violated {
-		exp = "V"
-	}
-	var s string
-	switch c.Verdict {
-	case results.Safe:
-		s = fmt.Sprintf("safe: 0 in %s ops", reports.FormatCount(c.Ops))
-	case results.Violated:
-		s = fmt.Sprintf("VIOLATED: %d, first at op %d", c.Violations, c.FirstAt)
-		if c.Seeds > 1 {
-			s += fmt.Sprintf(", %d/%d seeds", c.Reproduced, c.Seeds)
-		}
-	default:
-		s = "DEADLOCK"
-	}
-	mark := ""
-	if !c.Matches {
-		mark = " !"
-	}
-	return fmt.Sprintf("%s [%s]%s", s, exp, mark)
 }
