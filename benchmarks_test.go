@@ -31,21 +31,6 @@ import (
 	"lockbench/strategies/primbench"
 )
 
-// benchUnits are the units the benchmarks here report beyond ns/op, B/op
-// and allocs/op, with the direction benchstat should read them in. TestMain
-// writes them as benchfmt "Unit" lines ahead of the results.
-var benchUnits = []struct{ unit, better string }{
-	{"ops/s", "higher"},
-	{"p50-ns/op", "lower"},
-	{"p99-ns/op", "lower"},
-	{"p99.9-ns/op", "lower"},
-	{"faults/op", "lower"},
-	{"retries/op", "lower"},
-	{"stale/op", "lower"},
-	{"violations/op", "lower"},
-	{"cpu-ns/op", "lower"},
-}
-
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
@@ -59,8 +44,8 @@ func TestMain(m *testing.M) {
 				os.Exit(2)
 			}
 		}
-		for _, u := range benchUnits {
-			fmt.Printf("Unit %s better=%s\n", u.unit, u.better)
+		for _, u := range benchname.Units {
+			fmt.Printf("Unit %s better=%s\n", u.Name, u.Better)
 		}
 	}
 	os.Exit(m.Run())

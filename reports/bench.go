@@ -14,25 +14,6 @@ import (
 	"lockbench/results"
 )
 
-// benchUnits are the custom units of the bench format with the direction
-// benchstat should read them in, written as "Unit" metadata lines
-// (golang.org/x/perf/benchfmt: `Unit <unit> better=lower`). ns/op, the wall
-// time per operation (elapsed / count, over all workers: RunParallel's
-// meaning, not a latency), is benchstat's own unit and needs none.
-var benchUnits = []struct{ unit, better string }{
-	{"ops/s", "higher"},
-	{"p50-ns/op", "lower"},
-	{"p99-ns/op", "lower"},
-	{"p99.9-ns/op", "lower"},
-	{"max-ns/op", "lower"},
-	{"added-p50-ns/op", "lower"},
-	{"kernel-share-p50", "lower"},
-	{"added-mean-ns/op", "lower"},
-	{"kernel-share-mean", "lower"},
-	{"faults/op", "lower"},
-	{"blocked/op", "lower"},
-}
-
 // writeBench writes f in the Go benchmark format, one line per cell x
 // repetition x operation, for golang.org/x/perf/cmd/benchstat:
 //
@@ -52,12 +33,17 @@ var benchUnits = []struct{ unit, better string }{
 // file, not the one that ran it; they belong in hardware.Machine.
 func writeBench(w io.Writer, f *results.File) error {
 	bw := benchfmt.NewWriter(w)
-	units := benchUnits
+	// The custom units with their direction (benchname.Units, shared with
+	// the root package's benchmarks), then the lock units of f (locks.go).
+	// ns/op, the wall time per operation (elapsed / count, over all
+	// workers: RunParallel's meaning, not a latency), is benchstat's own
+	// unit and needs none.
+	units := slices.Clone(benchname.Units)
 	for _, u := range lockBenchUnits(f) { // locks.go
-		units = append(units[:len(units):len(units)], struct{ unit, better string }{u, "lower"})
+		units = append(units, benchname.Unit{Name: u, Better: "lower"})
 	}
 	for _, u := range units {
-		m := &benchfmt.UnitMetadata{UnitMetadataKey: benchfmt.UnitMetadataKey{Unit: u.unit, Key: "better"}, OrigUnit: u.unit, Value: u.better}
+		m := &benchfmt.UnitMetadata{UnitMetadataKey: benchfmt.UnitMetadataKey{Unit: u.Name, Key: "better"}, OrigUnit: u.Name, Value: u.Better}
 		if err := bw.Write(m); err != nil {
 			return err
 		}

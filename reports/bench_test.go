@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/perf/benchfmt"
 
+	"lockbench/internal/benchname"
 	"lockbench/results"
 )
 
@@ -54,8 +55,8 @@ func TestBenchReadsBack(t *testing.T) {
 	if err := r.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if results != 12 || units != len(benchUnits) {
-		t.Errorf("read %d results and %d unit lines; want 12 and %d", results, units, len(benchUnits))
+	if results != 12 || units != len(benchname.Units) {
+		t.Errorf("read %d results and %d unit lines; want 12 and %d", results, units, len(benchname.Units))
 	}
 }
 
