@@ -136,15 +136,7 @@ func summarizeUsage(reps []results.Rep) []RoleUsage {
 // its operations' cost in the kernel's terms, from the kernel cell of the
 // same scenario, threads, target, placement and sizes in the same file.
 func addKernelTerms(out []CellSummary, baselines map[comparableKey]int) {
-	kernels := map[comparableKey]int{}
-	for i := range out {
-		if out[i].Config.Strategy == Kernel {
-			k := kernelKey(out[i].Config)
-			if _, dup := kernels[k]; !dup {
-				kernels[k] = i
-			}
-		}
-	}
+	kernels := firstCells(out, Kernel, kernelKey)
 	for i := range out {
 		c := &out[i]
 		if c.Config.Strategy == Kernel || c.Config.Strategy == Baseline {

@@ -106,16 +106,7 @@ func Summarize(f *results.File) []CellSummary {
 		out[i] = summarizeCell(&f.Cells[i])
 		out[i].cell = &f.Cells[i]
 	}
-	baselines := map[comparableKey]int{}
-	for i := range out {
-		if out[i].Config.Strategy != Baseline {
-			continue
-		}
-		k := keyOf(out[i].Config)
-		if _, dup := baselines[k]; !dup {
-			baselines[k] = i
-		}
-	}
+	baselines := firstCells(out, Baseline, keyOf)
 	for i := range out {
 		c := &out[i]
 		if c.Config.Strategy == Baseline || c.Config.Strategy == Kernel {
@@ -151,6 +142,22 @@ type comparableKey struct {
 	FileSize      int64
 	PageSize      int
 	Oracle, Delay bool
+}
+
+// firstCells indexes the first cell of strategy per key: the cell each
+// other cell with the same key is compared with.
+func firstCells(out []CellSummary, strategy string, key func(results.Config) comparableKey) map[comparableKey]int {
+	first := map[comparableKey]int{}
+	for i := range out {
+		if out[i].Config.Strategy != strategy {
+			continue
+		}
+		k := key(out[i].Config)
+		if _, dup := first[k]; !dup {
+			first[k] = i
+		}
+	}
+	return first
 }
 
 func keyOf(c results.Config) comparableKey {
