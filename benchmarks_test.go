@@ -260,31 +260,41 @@ func tmpfsDir(b *testing.B) string {
 }
 
 // BenchmarkWriteFault is the modelled write fault (page_mkwrite) on a cached
-// page, 1 thread, on tmpfs: the cost each strategy adds to the fault path.
+// page, 1 thread, on tmpfs: the cost each strategy adds to the fault path,
+// with the oracle off and on, and with the full lock accounting off (the
+// default: contentions and waits only, one branch per uncontended
+// acquisition) and on (-locks: every acquisition counted, every exclusive
+// hold timed, which for the write fault is F's):
+//
+//	go test -run '^$' -bench 'WriteFault' -count 8 . | tee locks.txt
+//	benchstat -col /locks locks.txt
 func BenchmarkWriteFault(b *testing.B) {
 	for _, oracle := range []bool{false, true} {
 		for _, name := range strategies.Names() {
-			b.Run(benchname.Join("strategy", name, "target", "tmpfs", "oracle", fmt.Sprint(oracle), "threads", "1"), func(b *testing.B) {
-				st, err := strategies.New(name, strategies.Options{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				bn, err := hotpath.NewBench(st, tmpfsDir(b), 16, oracle)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer bn.Close()
-				if err := bn.CacheWritable(3); err != nil {
-					b.Fatal(err)
-				}
-				b.ReportAllocs()
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					if err := bn.WriteFault(3); err != nil {
+			for _, locks := range []string{"off", "on"} {
+				b.Run(benchname.Join("strategy", name, "target", "tmpfs", "oracle", fmt.Sprint(oracle), "locks", locks, "threads", "1"), func(b *testing.B) {
+					st, err := strategies.New(name, strategies.Options{})
+					if err != nil {
 						b.Fatal(err)
 					}
-				}
-			})
+					bn, err := hotpath.NewBench(st, tmpfsDir(b), 16, oracle)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer bn.Close()
+					bn.LockStats(locks == "on")
+					if err := bn.CacheWritable(3); err != nil {
+						b.Fatal(err)
+					}
+					b.ReportAllocs()
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						if err := bn.WriteFault(3); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
 		}
 	}
 }

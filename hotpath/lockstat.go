@@ -24,7 +24,7 @@ import (
 //
 // So without -locks a run records contentions and waits (and the lock-wait
 // table is always in the results file) but no uncontended acquisitions and
-// no hold times; BenchmarkWriteFaultLocks measures what -locks costs.
+// no hold times; BenchmarkWriteFault's locks=on measures what -locks costs.
 //
 // Wait time is from the failed fast path to the acquisition (it includes
 // the waiter's yields and parking, as the kernel's contention_begin/end
