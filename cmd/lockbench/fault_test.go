@@ -62,6 +62,16 @@ func needRoot(t *testing.T) {
 	}
 }
 
+// needLoopExt4 skips a test that makes a loop:ext4 target unless it runs
+// as root with mkfs.ext4.
+func needLoopExt4(t *testing.T) {
+	t.Helper()
+	needRoot(t)
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		t.Skip("needs mkfs.ext4 (apt-get install e2fsprogs)")
+	}
+}
+
 // mountTmpfs mounts a tmpfs of size on a new directory, unmounted at the
 // end of the test.
 func mountTmpfs(t *testing.T, size string) string {
@@ -130,10 +140,7 @@ func TestFaultFullTarget(t *testing.T) {
 		checkAfterFault(t, "", false, dir)
 	})
 	t.Run("loop:ext4:128M", func(t *testing.T) {
-		needRoot(t)
-		if _, err := exec.LookPath("mkfs.ext4"); err != nil {
-			t.Skip("needs mkfs.ext4 (apt-get install e2fsprogs)")
-		}
+		needLoopExt4(t)
 		res := runCLI(t.Context(), "run", "-duration", "1s", "-file-size", "100M", "-target", "loop:ext4:128M", "-o", "")
 		if res.code != 2 || !strings.Contains(res.stderr, "-file-size 100M needs 200 MiB") {
 			t.Errorf("run on loop:ext4:128M with -file-size 100M = %v, exit %d; want exit 2 naming -file-size", res.err, res.code)
@@ -193,10 +200,7 @@ func fsShutdown(dir string) error {
 // cell's error instead of a crash; the first cell is kept, the loop target
 // is unmounted and detached, and the exit status is 1.
 func TestFaultTargetReadOnlyMidRun(t *testing.T) {
-	needRoot(t)
-	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
-		t.Skip("needs mkfs.ext4 (apt-get install e2fsprogs)")
-	}
+	needLoopExt4(t)
 	out := t.TempDir()
 	path := filepath.Join(out, "r.json")
 	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
@@ -226,10 +230,7 @@ func TestFaultTargetReadOnlyMidRun(t *testing.T) {
 // between two cells (mount -o remount,ro): the next cell fails with EROFS,
 // the first is kept, the exit status is 1 and the loop target goes.
 func TestFaultTargetRemountedReadOnly(t *testing.T) {
-	needRoot(t)
-	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
-		t.Skip("needs mkfs.ext4 (apt-get install e2fsprogs)")
-	}
+	needLoopExt4(t)
 	out := t.TempDir()
 	path := filepath.Join(out, "r.json")
 	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
@@ -418,10 +419,7 @@ func TestFaultKilledRunLeftovers(t *testing.T) {
 // Item 7: a loop target of a SIGKILLed run stays mounted; the next loop
 // run unmounts, detaches and removes it with a notice.
 func TestFaultKilledLoopRun(t *testing.T) {
-	needRoot(t)
-	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
-		t.Skip("needs mkfs.ext4 (apt-get install e2fsprogs)")
-	}
+	needLoopExt4(t)
 	cmd := lockbenchCmd(t, "run", "-duration", "20s", "-target", "loop:ext4:128M", "-o", "", "-q")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -127,6 +127,18 @@ func newFlagSet(name string) *flag.FlagSet {
 	return fs
 }
 
+// parseNoArgs is parseFlags for a command that takes flags only: an
+// argument left after them is a usage error naming it.
+func parseNoArgs(fs *flag.FlagSet, args []string, stdout io.Writer) (done bool, err error) {
+	if done, err := parseFlags(fs, args, stdout); done || err != nil {
+		return done, err
+	}
+	if fs.NArg() > 0 {
+		return true, usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return false, nil
+}
+
 // parseFlags parses args; -h prints the flags on stdout and reports done.
 func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (done bool, err error) {
 	err = fs.Parse(args)

@@ -18,11 +18,8 @@ import (
 
 func cmdList(args []string, stdout io.Writer) error {
 	fs := newFlagSet("list")
-	if done, err := parseFlags(fs, args, stdout); done || err != nil {
+	if done, err := parseNoArgs(fs, args, stdout); done || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("list: unexpected argument %q", fs.Arg(0))
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STRATEGY\tDESCRIPTION")
@@ -51,11 +48,8 @@ func cmdHW(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("hw")
 	asJSON := fs.Bool("json", false, "print the description as JSON")
 	target := fs.String("target", "auto", "targets to describe (as for run)")
-	if done, err := parseFlags(fs, args, stdout); done || err != nil {
+	if done, err := parseNoArgs(fs, args, stdout); done || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("hw: unexpected argument %q", fs.Arg(0))
 	}
 	m, err := hardware.Detect()
 	if err != nil {

@@ -360,11 +360,8 @@ func cmdRun(ctx context.Context, name string, args []string, stdout, stderr io.W
 	fs := newFlagSet(name)
 	var f runFlags
 	f.register(fs, "rwsem", "fault-scale")
-	if done, err := parseFlags(fs, args, stdout); done || err != nil {
+	if done, err := parseNoArgs(fs, args, stdout); done || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("%s: unexpected argument %q", name, fs.Arg(0))
 	}
 	p, err := f.validate()
 	if err != nil {

@@ -193,11 +193,8 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("verify")
 	var v verifyFlags
 	v.register(fs)
-	if done, err := parseFlags(fs, args, stdout); done || err != nil {
+	if done, err := parseNoArgs(fs, args, stdout); done || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("verify: unexpected argument %q", fs.Arg(0))
 	}
 	p, err := v.validate()
 	if err != nil {
