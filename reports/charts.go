@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -473,21 +474,12 @@ func groupCells(sums []CellSummary) []*cellGroup {
 		}
 		g.cells = append(g.cells, s)
 		for _, o := range s.Ops {
-			if k := (opKey{o.Op, o.Role}); !containsOp(g.ops, k) {
+			if k := (opKey{o.Op, o.Role}); !slices.Contains(g.ops, k) {
 				g.ops = append(g.ops, k)
 			}
 		}
 	}
 	return groups
-}
-
-func containsOp(ops []opKey, k opKey) bool {
-	for _, o := range ops {
-		if o == k {
-			return true
-		}
-	}
-	return false
 }
 
 // strategyLabel names a cell in a legend or table: the strategy, with its
@@ -506,21 +498,12 @@ func optionsCaption(cells []*CellSummary) string {
 	for _, c := range cells {
 		if c.Config.Options != "" {
 			p := c.Config.Strategy + ": " + c.Config.Options
-			if !containsString(parts, p) {
+			if !slices.Contains(parts, p) {
 				parts = append(parts, p)
 			}
 		}
 	}
 	return strings.Join(parts, "; ")
-}
-
-func containsString(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // fileSlug keeps letters, digits, '.', '-' and '_' and turns the rest
@@ -552,12 +535,12 @@ func ciSubtitle(reduced bool) string {
 // first question's.
 func keyOp(scenario string, ops []opKey) (opKey, bool) {
 	for _, q := range questions {
-		if q.scenario == scenario && q.measure != "ops/s" && containsOp(ops, opKey{q.op, q.role}) {
+		if q.scenario == scenario && q.measure != "ops/s" && slices.Contains(ops, opKey{q.op, q.role}) {
 			return opKey{q.op, q.role}, true
 		}
 	}
 	k := opKey{defaultQuestion.op, defaultQuestion.role}
-	return k, containsOp(ops, k)
+	return k, slices.Contains(ops, k)
 }
 
 // niceCeil rounds v up to 1, 2 or 5 times a power of ten.

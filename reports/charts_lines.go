@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -161,7 +162,7 @@ func scalingGroups(groups []*cellGroup) []*scalingGroup {
 // scenario's ops/s question's, else its key operation.
 func throughputOp(scenario string, ops []opKey) (opKey, bool) {
 	for _, q := range questions {
-		if q.scenario == scenario && q.measure == "ops/s" && containsOp(ops, opKey{q.op, q.role}) {
+		if q.scenario == scenario && q.measure == "ops/s" && slices.Contains(ops, opKey{q.op, q.role}) {
 			return opKey{q.op, q.role}, true
 		}
 	}

@@ -3,7 +3,9 @@ package reports
 import (
 	"fmt"
 	"image/color"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -80,12 +82,7 @@ func seriesSpec(f *results.File, g *cellGroup, pal palette) (*chartSpec, error) 
 	for _, p := range s.panels[:len(s.panels)-2] {
 		p.X.Label.Text = ""
 	}
-	var kinds []string
-	for kd := range shaded {
-		kinds = append(kinds, kd)
-	}
-	sort.Strings(kinds)
-	for _, kd := range kinds {
+	for _, kd := range slices.Sorted(maps.Keys(shaded)) {
 		c := shadeOf(kd)
 		c.A = 0xe0
 		s.addLegend(kd, swatch(c))
@@ -203,11 +200,7 @@ func shadeExclusive(rep *results.Rep, from, to time.Duration, plots []*plot.Plot
 		s, t := max(e.Start, from), min(e.End, to)
 		ivs[e.Op] = append(ivs[e.Op], [2]float64{float64(s) / 1e6, float64(t) / 1e6})
 	}
-	var kinds []string
-	for kd := range ivs {
-		kinds = append(kinds, kd)
-	}
-	sort.Strings(kinds)
+	kinds := slices.Sorted(maps.Keys(ivs))
 	for _, p := range plots {
 		for lane, kd := range kinds {
 			top, bottom := laneY(p, 1-laneShare*float64(lane)), laneY(p, 1-laneShare*float64(lane+1))

@@ -88,8 +88,8 @@ func formatRate(v float64) string {
 }
 
 // FormatCount formats a count as the text renderers do: three significant
-// digits and an SI suffix ("40", "401k", "1.2M"). cmd's verify matrix uses
-// it, so that counts read the same everywhere.
+// digits and an SI suffix ("40", "401k", "1.2M"), as the verify matrix
+// (WriteMatrix) does, so that counts read the same everywhere.
 func FormatCount(n int64) string { return formatRate(float64(n)) }
 
 // formatRatio formats a ratio of medians: "×0.82", "×3.1"; NaN is "-".
