@@ -76,7 +76,7 @@ func TestReplayReproducesCell(t *testing.T) {
 			if err != nil {
 				t.Fatalf("verify %q: validate: %v", tt.args, err)
 			}
-			cmd := replayCommand(replayArgs(tt.sn, tt.scn, tt.seed, &v, p))
+			cmd := shellCommand("run", replayArgs(tt.sn, tt.scn, tt.seed, &v, p))
 			words := shellWords(t, cmd)
 			if want := []string{"go", "run", "./cmd/lockbench", "run"}; len(words) < 4 || !reflect.DeepEqual(words[:4], want) {
 				t.Fatalf("replay %q does not start with %q", cmd, want)
@@ -108,4 +108,54 @@ func threadsOf(args []string) string {
 		}
 	}
 	return "2"
+}
+
+// TestHoletestReplay: a holetest cell's replay, parsed back by verify's
+// flag parser, is the cell's verify config: seed, sizes, target, delay and
+// faultretry's options. Regression: it dropped -gup-share/-fallback and the
+// sizes and target.
+func TestHoletestReplay(t *testing.T) {
+	for _, sn := range []string{"faultretry", "rwsem", "kernel"} {
+		args := []string{"-seed", "9", "-holetest-sizes", "1M,4M", "-target", "dir:/tmp/x y", "-delay", "20us"}
+		if sn == "faultretry" {
+			args = append(args, "-gup-share", "0.5", "-fallback", "convert-unlocked")
+		}
+		vfs := newFlagSet("verify")
+		var v verifyFlags
+		v.register(vfs)
+		if err := vfs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		p, err := v.validate()
+		if err != nil {
+			t.Fatalf("verify %q: %v", args, err)
+		}
+		cmd := shellCommand("verify", holetestReplayArgs(sn, &v, p))
+		words := shellWords(t, cmd)
+		if len(words) < 4 || words[3] != "verify" {
+			t.Fatalf("replay %q is not a verify command", cmd)
+		}
+		rfs := newFlagSet("verify")
+		var r verifyFlags
+		r.register(rfs)
+		if err := rfs.Parse(words[4:]); err != nil || rfs.NArg() > 0 {
+			t.Fatalf("verify flags of replay %q: %v (args left %q)", cmd, err, rfs.Args())
+		}
+		rp, err := r.validate()
+		if err != nil {
+			t.Fatalf("replay %q: validate: %v", cmd, err)
+		}
+		wantDelay, wantOpts := v.delay, p.opts
+		if sn == "kernel" { // the kernel has no model-only flags: the defaults
+			wantDelay = 50 * time.Microsecond
+		}
+		if sn != "faultretry" {
+			wantOpts = rp.opts // options do not apply
+		}
+		got := []any{r.strategy, r.scenario, rp.seed, rp.holetest, r.target, r.delay, rp.opts, r.out}
+		want := []any{sn, "holetest", uint64(9), []int64{1 << 20, 4 << 20}, v.target, wantDelay, wantOpts, ""}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: replay %q parses to\n  %v\nwant\n  %v", sn, cmd, got, want)
+		}
+	}
 }

@@ -276,7 +276,7 @@ func verifyMatrix(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardwa
 			}
 			ci := verdict(pt.Strategy, sc, rep, seed)
 			if ci.Verdict != results.Safe {
-				ci.Replay = replayCommand(replayArgs(pt.Strategy, sc.Name, seed, v, p))
+				ci.Replay = shellCommand("run", replayArgs(pt.Strategy, sc.Name, seed, v, p))
 			}
 			if cur == nil {
 				first := ci
@@ -320,7 +320,7 @@ func verifyHoletest(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hard
 		}
 		c.Strategy = sn
 		if c.Verdict != results.Safe {
-			c.Replay = fmt.Sprintf("go run ./cmd/lockbench verify -strategy %s -scenario holetest -seed %d -delay %v", sn, p.seed, v.delay)
+			c.Replay = shellCommand("verify", holetestReplayArgs(sn, v, p))
 		}
 		if expectViolated(sn, strategies.R1) {
 			c.Expect = results.Violated
@@ -425,18 +425,47 @@ func replayArgs(sn, scn string, seed uint64, v *verifyFlags, p *verifyPlan) []st
 	a = append(a, "-target", v.target)
 	if sn != hotpath.KernelName {
 		a = append(a, "-oracle", "-delay", v.delay.String())
-		if info, err := strategies.Lookup(sn); err == nil && info.TakesOptions {
-			for _, kv := range strings.Split(p.opts.String(), ",") {
-				a = append(a, "-"+kv)
-			}
-		}
+		a = append(a, optionFlags(sn, p.opts, nil)...)
 	}
 	return append(a, "-o", "")
 }
 
-// replayCommand is the shell command for replayArgs, each argument quoted
-// when the shell would split or expand it.
-func replayCommand(args []string) string {
+// optionFlags are the flags that set o again for strategy sn ("-gup-share=0.5",
+// ...; none for a strategy that takes no options): the pairs of
+// strategies.Options.String, whose keys are the flags' names, left out
+// where fs (when not nil) has no such flag.
+func optionFlags(sn string, o strategies.Options, fs *flag.FlagSet) []string {
+	info, err := strategies.Lookup(sn)
+	if err != nil || !info.TakesOptions {
+		return nil
+	}
+	var a []string
+	for _, kv := range strings.Split(o.String(), ",") {
+		if k, _, _ := strings.Cut(kv, "="); fs == nil || fs.Lookup(k) != nil {
+			a = append(a, "-"+kv)
+		}
+	}
+	return a
+}
+
+// holetestReplayArgs is the verify command line (after "verify") that
+// repeats strategy sn's holetest cell: its seed, sizes, target and, for the
+// model, the delay injection and the options verify has flags for (it has
+// no -retry-contended, which is never set in verify).
+func holetestReplayArgs(sn string, v *verifyFlags, p *verifyPlan) []string {
+	a := []string{"-strategy", sn, "-scenario", "holetest", "-seed", strconv.FormatUint(p.seed, 10),
+		"-holetest-sizes", v.holeSizes, "-target", v.target}
+	if sn != hotpath.KernelName {
+		fs := newFlagSet("verify")
+		new(verifyFlags).register(fs)
+		a = append(append(a, "-delay", v.delay.String()), optionFlags(sn, p.opts, fs)...)
+	}
+	return append(a, "-o", "")
+}
+
+// shellCommand is the shell command that runs lockbench's subcommand cmd
+// with args, each argument quoted when the shell would split or expand it.
+func shellCommand(cmd string, args []string) string {
 	q := make([]string, len(args))
 	for i, a := range args {
 		q[i] = a
@@ -444,7 +473,7 @@ func replayCommand(args []string) string {
 			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 		}
 	}
-	return "go run ./cmd/lockbench run " + strings.Join(q, " ")
+	return "go run ./cmd/lockbench " + cmd + " " + strings.Join(q, " ")
 }
 
 // matches says whether a cell meets its expectation: S cells must be safe;
