@@ -231,28 +231,30 @@ func btoi(b bool) int {
 }
 
 // TestVerifyChase: a baseline cell that no seed reproduced gets -chase more
-// seeds, each counted; -chase 0 runs the -seeds only. A budget of two
-// operations is too short for any race, so every seed runs.
+// seeds, each counted, and the chase stops at the first seed that
+// reproduces; -chase 0 runs the -seeds only. A budget of two operations
+// with no delay injection is too short for a race nearly always, but not
+// always, so a violation found by the chase is allowed when it stopped there.
 func TestVerifyChase(t *testing.T) {
 	for _, tc := range []struct {
 		chase     string
 		wantSeeds int
 	}{
 		{"0", 1}, // no chase: the one seed
-		{"2", 3}, // the seed and two more, none reproducing
+		{"2", 3}, // the seed and two more
 	} {
 		path := filepath.Join(t.TempDir(), "v.json")
-		args := []string{"verify", "-strategy", "none", "-scenario", "fsync-read", "-budget", "2ops", "-chase", tc.chase, "-target", "dir:" + t.TempDir(), "-o", path}
+		args := []string{"verify", "-strategy", "none", "-scenario", "fsync-read", "-budget", "2ops", "-delay", "0", "-chase", tc.chase, "-target", "dir:" + t.TempDir(), "-o", path}
 		got := runCLI(t.Context(), args...)
-		if got.code != 1 {
-			t.Errorf("run(%q): exit %d; want 1 (none uncaught does not match)", args, got.code)
-		}
 		f, err := results.ReadFile(path)
 		if err != nil || f.Verify == nil || len(f.Verify.Cells) != 1 {
 			t.Fatalf("run(%q): results %v, %v; want one cell", args, f, err)
 		}
-		if c := f.Verify.Cells[0]; c.Seeds != tc.wantSeeds || c.Verdict != results.Safe {
-			t.Errorf("run(%q): cell seeds %d, verdict %s; want %d seeds, safe", args, c.Seeds, c.Verdict, tc.wantSeeds)
+		switch c := f.Verify.Cells[0]; {
+		case c.Verdict == results.Safe && (c.Seeds != tc.wantSeeds || got.code != 1):
+			t.Errorf("run(%q): safe after %d seeds, exit %d; want %d seeds, exit 1 (none uncaught does not match)", args, c.Seeds, got.code, tc.wantSeeds)
+		case c.Verdict != results.Safe && (c.Reproduced != 1 || c.Seeds > tc.wantSeeds || got.code != 0):
+			t.Errorf("run(%q): %s on %d of %d seeds, exit %d; want the chase stopped at the first reproducing seed (1 of at most %d), exit 0", args, c.Verdict, c.Reproduced, c.Seeds, got.code, tc.wantSeeds)
 		}
 	}
 }
