@@ -693,21 +693,3 @@ func rangePeerBenchmarks(b *testing.B, op string, threads int) {
 		})
 	}
 }
-
-// runRangeLoop is the measured loop of the range benchmarks for any lock:
-// each iteration is one lock and one unlock of the workload's next range.
-func runRangeLoop[H any](b *testing.B, op string, threads int,
-	lock func(slot int, start, end uint64, m strategies.Mode) H, unlock func(H)) {
-	rs := rangeBenchRanges(op, threads)
-	runThreads(b, threads, func(slot, n int) {
-		mine := rs[slot]
-		for i := range n {
-			r := &mine[i&(len(mine)-1)] // len is a power of two
-			m := strategies.Shared
-			if r.excl {
-				m = strategies.Exclusive
-			}
-			unlock(lock(slot, r.start, r.end, m))
-		}
-	})
-}

@@ -217,33 +217,12 @@ func rangeBenchmarks(b *testing.B) {
 			th := strconv.Itoa(threads)
 			b.Run(benchname.Join("lock", "rangelock", "op", w.op, "threads", th), func(b *testing.B) {
 				rl := strategies.NewRangeLock(threads)
-				rs := rangeBenchRanges(w.op, threads)
-				runThreads(b, threads, func(slot, n int) {
-					mine := rs[slot]
-					for i := range n {
-						r := &mine[i&(len(mine)-1)] // len is a power of two
-						m := strategies.Shared
-						if r.excl {
-							m = strategies.Exclusive
-						}
-						rl.Unlock(rl.Lock(slot, r.start, r.end, m))
-					}
-				})
+				runRangeLoop(b, w.op, threads, rl.Lock, rl.Unlock)
 			})
 			b.Run(benchname.Join("lock", "mutex-tree", "op", w.op, "threads", th), func(b *testing.B) {
 				tr := newMutexTree()
-				rs := rangeBenchRanges(w.op, threads)
-				runThreads(b, threads, func(slot, n int) {
-					mine := rs[slot]
-					for i := range n {
-						r := &mine[i&(len(mine)-1)] // len is a power of two
-						m := strategies.Shared
-						if r.excl {
-							m = strategies.Exclusive
-						}
-						tr.Unlock(tr.Lock(r.start, r.end, m))
-					}
-				})
+				runRangeLoop(b, w.op, threads,
+					func(_ int, start, end uint64, m strategies.Mode) uint64 { return tr.Lock(start, end, m) }, tr.Unlock)
 			})
 			rangePeerBenchmarks(b, w.op, threads)
 		}
@@ -344,4 +323,22 @@ func (t *mutexTree) Unlock(id uint64) {
 	}
 	t.cond.Broadcast()
 	t.mu.Unlock()
+}
+
+// runRangeLoop is the measured loop of the range benchmarks for any lock:
+// each iteration is one lock and one unlock of the workload's next range.
+func runRangeLoop[H any](b *testing.B, op string, threads int,
+	lock func(slot int, start, end uint64, m strategies.Mode) H, unlock func(H)) {
+	rs := rangeBenchRanges(op, threads)
+	runThreads(b, threads, func(slot, n int) {
+		mine := rs[slot]
+		for i := range n {
+			r := &mine[i&(len(mine)-1)] // len is a power of two
+			m := strategies.Shared
+			if r.excl {
+				m = strategies.Exclusive
+			}
+			unlock(lock(slot, r.start, r.end, m))
+		}
+	})
 }
