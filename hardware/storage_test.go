@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -578,8 +579,21 @@ func TestPrepareLoopExt4(t *testing.T) {
 	if _, err := os.Stat(base); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("after cleanup, stat %s = %v; want it removed", base, err)
 	}
-	if _, err := os.Stat("/sys/block/" + tgt.Device + "/loop/backing_file"); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("after cleanup, %s still has a backing file (%v); want it detached", tgt.Device, err)
+	// The device must no longer be backed by our image. It may be backed
+	// by another: go test runs packages in parallel and cmd/lockbench's
+	// tests attach loop targets too, so the freed device can be taken at
+	// once (CI saw loop0 re-attached). A detach of a device something
+	// still holds open is deferred by the kernel, hence the short wait.
+	backing := "/sys/block/" + tgt.Device + "/loop/backing_file"
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		b, err := os.ReadFile(backing)
+		if err != nil || strings.TrimSpace(string(b)) != tgt.BackingFile {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("5 s after cleanup, %s is still backed by %s; want it detached", tgt.Device, tgt.BackingFile)
+			break
+		}
 	}
 	if err := cleanup(); err != nil {
 		t.Errorf("second cleanup() = %v; want nil", err)
