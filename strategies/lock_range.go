@@ -116,6 +116,10 @@ type rangeSlot struct {
 	ranged uint8 // holds in the stripes, as opposed to the whole file
 	holds  [rangeHolds]rangeHold
 	_      [2*falseSharingPad - 8 - rangeHolds*32]byte
+	// dist[s] counts the slot's holds of stripe s's distributed shared
+	// range (see rangeDist). Only the owner writes it; a request that must
+	// know whether the distributed range is held sums it over the slots.
+	dist [rangeStripes]atomic.Int32
 }
 
 // rangeHold is what Unlock needs to release a hold. Its fields are written
@@ -131,6 +135,7 @@ const (
 	rangeHoldShared = iota
 	rangeHoldExcl
 	rangeHoldFile // the whole file, exclusive: the file level only
+	rangeHoldDist // shared, counted in the slot's dist (inline is the word's identity)
 )
 
 // set records a hold.
@@ -153,16 +158,20 @@ type rangeStripe struct {
 	nwait int32     // goroutines parked on cond
 	ents  []rangeEntry
 	queue []rangeQueued
+	slots []rangeSlot // the lock's, whose dist[idx] count this stripe's distributed range
+	idx   int
 	// the stripe is 256 bytes, so that words of neighbouring stripes are
 	// in different cache-line pairs.
-	_ [2*falseSharingPad - 128]byte
+	_ [2*falseSharingPad - 160]byte
 }
 
 // rangeEntry is a held range in a stripe's table; n counts identical shared
-// holders.
+// holders. A dist entry is the stripe's distributed range: its holders are
+// n plus the sum of the slots' dist counts for the stripe.
 type rangeEntry struct {
 	start, end uint64
 	excl       bool
+	dist       bool
 	n          int32
 }
 
@@ -175,8 +184,22 @@ type rangeQueued struct {
 }
 
 // An inline stripe word: bit 62 exclusive, bits 54-61 the number of holders
-// (1 if exclusive), bits 50-53 the number of pages less one, bits 0-49 the
-// first page. rangeTable (bit 63) is never a valid inline word.
+// (1 if exclusive), bits 50-53 the number of pages less one, bit 49
+// distributed, bits 0-48 the first page. rangeTable (bit 63) is never a valid
+// inline word.
+//
+// Distributed: a shared range held by more than one slot at once would make
+// every holder write the stripe word twice per acquisition, and those writes
+// serialise on one cache line. So the second holder of an identical shared
+// range sets rangeDist, and from then on holders count themselves in their
+// own slot's dist[stripe] (the read side of RWSem, per stripe) while the
+// word, which they only read, stays the range with rangeDist set, also when
+// nobody holds it. The word's count field still counts holders that took it
+// the plain way. Whoever needs to know whether the range is held (a
+// conflicting request, moving the word into the table; a whole-file request
+// draining the stripes) changes or reads the word first and then sums the
+// slots' counts; a holder increments its count first and then checks the
+// word and the gate, so one of the two sees the other (Dekker).
 const (
 	rangeTable      = 1 << 63
 	rangeInlineExcl = 1 << 62
@@ -185,7 +208,9 @@ const (
 	rangeCountMax   = 255
 	rangeCountMask  = rangeCountMax << rangeCountShift
 	rangeLenShift   = 50
-	rangeStartMask  = 1<<rangeLenShift - 1
+	rangeDist       = 1 << 49
+	rangeStartBits  = 49
+	rangeStartMask  = 1<<rangeStartBits - 1
 )
 
 // rangeInlineWord returns the inline word of one holder of [start, end),
@@ -193,7 +218,7 @@ const (
 // end page-aligned and start below 2^62.
 func rangeInlineWord(start, end uint64, excl bool) (uint64, bool) {
 	const pageBits = 1<<rangePageShift - 1
-	if (start|end)&pageBits != 0 || start>>(rangeLenShift+rangePageShift) != 0 {
+	if (start|end)&pageBits != 0 || start>>(rangeStartBits+rangePageShift) != 0 {
 		return 0, false
 	}
 	w := start>>rangePageShift | ((end-start)>>rangePageShift-1)<<rangeLenShift | rangeCountUnit
@@ -203,13 +228,18 @@ func rangeInlineWord(start, end uint64, excl bool) (uint64, bool) {
 	return w, true
 }
 
-// rangeDecode returns the range, mode and holder count of inline word w.
+// rangeDecode returns the range, mode and holder count of inline word w (for
+// a distributed word, the holders that took the word the plain way).
 func rangeDecode(w uint64) rangeEntry {
 	start := (w & rangeStartMask) << rangePageShift
 	pages := (w>>rangeLenShift)&15 + 1
 	return rangeEntry{start: start, end: start + pages<<rangePageShift, excl: w&rangeInlineExcl != 0,
-		n: int32(w & rangeCountMask >> rangeCountShift)}
+		dist: w&rangeDist != 0, n: int32(w & rangeCountMask >> rangeCountShift)}
 }
+
+// rangeIdent is inline word w without its holder count and distributed bit:
+// the range and mode.
+func rangeIdent(w uint64) uint64 { return w &^ (rangeCountMask | rangeDist) }
 
 // rangeConflicts reports whether [s0, e0) in mode x0 conflicts with [s1, e1)
 // in mode x1.
@@ -226,6 +256,7 @@ func NewRangeLock(slots int) *RangeLock {
 	rl.cond.L = &rl.mu
 	for i := range rl.stripes {
 		st := &rl.stripes[i]
+		st.slots, st.idx = rl.slots, i
 		st.cond.L = &st.mu
 		st.ents = make([]rangeEntry, 0, rangeHolds*slots)
 		st.queue = make([]rangeQueued, 0, slots)
@@ -277,6 +308,11 @@ func (rl *RangeLock) Unlock(h RangeHandle) {
 				sl.inUse &^= 1 << hold
 				return
 			}
+		case rangeHoldDist:
+			rl.unlockDist(sl, hd.start>>rangeGranuleShift%rangeStripes, hd.inline)
+			sl.inUse &^= 1 << hold
+			sl.ranged--
+			return
 		}
 	}
 	rl.unlockSlow(sl, hold)
@@ -314,7 +350,8 @@ func (rl *RangeLock) lock(slot int, start, end uint64, m Mode, try bool) (RangeH
 			iw |= rangeInlineExcl
 			kind = rangeHoldExcl
 		}
-		if rl.stripes[g%rangeStripes].word.CompareAndSwap(0, iw) {
+		st := &rl.stripes[g%rangeStripes]
+		if w := st.word.Load(); w == 0 && st.word.CompareAndSwap(0, iw) {
 			if rl.gate.Load()&(rangeClosed|rangeActive) != rangeActive && !rl.gateAfter(sl.ranged != 0) {
 				// A whole-file request closed the gate: back out.
 				rl.unlockRange(start, end, kind == rangeHoldExcl)
@@ -323,6 +360,8 @@ func (rl *RangeLock) lock(slot int, start, end uint64, m Mode, try bool) (RangeH
 			sl.holds[hold].set(start, end, iw, kind)
 			sl.ranged++
 			sl.inUse |= 1 << hold
+			return RangeHandle{slot: int32(slot), hold: int32(hold + 1)}, true
+		} else if rangeIdent(w) == rangeIdent(iw) && kind == rangeHoldShared && rl.lockDist(sl, st, hold, start, end, iw) {
 			return RangeHandle{slot: int32(slot), hold: int32(hold + 1)}, true
 		}
 	} else if start == 0 && end == math.MaxUint64 && m == Exclusive && hold < rangeHolds &&
@@ -362,6 +401,54 @@ func (rl *RangeLock) lockSlow(slot int, start, end uint64, m Mode, try bool) (Ra
 	}
 	sl.inUse |= 1 << hold
 	return RangeHandle{slot: int32(slot), hold: int32(hold + 1)}, true
+}
+
+// lockDist takes the shared range of inline word iw in stripe st as a
+// distributed holder (see rangeDist), making the word distributed first if
+// it is not, and records it as hold. It fails, holding nothing, if the word
+// changed from that range or a whole-file request closed the gate; the
+// caller then takes the general path.
+//
+//go:noinline
+func (rl *RangeLock) lockDist(sl *rangeSlot, st *rangeStripe, hold int, start, end, iw uint64) bool {
+	for {
+		w := st.word.Load()
+		if rangeIdent(w) != rangeIdent(iw) {
+			return false
+		}
+		if w&rangeDist != 0 || st.word.CompareAndSwap(w, w|rangeDist) {
+			break
+		}
+	}
+	id := rangeIdent(iw) | rangeDist
+	c := &sl.dist[st.idx]
+	c.Add(1) // then read the word and the gate: see rangeDist
+	if w := st.word.Load(); w&^rangeCountMask != id ||
+		rl.gate.Load()&(rangeClosed|rangeActive) != rangeActive && !rl.gateAfter(sl.ranged != 0) {
+		rl.unlockDist(sl, uint64(st.idx), id)
+		return false
+	}
+	sl.holds[hold].set(start, end, id, rangeHoldDist)
+	sl.ranged++
+	sl.inUse |= 1 << hold
+	return true
+}
+
+// unlockDist releases one distributed holder of stripe s, whose word was id
+// when it was taken: it decrements the slot's count and, if the word has
+// moved into the table meanwhile, lets the table see the change (waiters
+// wake, the entry may go).
+func (rl *RangeLock) unlockDist(sl *rangeSlot, s uint64, id uint64) {
+	st := &rl.stripes[s]
+	sl.dist[s].Add(-1) // then read the word: see rangeDist
+	if st.word.Load()&^rangeCountMask != id {
+		st.mu.Lock()
+		if st.word.Load() == rangeTable {
+			st.settle()
+		}
+		st.mu.Unlock()
+	}
+	rl.wakeDrainer()
 }
 
 func rangeHoldKind(excl bool) uint8 {
@@ -505,7 +592,7 @@ func (rl *RangeLock) openFile() {
 func (rl *RangeLock) drained() bool {
 	b := rl.gate.Load() >> rangeBypassShift
 	for i := range rl.stripes {
-		if rl.stripes[i].word.Load() != 0 {
+		if w := rl.stripes[i].word.Load(); w != 0 && !rl.stripes[i].idleDist(w) {
 			return false
 		}
 	}
@@ -626,14 +713,14 @@ func (st *rangeStripe) lockInline(iw uint64, try bool) (done, ok bool) {
 			}
 		case w == rangeTable:
 			return false, false
-		case iw&rangeInlineExcl == 0 && w&^rangeCountMask == iw&^rangeCountMask && w&rangeCountMask != rangeCountMask:
+		case iw&rangeInlineExcl == 0 && rangeIdent(w) == rangeIdent(iw) && w&rangeCountMask != rangeCountMask:
 			if st.word.CompareAndSwap(w, w+rangeCountUnit) {
 				return true, true
 			}
 		default:
 			if try {
 				h, r := rangeDecode(w), rangeDecode(iw)
-				if rangeConflicts(h.start, h.end, h.excl, r.start, r.end, r.excl) {
+				if rangeConflicts(h.start, h.end, h.excl, r.start, r.end, r.excl) && !st.idleDist(w) {
 					return true, false
 				}
 			}
@@ -647,12 +734,12 @@ func (st *rangeStripe) lockInline(iw uint64, try bool) (done, ok bool) {
 func (st *rangeStripe) unlockInline(iw uint64) bool {
 	for {
 		w := st.word.Load()
-		if w&^rangeCountMask != iw&^rangeCountMask {
+		if rangeIdent(w) != rangeIdent(iw) || w&rangeCountMask == 0 {
 			return false // the table holds the range
 		}
 		nw := w - rangeCountUnit
-		if nw&rangeCountMask == 0 {
-			nw = 0
+		if nw&(rangeCountMask|rangeDist) == 0 {
+			nw = 0 // a distributed word stays: its holders only read it
 		}
 		if st.word.CompareAndSwap(w, nw) {
 			return true
@@ -702,8 +789,8 @@ func (st *rangeStripe) unlock(start, end uint64, excl bool) {
 	st.mu.Lock()
 	st.toTable()
 	for i := range st.ents {
-		if e := &st.ents[i]; e.start == start && e.end == end && e.excl == excl {
-			if e.n--; e.n == 0 {
+		if e := &st.ents[i]; e.start == start && e.end == end && e.excl == excl && e.n != 0 {
+			if e.n--; e.n == 0 && !e.dist {
 				last := len(st.ents) - 1
 				st.ents[i] = st.ents[last]
 				st.ents = st.ents[:last]
@@ -750,6 +837,13 @@ func (st *rangeStripe) settle() {
 	if len(st.queue) != 0 {
 		return
 	}
+	for i := 0; i < len(st.ents); i++ {
+		if e := &st.ents[i]; e.dist && !st.held(e) {
+			st.ents[i] = st.ents[len(st.ents)-1]
+			st.ents = st.ents[:len(st.ents)-1]
+			break // one distributed range per stripe
+		}
+	}
 	switch len(st.ents) {
 	case 0:
 		st.word.Store(0)
@@ -760,18 +854,44 @@ func (st *rangeStripe) settle() {
 		}
 		if iw, ok := rangeInlineWord(e.start, e.end, e.excl); ok {
 			st.ents = st.ents[:0]
-			st.word.Store(iw + uint64(e.n-1)*rangeCountUnit)
+			w := iw + uint64(e.n-1)*rangeCountUnit
+			if e.dist {
+				w = rangeIdent(iw) | rangeDist | uint64(e.n)*rangeCountUnit
+			}
+			st.word.Store(w)
 		}
 	}
 }
 
 func (st *rangeStripe) conflicts(start, end uint64, excl bool) bool {
-	for _, e := range st.ents {
-		if rangeConflicts(e.start, e.end, e.excl, start, end, excl) {
+	for i := range st.ents {
+		if e := &st.ents[i]; rangeConflicts(e.start, e.end, e.excl, start, end, excl) && st.held(e) {
 			return true
 		}
 	}
 	return false
+}
+
+// held reports whether entry e has a holder: a distributed entry may have
+// none left.
+func (st *rangeStripe) held(e *rangeEntry) bool {
+	return e.n != 0 || e.dist && st.distHolders() != 0
+}
+
+// distHolders returns the number of distributed holders of the stripe's
+// distributed range: the sum of the slots' counts.
+func (st *rangeStripe) distHolders() int64 {
+	var n int64
+	for i := range st.slots {
+		n += int64(st.slots[i].dist[st.idx].Load())
+	}
+	return n
+}
+
+// idleDist reports whether w, the stripe's word, is a distributed range
+// that nobody holds.
+func (st *rangeStripe) idleDist(w uint64) bool {
+	return w&(rangeTable|rangeDist|rangeCountMask) == rangeDist && st.distHolders() == 0
 }
 
 // queuedBefore reports whether a request of another slot queued before

@@ -62,11 +62,11 @@ func TestRangeInlineWord(t *testing.T) {
 		{4 * kib, 8 * kib, false, true},
 		{0, g, false, true},
 		{5 * g, 6 * g, true, true},
-		{(1<<50 - 1) << rangePageShift, 1 << 62, true, true},
+		{(1<<49 - 1) << rangePageShift, 1 << 61, true, true},
 		// Anything else is not.
 		{1, 4 * kib, true, false},
 		{0, 4*kib + 1, false, false},
-		{1 << 62, 1<<62 + 4*kib, false, false},
+		{1 << 61, 1<<61 + 4*kib, false, false},
 	}
 	for _, tt := range tests {
 		w, ok := rangeInlineWord(tt.start, tt.end, tt.excl)
@@ -77,10 +77,10 @@ func TestRangeInlineWord(t *testing.T) {
 		if !ok {
 			continue
 		}
-		if w == 0 || w&rangeTable != 0 {
+		if w == 0 || w&(rangeTable|rangeDist) != 0 {
 			t.Errorf("rangeInlineWord(%#x, %#x, %v) = %#x: zero or the table tag", tt.start, tt.end, tt.excl, w)
 		}
-		if e := rangeDecode(w); e != (rangeEntry{tt.start, tt.end, tt.excl, 1}) {
+		if e := rangeDecode(w); e != (rangeEntry{start: tt.start, end: tt.end, excl: tt.excl, n: 1}) {
 			t.Errorf("rangeDecode(rangeInlineWord(%#x, %#x, %v)) = %+v", tt.start, tt.end, tt.excl, e)
 		}
 	}
@@ -88,8 +88,11 @@ func TestRangeInlineWord(t *testing.T) {
 
 // TestRangeLockLayout checks the padding that keeps hot words apart.
 func TestRangeLockLayout(t *testing.T) {
-	if n := unsafe.Sizeof(rangeSlot{}); n != 2*falseSharingPad {
-		t.Errorf("rangeSlot is %d bytes; want %d", n, 2*falseSharingPad)
+	if n := unsafe.Sizeof(rangeSlot{}); n != 4*falseSharingPad {
+		t.Errorf("rangeSlot is %d bytes; want %d", n, 4*falseSharingPad)
+	}
+	if off := unsafe.Offsetof(rangeSlot{}.dist); off != 2*falseSharingPad {
+		t.Errorf("rangeSlot.dist at offset %d; want %d, the slot's second line pair", off, 2*falseSharingPad)
 	}
 	if n := unsafe.Sizeof(rangeStripe{}); n != 2*falseSharingPad {
 		t.Errorf("rangeStripe is %d bytes; want %d", n, 2*falseSharingPad)
@@ -151,6 +154,71 @@ func TestRangeLockTry(t *testing.T) {
 		} else {
 			rl.Unlock(h)
 		}
+	}
+}
+
+// TestRangeLockDistributed walks one stripe through its distributed life on
+// one goroutine: the second shared holder of a range makes the word
+// distributed and counts itself in its slot; conflicting requests fail while
+// any holder of either kind is left and succeed once none is (moving the
+// word into the table and back); a whole-file request ignores an idle
+// distributed word.
+func TestRangeLockDistributed(t *testing.T) {
+	const g = uint64(1) << rangeGranuleShift
+	rl := NewRangeLock(4)
+	st := &rl.stripes[0]
+	kindOf := func(h RangeHandle) uint8 { return rl.slots[h.slot].holds[h.hold-1].kind }
+	try := func(slot int, start, end uint64, m Mode) (RangeHandle, bool) {
+		t.Helper()
+		return rl.TryLock(slot, start, end, m)
+	}
+	h0, ok0 := try(0, 0, g, Shared)
+	h1, ok1 := try(1, 0, g, Shared)
+	h2, ok2 := try(2, 0, g, Shared)
+	if !ok0 || !ok1 || !ok2 {
+		t.Fatalf("three shared TryLocks of [0, 64 KiB) = %v %v %v; want all true", ok0, ok1, ok2)
+	}
+	if kindOf(h0) != rangeHoldShared || kindOf(h1) != rangeHoldDist || kindOf(h2) != rangeHoldDist {
+		t.Fatalf("hold kinds %d %d %d; want shared, then distributed twice", kindOf(h0), kindOf(h1), kindOf(h2))
+	}
+	if w := st.word.Load(); w&rangeDist == 0 || w&rangeCountMask != rangeCountUnit || st.distHolders() != 2 {
+		t.Fatalf("stripe word %#x with %d distributed holders; want distributed, one plain holder, 2 distributed", w, st.distHolders())
+	}
+	if _, ok := try(3, 4*kib, 8*kib, Exclusive); ok {
+		t.Fatal("exclusive TryLock of a page inside three shared holders = true; want false")
+	}
+	if _, ok := try(3, 0, math.MaxUint64, Exclusive); ok {
+		t.Fatal("whole-file TryLock over three shared holders = true; want false")
+	}
+	rl.Unlock(h0)
+	rl.Unlock(h1)
+	if _, ok := try(3, 0, 4*kib, Exclusive); ok {
+		t.Fatal("exclusive TryLock with one distributed holder left = true; want false")
+	}
+	if h, ok := try(3, 8*kib, 12*kib, Shared); !ok {
+		t.Fatal("shared TryLock of a page inside the distributed range = false; want true")
+	} else {
+		rl.Unlock(h)
+	}
+	rl.Unlock(h2)
+	if w := st.word.Load(); w != 0 && !st.idleDist(w) {
+		t.Fatalf("stripe word %#x after every holder left; want 0 or an idle distributed word", w)
+	}
+	hf, ok := try(3, 0, math.MaxUint64, Exclusive)
+	if !ok {
+		t.Fatal("whole-file TryLock after every holder left = false; want true")
+	}
+	rl.Unlock(hf)
+	hx, ok := try(3, 0, 4*kib, Exclusive)
+	if !ok {
+		t.Fatal("exclusive TryLock after every holder left = false; want true")
+	}
+	if _, ok := try(0, 0, g, Shared); ok {
+		t.Fatal("shared TryLock under an exclusive page = true; want false")
+	}
+	rl.Unlock(hx)
+	if w := st.word.Load(); w != 0 || len(st.ents) != 0 {
+		t.Fatalf("stripe word %#x, %d entries after the exclusive page left; want 0 and none", w, len(st.ents))
 	}
 }
 
@@ -281,16 +349,24 @@ func (s *rangeShadow) leave(start, end uint64, excl bool) {
 // ranges wrapping the stripes and whole-file ranges. pages: 4 KiB pages of
 // two granules, the inline words' home (shared counts, inline to table and
 // back). one-stripe: 1 KiB units within one granule, so that every request
-// meets every other in one stripe's table.
-var rangeSpaces = []struct {
+// meets every other in one stripe's table. hot-shared: two whole granules,
+// seven in eight requests shared and most of one granule, so that identical
+// shared ranges are held by several slots at once (the distributed words)
+// and exclusive and whole-file requests keep taking them back.
+type rangeSpace struct {
 	name  string
 	unit  uint64
 	units int
 	whole int // 1 in whole requests is a whole-file range
-}{
-	{"wide", 16 * kib, 512, 32},
-	{"pages", 4 * kib, 32, 64},
-	{"one-stripe", kib, 64, 64},
+	excl  int // 1 in excl requests is exclusive
+	run   int // most requests span 1 to run units
+}
+
+var rangeSpaces = []rangeSpace{
+	{"wide", 16 * kib, 512, 32, 2, 8},
+	{"pages", 4 * kib, 32, 64, 2, 8},
+	{"one-stripe", kib, 64, 64, 2, 8},
+	{"hot-shared", 64 * kib, 2, 64, 8, 1},
 }
 
 // TestRangeLockExclusion runs workers that lock random unit-aligned ranges
@@ -301,7 +377,7 @@ func TestRangeLockExclusion(t *testing.T) {
 	for _, sp := range rangeSpaces {
 		t.Run(benchname.Join("lock", "rangelock", "space", sp.name), func(t *testing.T) {
 			rl := NewRangeLock(rangeTestWorkers)
-			testRangeExclusion(t, rl, sp.unit, sp.units, sp.whole)
+			testRangeExclusion(t, rl, sp)
 			if h, ok := rl.TryLock(0, 0, math.MaxUint64, Exclusive); !ok {
 				t.Fatal("TryLock of the whole file after all workers left = false; want true")
 			} else {
@@ -309,7 +385,7 @@ func TestRangeLockExclusion(t *testing.T) {
 			}
 			for i := range rl.stripes {
 				st := &rl.stripes[i]
-				if w := st.word.Load(); w != 0 || len(st.ents) != 0 || len(st.queue) != 0 {
+				if w := st.word.Load(); w != 0 && !st.idleDist(w) || len(st.ents) != 0 || len(st.queue) != 0 {
 					t.Fatalf("stripe %d after all workers left: word %#x, %d entries, %d queued; want all 0", i, w, len(st.ents), len(st.queue))
 				}
 			}
@@ -322,7 +398,8 @@ func TestRangeLockExclusion(t *testing.T) {
 
 const rangeTestWorkers = 6
 
-func testRangeExclusion(t *testing.T, rl *RangeLock, unit uint64, units, whole int) {
+func testRangeExclusion(t *testing.T, rl *RangeLock, sp rangeSpace) {
+	unit, units, whole := sp.unit, sp.units, sp.whole
 	iters := 1500
 	if testing.Short() {
 		iters = 200
@@ -331,7 +408,7 @@ func testRangeExclusion(t *testing.T, rl *RangeLock, unit uint64, units, whole i
 	sh := newRangeShadow(unit, units)
 	pick := func(rng *rand.Rand) (uint64, uint64, Mode) {
 		m := Shared
-		if rng.IntN(2) == 0 {
+		if rng.IntN(sp.excl) == 0 {
 			m = Exclusive
 		}
 		u := uint64(rng.IntN(units))
@@ -343,18 +420,18 @@ func testRangeExclusion(t *testing.T, rl *RangeLock, unit uint64, units, whole i
 		case k < whole/4:
 			return u * unit, (u + 1 + uint64(rng.IntN(units))) * unit, m
 		default:
-			return u * unit, (u + 1 + uint64(rng.IntN(8))) * unit, m
+			return u * unit, (u + 1 + uint64(rng.IntN(sp.run))) * unit, m
 		}
 	}
-	var total atomic.Int64
+	var total, distributed atomic.Int64
 	var wg sync.WaitGroup
 	for w := range rangeTestWorkers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(2, uint64(w)))
-			var n int64
-			defer func() { total.Add(n) }()
+			var n, dist int64
+			defer func() { total.Add(n); distributed.Add(dist) }()
 			for i := 0; ; i++ {
 				if *stress == 0 && i == iters || *stress != 0 && i%1024 == 0 && time.Now().After(deadline) {
 					return
@@ -370,6 +447,9 @@ func testRangeExclusion(t *testing.T, rl *RangeLock, unit uint64, units, whole i
 					h = rl.Lock(w, s, e, m)
 				}
 				n++
+				if rl.slots[w].holds[h.hold-1].kind == rangeHoldDist {
+					dist++
+				}
 				sh.enter(s, e, m == Exclusive)
 				if rng.IntN(4) == 0 {
 					runtime.Gosched()
@@ -393,7 +473,10 @@ func testRangeExclusion(t *testing.T, rl *RangeLock, unit uint64, units, whole i
 		t.Fatalf("%d unit acquisitions overlapped a conflicting holder", n)
 	}
 	if *stress != 0 {
-		t.Logf("%d acquisitions with exclusion checked", total.Load())
+		t.Logf("%d acquisitions with exclusion checked, %d of them distributed", total.Load(), distributed.Load())
+	}
+	if sp.name == "hot-shared" && !testing.Short() && distributed.Load() == 0 {
+		t.Errorf("no acquisition of %d took a distributed word; the space exists to drive them", total.Load())
 	}
 }
 
