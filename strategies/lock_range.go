@@ -41,10 +41,11 @@ const (
 // granules fall in, in increasing stripe order. Conflicts are decided on whole
 // ranges, and two overlapping ranges share a granule, so they meet in a
 // stripe. A stripe's word is 0, or one range inline (page-aligned, within the
-// granule, with a count of identical shared holders), or a tag saying that the
-// stripe's mutex-guarded table holds the truth; conflicting requests queue in
-// the table in arrival order, and a new request waits behind a queued one it
-// conflicts with, so large ranges are not starved by small ones. The file
+// granule, with a count of identical shared holders, or distributed: see
+// rangeDist), or a tag saying that the stripe's mutex-guarded table holds the
+// truth; conflicting requests queue in the table in arrival order, and a new
+// request waits behind a queued one it conflicts with, so large ranges are
+// not starved by small ones. The file
 // level is one gate word that ranged requests only read: after entering its
 // stripes a request checks that no whole-file request has closed the gate
 // (Dekker: its stripe write then the gate read, against the whole-file
