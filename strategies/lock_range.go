@@ -149,9 +149,11 @@ func (hd *rangeHold) set(start, end, inline uint64, kind uint8) {
 
 // rangeStripe is one stripe of the range level.
 type rangeStripe struct {
-	// word is 0 (nothing held), an inline range (see rangeInlineWord) or
-	// rangeTable. Only mu's holder changes it away from rangeTable, and only
-	// when the table is empty or holds one inline range and nobody queues.
+	// word is 0 (nothing held), an inline range (see rangeInlineWord; a
+	// distributed one may be held by nobody) or rangeTable. Only mu's
+	// holder changes it away from rangeTable, and only when nobody queues
+	// and the table, less an unheld distributed entry, is empty or holds
+	// one inline range.
 	word atomic.Uint64
 
 	mu    sync.Mutex
@@ -191,8 +193,9 @@ type rangeQueued struct {
 //
 // Distributed: a shared range held by more than one slot at once would make
 // every holder write the stripe word twice per acquisition, and those writes
-// serialise on one cache line. So the second holder of an identical shared
-// range sets rangeDist, and from then on holders count themselves in their
+// serialise on one cache line. So a shared request on the fast path that
+// finds its identical range in the word (held by another slot, or by its own
+// slot once before) sets rangeDist, and from then on holders count themselves in their
 // own slot's dist[stripe] (the read side of RWSem, per stripe) while the
 // word, which they only read, stays the range with rangeDist set, also when
 // nobody holds it. The word's count field still counts holders that took it
@@ -216,7 +219,7 @@ const (
 
 // rangeInlineWord returns the inline word of one holder of [start, end),
 // which must lie within one granule, and whether the range has one: start and
-// end page-aligned and start below 2^62.
+// end page-aligned and start below 2^61.
 func rangeInlineWord(start, end uint64, excl bool) (uint64, bool) {
 	const pageBits = 1<<rangePageShift - 1
 	if (start|end)&pageBits != 0 || start>>(rangeStartBits+rangePageShift) != 0 {
@@ -339,12 +342,14 @@ func (rl *RangeLock) unlockSlow(sl *rangeSlot, hold uint) {
 // lock is Lock and TryLock. Its fast paths are kept small, with everything
 // else in lockSlow, so that they need no stack frame to speak of: an
 // exclusive or shared page-aligned range within one granule on an empty
-// stripe, and the whole file with no ranged request since the last one.
+// stripe, a shared one whose identical range holds the stripe's word (the
+// distributed form, see rangeDist), and the whole file with no ranged request
+// since the last one.
 func (rl *RangeLock) lock(slot int, start, end uint64, m Mode, try bool) (RangeHandle, bool) {
 	sl := &rl.slots[slot]
 	hold := bits.TrailingZeros8(^sl.inUse)
 	if g := start >> rangeGranuleShift; g == (end-1)>>rangeGranuleShift && start < end && hold < rangeHolds &&
-		(start|end)&(1<<rangePageShift-1) == 0 && start>>(rangeLenShift+rangePageShift) == 0 && m-Shared <= Exclusive-Shared {
+		(start|end)&(1<<rangePageShift-1) == 0 && start>>(rangeStartBits+rangePageShift) == 0 && m-Shared <= Exclusive-Shared {
 		iw := start>>rangePageShift | ((end-start)>>rangePageShift-1)<<rangeLenShift | rangeCountUnit
 		kind := uint8(rangeHoldShared)
 		if m == Exclusive {
@@ -693,7 +698,8 @@ func (rl *RangeLock) unlockRange(start, end uint64, excl bool) {
 }
 
 // wakeDrainer wakes the owner of the closed gate if it is parked until the
-// stripes drain; every path that may return a stripe word to 0 calls it.
+// stripes drain; every path that may return a stripe word to 0 or to an
+// unheld distributed word calls it.
 func (rl *RangeLock) wakeDrainer() {
 	if rl.gate.Load()&rangeDrainer != 0 {
 		rl.wakeAll()
@@ -702,7 +708,8 @@ func (rl *RangeLock) wakeDrainer() {
 
 // lockInline tries the inline forms once the word was found non-zero: a
 // word that became 0, or one more holder of the same shared range. With try
-// set it also fails at once on a conflicting inline range. done reports that
+// set it also fails at once on a conflicting inline range, unless that is
+// an unheld distributed word. done reports that
 // the outcome is ok; otherwise the caller takes the table path.
 func (st *rangeStripe) lockInline(iw uint64, try bool) (done, ok bool) {
 	for {

@@ -133,6 +133,12 @@ func TestRangeLockTry(t *testing.T) {
 		{"same list, 4 MiB apart", req{0, 4 * kib, Exclusive}, req{4 * mib, 4*mib + 4*kib, Exclusive}, true},
 		{"wrapping range beside a small one in its lists", req{62 * g, 66 * g, Exclusive}, req{66 * g, 66*g + 1, Exclusive}, true},
 		{"exclusive to the end after a held range", req{0, mib, Exclusive}, req{mib, math.MaxUint64, Exclusive}, true},
+		// Beyond the inline words' start field (2^61): the page bit that
+		// would be the distributed bit must not alias page 0.
+		{"page at 2^61 against page 0, exclusive", req{1 << 61, 1<<61 + 4*kib, Exclusive}, req{0, 4 * kib, Exclusive}, true},
+		{"page at 2^61, shared then exclusive", req{1 << 61, 1<<61 + 4*kib, Shared}, req{1 << 61, 1<<61 + 4*kib, Exclusive}, false},
+		{"page at 2^61, exclusive then shared", req{1 << 61, 1<<61 + 4*kib, Exclusive}, req{1 << 61, 1<<61 + 4*kib, Shared}, false},
+		{"page 0 shared, then 2^61 exclusive", req{0, 4 * kib, Shared}, req{1 << 61, 1<<61 + 4*kib, Exclusive}, true},
 	}
 	for _, tt := range tests {
 		rl := NewRangeLock(2)
@@ -599,7 +605,8 @@ type refRange struct {
 //	op bits 1-2:  slot (4 slots)
 //	op bit 3:     exclusive
 //	op bits 4-7:  start += 1 KiB * value
-//	start:        start = value * 16 KiB (0 to 4 MiB: two turns of the lists)
+//	start:        start = value * 16 KiB (0 to 4 MiB: two turns of the lists);
+//	              248 and up: from 2^61, past the inline words' start field
 //	length:       < 200: (value+1) * 4 KiB; < 255: (value-199) MiB; 255: to the end
 //	extra:        TryLock: start += value bytes; Unlock: which held range
 func FuzzRangeLock(f *testing.F) {
@@ -643,6 +650,9 @@ func FuzzRangeLock(f *testing.F) {
 				continue
 			}
 			start := uint64(b1)*16*kib + uint64(op>>4)*kib + uint64(b3)
+			if b1 >= 248 {
+				start += 1<<61 - 248*16*kib
+			}
 			var end uint64
 			switch {
 			case b2 < 200:
