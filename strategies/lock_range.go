@@ -312,11 +312,6 @@ func (rl *RangeLock) Unlock(h RangeHandle) {
 				sl.inUse &^= 1 << hold
 				return
 			}
-		case rangeHoldDist:
-			rl.unlockDist(sl, hd.start>>rangeGranuleShift%rangeStripes, hd.inline)
-			sl.inUse &^= 1 << hold
-			sl.ranged--
-			return
 		}
 	}
 	rl.unlockSlow(sl, hold)
@@ -330,9 +325,13 @@ func (rl *RangeLock) unlockSlow(sl *rangeSlot, hold uint) {
 		panic("strategies: RangeLock.Unlock: range not held")
 	}
 	hd := &sl.holds[hold]
-	if hd.kind == rangeHoldFile {
+	switch hd.kind {
+	case rangeHoldFile:
 		rl.openFile()
-	} else {
+	case rangeHoldDist:
+		rl.unlockDist(sl, hd.start>>rangeGranuleShift%rangeStripes, hd.inline)
+		sl.ranged--
+	default:
 		rl.unlockRange(hd.start, hd.end, hd.kind == rangeHoldExcl)
 		sl.ranged--
 	}
@@ -357,7 +356,13 @@ func (rl *RangeLock) lock(slot int, start, end uint64, m Mode, try bool) (RangeH
 			kind = rangeHoldExcl
 		}
 		st := &rl.stripes[g%rangeStripes]
-		if w := st.word.Load(); w == 0 && st.word.CompareAndSwap(0, iw) {
+		var w uint64 // an exclusive request goes for the empty word at once
+		if kind == rangeHoldShared {
+			// A shared one reads first: a failing compare-and-swap on a
+			// distributed word would take its line from the readers.
+			w = st.word.Load()
+		}
+		if w == 0 && st.word.CompareAndSwap(0, iw) {
 			if rl.gate.Load()&(rangeClosed|rangeActive) != rangeActive && !rl.gateAfter(sl.ranged != 0) {
 				// A whole-file request closed the gate: back out.
 				rl.unlockRange(start, end, kind == rangeHoldExcl)
@@ -367,8 +372,8 @@ func (rl *RangeLock) lock(slot int, start, end uint64, m Mode, try bool) (RangeH
 			sl.ranged++
 			sl.inUse |= 1 << hold
 			return RangeHandle{slot: int32(slot), hold: int32(hold + 1)}, true
-		} else if rangeIdent(w) == rangeIdent(iw) && kind == rangeHoldShared && rl.lockDist(sl, st, hold, start, end, iw) {
-			return RangeHandle{slot: int32(slot), hold: int32(hold + 1)}, true
+		} else if kind == rangeHoldShared && rangeIdent(w) == rangeIdent(iw) {
+			return rl.lockShared(slot, start, end, m, try)
 		}
 	} else if start == 0 && end == math.MaxUint64 && m == Exclusive && hold < rangeHolds &&
 		rl.gate.CompareAndSwap(0, rangeClosed) {
@@ -409,13 +414,26 @@ func (rl *RangeLock) lockSlow(slot int, start, end uint64, m Mode, try bool) (Ra
 	return RangeHandle{slot: int32(slot), hold: int32(hold + 1)}, true
 }
 
+// lockShared is lock's path for a shared inline range whose identical range
+// holds the stripe's word: the distributed form if it can, else lockSlow. It
+// has lockSlow's signature, so that lock's fast paths stay small.
+//
+//go:noinline
+func (rl *RangeLock) lockShared(slot int, start, end uint64, m Mode, try bool) (RangeHandle, bool) {
+	sl := &rl.slots[slot]
+	hold := bits.TrailingZeros8(^sl.inUse)
+	iw, _ := rangeInlineWord(start, end, false)
+	if rl.lockDist(sl, &rl.stripes[start>>rangeGranuleShift%rangeStripes], hold, start, end, iw) {
+		return RangeHandle{slot: int32(slot), hold: int32(hold + 1)}, true
+	}
+	return rl.lockSlow(slot, start, end, m, try)
+}
+
 // lockDist takes the shared range of inline word iw in stripe st as a
 // distributed holder (see rangeDist), making the word distributed first if
 // it is not, and records it as hold. It fails, holding nothing, if the word
 // changed from that range or a whole-file request closed the gate; the
 // caller then takes the general path.
-//
-//go:noinline
 func (rl *RangeLock) lockDist(sl *rangeSlot, st *rangeStripe, hold int, start, end, iw uint64) bool {
 	for {
 		w := st.word.Load()
