@@ -377,7 +377,16 @@ func TestKernelOps(t *testing.T) {
 			for _, r := range []Role{RoleFsync, RoleFlusher, RoleReclaimer} {
 				w := byRole[r]
 				var stop atomic.Bool
-				time.AfterFunc(20*time.Millisecond, func() { stop.Store(true) })
+				// Stop after 20 ms, but not before the loop has finished one
+				// operation: under -race on a busy machine the test goroutine
+				// can be off the CPU for all 20 ms.
+				first := k.kw[w.ID].i + 1
+				time.AfterFunc(20*time.Millisecond, func() {
+					for deadline := time.Now().Add(10 * time.Second); w.prog.Load() <= first && time.Now().Before(deadline); {
+						time.Sleep(time.Millisecond)
+					}
+					stop.Store(true)
+				})
 				if err := k.backgroundLoop(w, k.kw[w.ID], RoleSpec{Role: r, Interval: time.Millisecond}, &stop); err != nil {
 					t.Fatalf("%s: %v", r, err)
 				}

@@ -182,8 +182,9 @@ func TestRunCancel(t *testing.T) {
 	cfg.OpLimit, cfg.Duration = 0, time.Minute
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	timer := time.AfterFunc(300*time.Millisecond, cancel)
-	defer timer.Stop()
+	// The 300 ms count from when measuring starts, so that a slow setup
+	// (-race on a busy machine) cannot cancel the run before any operation.
+	cfg.OnStart = func() { time.AfterFunc(300*time.Millisecond, cancel) }
 	start := time.Now()
 	rep, err := Run(ctx, cfg)
 	if err != nil {

@@ -145,6 +145,11 @@ func TestAttributePwriteInodeLock(t *testing.T) {
 	res := drive(t, tr, 300*time.Millisecond, role{"writer", 3, pw})
 	n, total := classWaits(res, 0, "IO")
 	if n == 0 {
+		t.Log("no IO wait in 300ms (a busy machine may not have run the writers together); again for 2s")
+		res = drive(t, openOrSkip(t), 2*time.Second, role{"writer", 3, pw})
+		n, total = classWaits(res, 0, "IO")
+	}
+	if n == 0 {
 		t.Fatalf("no pwrite wait attributed to IO (i_rwsem); sites: %v", summary(res))
 	}
 	t.Logf("IO: %d waits, %v", n, total)
@@ -218,6 +223,11 @@ func TestAttributeFaultsVsPunch(t *testing.T) {
 	}
 	res := drive(t, tr, 500*time.Millisecond, role{"faulter", 2, fault}, role{"puncher", 1, punch})
 	n, total := classWaits(res, 0, "IL")
+	if n == 0 {
+		t.Log("no IL wait in 500ms (a busy machine may not have run faults beside punches); again for 2s")
+		res = drive(t, openOrSkip(t), 2*time.Second, role{"faulter", 2, fault}, role{"puncher", 1, punch})
+		n, total = classWaits(res, 0, "IL")
+	}
 	if n == 0 {
 		t.Fatalf("no faulter wait attributed to IL (invalidate_lock); sites: %v", summary(res))
 	}
