@@ -128,13 +128,11 @@ func tempFile(t *testing.T, dir string, size int64) *os.File {
 	return f
 }
 
-// TestAttributePwriteInodeLock: threads pwrite()ing one tmpfs file contend
-// on its i_rwsem (inode_lock in shmem_file_write_iter): IO.
-func TestAttributePwriteInodeLock(t *testing.T) {
-	tr := openOrSkip(t)
-	f := tempFile(t, "/dev/shm", 1<<20)
+// pwriteLoop returns a role function that pwrite()s 64 KiB blocks over the
+// first MiB of f until its context ends.
+func pwriteLoop(f *os.File) func(ctx context.Context, id int) error {
 	buf := make([]byte, 64<<10)
-	pw := func(ctx context.Context, id int) error {
+	return func(ctx context.Context, id int) error {
 		for off := int64(0); ctx.Err() == nil; off = (off + int64(len(buf))) % (1 << 20) {
 			if _, err := unix.Pwrite(int(f.Fd()), buf, off); err != nil {
 				return err
@@ -142,6 +140,14 @@ func TestAttributePwriteInodeLock(t *testing.T) {
 		}
 		return nil
 	}
+}
+
+// TestAttributePwriteInodeLock: threads pwrite()ing one tmpfs file contend
+// on its i_rwsem (inode_lock in shmem_file_write_iter): IO.
+func TestAttributePwriteInodeLock(t *testing.T) {
+	tr := openOrSkip(t)
+	f := tempFile(t, "/dev/shm", 1<<20)
+	pw := pwriteLoop(f)
 	res := drive(t, tr, 300*time.Millisecond, role{"writer", 3, pw})
 	n, total := classWaits(res, 0, "IO")
 	if n == 0 {
@@ -161,15 +167,7 @@ func TestAttributePwriteInodeLock(t *testing.T) {
 func TestLostRecordsCounted(t *testing.T) {
 	tr := openOrSkip(t, Options{BufferPages: 1, Poll: time.Second})
 	f := tempFile(t, "/dev/shm", 1<<20)
-	buf := make([]byte, 64<<10)
-	pw := func(ctx context.Context, id int) error {
-		for off := int64(0); ctx.Err() == nil; off = (off + int64(len(buf))) % (1 << 20) {
-			if _, err := unix.Pwrite(int(f.Fd()), buf, off); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	pw := pwriteLoop(f)
 	res := drive(t, tr, 300*time.Millisecond, role{"writer", 3, pw})
 	t.Logf("events %d, records %d, lost %d", res.Events, res.Records, res.Lost)
 	if res.Events == 0 {
