@@ -329,7 +329,7 @@ func (rl *RangeLock) unlockSlow(sl *rangeSlot, hold uint) {
 	case rangeHoldFile:
 		rl.openFile()
 	case rangeHoldDist:
-		rl.unlockDist(sl, hd.start>>rangeGranuleShift%rangeStripes, hd.inline)
+		rl.unlockDist(sl, &rl.stripes[hd.start>>rangeGranuleShift%rangeStripes], hd.inline)
 		sl.ranged--
 	default:
 		rl.unlockRange(hd.start, hd.end, hd.kind == rangeHoldExcl)
@@ -449,7 +449,7 @@ func (rl *RangeLock) lockDist(sl *rangeSlot, st *rangeStripe, hold int, start, e
 	c.Add(1) // then read the word and the gate: see rangeDist
 	if w := st.word.Load(); w&^rangeCountMask != id ||
 		rl.gate.Load()&(rangeClosed|rangeActive) != rangeActive && !rl.gateAfter(sl.ranged != 0) {
-		rl.unlockDist(sl, uint64(st.idx), id)
+		rl.unlockDist(sl, st, id)
 		return false
 	}
 	sl.holds[hold].set(start, end, id, rangeHoldDist)
@@ -458,13 +458,12 @@ func (rl *RangeLock) lockDist(sl *rangeSlot, st *rangeStripe, hold int, start, e
 	return true
 }
 
-// unlockDist releases one distributed holder of stripe s, whose word was id
+// unlockDist releases one distributed holder of stripe st, whose word was id
 // when it was taken: it decrements the slot's count and, if the word has
 // moved into the table meanwhile, lets the table see the change (waiters
 // wake, the entry may go).
-func (rl *RangeLock) unlockDist(sl *rangeSlot, s uint64, id uint64) {
-	st := &rl.stripes[s]
-	sl.dist[s].Add(-1) // then read the word: see rangeDist
+func (rl *RangeLock) unlockDist(sl *rangeSlot, st *rangeStripe, id uint64) {
+	sl.dist[st.idx].Add(-1) // then read the word: see rangeDist
 	if st.word.Load()&^rangeCountMask != id {
 		st.mu.Lock()
 		if st.word.Load() == rangeTable {
