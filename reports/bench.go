@@ -48,10 +48,9 @@ func writeBench(w io.Writer, f *results.File) error {
 			return err
 		}
 	}
-	machine := machineConfig(f.Machine)
-	sums := Summarize(f)
+	machine := append(machineConfig(f.Machine), optionsConfig(f)...)
 	var res benchfmt.Result
-	for ci, c := range f.Cells {
+	for _, c := range f.Cells {
 		res.Config = res.Config[:0]
 		for _, kv := range slices.Concat(machine, targetConfig(c.Config.TargetInfo)) {
 			if kv[1] != "" { // a key left out is deleted for the lines below
@@ -64,7 +63,7 @@ func writeBench(w io.Writer, f *results.File) error {
 				res.Name = benchfmt.Name(name + "/" + benchname.Join("op", o.Op))
 				res.Iters = int(o.Count)
 				res.Values = benchValues(res.Values[:0], o)
-				res.Values = kernelBenchValues(res.Values, &sums[ci], &r, o)
+				res.Values = kernelBenchValues(res.Values, &r, o)
 				if err := bw.Write(&res); err != nil {
 					return err
 				}
@@ -122,10 +121,14 @@ func oneLine(v string) string {
 // benchName is the benchmark name of a cell without the "Benchmark"
 // prefix and the op: key=value parts that benchstat can slice by
 // (-row .name, -col /strategy), built by the repository's one name
-// builder. Pin and options appear only when set.
+// builder. Every strategy's cells have the same keys, so that -col
+// /strategy sets them side by side: the strategy is its plain name (the
+// kernel's file system is the target's, in target-fs), a strategy's
+// options are configuration (optionsConfig), and pin appears only when
+// set, for every cell of a run alike.
 func benchName(c results.Config) string {
 	kv := []string{
-		"strategy", StrategyLabel(c),
+		"strategy", c.Strategy,
 		"scenario", c.Scenario,
 		"target", c.Target,
 		"threads", strconv.Itoa(c.Threads),
@@ -133,10 +136,30 @@ func benchName(c results.Config) string {
 	if c.Pin != "" {
 		kv = append(kv, "pin", c.Pin)
 	}
-	if c.Options != "" {
-		kv = append(kv, "options", c.Options)
-	}
 	return "Lockbench/" + benchname.Join(kv...)
+}
+
+// optionsConfig is the strategies' options of f as configuration lines,
+// one per strategy that has them ("faultretry-options:
+// gup-share=0,fallback=sigbus,retry-contended=false"), the same for every
+// result of the file: two files run with different options then differ
+// in configuration, which benchstat reports, not in their names.
+func optionsConfig(f *results.File) [][2]string {
+	var kv [][2]string
+	for _, c := range f.Cells {
+		if c.Config.Options == "" {
+			continue
+		}
+		k := c.Config.Strategy + "-options"
+		i := slices.IndexFunc(kv, func(x [2]string) bool { return x[0] == k })
+		switch {
+		case i < 0:
+			kv = append(kv, [2]string{k, oneLine(c.Config.Options)})
+		case !slices.Contains(strings.Split(kv[i][1], " | "), c.Config.Options):
+			kv[i][1] += " | " + oneLine(c.Config.Options)
+		}
+	}
+	return kv
 }
 
 // benchValues appends the measurements of one operation in one

@@ -14,11 +14,23 @@ import (
 	"lockbench/results"
 )
 
+// TestBenchName: every strategy's names have the same keys (faultretry's
+// options and the kernel's file system add none), so benchstat -col
+// /strategy sets them side by side; the options are configuration.
 func TestBenchName(t *testing.T) {
 	c := results.Config{Strategy: "faultretry", Scenario: "fsync-storm", Target: "loop-1", Threads: 4, Options: "fallback=sigbus"}
-	want := "Lockbench/strategy=faultretry/scenario=fsync-storm/target=loop_1/threads=4/options=fallback_sigbus"
+	want := "Lockbench/strategy=faultretry/scenario=fsync-storm/target=loop_1/threads=4"
 	if got := benchName(c); got != want {
 		t.Errorf("benchName(%+v) = %q; want %q", c, got, want)
+	}
+	k := results.Config{Strategy: "kernel", Scenario: "fsync-storm", Target: "loop-1", Threads: 4}
+	k.TargetInfo.FSType = "btrfs"
+	if got, want := benchName(k), strings.Replace(want, "faultretry", "kernel", 1); got != want {
+		t.Errorf("benchName(%+v) = %q; want %q", k, got, want)
+	}
+	f := &results.File{Cells: []results.Cell{{Config: c}, {Config: k}}}
+	if got := optionsConfig(f); len(got) != 1 || got[0] != [2]string{"faultretry-options", "fallback=sigbus"} {
+		t.Errorf("optionsConfig = %q; want one faultretry-options line", got)
 	}
 }
 

@@ -336,31 +336,13 @@ func nanZero(e Estimate) float64 {
 	return e.Median
 }
 
-// kernelBenchValues appends the kernel terms of one operation in one
-// repetition: for a model cell its added ns over the Baseline's median
-// mean and that as a share of the kernel's (kernel-share, a fraction); for
-// a kernel cell the faults and voluntary switches per operation of the
-// operation's role in this repetition.
-func kernelBenchValues(vs []benchfmt.Value, s *CellSummary, r *results.Rep, o results.OpStats) []benchfmt.Value {
-	add := func(v float64, unit string) {
-		vs = append(vs, benchfmt.Value{Value: math.Round(v*1000) / 1000, Unit: unit})
-	}
-	for _, c := range s.Costs {
-		if c.Op != o.Op || o.Latency.Samples == 0 {
-			continue
-		}
-		for _, st := range []struct {
-			unit string
-			v    time.Duration
-			c    CostStat
-		}{{"p50", o.Latency.P50, c.P50}, {"mean", o.Latency.Mean, c.Mean}} {
-			added := float64(st.v) - st.c.BaseNs
-			add(added, "added-"+st.unit+"-ns/op")
-			if !math.IsNaN(st.c.KernelNs) {
-				vs = append(vs, benchfmt.Value{Value: math.Round(added/st.c.KernelNs*1e6) / 1e6, Unit: "kernel-share-" + st.unit})
-			}
-		}
-	}
+// kernelBenchValues appends, for a kernel cell, the faults and voluntary
+// switches per operation of the operation's role in this repetition. The
+// model's added ns and kernel share are not in the bench format: they can
+// be zero or negative, which benchstat cannot take a geomean of; the
+// kernel's own rows (strategy=kernel) and each strategy's latency give the
+// same comparison there.
+func kernelBenchValues(vs []benchfmt.Value, r *results.Rep, o results.OpStats) []benchfmt.Value {
 	var ops, faults, blocked int64
 	for _, w := range r.Workers {
 		if w.Usage != nil && w.Role == o.Role {

@@ -23,10 +23,66 @@ func WriteFindings(w io.Writer, f *results.File) error {
 			ew.printf("  %s\n", l)
 		}
 	}
+	if note := Mean90Note(fs); note != "" {
+		ew.printf("  (%s)\n", note)
+	}
 	if f.Verify != nil {
 		ew.printf("%s\n", VerifyVerdict(f.Verify))
 	}
 	return ew.err
+}
+
+// Mean90Note explains the "mean of the fastest 90%" measure when one of
+// fs uses it, else "".
+func Mean90Note(fs []results.Finding) string {
+	for _, f := range fs {
+		if f.Measure == "mean90" {
+			return "mean of the fastest 90%: per repetition, the mean latency of the operations at or below its 90th percentile " +
+				"(from its histogram), so that a rare writeback stall does not drown a lock's cost of a few ns; " +
+				"the report's p99 chart of the group shows it as its own panel, the spectrum the same operations from 50 to 90"
+		}
+	}
+	return ""
+}
+
+// FileLine says which results file and run a report reads, in one line:
+// "a.json: lockbench run -strategy all ... (version v0.1 abc), 12 cells
+// of 2 reps, machine vm, created 2026-12-07 21:03 UTC".
+func FileLine(path string, f *results.File) string {
+	cmd := f.Command
+	if cmd == "" {
+		cmd = "(command not recorded)"
+	} else if !strings.HasPrefix(cmd, "lockbench") {
+		cmd = "lockbench " + cmd
+	}
+	s := path + ": " + cmd
+	if f.Version != "" {
+		s += " (version " + f.Version + ")"
+	}
+	reps := map[int]bool{}
+	for _, c := range f.Cells {
+		reps[len(c.Reps)] = true
+	}
+	switch {
+	case len(f.Cells) == 0 && f.Verify != nil:
+		s += fmt.Sprintf(", a verify matrix of %d cells", len(f.Verify.Cells))
+	case len(reps) == 1:
+		for n := range reps {
+			s += fmt.Sprintf(", %d cells of %d reps", len(f.Cells), n)
+		}
+	default:
+		s += fmt.Sprintf(", %d cells", len(f.Cells))
+	}
+	if f.Machine.Hostname != "" {
+		s += ", machine " + f.Machine.Hostname
+	}
+	if !f.Created.IsZero() {
+		s += ", created " + f.Created.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	if f.Incomplete {
+		s += ", INCOMPLETE"
+	}
+	return s
 }
 
 // FindingsPreamble says how to read the findings: repetitions, the

@@ -40,7 +40,7 @@ func execute(ctx context.Context, name string, f *runFlags, p *plan, stdout, std
 			return err
 		}
 		s := &session{f: f, p: p, machine: machine, cpus: cpus, stderr: stderr, file: &results.File{
-			Schema: results.SchemaVersion, Tool: "lockbench", Command: name,
+			Schema: results.SchemaVersion, Tool: "lockbench", Command: name, Version: buildVersion(),
 			Created: time.Now().UTC(), Machine: machine, Cells: []results.Cell{},
 		}}
 		printNote(stderr, p.note)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -74,9 +75,9 @@ func cmdHW(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 func cmdReport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("report")
-	format := fs.String("format", "text", "output format on stdout: "+strings.Join(reports.Formats, ", ")+" (json of several files: one array)")
-	dir := fs.String("o", "", "also write a report directory: DIR/index.html with its PNG charts beside it, the files side by side")
-	charts := fs.String("charts", "", "also write the PNG charts of each file into this directory")
+	format := fs.String("format", "text", "output format on stdout: "+strings.Join(reports.Formats, ", ")+" (json of several files: one array); with -o or -charts, only when given")
+	dir := fs.String("o", "", "write a report directory instead of tables on stdout: DIR/index.html with its PNG charts beside it, the files side by side")
+	charts := fs.String("charts", "", "write the PNG charts of each file into this directory instead of tables on stdout")
 	if done, err := parseFlags(fs, args, stdout); done || err != nil {
 		return err
 	}
@@ -93,6 +94,9 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		// Which file and which run: stderr, so that stdout stays the
+		// format asked for (benchstat reads it).
+		fmt.Fprintf(stderr, "report: %s\n", reports.FileLine(path, f))
 		files = append(files, f)
 	}
 	for _, d := range []struct{ flag, path string }{{"-o", *dir}, {"-charts", *charts}} {
@@ -103,16 +107,24 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if *charts != "" {
+		n := 0
 		for _, f := range files {
-			if _, err := reports.WriteCharts(*charts, f); err != nil {
+			paths, err := reports.WriteCharts(*charts, f)
+			if err != nil {
 				return err
 			}
+			n += len(paths)
 		}
+		fmt.Fprintf(stdout, "charts: %s (%s)\n", *charts, plural(n, "PNG file"))
 	}
 	if *dir != "" {
 		if err := reports.WriteReportDir(*dir, files); err != nil {
 			return err
 		}
+		fmt.Fprintf(stdout, "report: %s\n", filepath.Join(*dir, "index.html"))
+	}
+	if (*dir != "" || *charts != "") && !flagGiven(fs, "format") {
+		return nil
 	}
 	return reporter(stdout, files)
 }

@@ -2,11 +2,14 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
 
+	"lockbench/hardware"
 	"lockbench/hotpath"
 	"lockbench/strategies"
 )
@@ -135,4 +138,36 @@ func flagError(err error) error {
 		return usagef("%s %s", flagOf[oe.Option], oe.Msg)
 	}
 	return err
+}
+
+// The commands' default results files differ, so that one command never
+// silently replaces another's: the default study writes studyResults,
+// run and sweep runResults, verify verifyResults.
+const (
+	studyResults  = "lockbench-results.json"
+	runResults    = "lockbench-run.json"
+	verifyResults = "lockbench-verify.json"
+)
+
+// noteReplace says on stderr, before anything is measured, that a results
+// file left at its default name (flagName not given) by an earlier run
+// will be replaced, and by what: one line, or nothing when there is no such
+// file.
+func noteReplace(stderr io.Writer, fs *flag.FlagSet, flagName, path, by string) {
+	if path == "" || flagGiven(fs, flagName) {
+		return
+	}
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return
+	}
+	fmt.Fprintf(stderr, "lockbench: %s replaces %s (%s, written %s) when it ends; -%s FILE writes elsewhere\n",
+		by, path, hardware.FormatBytes(uint64(fi.Size())), fi.ModTime().UTC().Format("2006-01-02 15:04 UTC"), flagName)
+}
+
+// flagGiven reports whether the command line set flag name.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }

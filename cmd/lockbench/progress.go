@@ -23,6 +23,11 @@ type progress struct {
 	// under one bar.
 	base  int
 	start time.Time
+	// k and name are the current cell's, and cellStart when it began, for
+	// within.
+	k         int
+	name      string
+	cellStart time.Time
 }
 
 func newProgress(w io.Writer, total int, quiet bool) *progress {
@@ -38,19 +43,39 @@ func (p *progress) cell(k int, name string) {
 	if !p.on {
 		return
 	}
-	k += p.base
+	p.k, p.name, p.cellStart = k+p.base, name, time.Now()
+	p.draw(0, "")
+}
+
+// within redraws the current cell's line with frac of the cell done and
+// detail ("312k of 1M ops"), for a cell long enough to need it (verify
+// with an operation budget); the ETA counts the done share of the cell.
+func (p *progress) within(frac float64, detail string) {
+	if !p.on || p.k == 0 {
+		return
+	}
+	p.draw(min(max(frac, 0), 1), detail)
+}
+
+func (p *progress) draw(frac float64, detail string) {
+	k := p.k
 	el := time.Since(p.start)
+	done := float64(k-1) + frac
 	eta := "?"
-	if k > 1 {
-		eta = (el / time.Duration(k-1) * time.Duration(p.total-k+1)).Round(time.Second).String()
+	if done > 0 {
+		eta = time.Duration(float64(el) / done * (float64(p.total) - done)).Round(time.Second).String()
 	}
 	const width = 20
 	bar := make([]byte, width)
 	for i := range bar {
 		bar[i] = ' '
-		if i < width*(k-1)/p.total {
+		if float64(i) < width*done/float64(p.total) {
 			bar[i] = '='
 		}
+	}
+	name := p.name
+	if detail != "" {
+		name += " (" + detail + ")"
 	}
 	fmt.Fprintf(p.w, "\r\033[K[%s] %d/%d %s  elapsed %s  eta %s", bar, k, p.total, name, el.Round(time.Second), eta)
 }

@@ -111,7 +111,7 @@ func (v *verifyFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&v.chase, "chase", 3, "the baseline's cells that no seed reproduced get up to this many more seeds, stopping at the first that does (a race is timing: one seed can miss it)")
 	fs.DurationVar(&v.delay, "delay", 50*time.Microsecond, "delay injection at each scenario's race points (0: off)")
 	fs.StringVar(&v.target, "target", "tmpfs", "target (as for run)")
-	fs.StringVar(&v.out, "o", "lockbench-verify.json", "results file with the matrix (empty: none)")
+	fs.StringVar(&v.out, "o", verifyResults, "results file with the matrix (empty: none)")
 	fs.StringVar(&v.holeSizes, "holetest-sizes", "1M,16M", "file sizes of the fstests 344/346 replica (1M,16M,256M in fstests; empty: skip it)")
 	fs.Float64Var(&v.gup, "gup-share", 0, "faultretry: share of stores from get_user_pages callers, in [0,1]")
 	fs.StringVar(&v.fallback, "fallback", "sigbus", "faultretry: "+strings.Join(strategies.FallbackNames, ", "))
@@ -208,6 +208,12 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
+	noteReplace(stderr, fs, "o", v.out, "this verify")
+	if p.ops > 0 && v.delay > 0 {
+		fmt.Fprintf(stderr, "lockbench: -budget %s runs every cell to that many operations with -delay %s at each race point, "+
+			"so a cell lasts as long as its delayed operations take (minutes where most operations meet a delay); a time budget (-budget 2s) bounds it\n",
+			v.budget, durationArg(v.delay))
+	}
 	machine, err := hardware.Detect()
 	if err != nil {
 		return err
@@ -223,7 +229,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			runErr = verifyKernelControl(ctx, &v, p, targets[0], m)
 		}
 		progress.done()
-		file := &results.File{Schema: results.SchemaVersion, Tool: "lockbench", Command: "verify " + strings.Join(args, " "), Created: time.Now().UTC(),
+		file := &results.File{Schema: results.SchemaVersion, Tool: "lockbench", Command: "verify " + strings.Join(args, " "), Version: buildVersion(), Created: time.Now().UTC(),
 			Machine: machine, Verify: m, Incomplete: ctx.Err() != nil || runErr != nil, Cells: []results.Cell{}}
 		if runErr != nil {
 			file.Error = runErr.Error()
@@ -243,7 +249,7 @@ func verifyMatrix(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardwa
 	keep := func() {
 		if cur != nil {
 			if chaseErr == nil {
-				chaseErr = chaseBaseline(ctx, v, p, tgt, st, curSc, cur)
+				chaseErr = chaseBaseline(ctx, v, p, tgt, st, curSc, cur, progress)
 			}
 			cur.Matches = matches(*cur)
 			m.Cells = append(m.Cells, *cur)
@@ -274,7 +280,7 @@ func verifyMatrix(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardwa
 				}
 				curSc = sc
 			}
-			ci, err := verifySeed(ctx, v, p, tgt, pt.Strategy, st, sc, p.seed+uint64(pt.Rep))
+			ci, err := verifySeed(ctx, v, p, tgt, pt.Strategy, st, sc, p.seed+uint64(pt.Rep), progress)
 			if err != nil {
 				return err
 			}
@@ -291,10 +297,18 @@ func verifyMatrix(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardwa
 
 // verifySeed runs one seed of one cell under the oracle and returns its
 // verdict, with a replay command when it is not safe.
-func verifySeed(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardware.Target, name string, st strategies.Strategy, sc hotpath.Scenario, seed uint64) (results.VerifyCell, error) {
+func verifySeed(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardware.Target, name string, st strategies.Strategy, sc hotpath.Scenario, seed uint64, progress *progress) (results.VerifyCell, error) {
+	start := time.Now()
 	cfg := hotpath.Config{
 		Strategy: st, Scenario: sc, Threads: v.threads, Duration: p.dur, OpLimit: p.ops,
 		Seed: seed, Dir: tgt.Path, Oracle: true, GUPShare: v.gup, Watchdog: 5 * time.Second, Direct: true,
+		Progress: func(ops int64) {
+			if p.ops > 0 {
+				progress.within(float64(ops)/float64(p.ops), fmt.Sprintf("seed %d: %s of %s ops", seed, reports.FormatCount(ops), reports.FormatCount(p.ops)))
+				return
+			}
+			progress.within(float64(time.Since(start))/float64(p.dur), fmt.Sprintf("seed %d: %s ops", seed, reports.FormatCount(ops)))
+		},
 	}
 	if v.delay > 0 {
 		cfg.Delay = &hotpath.DelayConfig{For: v.delay, Points: sc.Delays}
@@ -316,12 +330,12 @@ func verifySeed(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardware
 // reproduced up to -chase more seeds (after the ones -seeds ran), stopping
 // at the first that reproduces, so that one unlucky seed does not make the
 // oracle look blind. Every seed run is counted in the cell.
-func chaseBaseline(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardware.Target, st strategies.Strategy, sc hotpath.Scenario, c *results.VerifyCell) error {
+func chaseBaseline(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardware.Target, st strategies.Strategy, sc hotpath.Scenario, c *results.VerifyCell, progress *progress) error {
 	if c.Strategy != strategies.Baseline() || c.Verdict != results.Safe {
 		return nil
 	}
 	for i := 0; i < v.chase && c.Verdict == results.Safe && ctx.Err() == nil; i++ {
-		ci, err := verifySeed(ctx, v, p, tgt, c.Strategy, st, sc, p.seed+uint64(v.seeds+i))
+		ci, err := verifySeed(ctx, v, p, tgt, c.Strategy, st, sc, p.seed+uint64(v.seeds+i), progress)
 		if err != nil {
 			return err
 		}
@@ -465,10 +479,16 @@ func replayArgs(sn, scn string, seed uint64, v *verifyFlags, p *verifyPlan) []st
 	}
 	a = append(a, "-target", v.target)
 	if sn != hotpath.KernelName {
-		a = append(a, "-oracle", "-delay", v.delay.String())
+		a = append(a, "-oracle", "-delay", durationArg(v.delay))
 		a = append(a, optionFlags(sn, p.opts, nil)...)
 	}
-	return append(a, "-o", "")
+	return a
+}
+
+// durationArg is d as a flag value in ASCII: "50us", not Go's "50µs",
+// whose µ some shells and terminals mangle (time.ParseDuration takes both).
+func durationArg(d time.Duration) string {
+	return strings.ReplaceAll(d.String(), "µ", "u")
 }
 
 // optionFlags are the flags that set o again for strategy sn ("-gup-share=0.5",
@@ -499,9 +519,9 @@ func holetestReplayArgs(sn string, v *verifyFlags, p *verifyPlan) []string {
 	if sn != hotpath.KernelName {
 		fs := newFlagSet("verify")
 		new(verifyFlags).register(fs)
-		a = append(append(a, "-delay", v.delay.String()), optionFlags(sn, p.opts, fs)...)
+		a = append(append(a, "-delay", durationArg(v.delay)), optionFlags(sn, p.opts, fs)...)
 	}
-	return append(a, "-o", "")
+	return a
 }
 
 // shellCommand is the shell command that runs lockbench's subcommand cmd
