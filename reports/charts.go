@@ -37,7 +37,10 @@ type Chart struct {
 	Group string
 	// Scenario and Target place the chart in the report.
 	Scenario, Target string
-	PNG              []byte
+	// Note is what the chart shows that needs saying in words (a line
+	// that does not scale), a caption under it; "" for none.
+	Note string
+	PNG  []byte
 }
 
 // Chart geometry and fonts are fixed, never taken from plot.DefaultFont or
@@ -120,22 +123,6 @@ func newPalette(sums []CellSummary) palette {
 		extra++
 	}
 	return p
-}
-
-// shortNames are the strategy names on axes, short enough for six bars
-// in a panel; the legend and the captions give the full names and options.
-var shortNames = map[string]string{
-	"none": "none", "rangelock": "range", "rwsem": "rwsem", "seqcount": "seq", "faultretry": "retry", "kernel": "kernel",
-}
-
-func shortName(strategy string) string {
-	if s, ok := shortNames[strategy]; ok {
-		return s
-	}
-	if len(strategy) > 6 {
-		return strategy[:6]
-	}
-	return strategy
 }
 
 // chartSpec is a chart before it is drawn.
@@ -426,7 +413,7 @@ func chartSpecs(f *results.File, sums []CellSummary) ([]*chartSpec, error) {
 		}
 	}
 	for _, sg := range scalingGroups(groups) {
-		if err := add(scalingSpec(sg, pal)); err != nil {
+		if err := add(scalingSpec(sg, pal, f.Machine.LogicalCPUs)); err != nil {
 			return nil, fmt.Errorf("scaling chart %s: %w", sg.label, err)
 		}
 	}

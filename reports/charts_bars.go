@@ -49,45 +49,105 @@ func textWidth(s string, size vg.Length) vg.Length {
 	return face.Width(s)
 }
 
-// p99Spec is the p99 latency of every operation of barOps(g): a panel per
-// operation and role, a bar per strategy at the median of the
-// repetitions, whiskers at the confidence interval, on a log scale. It is
-// nil when no operation has a latency.
+// p99Spec is the latency of every operation of barOps(g): a panel per
+// operation and role with a horizontal bar per model strategy at the
+// median p99 of the repetitions, whiskers at its confidence interval, the
+// strategies named on the axis as in the legend; the kernel engine's
+// operations on a panel of their own, on their own scale, since a real
+// fault costs tens of times a modelled one and would flatten the model's
+// bars beside it; and, for a scenario whose finding is the mean of the
+// fastest 90% (fault-scale), that measure's panel first. It is nil when
+// no operation has a latency.
 func p99Spec(g *cellGroup, pal palette) (*chartSpec, error) {
-	s := &chartSpec{legendRow: true, Chart: Chart{
+	s := &chartSpec{legendRow: true, cols: 2, Chart: Chart{
 		Name: "p99_" + g.slug + ".png", Title: "p99 latency per operation: " + g.label,
 		Kind: "p99", Group: g.label, Scenario: g.key.Scenario, Target: g.target,
 	}}
-	var labels []string
+	var model []*CellSummary
+	var kernel *CellSummary
 	for _, c := range g.cells {
-		labels = append(labels, shortName(c.Config.Strategy))
-		s.addLegend(strategyLabelShort(c), swatch(pal[c.Config.Strategy]))
+		if c.Config.Strategy == Kernel {
+			kernel = c
+			continue
+		}
+		model = append(model, c)
 	}
-	s.cols = barColumns(s, labels)
+	for _, c := range g.cells {
+		s.addLegend(StrategyLabel(c.Config), swatch(pal[c.Config.Strategy]))
+	}
 	reduced := false
+	addPanel := func(title string, bars []hbar) error {
+		p, red, err := barPanel(title, bars)
+		if err != nil || p == nil {
+			return err
+		}
+		s.panels = append(s.panels, p)
+		reduced = reduced || red
+		return nil
+	}
+	mean90 := false
+	for _, q := range questions {
+		if q.scenario != g.key.Scenario || q.measure != "mean90" {
+			continue
+		}
+		var bars []hbar
+		for _, c := range model {
+			if o := findOp(c.Ops, q.op, q.role); o != nil {
+				bars = append(bars, hbar{c.Config.Strategy, trimmedMeans(c, o), pal[c.Config.Strategy]})
+			}
+		}
+		if len(bars) > 1 {
+			mean90 = true
+			if err := addPanel(fmt.Sprintf("%s (%s): mean of the fastest 90%%", q.op, q.role), bars); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var kbars []hbar
 	for _, k := range barOps(g) {
-		p, red, err := barPanel(g, k, labels, pal)
-		if err != nil {
+		var bars []hbar
+		for _, c := range model {
+			if o := findOp(c.Ops, k.op, k.role); o != nil {
+				bars = append(bars, hbar{c.Config.Strategy, o.P99, pal[c.Config.Strategy]})
+			}
+		}
+		if err := addPanel(fmt.Sprintf("%s (%s): p99", k.op, k.role), bars); err != nil {
 			return nil, err
 		}
-		if p != nil {
-			s.panels = append(s.panels, p)
-			reduced = reduced || red
+		if kernel != nil {
+			if o := findOp(kernel.Ops, k.op, k.role); o != nil {
+				kbars = append(kbars, hbar{k.op, o.P99, pal[Kernel]})
+			}
 		}
 	}
 	if len(s.panels) == 0 {
 		return nil, nil
 	}
+	if len(kbars) > 0 {
+		if err := addPanel(StrategyLabel(kernel.Config)+", the real kernel: p99 per operation", kbars); err != nil {
+			return nil, err
+		}
+	}
 	s.subtitle = "bars: median of the reps; " + ciSubtitle(reduced)
+	if len(kbars) > 0 {
+		s.subtitle += "; the kernel on its own panel and scale"
+	}
+	if mean90 {
+		s.subtitle += "; mean of the fastest 90%: the operations at or below each rep's p90"
+	}
 	if oc := optionsCaption(g.cells); oc != "" {
 		s.subtitle += "; " + oc
 	}
 	return s, nil
 }
 
-// strategyLabelShort is a legend entry: the strategy name; its options
-// are in the subtitle.
-func strategyLabelShort(c *CellSummary) string { return c.Config.Strategy }
+// hbar is one bar of a panel: its label on the axis, its estimate and
+// colour.
+type hbar struct {
+	label string
+	e     Estimate
+	c     color.Color
+}
 
 // swatch is a legend thumbnail of a filled colour.
 func swatch(c color.Color) plot.Thumbnailer {
@@ -97,61 +157,52 @@ func swatch(c color.Color) plot.Thumbnailer {
 	return poly
 }
 
-// barColumns is 2 panels a row when the strategy names fit under the bars
-// at that width, else 1.
-func barColumns(s *chartSpec, labels []string) int {
-	widest := vg.Length(0)
-	for _, l := range labels {
-		widest = max(widest, textWidth(l, tickSize))
-	}
-	legendW := vg.Length(0)
-	if !s.inRow() {
-		for _, n := range s.legendNames {
-			legendW = max(legendW, textWidth(n, legendSize)+vg.Points(40))
-		}
-	}
-	// The y axis of a panel takes about 44pt (label, ticks, tick labels).
-	avail := (chartWidth-legendW-vg.Points(12)-panelGapX)/2 - vg.Points(44)
-	if avail/vg.Length(max(len(labels), 1)) >= widest+vg.Points(4) {
-		return 2
-	}
-	return 1
-}
-
-// barPanel is one operation's panel; reduced reports whether an interval
-// has less than the requested confidence.
-func barPanel(g *cellGroup, k opKey, labels []string, pal palette) (*plot.Plot, bool, error) {
-	type bar struct {
-		x float64
-		e Estimate
-		c color.Color
-	}
-	var bars []bar
+// barPanel is one panel of horizontal bars, the first at the top; nil
+// when no bar has a value. The latency axis is linear from 0 when the
+// bars are within a factor 20 of each other, else logarithmic; either way
+// it spans every whisker. reduced reports whether an interval has less
+// than the requested confidence.
+func barPanel(title string, in []hbar) (*plot.Plot, bool, error) {
+	var bars []hbar
 	lo, hi := math.Inf(1), 0.0
-	for i, cell := range g.cells {
-		o := findOp(cell.Ops, k.op, k.role)
-		if o == nil || !o.P99.Valid() || o.P99.Lo <= 0 {
+	for _, b := range in {
+		if !b.e.Valid() || b.e.Median <= 0 {
 			continue
 		}
-		bars = append(bars, bar{float64(i), o.P99, pal[cell.Config.Strategy]})
-		lo, hi = math.Min(lo, o.P99.Lo), math.Max(hi, o.P99.Hi)
+		bars = append(bars, b)
+		lo, hi = math.Min(lo, math.Min(b.e.Lo, b.e.Median)), math.Max(hi, math.Max(b.e.Hi, b.e.Median))
 	}
 	if len(bars) == 0 {
 		return nil, false, nil
 	}
-	p := newPlot(fmt.Sprintf("%s (%s)", k.op, k.role), "", "p99 latency")
-	p.NominalX(labels...)
-	p.X.Min, p.X.Max = -0.5, float64(len(labels))-0.5
-	base := math.Pow(10, math.Floor(math.Log10(lo)))
-	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = logTicks{format: formatNanos, maxLabels: maxYLabels}
-	p.Y.Min, p.Y.Max = base, math.Pow(10, math.Ceil(math.Log10(hi*1.01)))
+	p := newPlot(title, "", "")
+	labels := make([]string, len(bars))
+	for i, b := range bars {
+		labels[len(bars)-1-i] = b.label
+	}
+	p.NominalY(labels...)
+	p.Y.Min, p.Y.Max = -0.6, float64(len(bars))-0.4
+	p.Y.Tick.Label.Font = font.From(chartFont, tickSize)
+	logScale := lo <= 0 || hi/lo > 20
+	base := 0.0
+	if logScale {
+		lo = math.Max(lo, 1)
+		base = math.Pow(10, math.Floor(math.Log10(lo*0.9)))
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = logTicks{format: formatNanos, maxLabels: 5}
+		p.X.Min, p.X.Max = base, math.Pow(10, math.Ceil(math.Log10(hi*1.1)))
+	} else {
+		p.X.Tick.Marker = linearTicks{format: formatNanos, maxLabels: 4}
+		p.X.Min, p.X.Max = 0, niceCeil(hi*1.08)
+	}
+	xmin, xmax := p.X.Min, p.X.Max
 	reduced := false
 	var ep errorPoints
-	for _, b := range bars {
+	for i, b := range bars {
+		y := float64(len(bars) - 1 - i)
 		poly, err := plotter.NewPolygon(plotter.XYs{
-			{X: b.x - 0.35, Y: base}, {X: b.x + 0.35, Y: base},
-			{X: b.x + 0.35, Y: b.e.Median}, {X: b.x - 0.35, Y: b.e.Median},
+			{X: base, Y: y - 0.32}, {X: b.e.Median, Y: y - 0.32},
+			{X: b.e.Median, Y: y + 0.32}, {X: base, Y: y + 0.32},
 		})
 		if err != nil {
 			return nil, false, err
@@ -161,24 +212,28 @@ func barPanel(g *cellGroup, k opKey, labels []string, pal palette) (*plot.Plot, 
 		p.Add(poly)
 		if b.e.N > 1 {
 			reduced = reduced || b.e.Reduced()
-			ep.XYs = append(ep.XYs, plotter.XY{X: b.x, Y: b.e.Median})
-			ep.YErrors = append(ep.YErrors, struct{ Low, High float64 }{b.e.Median - b.e.Lo, b.e.Hi - b.e.Median})
+			ep.XYs = append(ep.XYs, plotter.XY{X: b.e.Median, Y: y})
+			ep.XErrors = append(ep.XErrors, struct{ Low, High float64 }{b.e.Median - b.e.Lo, b.e.Hi - b.e.Median})
 		}
 	}
 	if len(ep.XYs) > 0 {
-		eb, err := plotter.NewYErrorBars(ep)
+		eb, err := plotter.NewXErrorBars(ep)
 		if err != nil {
 			return nil, false, err
 		}
 		eb.LineStyle.Width = vg.Points(1)
-		eb.CapWidth = vg.Points(8)
+		eb.CapWidth = vg.Points(6)
 		p.Add(eb)
 	}
+	// Adding data widens the axes to it: set them again.
+	p.X.Min, p.X.Max = xmin, xmax
+	p.Y.Min, p.Y.Max = -0.6, float64(len(bars))-0.4
 	return p, reduced, nil
 }
 
-// errorPoints is the XYs and YErrors a plotter.YErrorBars is built from.
+// errorPoints is the XYs and XErrors a plotter.XErrorBars is built from.
 type errorPoints struct {
 	plotter.XYs
+	plotter.XErrors
 	plotter.YErrors
 }

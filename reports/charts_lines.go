@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"gonum.org/v1/plot"
@@ -106,12 +107,14 @@ func spectrumSpec(f *results.File, g *cellGroup, pal palette) (*chartSpec, error
 	if s.legend == nil {
 		return nil, nil
 	}
-	p.X.Min, p.X.Max = 2, xmax
+	// The axis runs to the end of the last decade the lines reach, so it
+	// is labelled (99.999 when a line passes 99.99).
+	p.X.Min, p.X.Max = 2, math.Pow(10, math.Ceil(math.Log10(xmax)-1e-9))
 	p.Y.Min = math.Pow(10, math.Floor(math.Log10(ylo)))
 	p.Y.Max = math.Pow(10, math.Ceil(math.Log10(yhi*1.01)))
 	p.Add(plotter.NewGrid())
 	s.panels = []*plot.Plot{p}
-	s.subtitle = "all reps' histograms merged; the line ends where fewer than 10 samples lie above"
+	s.subtitle = "all reps' histograms merged; a line ends where fewer than 10 samples lie above it"
 	if sampled {
 		s.subtitle += "; latency timed on a seeded sample"
 	}
@@ -172,7 +175,7 @@ func throughputOp(scenario string, ops []opKey) (opKey, bool) {
 // scalingSpec is throughput against threads: a line per strategy through
 // the medians, whiskers at their confidence intervals, and a dotted
 // linear-scaling guide from each strategy's smallest thread count.
-func scalingSpec(sg *scalingGroup, pal palette) (*chartSpec, error) {
+func scalingSpec(sg *scalingGroup, pal palette, cpus int) (*chartSpec, error) {
 	k, ok := throughputOp(sg.scenario, sg.groups[0].ops)
 	if !ok {
 		return nil, nil
@@ -224,7 +227,44 @@ func scalingSpec(sg *scalingGroup, pal palette) (*chartSpec, error) {
 	p.Add(plotter.NewGrid())
 	s.panels = []*plot.Plot{p}
 	s.subtitle = "lines: median of the reps; dotted: linear scaling from one thread; " + ciSubtitle(reduced)
+	s.Note = scalingNote(k, order, lines, cpus)
 	return s, nil
+}
+
+// scalingNote says which strategies do not scale: at their most threads
+// their median throughput is at or below their median at the fewest,
+// with both figures and intervals, and what at that thread count is known
+// about the machine. "" when every line rises.
+func scalingNote(k opKey, order []string, lines map[string][]scalingPoint, cpus int) string {
+	var parts []string
+	maxT, kernel := 0.0, false
+	for _, name := range order {
+		pts := lines[name]
+		if len(pts) < 2 {
+			continue
+		}
+		a, b := pts[0], pts[len(pts)-1]
+		if b.e.Median > a.e.Median {
+			continue
+		}
+		maxT, kernel = math.Max(maxT, b.threads), kernel || name == Kernel
+		parts = append(parts, fmt.Sprintf("%s: %s at %s against %s at %s (%s)", name,
+			estimateText(b.e, formatRate), threadsText(int(b.threads)), estimateText(a.e, formatRate), threadsText(int(a.threads)),
+			formatTimes(b.e.Median/a.e.Median)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	n := "Does not scale here, " + k.op + " ops/s: " + strings.Join(parts, "; ") + "."
+	if cpus > 0 && int(maxT) >= cpus {
+		n += fmt.Sprintf(" At %s the workers take every one of this machine's %d CPUs, which the scenario's background roles also need",
+			threadsText(int(maxT)), cpus)
+		if kernel {
+			n += ", and the kernel's faulters fault on one shared file (its page cache, page tables and their locks)"
+		}
+		n += "; lockbench does not measure which of these costs the throughput (run -locks, as root, shows the kernel's lock waits)."
+	}
+	return n
 }
 
 // scalingPoint is one strategy's throughput at one thread count.

@@ -343,6 +343,9 @@ type FindingRow struct {
 type FindingCell struct {
 	Text        string
 	Significant bool
+	// Class is "better" or "worse" (the strategy against the one it is
+	// compared with) when Significant, else "": the HTML report's colours.
+	Class string
 }
 
 // FindingSections groups findings for reading: one section per scenario,
@@ -400,7 +403,7 @@ func FindingSections(fs []results.Finding) []FindingSection {
 					row.Cells = append(row.Cells, FindingCell{})
 					continue
 				}
-				c := FindingCell{Text: shortClause(f, sc.cost), Significant: f.Significant}
+				c := FindingCell{Text: shortClause(f, sc.cost), Significant: f.Significant, Class: findingClass(f)}
 				row.Cells = append(row.Cells, c)
 				any = any || f.Significant
 				parts = append(parts, t+" "+c.Text)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -104,14 +105,32 @@ type htmlSource struct {
 	Incomplete bool
 	Preamble   string
 	Findings   []FindingSection
-	Verdict    string
-	Configs    []htmlConfig
-	Verify     *htmlVerify
+	// Mean90 explains the "mean of the fastest 90%" when a finding uses it.
+	Mean90  string
+	Verdict string
+	Configs []htmlConfig
+	Cells   *htmlCellTable
+	Verify  *htmlVerify
+}
+
+// htmlCellTable is the Cells table of one file: the columns whose value
+// differs between cells, and the others once above it (Common), so that
+// the table fits a 1400-pixel window.
+type htmlCellTable struct {
+	Common string
+	Heads  []string
+	Rows   [][]htmlTD
+}
+
+type htmlTD struct {
+	Text, Sub string
+	Num, Bad  bool
 }
 
 type htmlChart struct {
 	Title string
 	Src   template.URL
+	Note  string // a caption under the chart (Chart.Note)
 }
 
 // htmlScenario is one scenario's charts: a column per file and target
@@ -134,6 +153,10 @@ type htmlGroup struct {
 	Columns  []*htmlSource
 	Rows     []htmlRow
 	Warnings []string
+	// Spread is the spread warnings in one line ("spread over ±5% in 41
+	// of 60 measures, largest ...") and SpreadItems each on its own.
+	Spread      string
+	SpreadItems []string
 }
 
 type htmlRow struct {
@@ -173,6 +196,7 @@ type htmlConfig struct {
 }
 
 type htmlVerify struct {
+	Replays   bool // a cell has a replay command
 	Budget    string
 	Scenarios []string
 	Rows      []htmlVerifyRow
@@ -220,6 +244,7 @@ func buildPage(files []*results.File, chartsOf chartFunc, src srcFunc) (*htmlPag
 		for i := range sums {
 			s.Configs = append(s.Configs, configRow(&sums[i]))
 		}
+		s.Cells = cellTable(s.Configs)
 		chs, err := chartsOf(f, sums)
 		if err != nil {
 			return nil, err
@@ -236,6 +261,7 @@ func buildPage(files []*results.File, chartsOf chartFunc, src srcFunc) (*htmlPag
 	}
 	for _, ga := range b.groups {
 		markStrategyStarts(ga.g)
+		summarizeSpread(ga.g)
 		b.page.Groups = append(b.page.Groups, ga.g)
 		if sc := b.scenarios[ga.g.Scenario]; sc != nil {
 			sc.Groups = append(sc.Groups, ga.g)
@@ -253,7 +279,8 @@ func (b *pageBuilder) addSource(label string, f *results.File) *htmlSource {
 	if !f.Created.IsZero() {
 		src.Created = f.Created.UTC().Format(time.RFC3339)
 	}
-	src.Preamble, src.Findings = FindingsPreamble(f), FindingSections(Findings(f))
+	fs := Findings(f)
+	src.Preamble, src.Findings, src.Mean90 = FindingsPreamble(f), FindingSections(fs), Mean90Note(fs)
 	if f.Verify != nil {
 		src.Verify = verifyTable(f.Verify)
 		src.Verdict = VerifyVerdict(f.Verify)
@@ -289,7 +316,7 @@ func (b *pageBuilder) addCharts(s *htmlSource, prefix bool, chs []Chart, src src
 			c.Name = fileSlug(strings.Fields(s.Label)[0]) + "_" + c.Name
 		}
 		sc := b.scenario(c.Scenario)
-		hc := htmlChart{Title: s.Label + ": " + c.Title, Src: src(c)}
+		hc := htmlChart{Title: s.Label + ": " + c.Title, Src: src(c), Note: c.Note}
 		if c.Kind == "scaling" {
 			sc.Scaling = append(sc.Scaling, hc)
 			continue
@@ -393,6 +420,34 @@ func addGroupWarnings(g *htmlGroup, src, strategy string, s *CellSummary) {
 			add(src + " " + strategy + " " + s.Ops[i].Op + " " + w)
 		}
 	}
+}
+
+// summarizeSpread moves g's spread warnings ("... p99: spread ±38%
+// exceeds ±5%") out of its warnings into one summary line and a list.
+func summarizeSpread(g *htmlGroup) {
+	var rest []string
+	largest, largestAt := -1.0, ""
+	for _, w := range g.Warnings {
+		i := strings.Index(w, ": spread ±")
+		if i < 0 {
+			rest = append(rest, w)
+			continue
+		}
+		g.SpreadItems = append(g.SpreadItems, w)
+		var pct float64
+		if _, err := fmt.Sscanf(w[i+len(": spread ±"):], "%g%%", &pct); err == nil && pct > largest {
+			largest, largestAt = pct, w[:i]+fmt.Sprintf(" ±%s%%", sig3(pct))
+		}
+	}
+	g.Warnings = rest
+	if len(g.SpreadItems) == 0 {
+		return
+	}
+	g.Spread = fmt.Sprintf("%d measures spread more than the ±5%% a stable machine gives over the repetitions", len(g.SpreadItems))
+	if largestAt != "" {
+		g.Spread += "; the widest: " + largestAt
+	}
+	g.Spread += ". Their intervals are wide: read the ratios' p-values, not the medians alone."
 }
 
 // insertRow adds an empty row for (strategy, op, role) after the last row
@@ -546,6 +601,108 @@ func configRow(s *CellSummary) htmlConfig {
 	}
 }
 
+// findingClass is a finding's direction for the HTML colours: "better"
+// when the strategy's value beats the one it is compared with (higher
+// ops/s, lower latency), "worse" the other way, "" when no difference was
+// found.
+func findingClass(f results.Finding) string {
+	if !f.Significant || math.IsNaN(f.Ratio) || f.Ratio == 1 {
+		return ""
+	}
+	if (f.Ratio > 1) == (f.Measure == "ops/s") {
+		return "better"
+	}
+	return "worse"
+}
+
+// cellTable lays out the Cells table of configs: strategy, scenario,
+// threads and target always, every other column only when its value
+// differs between cells, else once in Common.
+func cellTable(configs []htmlConfig) *htmlCellTable {
+	onOff := func(b bool) string {
+		if b {
+			return "on"
+		}
+		return "off"
+	}
+	limit := func(n int64) string {
+		if n == 0 {
+			return "none"
+		}
+		return FormatCount(n)
+	}
+	cols := []struct {
+		head   string
+		always bool
+		num    bool
+		get    func(c htmlConfig) (text, sub string)
+	}{
+		{"strategy", true, false, func(c htmlConfig) (string, string) { return c.Strategy, "" }},
+		{"options", false, false, func(c htmlConfig) (string, string) { return c.Options, "" }},
+		{"scenario", true, false, func(c htmlConfig) (string, string) { return c.Scenario, "" }},
+		{"threads", true, true, func(c htmlConfig) (string, string) { return fmt.Sprint(c.Threads), "" }},
+		{"target", true, false, func(c htmlConfig) (string, string) { return c.Target, c.TargetInfo }},
+		{"pin", false, false, func(c htmlConfig) (string, string) { return c.Pin, "" }},
+		{"seed", false, true, func(c htmlConfig) (string, string) { return fmt.Sprint(c.Seed), "" }},
+		{"file", false, true, func(c htmlConfig) (string, string) { return c.FileSize, "" }},
+		{"page", false, true, func(c htmlConfig) (string, string) { return c.PageSize, "" }},
+		{"duration", false, true, func(c htmlConfig) (string, string) { return c.Duration, "" }},
+		{"op limit", false, true, func(c htmlConfig) (string, string) { return limit(c.OpLimit), "" }},
+		{"warmup", false, true, func(c htmlConfig) (string, string) { return c.Warmup, "" }},
+		{"reps", false, true, func(c htmlConfig) (string, string) { return fmt.Sprint(c.Reps), "" }},
+		{"oracle", false, false, func(c htmlConfig) (string, string) { return onOff(c.Oracle), "" }},
+		{"delays", false, false, func(c htmlConfig) (string, string) { return onOff(c.Delay), "" }},
+		{"timer floor", false, true, func(c htmlConfig) (string, string) { return c.TimerFloor, "" }},
+	}
+	t := &htmlCellTable{}
+	var common []string
+	var keep []int
+	for i, col := range cols {
+		first, _ := "", ""
+		same := true
+		for j, c := range configs {
+			v, _ := col.get(c)
+			if j == 0 {
+				first = v
+			} else if v != first {
+				same = false
+			}
+		}
+		if col.always || !same || len(configs) == 0 {
+			keep = append(keep, i)
+			t.Heads = append(t.Heads, col.head)
+			continue
+		}
+		if first == "" {
+			first = "-"
+		}
+		common = append(common, col.head+" "+first)
+	}
+	anyIncomplete := slices.ContainsFunc(configs, func(c htmlConfig) bool { return c.Incomplete })
+	if anyIncomplete {
+		t.Heads = append(t.Heads, "status")
+	}
+	for _, c := range configs {
+		var row []htmlTD
+		for _, i := range keep {
+			text, sub := cols[i].get(c)
+			row = append(row, htmlTD{Text: text, Sub: sub, Num: cols[i].num})
+		}
+		if anyIncomplete {
+			td := htmlTD{Text: "complete"}
+			if c.Incomplete {
+				td = htmlTD{Text: "incomplete", Bad: true}
+			}
+			row = append(row, td)
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	if len(common) > 0 {
+		t.Common = "Every cell: " + strings.Join(common, ", ") + "."
+	}
+	return t
+}
+
 func verifyTable(m *results.Matrix) *htmlVerify {
 	v := &htmlVerify{Budget: m.Budget}
 	scenarioIndex := map[string]int{}
@@ -568,6 +725,7 @@ func verifyTable(m *results.Matrix) *htmlVerify {
 		if !c.Matches {
 			class += " mismatch"
 		}
+		v.Replays = v.Replays || c.Replay != ""
 		v.Rows[rowIndex[c.Strategy]].Cells[scenarioIndex[c.Scenario]] = &htmlVerifyCell{
 			Race: c.Race, Expect: string(c.Expect), Verdict: string(c.Verdict), Class: class, Detail: c.Detail, Replay: c.Replay,
 			Ops: c.Ops, Violations: c.Violations, FirstAt: c.FirstAt, Seed: c.Seed, Matches: c.Matches,
@@ -600,7 +758,9 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 .base { color: #777; font-style: italic; }
 .bad { background: #fbe7e7; } .ok { color: #2a7a2a; }
 table.findings { margin: 0.2em 0 0.6em; } table.findings td { min-width: 18em; }
-td.found { font-weight: bold; background: #fff6d6; } td.none-found { color: #666; }
+td.found { font-weight: bold; } td.none-found { color: #666; }
+td.found.better, .key.better { background: #d9efd9; } td.found.worse, .key.worse { background: #f8dcdc; }
+.key.none-found { color: #666; border: 1px solid #ddd; }
 .finding-head { font-weight: bold; margin-top: 0.6em; }
 .verdict { font-weight: bold; }
 table.grid td { text-align: center; min-width: 7.5em; }
@@ -612,7 +772,12 @@ table.grid td { text-align: center; min-width: 7.5em; }
 .cols { display: flex; flex-wrap: wrap; gap: 1em; }
 .col h3 { margin: 0.3em 0; }
 .col img, .charts img { display: block; margin: 0.4em 0; border: 1px solid #eee; }
-.warnings { color: #7a5a00; font-size: 0.9em; }
+.warnings { color: #7a5a00; font-size: 0.9em; margin: 0.3em 0; padding-left: 1.2em; }
+.warnings li { margin: 0.1em 0; }
+p.warnings { padding-left: 0; }
+.note { font-size: 0.9em; color: #444; max-width: 653px; margin: 0.2em 0 0.8em; }
+.grid td.notrun { color: #999; background: #fafafa; }
+table.cells td { white-space: nowrap; } table.cells td .p { white-space: normal; }
 code { font-size: 0.9em; }
 .scroll { overflow-x: auto; max-width: 100%; }
 table.nowrap th, table.nowrap td { white-space: nowrap; padding: 0.25em 0.45em; }
@@ -624,21 +789,27 @@ details { margin: 0.5em 0; } summary { cursor: pointer; color: #245; }
 {{range .Sources}}
 <h2>Findings{{if gt (len $.Sources) 1}}: {{.Label}}{{end}}</h2>
 <p class="p">{{.Preamble}}</p>
+<p class="legend"><span class="key better">better: the first strategy is faster (lower latency, more ops/s)</span><span class="key worse">worse: it is slower</span><span class="key none-found">no difference detected</span></p>
 <div class="findings">{{range .Findings}}<div class="finding-head">{{.Heading}}</div>
 <table class="findings"><tr><th></th>{{range .Targets}}<th>{{.}}</th>{{end}}</tr>
-{{range .Rows}}<tr><th>{{.Label}}</th>{{range .Cells}}<td class="{{if .Significant}}found{{else}}none-found{{end}}">{{.Text}}</td>{{end}}</tr>
+{{range .Rows}}<tr><th>{{.Label}}</th>{{range .Cells}}<td class="{{if .Significant}}found {{.Class}}{{else}}none-found{{end}}">{{.Text}}</td>{{end}}</tr>
 {{end}}</table>
 {{else}}<p>No findings: the file has no comparable cells.</p>{{end}}</div>
+{{if .Mean90}}<p class="note">{{.Mean90}}.</p>{{end}}
 {{if .Verdict}}<p class="verdict">{{.Verdict}}</p>{{end}}
 {{end}}
 {{range .Sources}}{{if .Verify}}
 <h2>Correctness: {{.Label}}{{if .Verify.Budget}} (race oracle, {{.Verify.Budget}} per cell){{end}}</h2>
-<p class="legend"><span class="key safe">safe: 0 violations</span><span class="key violated">violated</span><span class="key deadlock">deadlock</span><span class="key mismatch">not as expected</span> S = must be safe, V = expected to be violated</p>
+<p class="legend"><span class="key safe">safe: 0 violations</span><span class="key violated">violated</span><span class="key deadlock">deadlock</span><span class="key mismatch">not as expected</span></p>
+<p class="p">Under each verdict: the race, then S = must be safe (a violation is a failure) or V = not required to be safe (the unsafe baseline
+must be violated, to show the race is reproduced; another strategy's V cell is reported as measured, and "safe" there is as expected too),
+then the number of violations the oracle counted. "-": no such cell (the kernel engine has no counterpart of a model-only race; the control is the kernel's).</p>
 <table class="grid">
 <tr><th>strategy</th>{{range .Verify.Scenarios}}<th>{{.}}</th>{{end}}</tr>
-{{range .Verify.Rows}}<tr><th>{{.Strategy}}</th>{{range .Cells}}{{if .}}<td class="{{.Class}}" title="{{.Violations}} violations in {{.Ops}} ops, seed {{.Seed}}{{if .Detail}}: {{.Detail}}{{end}}"><b>{{.Verdict}}</b><br><span class="p">{{.Race}} {{if eq .Expect "safe"}}S{{else}}V{{end}}{{if .Violations}}, {{.Violations}}×{{end}}</span>{{if not .Matches}}<br><b>MISMATCH</b>{{end}}</td>{{else}}<td></td>{{end}}{{end}}</tr>
+{{range .Verify.Rows}}<tr><th>{{.Strategy}}</th>{{range .Cells}}{{if .}}<td class="{{.Class}}" title="{{.Violations}} violations in {{.Ops}} ops, seed {{.Seed}}{{if .Detail}}: {{.Detail}}{{end}}"><b>{{.Verdict}}</b><br><span class="p">{{.Race}} {{if eq .Expect "safe"}}S{{else}}V{{end}}{{if .Violations}}, {{.Violations}} violation{{if ne .Violations 1}}s{{end}}{{end}}</span>{{if not .Matches}}<br><b>MISMATCH</b>{{end}}</td>{{else}}<td class="notrun" title="no such cell">-</td>{{end}}{{end}}</tr>
 {{end}}</table>
-{{range .Verify.Rows}}{{range .Cells}}{{if .}}{{if .Replay}}<div class="p">{{.Race}} {{.Verdict}}: {{.Detail}} <code>{{.Replay}}</code></div>{{end}}{{end}}{{end}}{{end}}
+{{if .Verify.Replays}}<p class="p">Replays: each command repeats one violating run (its seed, budget and delays). A replay reproduces the race, not the count: the number of violations depends on timing and differs from run to run.</p>
+{{range .Verify.Rows}}{{range .Cells}}{{if .}}{{if .Replay}}<div class="p">{{.Race}} {{.Verdict}}: {{.Detail}} <code>{{.Replay}}</code></div>{{end}}{{end}}{{end}}{{end}}{{end}}
 {{end}}{{end}}
 <p>Values are medians over repetitions; ± is the half-width of the {{.Level}} confidence interval of the median
 (exact order-statistic interval; a lower level in parentheses when there are too few repetitions for {{.Level}});
@@ -648,8 +819,8 @@ Mann-Whitney U test p-value; <span class="same">~</span> marks p ≥ {{.Alpha}}.
 {{range .Scenarios}}
 <h2>{{.Name}}</h2>
 <div class="cols">{{range .Columns}}<div class="col"><h3>{{.Label}}</h3>
-{{range .Charts}}<img src="{{.Src}}" alt="{{.Title}}" title="{{.Title}}">{{end}}</div>{{end}}</div>
-{{if .Scaling}}<div class="cols">{{range .Scaling}}<div class="col"><img src="{{.Src}}" alt="{{.Title}}" title="{{.Title}}"></div>{{end}}</div>{{end}}
+{{range .Charts}}<img src="{{.Src}}" alt="{{.Title}}" title="{{.Title}}">{{if .Note}}<p class="note">{{.Note}}</p>{{end}}{{end}}</div>{{end}}</div>
+{{if .Scaling}}<div class="cols">{{range .Scaling}}<div class="col"><img src="{{.Src}}" alt="{{.Title}}" title="{{.Title}}">{{if .Note}}<p class="note">{{.Note}}</p>{{end}}</div>{{end}}</div>{{end}}
 {{range .Groups}}
 <details><summary>Table: {{.Label}}</summary>
 <div class="scroll"><table class="nowrap">
@@ -666,6 +837,8 @@ Mann-Whitney U test p-value; <span class="same">~</span> marks p ≥ {{.Alpha}}.
 {{end}}</table></div>
 <p class="p"><sup>s</sup> latency from a seeded sample of the operations.</p>
 {{if .Warnings}}<ul class="warnings">{{range .Warnings}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{if .Spread}}<p class="warnings">{{.Spread}}</p>
+<details><summary>each measure's spread ({{len .SpreadItems}})</summary><ul class="warnings">{{range .SpreadItems}}<li>{{.}}</li>{{end}}</ul></details>{{end}}
 </details>
 {{end}}{{end}}
 {{if .Locks}}<h2>Lock waits</h2>
@@ -681,16 +854,17 @@ Mann-Whitney U test p-value; <span class="same">~</span> marks p ≥ {{.Alpha}}.
 </table>
 <h2>How to reproduce</h2>
 <table>
-<tr><th>file</th><th>command</th><th>seed</th><th>version</th><th>created</th><th></th></tr>
-{{range .Sources}}<tr><td>{{.Label}}</td><td><code>{{.Command}}</code></td><td>{{.Seeds}}</td><td><code>{{.Version}}</code></td><td>{{.Created}}</td><td>{{if .Incomplete}}<span class="incomplete">incomplete</span>{{end}}</td></tr>
+<tr><th>file</th><th>command</th><th>seed</th><th>version</th><th>created</th><th>status</th></tr>
+{{range .Sources}}<tr><td>{{.Label}}</td><td><code>{{.Command}}</code></td><td>{{.Seeds}}</td><td>{{if .Version}}<code>{{.Version}}</code>{{else}}<span class="p">not recorded (a file from before lockbench recorded it)</span>{{end}}</td><td>{{.Created}}</td><td>{{if .Incomplete}}<span class="incomplete">incomplete</span>{{else}}complete{{end}}</td></tr>
 {{end}}</table>
 <p class="p">Run the command from the lockbench module (<code>go run ./cmd/lockbench ...</code>) with the version shown; <code>lockbench report FILE.json -o DIR</code> renders a results file again.</p>
 <h2>Cells</h2>
 {{range .Sources}}<h3>{{.Label}}</h3>
-<div class="scroll"><table class="nowrap">
-<tr><th>strategy</th><th>options</th><th>scenario</th><th>threads</th><th>target</th><th>pin</th><th>seed</th><th>file</th><th>page</th><th>duration</th><th>op limit</th><th>warmup</th><th>reps</th><th>oracle</th><th>delays</th><th>timer floor</th><th></th></tr>
-{{range .Configs}}<tr><td>{{.Strategy}}</td><td>{{.Options}}</td><td>{{.Scenario}}</td><td class="num">{{.Threads}}</td><td>{{.Target}} <span class="p">{{.TargetInfo}}</span></td><td>{{.Pin}}</td><td class="num">{{.Seed}}</td><td class="num">{{.FileSize}}</td><td class="num">{{.PageSize}}</td><td class="num">{{.Duration}}</td><td class="num">{{if .OpLimit}}{{.OpLimit}}{{end}}</td><td class="num">{{.Warmup}}</td><td class="num">{{.Reps}}</td><td>{{if .Oracle}}on{{end}}</td><td>{{if .Delay}}on{{end}}</td><td class="num">{{.TimerFloor}}</td><td>{{if .Incomplete}}<span class="incomplete">incomplete</span>{{end}}</td></tr>
-{{end}}</table></div>
+{{with .Cells}}{{if .Common}}<p class="p">{{.Common}}</p>{{end}}
+<div class="scroll"><table class="cells">
+<tr>{{range .Heads}}<th>{{.}}</th>{{end}}</tr>
+{{range .Rows}}<tr>{{range .}}<td{{if .Num}} class="num"{{end}}>{{if .Bad}}<span class="incomplete">{{.Text}}</span>{{else}}{{.Text}}{{end}}{{if .Sub}} <span class="p">{{.Sub}}</span>{{end}}</td>{{end}}</tr>
+{{end}}</table></div>{{end}}
 {{end}}
 </body>
 </html>

@@ -39,7 +39,7 @@ func Mean90Note(fs []results.Finding) string {
 		if f.Measure == "mean90" {
 			return "mean of the fastest 90%: per repetition, the mean latency of the operations at or below its 90th percentile " +
 				"(from its histogram), so that a rare writeback stall does not drown a lock's cost of a few ns; " +
-				"the report's p99 chart of the group shows it as its own panel, the spectrum the same operations from 50 to 90"
+				"the report's p99 charts of that scenario show it as their first panel, its spectrum chart the same operations from 50 to 90"
 		}
 	}
 	return ""

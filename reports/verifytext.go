@@ -49,17 +49,31 @@ func WriteMatrix(out io.Writer, m *results.Matrix, sts, scs []string) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "(expected: S = must be safe, V = expected violated; ! marks a cell that does not match)")
+	fmt.Fprintln(w, "(S = must be safe; V = not required to be safe: none must be violated, another strategy's V cell is reported as measured; "+
+		"- = no such cell; ! marks a cell that does not match)")
+	replays := false
 	for _, c := range m.Cells {
-		if c.Verdict != results.Safe {
-			fmt.Fprintf(w, "\n%s on %s: %s, first at op %d (seed %d)\n  %s\n  replay: %s\n", c.Strategy, c.Scenario, c.Verdict, c.FirstAt, c.Seed, c.Detail, c.Replay)
+		if c.Verdict == results.Safe {
+			continue
+		}
+		if !replays && c.Replay != "" {
+			replays = true
+			fmt.Fprintln(w, "(a replay repeats the run's seed, budget and delays: it reproduces the race, not the count of violations, which depends on timing)")
+		}
+		fmt.Fprintf(w, "\n%s on %s: %s, first at op %d (seed %d)\n", c.Strategy, c.Scenario, c.Verdict, c.FirstAt, c.Seed)
+		if c.Detail != "" {
+			fmt.Fprintf(w, "  %s\n", c.Detail)
+		}
+		if c.Replay != "" {
+			fmt.Fprintf(w, "  replay: %s\n", c.Replay)
 		}
 	}
 	return w.err
 }
 
 // matrixCellText is one cell of WriteMatrix: "safe: 0 in 1.2M ops [S]",
-// "VIOLATED: 3, first at op 12 [V]", "DEADLOCK [S] !" (! marks a mismatch).
+// "VIOLATED 3 times, first at op 12 [V]", "DEADLOCK [S] !" (! marks a
+// mismatch).
 func matrixCellText(c results.VerifyCell) string {
 	exp := "S"
 	if c.Expect == results.Violated {
@@ -70,7 +84,7 @@ func matrixCellText(c results.VerifyCell) string {
 	case results.Safe:
 		s = fmt.Sprintf("safe: 0 in %s ops", FormatCount(c.Ops))
 	case results.Violated:
-		s = fmt.Sprintf("VIOLATED: %d, first at op %d", c.Violations, c.FirstAt)
+		s = fmt.Sprintf("VIOLATED %s, first at op %d", plural(c.Violations, "time"), c.FirstAt)
 		if c.Seeds > 1 {
 			s += fmt.Sprintf(", %d/%d seeds", c.Reproduced, c.Seeds)
 		}
@@ -82,4 +96,12 @@ func matrixCellText(c results.VerifyCell) string {
 		mark = " !"
 	}
 	return fmt.Sprintf("%s [%s]%s", s, exp, mark)
+}
+
+// plural is "1 time", "3 times".
+func plural(n int64, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
