@@ -175,7 +175,7 @@ func barPanel(title string, in []hbar) (*plot.Plot, bool, error) {
 	if len(bars) == 0 {
 		return nil, false, nil
 	}
-	p := newPlot(title, "", "")
+	p := newPlot(title, "latency", "")
 	labels := make([]string, len(bars))
 	for i, b := range bars {
 		labels[len(bars)-1-i] = b.label

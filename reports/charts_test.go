@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/plot"
@@ -340,7 +341,8 @@ func (t formattedTicks) Ticks(min, max float64) []plot.Tick {
 }
 
 // TestChartsHaveLegends: every chart has a legend, and every strategy
-// drawn in it is in the legend.
+// drawn in it is in the legend, or for a time series (a strategy a row)
+// in its row's panel titles; every panel's value axis says what it is.
 func TestChartsHaveLegends(t *testing.T) {
 	f := studyFixture()
 	sums := Summarize(f)
@@ -354,6 +356,15 @@ func TestChartsHaveLegends(t *testing.T) {
 			continue
 		}
 		for _, name := range []string{"none", "rangelock", "rwsem", "seqcount", "faultretry"} {
+			if s.Kind == "series" {
+				if !slices.ContainsFunc(s.panels, func(p *plot.Plot) bool { return strings.HasPrefix(p.Title.Text, name+": ") }) {
+					t.Errorf("%s: no panel titled for %s", s.Name, name)
+				}
+				if slices.Contains(s.legendNames, name) {
+					t.Errorf("%s legend = %q; want only the shading in it (each panel shows one strategy)", s.Name, s.legendNames)
+				}
+				continue
+			}
 			if !slices.Contains(s.legendNames, name) {
 				t.Errorf("%s legend = %q; want %s in it", s.Name, s.legendNames, name)
 			}
@@ -362,8 +373,12 @@ func TestChartsHaveLegends(t *testing.T) {
 			t.Errorf("%s: title %q, %d panels; want a title and a panel", s.Name, s.Title, len(s.panels))
 		}
 		for i, p := range s.panels {
-			if p.Y.Label.Text == "" {
-				t.Errorf("%s panel %d has no y axis label", s.Name, i)
+			value := p.Y.Label.Text
+			if s.Kind == "p99" { // horizontal bars: the value is on x
+				value = p.X.Label.Text
+			}
+			if value == "" {
+				t.Errorf("%s panel %d has no label on its value axis", s.Name, i)
 			}
 		}
 	}

@@ -161,6 +161,9 @@ type htmlGroup struct {
 
 type htmlRow struct {
 	Strategy string // empty on the second and later operation of a strategy
+	// Name and Options split Strategy for display: the options on their
+	// own line, so that a long set does not widen the table.
+	Name, Options string
 	Op, Role string
 	Cells    []htmlCell // one per column
 }
@@ -478,6 +481,10 @@ func markStrategyStarts(g *htmlGroup) {
 			g.Rows[i].Strategy = ""
 		}
 		prev = name
+		g.Rows[i].Name, g.Rows[i].Options = g.Rows[i].Strategy, ""
+		if n, o, ok := strings.Cut(g.Rows[i].Strategy, " ("); ok {
+			g.Rows[i].Name, g.Rows[i].Options = n, "("+o
+		}
 	}
 }
 
@@ -778,6 +785,8 @@ p.warnings { padding-left: 0; }
 .note { font-size: 0.9em; color: #444; max-width: 653px; margin: 0.2em 0 0.8em; }
 .grid td.notrun { color: #999; background: #fafafa; }
 table.cells td { white-space: nowrap; } table.cells td .p { white-space: normal; }
+table.nowrap th .opts { white-space: normal; display: inline-block; max-width: 14em; font-weight: normal; }
+table.nowrap td .kern { white-space: normal; display: inline-block; max-width: 15em; text-align: right; }
 code { font-size: 0.9em; }
 .scroll { overflow-x: auto; max-width: 100%; }
 table.nowrap th, table.nowrap td { white-space: nowrap; padding: 0.25em 0.45em; }
@@ -826,11 +835,11 @@ Mann-Whitney U test p-value; <span class="same">~</span> marks p ≥ {{.Alpha}}.
 <div class="scroll"><table class="nowrap">
 <tr><th rowspan="2">strategy</th><th rowspan="2">op</th><th rowspan="2">role</th>{{range .Columns}}<th colspan="5">{{.Label}}</th>{{end}}</tr>
 <tr>{{range .Columns}}<th>ops/s</th><th>vs {{$.Baseline}}</th><th>p99</th><th>vs {{$.Baseline}}</th><th>violations</th>{{end}}</tr>
-{{range .Rows}}<tr><th>{{.Strategy}}</th><td>{{.Op}}</td><td>{{.Role}}</td>
+{{range .Rows}}<tr><th>{{.Name}}{{if .Options}}<br><span class="p opts">{{.Options}}</span>{{end}}</th><td>{{.Op}}</td><td>{{.Role}}</td>
 {{range .Cells}}{{if .Present}}<td class="num">{{.Ops}} <span class="ci">{{.OpsCI}}</span>{{if .Incomplete}} <span class="incomplete" title="a repetition was cut short">!</span>{{end}}</td>
 <td class="num {{.VsOpsClass}}"{{if .VsTitle}} title="{{.VsTitle}}"{{end}}>{{.VsOps}}{{if .VsOpsP}} <span class="p">{{.VsOpsP}}</span>{{end}}</td>
 <td class="num"{{if .Sampled}} title="{{.Sampled}}"{{end}}>{{.P99}} <span class="ci">{{.P99CI}}</span>{{if .Sampled}}<sup>s</sup>{{end}}</td>
-<td class="num {{.VsP99Class}}"{{if .VsTitle}} title="{{.VsTitle}}"{{end}}>{{.VsP99}}{{if .VsP99P}} <span class="p">{{.VsP99P}}</span>{{end}}{{if .Kernel}}<br><span class="p">{{.Kernel}}</span>{{end}}</td>
+<td class="num {{.VsP99Class}}"{{if .VsTitle}} title="{{.VsTitle}}"{{end}}>{{.VsP99}}{{if .VsP99P}} <span class="p">{{.VsP99P}}</span>{{end}}{{if .Kernel}}<br><span class="p kern">{{.Kernel}}</span>{{end}}</td>
 <td class="num {{.ViolationsClass}}">{{if eq .ViolationsClass "bad"}}<b>{{.Violations}}</b>{{else}}{{.Violations}}{{end}}{{if .ViolationDetails}} <span class="p">{{.ViolationDetails}}</span>{{end}}</td>
 {{else}}<td colspan="5"></td>
 {{end}}{{end}}</tr>

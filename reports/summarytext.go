@@ -23,8 +23,8 @@ func WriteFindings(w io.Writer, f *results.File) error {
 			ew.printf("  %s\n", l)
 		}
 	}
-	if note := Mean90Note(fs); note != "" {
-		ew.printf("  (%s)\n", note)
+	if Mean90Note(fs) != "" {
+		ew.printf("  (mean of the fastest 90%%: of each rep's operations at or below its p90; the report's p99 charts of the scenario show it)\n")
 	}
 	if f.Verify != nil {
 		ew.printf("%s\n", VerifyVerdict(f.Verify))
