@@ -142,11 +142,13 @@ func flagError(err error) error {
 
 // The commands' default results files differ, so that one command never
 // silently replaces another's: the default study writes studyResults,
-// run and sweep runResults, verify verifyResults.
+// run and sweep runResults, verify verifyResults, and verify's replay
+// commands name replayResults.
 const (
 	studyResults  = "lockbench-results.json"
 	runResults    = "lockbench-run.json"
 	verifyResults = "lockbench-verify.json"
+	replayResults = "lockbench-replay.json"
 )
 
 // noteReplace says on stderr, before anything is measured, that a results

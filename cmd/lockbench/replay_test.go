@@ -77,6 +77,7 @@ func TestReplayReproducesCell(t *testing.T) {
 				t.Fatalf("verify %q: validate: %v", tt.args, err)
 			}
 			cmd := shellCommand("run", replayArgs(tt.sn, tt.scn, tt.seed, &v, p))
+			checkReplayText(t, cmd)
 			words := shellWords(t, cmd)
 			if want := []string{"go", "run", "./cmd/lockbench", "run"}; len(words) < 4 || !reflect.DeepEqual(words[:4], want) {
 				t.Fatalf("replay %q does not start with %q", cmd, want)
@@ -92,7 +93,7 @@ func TestReplayReproducesCell(t *testing.T) {
 				t.Fatalf("replay %q: validate: %v", cmd, err)
 			}
 			got := []any{f.strategy, f.scenario, f.threads, f.seed, f.duration, f.ops, f.target, f.oracle, f.delay, rp.opts.GUPShare, rp.opts.Fallback, f.out}
-			want := []any{tt.sn, tt.scn, threadsOf(tt.args), tt.seed, tt.dur, tt.ops, v.target, tt.oracle, tt.delay, tt.gup, tt.fallback, ""}
+			want := []any{tt.sn, tt.scn, threadsOf(tt.args), tt.seed, tt.dur, tt.ops, v.target, tt.oracle, tt.delay, tt.gup, tt.fallback, replayResults}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("replay %q parses to\n  %v\nwant\n  %v", cmd, got, want)
 			}
@@ -131,6 +132,7 @@ func TestHoletestReplay(t *testing.T) {
 			t.Fatalf("verify %q: %v", args, err)
 		}
 		cmd := shellCommand("verify", holetestReplayArgs(sn, &v, p))
+		checkReplayText(t, cmd)
 		words := shellWords(t, cmd)
 		if len(words) < 4 || words[3] != "verify" {
 			t.Fatalf("replay %q is not a verify command", cmd)
@@ -153,9 +155,23 @@ func TestHoletestReplay(t *testing.T) {
 			wantOpts = rp.opts // options do not apply
 		}
 		got := []any{r.strategy, r.scenario, rp.seed, rp.holetest, r.target, r.delay, rp.opts, r.out}
-		want := []any{sn, "holetest", uint64(9), []int64{1 << 20, 4 << 20}, v.target, wantDelay, wantOpts, ""}
+		want := []any{sn, "holetest", uint64(9), []int64{1 << 20, 4 << 20}, v.target, wantDelay, wantOpts, replayResults}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: replay %q parses to\n  %v\nwant\n  %v", sn, cmd, got, want)
 		}
+	}
+}
+
+// checkReplayText: a replay command is ASCII (50us, not 50µs, which some
+// shells and terminals mangle) and has no empty argument (”).
+func checkReplayText(t *testing.T, cmd string) {
+	t.Helper()
+	for _, r := range cmd {
+		if r > 0x7e {
+			t.Errorf("replay %q has the non-ASCII %q", cmd, r)
+		}
+	}
+	if strings.Contains(cmd, "''") {
+		t.Errorf("replay %q has an empty argument", cmd)
 	}
 }

@@ -302,13 +302,7 @@ func verifySeed(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardware
 	cfg := hotpath.Config{
 		Strategy: st, Scenario: sc, Threads: v.threads, Duration: p.dur, OpLimit: p.ops,
 		Seed: seed, Dir: tgt.Path, Oracle: true, GUPShare: v.gup, Watchdog: 5 * time.Second, Direct: true,
-		Progress: func(ops int64) {
-			if p.ops > 0 {
-				progress.within(float64(ops)/float64(p.ops), fmt.Sprintf("seed %d: %s of %s ops", seed, reports.FormatCount(ops), reports.FormatCount(p.ops)))
-				return
-			}
-			progress.within(float64(time.Since(start))/float64(p.dur), fmt.Sprintf("seed %d: %s ops", seed, reports.FormatCount(ops)))
-		},
+		Progress: opsProgress(progress, seed, p.ops, p.dur, start),
 	}
 	if v.delay > 0 {
 		cfg.Delay = &hotpath.DelayConfig{For: v.delay, Points: sc.Delays}
@@ -324,6 +318,37 @@ func verifySeed(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardware
 		ci.Replay = shellCommand("run", replayArgs(name, sc.Name, seed, v, p))
 	}
 	return ci, nil
+}
+
+// opsProgress is a run's progress callback for verify's progress line:
+// the operations done, and the share of the cell done, which sets the
+// line's ETA. Under an operation budget the share comes from the recent
+// rate, not the count: the workers split the budget evenly, the fast ones
+// finish first, and the cell then moves at the pace of the slow one (a
+// writer whose every write meets a delay).
+func opsProgress(progress *progress, seed uint64, budget int64, dur time.Duration, start time.Time) func(int64) {
+	var lastOps int64
+	lastT, rate := start, 0.0
+	return func(ops int64) {
+		now := time.Now()
+		if budget == 0 {
+			progress.within(float64(now.Sub(start))/float64(dur), fmt.Sprintf("seed %d: %s ops", seed, reports.FormatCount(ops)))
+			return
+		}
+		if dt := now.Sub(lastT).Seconds(); dt > 0 && ops > lastOps {
+			r := float64(ops-lastOps) / dt
+			if rate == 0 {
+				rate = r
+			}
+			rate = 0.5*rate + 0.5*r
+		}
+		lastOps, lastT = ops, now
+		frac := float64(ops) / float64(budget)
+		if el := now.Sub(start).Seconds(); rate > 0 && ops < budget {
+			frac = el / (el + float64(budget-ops)/rate)
+		}
+		progress.within(frac, fmt.Sprintf("seed %d: %s of %s ops", seed, reports.FormatCount(ops), reports.FormatCount(budget)))
+	}
 }
 
 // chaseBaseline gives a cell of the baseline strategy that no seed
@@ -470,6 +495,8 @@ func verdict(sn string, sc hotpath.Scenario, rep results.Rep, seed uint64) resul
 // an operation budget, -duration for a time budget) and target, and for
 // the model also the oracle, the delay injection and the strategy's
 // options (the keys of strategies.Options.String are run's flag names).
+// It writes replayResults, so that a replay replaces neither verify's
+// file nor a run's.
 func replayArgs(sn, scn string, seed uint64, v *verifyFlags, p *verifyPlan) []string {
 	a := []string{"-strategy", sn, "-scenario", scn, "-threads", strconv.Itoa(v.threads), "-seed", strconv.FormatUint(seed, 10)}
 	if p.ops > 0 {
@@ -482,7 +509,7 @@ func replayArgs(sn, scn string, seed uint64, v *verifyFlags, p *verifyPlan) []st
 		a = append(a, "-oracle", "-delay", durationArg(v.delay))
 		a = append(a, optionFlags(sn, p.opts, nil)...)
 	}
-	return a
+	return append(a, "-o", replayResults)
 }
 
 // durationArg is d as a flag value in ASCII: "50us", not Go's "50µs",
@@ -521,7 +548,7 @@ func holetestReplayArgs(sn string, v *verifyFlags, p *verifyPlan) []string {
 		new(verifyFlags).register(fs)
 		a = append(append(a, "-delay", durationArg(v.delay)), optionFlags(sn, p.opts, fs)...)
 	}
-	return a
+	return append(a, "-o", replayResults)
 }
 
 // shellCommand is the shell command that runs lockbench's subcommand cmd
