@@ -164,8 +164,8 @@ type htmlRow struct {
 	// Name and Options split Strategy for display: the options on their
 	// own line, so that a long set does not widen the table.
 	Name, Options string
-	Op, Role string
-	Cells    []htmlCell // one per column
+	Op, Role      string
+	Cells         []htmlCell // one per column
 }
 
 type htmlCell struct {
