@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -192,5 +193,52 @@ func TestReportDirKeepsSymlink(t *testing.T) {
 	}
 	if b, err := os.ReadFile(target); err != nil || !bytes.Contains(b, []byte("</html>")) {
 		t.Errorf("symlink target after WriteReportDir: %.20q, %v; want the page", b, err)
+	}
+}
+
+// TestFindingClass: an improvement and a regression get different
+// colours (issue 23: 0.61x and 5.39x were both yellow), by the measure's
+// direction; no difference gets none.
+func TestFindingClass(t *testing.T) {
+	for _, tt := range []struct {
+		measure     string
+		ratio       float64
+		significant bool
+		want        string
+	}{
+		{"p99", 0.61, true, "better"},
+		{"p99", 5.39, true, "worse"},
+		{"mean90", 1.07, true, "worse"},
+		{"ops/s", 1.5, true, "better"},
+		{"ops/s", 0.23, true, "worse"},
+		{"p99", 5.39, false, ""},
+	} {
+		f := results.Finding{Measure: tt.measure, Ratio: tt.ratio, Significant: tt.significant}
+		if got := findingClass(f); got != tt.want {
+			t.Errorf("findingClass(%s %v, significant %v) = %q; want %q", tt.measure, tt.ratio, tt.significant, got, tt.want)
+		}
+	}
+}
+
+// TestCellTable: columns whose value every cell shares leave the table
+// for one line above it; the identifying columns and the differing ones
+// stay.
+func TestCellTable(t *testing.T) {
+	cs := []htmlConfig{
+		{Strategy: "none", Scenario: "punch", Target: "tmpfs", Threads: 2, Pin: "none", Reps: 6, TimerFloor: "20ns", Duration: "200ms"},
+		{Strategy: "rwsem", Scenario: "punch", Target: "tmpfs", Threads: 2, Pin: "none", Reps: 6, TimerFloor: "21ns", Duration: "200ms", Incomplete: true},
+	}
+	tb := cellTable(cs)
+	want := []string{"strategy", "scenario", "threads", "target", "timer floor", "status"}
+	if !slices.Equal(tb.Heads, want) {
+		t.Errorf("heads %q; want %q", tb.Heads, want)
+	}
+	for _, s := range []string{"pin none", "reps 6", "duration 200ms", "oracle off"} {
+		if !strings.Contains(tb.Common, s) {
+			t.Errorf("common line %q lacks %q", tb.Common, s)
+		}
+	}
+	if len(tb.Rows) != 2 || len(tb.Rows[1]) != len(want) || tb.Rows[1][len(want)-1].Text != "incomplete" {
+		t.Errorf("rows %+v; want 2 of %d cells, the second incomplete", tb.Rows, len(want))
 	}
 }

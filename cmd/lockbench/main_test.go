@@ -593,6 +593,56 @@ func TestReportRoundTrip(t *testing.T) {
 		if got.err != nil || got.code != 0 || got.stdout == "" {
 			t.Errorf("report -format %s %s = %v, exit %d, %d bytes; want nil, 0, output", format, path, got.err, got.code, len(got.stdout))
 		}
+		// Which file and run it read: stderr, one line, stdout untouched.
+		if want := "report: " + path + ": lockbench run -strategy rwsem,none"; !strings.HasPrefix(got.stderr, want) || strings.Count(got.stderr, "\n") != 1 {
+			t.Errorf("report -format %s stderr = %q; want one line starting %q", format, got.stderr, want)
+		}
+	}
+	// -o DIR: the directory, and on stdout only where it is.
+	dir := filepath.Join(out, "rep")
+	got := runCLI(t.Context(), "report", "-o", dir, path, path)
+	if want := "report: " + filepath.Join(dir, "index.html") + "\n"; got.code != 0 || got.stdout != want {
+		t.Errorf("report -o %s = exit %d, stdout %q; want 0 and %q", dir, got.code, got.stdout, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "index.html")); err != nil {
+		t.Errorf("report -o: %v", err)
+	}
+	// With -format as well, the tables too.
+	if got := runCLI(t.Context(), "report", "-o", dir, "-format", "csv", path); !strings.Contains(got.stdout, ",") {
+		t.Errorf("report -o -format csv: stdout %q; want the CSV after the report line", got.stdout)
+	}
+}
+
+// TestNoteReplace: a command about to replace its own default results
+// file says so in one line; an explicit -o gets no note.
+func TestNoteReplace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), runResults)
+	if err := os.WriteFile(path, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, given := range []bool{false, true} {
+		fs := newFlagSet("run")
+		fs.String("o", path, "")
+		var args []string
+		if given {
+			args = []string{"-o", path}
+		}
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		noteReplace(&buf, fs, "o", path, "this run")
+		switch {
+		case given && buf.Len() > 0:
+			t.Errorf("-o given: note %q; want none", buf.String())
+		case !given && (!strings.Contains(buf.String(), "this run replaces "+path) || strings.Count(buf.String(), "\n") != 1):
+			t.Errorf("default -o: note %q; want one line saying this run replaces %s", buf.String(), path)
+		}
+	}
+	var buf bytes.Buffer
+	noteReplace(&buf, newFlagSet("run"), "o", filepath.Join(t.TempDir(), "absent.json"), "this run")
+	if buf.Len() > 0 {
+		t.Errorf("no file: note %q; want none", buf.String())
 	}
 }
 
