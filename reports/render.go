@@ -9,7 +9,7 @@
 // the input, Summarize runs once, and each renderer only formats. Renderers
 // are pure: they write to an io.Writer and return every write error; where
 // files are made durable is results.WriteFile's business, not theirs.
-// reports reads results and hardware.Machine as plain data; of the rest of
+// reports reads results and desc.Machine as plain data; of the rest of
 // lockbench it imports only internal/benchname, the one builder of benchmark
 // names (for the bench renderer).
 package reports

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -156,7 +158,7 @@ func runStudy(ctx context.Context, size studySize, seed uint64, quiet, locks boo
 	}
 	file := &results.File{
 		Schema: results.SchemaVersion, Tool: "lockbench", Command: "lockbench" + map[bool]string{true: " -quick"}[size.name == "quick"],
-		Created: time.Now().UTC(), Machine: machine, Cells: []results.Cell{},
+		Created: time.Now().UTC(), Machine: machine.Desc(), Cells: []results.Cell{},
 	}
 	var measured time.Duration
 	err = withTargets(ctx, plans[0].targets, stderr, func(targets []hardware.Target) error {
