@@ -1,4 +1,4 @@
-package strategies
+package locks
 
 import (
 	"fmt"
@@ -142,7 +142,7 @@ type rwsemSlot struct {
 // NewRWSem returns an unlocked RWSem for workers 0 to slots-1.
 func NewRWSem(slots int) *RWSem {
 	if slots < 1 || slots > 1<<20 {
-		panic(fmt.Sprintf("strategies: NewRWSem(%d): slots must be between 1 and %d", slots, 1<<20))
+		panic(fmt.Sprintf("locks: NewRWSem(%d): slots must be between 1 and %d", slots, 1<<20))
 	}
 	r := &RWSem{
 		slots:   make([]rwsemSlot, slots),
@@ -181,7 +181,7 @@ func (r *RWSem) TryRLock(slot int) bool {
 	}
 	if v&rwsemCount != 1 {
 		s.word.Add(-1)
-		panic("strategies: RWSem.TryRLock: slot already holds the read side")
+		panic("locks: RWSem.TryRLock: slot already holds the read side")
 	}
 	r.backOut(s)
 	if r.reopen(slot) {
@@ -395,7 +395,7 @@ func (r *RWSem) rlockSlow(slot int) {
 	v := s.word.Load()
 	if v&rwsemCount != 1 {
 		s.word.Add(-1)
-		panic("strategies: RWSem.RLock: slot already holds the read side")
+		panic("locks: RWSem.RLock: slot already holds the read side")
 	}
 	if v&rwsemWriter == 0 {
 		// The writer whose bit the add found has left since; the count
@@ -457,7 +457,7 @@ func (r *RWSem) rlockQueued(slot int) bool {
 func (r *RWSem) runlockSlow(slot int) {
 	if r.slots[slot].word.Load()&rwsemCount != 0 {
 		r.slots[slot].word.Add(1)
-		panic("strategies: RWSem.RUnlock: slot does not hold the read side")
+		panic("locks: RWSem.RUnlock: slot does not hold the read side")
 	}
 	if r.sleeping.Load() != 0 {
 		r.wakeWriter()
