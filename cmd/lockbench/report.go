@@ -1,0 +1,75 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"lockbench/reports"
+	"lockbench/results"
+)
+
+// cmdReport renders results files. It measures nothing, so it builds on
+// every GOOS: a results file from a Linux lab reads on a laptop.
+func cmdReport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("report")
+	format := fs.String("format", "text", "output format on stdout: "+strings.Join(reports.Formats, ", ")+" (json of several files: one array); with -o or -charts, only when given")
+	dir := fs.String("o", "", "write a report directory instead of tables on stdout: DIR/index.html with its PNG charts beside it, the files side by side")
+	charts := fs.String("charts", "", "write the PNG charts of each file into this directory instead of tables on stdout")
+	if done, err := parseFlags(fs, args, stdout); done || err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usagef("report: give one or more results files")
+	}
+	reporter, err := reports.NewReporter(*format)
+	if err != nil {
+		return usagef("-format: %v", err)
+	}
+	var files []*results.File
+	for _, path := range fs.Args() {
+		f, err := results.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		// Which file and which run: stderr, so that stdout stays the
+		// format asked for (benchstat reads it).
+		fmt.Fprintf(stderr, "report: %s\n", reports.FileLine(path, f))
+		files = append(files, f)
+	}
+	for _, d := range []struct{ flag, path string }{{"-o", *dir}, {"-charts", *charts}} {
+		if d.path != "" {
+			if err := os.MkdirAll(d.path, 0o755); err != nil {
+				return fmt.Errorf("%s: %w", d.flag, err)
+			}
+		}
+	}
+	if *charts != "" {
+		n := 0
+		for _, f := range files {
+			paths, err := reports.WriteCharts(*charts, f)
+			if err != nil {
+				return err
+			}
+			n += len(paths)
+		}
+		fmt.Fprintf(stdout, "charts: %s (%d PNG files)\n", *charts, n)
+	}
+	if *dir != "" {
+		if err := reports.WriteReportDir(*dir, files); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "report: %s\n", filepath.Join(*dir, "index.html"))
+	}
+	// With a directory asked for, stdout says only where it is, unless a
+	// format was asked for too.
+	formatGiven := false
+	fs.Visit(func(f *flag.Flag) { formatGiven = formatGiven || f.Name == "format" })
+	if (*dir != "" || *charts != "") && !formatGiven {
+		return nil
+	}
+	return reporter(stdout, files)
+}
