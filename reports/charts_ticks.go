@@ -110,7 +110,3 @@ func (percentileTicks) Ticks(min, max float64) []plot.Tick {
 	}
 	return out
 }
-
-// maxYLabels is how many tick labels fit on a panel's y axis: a label and
-// a gap of a label's height each.
-const maxYLabels = 5
