@@ -29,7 +29,7 @@ type runFlags struct {
 	reps                                                                             int
 	oracle, retryContended, quiet, locks                                             bool
 	gupShare                                                                         float64
-	window                                                                           time.Duration // time-series window; 0: hotpath's default
+	window                                                                           time.Duration   // time-series window; 0: hotpath's default
 	set                                                                              map[string]bool // flags given on the command line
 }
 
