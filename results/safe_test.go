@@ -121,4 +121,3 @@ func TestReadNotLockbench(t *testing.T) {
 		t.Errorf("Read(other JSON) = %v", err)
 	}
 }
-
