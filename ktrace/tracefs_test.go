@@ -2,7 +2,10 @@ package ktrace
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -44,4 +47,38 @@ func mountedAt(dir string) bool {
 		}
 	}
 	return false
+}
+
+// TestNonRootMessageAsNobody runs TestNonRootMessage as uid 65534 when the
+// suite runs as root: a copy of the test binary, in a directory nobody can
+// enter, with dropped credentials.
+func TestNonRootMessageAsNobody(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("TestNonRootMessage runs directly")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "ktrace-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "ktrace.test")
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestNonRootMessage$", "-test.v")
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestNonRootMessage") {
+		t.Errorf("TestNonRootMessage as uid 65534: %v\n%s", err, out)
+	}
 }

@@ -326,3 +326,14 @@ func TestSecurityTargetFullKernel(t *testing.T) {
 	os.Remove(filepath.Join(dir, "filler"))
 	assertNoBackingFiles(t, dir)
 }
+
+// TestSecurityLoopTMPDIR: item 20, a loop target's error about its
+// directory says the path came from TMPDIR.
+func TestSecurityLoopTMPDIR(t *testing.T) {
+	needLoopExt4(t)
+	t.Setenv("TMPDIR", "/nonexistent-lockbench-tmpdir")
+	got := runCLI(t.Context(), "run", "-target", "loop:ext4:128M", "-o", "", "-duration", "50ms")
+	if got.err == nil || !strings.Contains(got.err.Error(), "/nonexistent-lockbench-tmpdir (from TMPDIR)") {
+		t.Errorf("loop target under a missing TMPDIR = %v; want the path named as TMPDIR's", got.err)
+	}
+}
