@@ -162,6 +162,7 @@ func TestHostile(t *testing.T) {
 			ln -s %[2]s/chart.png report/$c
 		done
 		ln -s %[2]s linkdir
+		ln -s %[2]s lockbench-report
 		for d in %[3]s %[4]s; do
 			mkdir -m 0700 $d
 			ln -s %[5]s $d/mnt
@@ -175,7 +176,7 @@ func TestHostile(t *testing.T) {
 	`, shared, vault, stale[0], stale[1], decoyMnt, shmPlants[0], shmPlants[1], shmPlants[2]))
 	planted := append(append([]string{
 		filepath.Join(shared, "lockbench-results.json"), filepath.Join(shared, "r.json"), filepath.Join(shared, "dangling.json"),
-		filepath.Join(report, "index.html"), filepath.Join(shared, "linkdir"),
+		filepath.Join(report, "index.html"), filepath.Join(shared, "linkdir"), filepath.Join(shared, "lockbench-report"),
 	}, stale...), shmPlants...)
 
 	// A results file root owns, for the report commands.
@@ -195,6 +196,7 @@ func TestHostile(t *testing.T) {
 		{"run -o a planted link", "/", []string{"run", "-duration", "50ms", "-target", "dir:" + tgt, "-o", filepath.Join(shared, "r.json"), "-q"}, true},
 		{"run -o a planted dangling link", "/", []string{"run", "-duration", "50ms", "-target", "dir:" + tgt, "-o", filepath.Join(shared, "dangling.json"), "-q"}, true},
 		{"run -html a planted link", "/", []string{"run", "-duration", "50ms", "-target", "dir:" + tgt, "-o", "", "-html", filepath.Join(shared, "r.json"), "-q"}, true},
+		{"the default study with a planted lockbench-report link", shared, []string{"-quick", "-o", filepath.Join(t.TempDir(), "s.json")}, true},
 		{"report -o a planted report directory", "/", []string{"report", "-o", report, good}, true},
 		{"report -o a planted link to a directory", "/", []string{"report", "-o", filepath.Join(shared, "linkdir"), good}, true},
 		{"report -charts a planted link to a directory", "/", []string{"report", "-charts", filepath.Join(shared, "linkdir"), good}, true},
