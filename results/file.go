@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -119,7 +118,7 @@ func resolveOutput(path string) (string, fs.FileInfo, error) {
 			return "", nil, fmt.Errorf("%s is a symbolic link to %s, which does not exist: %w not replaced by a file (create the target or remove the link)", path, p, errDangling)
 		case errors.Is(err, fs.ErrNotExist):
 			return p, nil, nil
-		case errors.Is(err, syscall.ENAMETOOLONG):
+		case errors.Is(err, errNameTooLong):
 			return "", nil, fmt.Errorf("%s: file name too long (at most %d bytes a name)", path, nameMax)
 		case err != nil:
 			return "", nil, err
@@ -150,8 +149,8 @@ const nameMax = 255
 // kernel's fs.protected_symlinks, which cannot protect a link that
 // lockbench resolves itself.
 func trustedLink(p string, fi fs.FileInfo) error {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok || int(st.Uid) == os.Geteuid() {
+	uid, _, ok := fileOwner(fi)
+	if !ok || uid == os.Geteuid() {
 		return nil
 	}
 	dir := filepath.Dir(p)
@@ -162,7 +161,7 @@ func trustedLink(p string, fi fs.FileInfo) error {
 	if di.Mode().Perm()&0o002 == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s is a symbolic link of uid %d in %s, which others can write: not following it (remove it or write elsewhere)", p, st.Uid, dir)
+	return fmt.Errorf("%s is a symbolic link of uid %d in %s, which others can write: not following it (remove it or write elsewhere)", p, uid, dir)
 }
 
 // writeRenamed writes through a temporary file renamed over path; old is
@@ -186,8 +185,8 @@ func writeRenamed(path string, old fs.FileInfo, render func(io.Writer) error) (e
 	perm := fs.FileMode(0o644)
 	if old != nil {
 		perm = old.Mode().Perm()
-		if st, ok := old.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() && os.Geteuid() == 0 {
-			tmp.Chown(int(st.Uid), int(st.Gid))
+		if uid, gid, ok := fileOwner(old); ok && uid != os.Geteuid() && os.Geteuid() == 0 {
+			tmp.Chown(uid, gid)
 		}
 	}
 	if err = tmp.Chmod(perm); err != nil {
@@ -213,7 +212,7 @@ func tmpBase(name string) string {
 
 // writeThrough writes to a device in place, never through a link.
 func writeThrough(path string, render func(io.Writer) error) (err error) {
-	fh, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NOCTTY, 0)
+	fh, err := os.OpenFile(path, os.O_WRONLY|oNoFollow|oNoctty, 0)
 	if err != nil {
 		return err
 	}
@@ -234,7 +233,7 @@ var FIFOWait = 10 * time.Second
 func writeFIFO(path string, render func(io.Writer) error) (err error) {
 	deadline := time.Now().Add(FIFOWait)
 	for {
-		fh, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
+		fh, err := os.OpenFile(path, os.O_WRONLY|oNonblock|oNoFollow, 0)
 		if err == nil {
 			defer func() {
 				if cerr := fh.Close(); cerr != nil && err == nil {
@@ -243,7 +242,7 @@ func writeFIFO(path string, render func(io.Writer) error) (err error) {
 			}()
 			return render(fh)
 		}
-		if !errors.Is(err, syscall.ENXIO) {
+		if !errors.Is(err, errNoReader) {
 			return err
 		}
 		if time.Now().After(deadline) {
@@ -273,7 +272,7 @@ func Read(r io.Reader) (*File, error) {
 // ReadFile reads the results file at path. A FIFO is read once its
 // writer comes, within FIFOWait: with none, an error instead of a hang.
 func ReadFile(path string) (*File, error) {
-	fh, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	fh, err := os.OpenFile(path, os.O_RDONLY|oNonblock, 0)
 	if err != nil {
 		return nil, err
 	}

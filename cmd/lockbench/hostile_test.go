@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // The hostile-user suite (`go test -run Hostile ./...`, as root): an

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // Regression tests of issue 22 (safe as root; signals and late errors keep
