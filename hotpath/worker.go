@@ -82,7 +82,7 @@ type Worker struct {
 	rng *rand.Rand
 
 	held      uint32 // locks held (lockClass bits)
-	lockStats bool   // count acquisitions, time exclusive holds (Config.LockStats)
+	locks     lockLevel // lock accounting: off, on (Config.LockStats) or absent (benchmarks)
 	lk        lockAcct
 	pub       atomic.Uint64 // published held|waiting<<32 while blocked (watchdog)
 	prog      atomic.Int64  // progress, published every progressEvery ops
