@@ -81,11 +81,11 @@ type Worker struct {
 
 	rng *rand.Rand
 
-	held      uint32 // locks held (lockClass bits)
-	locks     lockLevel // lock accounting: off, on (Config.LockStats) or absent (benchmarks)
-	lk        lockAcct
-	pub       atomic.Uint64 // published held|waiting<<32 while blocked (watchdog)
-	prog      atomic.Int64  // progress, published every progressEvery ops
+	held  uint32    // locks held (lockClass bits)
+	locks lockLevel // lock accounting: off, on (Config.LockStats) or absent (benchmarks)
+	lk    lockAcct
+	pub   atomic.Uint64 // published held|waiting<<32 while blocked (watchdog)
+	prog  atomic.Int64  // progress, published every progressEvery ops
 
 	ops       [NumKinds]int64
 	hist      [NumKinds]*hdrhistogram.Histogram
