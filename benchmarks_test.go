@@ -180,7 +180,7 @@ func BenchmarkHotpath(b *testing.B) {
 					b.Run(name, func(b *testing.B) {
 						cfg := hotpath.Config{
 							Scenario: sc, Threads: th, OpLimit: int64(b.N), Seed: 1,
-							Dir: tgt.dir, Clock: clk, Direct: true, Kernel: kernel,
+							Dir: tgt.dir, Clock: clk, Direct: true, Engine: hotpath.EngineOf(sn),
 							OnStart: b.StartTimer, OnStop: b.StopTimer,
 						}
 						if !kernel {

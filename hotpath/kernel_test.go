@@ -39,7 +39,7 @@ func kernelConfig(t *testing.T, sc Scenario, dir string) Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Config{Kernel: true, Scenario: sc, Threads: 2, OpLimit: 20000, Seed: 1, Dir: dir, Clock: clk, Watchdog: 20 * time.Second}
+	return Config{Engine: EngineKernel, Scenario: sc, Threads: 2, OpLimit: 20000, Seed: 1, Dir: dir, Clock: clk, Watchdog: 20 * time.Second}
 }
 
 // TestKernelScenarios runs every scenario with a real counterpart on the

@@ -53,10 +53,10 @@ type Config struct {
 	// and merge. Go benchmarks pass b.StartTimer and b.StopTimer, so that
 	// setup and merge stay out of ns/op and allocs/op.
 	OnStart, OnStop func()
-	// Kernel runs the scenario on the real kernel (strategy "kernel")
-	// instead of the model; Strategy, Oracle, Delay, GUPShare and Direct
-	// are the model's and are ignored.
-	Kernel bool
+	// Engine is what runs the scenario: the model (the default) or the
+	// real kernel. Under EngineKernel, Strategy, Oracle, Delay, GUPShare
+	// and Direct are the model's and are ignored.
+	Engine Engine
 	// KernelControl is the real-file checker's control: before the
 	// read-back it punches the page of one completed store, which the
 	// check must flag (verify's control, and its test).
@@ -173,7 +173,7 @@ func regionsFor(plan []RoleSpec, pageSize int) int {
 // openEngine opens the engine cfg asks for.
 func openEngine(cfg *Config, plan []RoleSpec) (engine, error) {
 	regions := regionsFor(plan, cfg.PageSize)
-	if cfg.Kernel {
+	if cfg.Engine == EngineKernel {
 		return openKernel(cfg, plan, regions)
 	}
 	if dw := dataWriters(plan); cfg.Oracle && dw > regions {

@@ -208,7 +208,7 @@ func (s *session) startCell(ctx context.Context, pt point) (*cellRun, error) {
 		return nil, usageError{err}
 	}
 	c := &cellRun{cell: results.Cell{Config: results.Config{
-		Strategy: pt.Strategy, Scenario: pt.Scenario.Name, Threads: pt.Threads, Target: pt.Target.Spec, TargetInfo: pt.Target,
+		Engine: hotpath.EngineOf(pt.Strategy).String(), Strategy: pt.Strategy, Scenario: pt.Scenario.Name, Threads: pt.Threads, Target: pt.Target.Spec, TargetInfo: pt.Target,
 		Pin: p.policy.String(), Seed: f.seed, FileSize: cmp.Or(p.fileSize, pt.Scenario.FileSize), PageSize: 4096,
 		Duration: f.duration, OpLimit: f.ops, Warmup: f.warmup, Reps: f.reps,
 		Oracle: f.oracle, Delay: f.delay > 0, DelayFor: f.delay, Options: optionsString(pt.Strategy, p.opts),
@@ -218,7 +218,7 @@ func (s *session) startCell(ctx context.Context, pt point) (*cellRun, error) {
 		Strategy: st, Scenario: pt.Scenario, Threads: pt.Threads, Duration: f.duration, OpLimit: f.ops,
 		Seed: f.seed, Dir: pt.Target.Path, FileSize: p.fileSize, Oracle: f.oracle,
 		GUPShare: f.gupShare, Watchdog: f.watchdog, Clock: p.clk, Direct: true,
-		Kernel: pt.Strategy == hotpath.KernelName, Window: f.window, LockStats: f.locks,
+		Engine: hotpath.EngineOf(pt.Strategy), Window: f.window, LockStats: f.locks,
 	}
 	if f.delay > 0 {
 		c.cfg.Delay = &hotpath.DelayConfig{For: f.delay, Points: pt.Scenario.Delays}
