@@ -184,7 +184,7 @@ func verifyKernelControl(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt
 	if cfg.Duration == 0 {
 		cfg.Duration = time.Second
 	}
-	rep, err := runRep(ctx, cfg)
+	rep, err := p.runRep.run(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("verify %s control: %w", hotpath.KernelName, err)
 	}

@@ -18,7 +18,8 @@ import (
 	"lockbench/strategies"
 )
 
-// runFlags are the flags shared by run, sweep and verify.
+// runFlags are the flags shared by run and sweep, and the study's parts
+// (verify has its own, verifyFlags).
 type runFlags struct {
 	strategy, scenario, threads, target, pin, format, out, html, clockKind, fallback string
 	rolePlace, hdrLog, hdrOp                                                         string
@@ -75,6 +76,7 @@ type plan struct {
 	// kernelSkip holds the scenarios the kernel engine skips; note says so.
 	kernelSkip map[string]bool
 	note       string
+	runRep     repRunner // runs each repetition; nil: hotpath.Run
 }
 
 func (f *runFlags) validate() (*plan, error) {
@@ -356,7 +358,7 @@ func parseThreads(s string) ([]int, error) {
 	return out, nil
 }
 
-func cmdRun(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
+func cmdRun(ctx context.Context, rr repRunner, name string, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet(name)
 	var f runFlags
 	f.register(fs, "rwsem", "fault-scale")
@@ -367,6 +369,7 @@ func cmdRun(ctx context.Context, name string, args []string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
+	p.runRep = rr
 	return execute(ctx, name+" "+strings.Join(args, " "), &f, p, stdout, stderr)
 }
 
