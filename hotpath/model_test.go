@@ -17,10 +17,11 @@ import (
 	"lockbench/strategies"
 )
 
-// The tests in this file drive the model single-threaded (or with one
-// helper goroutine parked at a known point) through the worker methods, and
-// check exact page, PTE and extent states after each transition of
-// docs/MODEL.md. Failures read `op(x) = got; want w`.
+// The model's tests (model_*_test.go, with the helpers in this file) drive
+// the model single-threaded (or with one helper goroutine parked at a known
+// point) through the worker methods, and check exact page, PTE and extent
+// states after each transition of docs/MODEL.md. Failures read
+// `op(x) = got; want w`.
 
 const (
 	tPageSize = 4096
