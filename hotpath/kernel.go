@@ -140,8 +140,6 @@ type kworker struct {
 	fbuf   []byte    // writers: two pages, the second PROT_NONE
 	rbuf   []byte    // readers: WritePages pages
 	gen0   uint64    // truncate generation at the last progress tick
-	i      int64     // loop position, resumed after a SIGBUS
-	next   time.Time // pacing of background roles
 	sink   uint64    // loads land here so they are not dead code
 	// Faulters: write faults that overlapped an fsync, a punch, neither.
 	wfFsync, wfPunch, wfIdle *hdrhistogram.Histogram
