@@ -78,6 +78,7 @@ type plan struct {
 	// kernelSkip holds the scenarios the kernel engine skips; note says so.
 	kernelSkip map[string]bool
 	note       string
+	runRep     repRunner // runs each repetition; nil: hotpath.Run
 }
 
 func (f *runFlags) validate() (*plan, error) {
@@ -359,7 +360,7 @@ func parseThreads(s string) ([]int, error) {
 	return out, nil
 }
 
-func cmdRun(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
+func cmdRun(ctx context.Context, rr repRunner, name string, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet(name)
 	var f runFlags
 	f.register(fs, "rwsem", "fault-scale")
@@ -370,6 +371,7 @@ func cmdRun(ctx context.Context, name string, args []string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
+	p.runRep = rr
 	return execute(ctx, name+" "+strings.Join(args, " "), &f, p, stdout, stderr)
 }
 
