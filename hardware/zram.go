@@ -43,6 +43,18 @@ const zramControl = "/sys/class/zram-control"
 // root's and goes with the boot, as zram devices do.
 var zramStateDir = "/run/lockbench"
 
+// zramStageHook, when set (by tests), is called after each stage of a
+// zram target's setup ("added", "sized", "formatted", "mounted") with the
+// device's number and diskseq, outside the target's lock.
+var zramStageHook func(stage string, n int, diskseq string)
+
+// zramStage calls zramStageHook when it is set.
+func zramStage(stage string, n int, diskseq string) {
+	if zramStageHook != nil {
+		zramStageHook(stage, n, diskseq)
+	}
+}
+
 // zramPrefix starts a zram target's directory name: zram-FS-PID-RANDOM.
 const zramPrefix = "zram-"
 
@@ -226,7 +238,13 @@ func prepareZram(ctx context.Context, ts TargetSpec) (Target, func() error, erro
 	inFlight.Lock()
 	inFlight.m[z] = true
 	inFlight.Unlock()
+	// hold is the device, open from when it is configured until it is
+	// mounted; see below.
+	var hold *os.File
 	fail := func(err error) (Target, func() error, error) {
+		if hold != nil {
+			hold.Close() // or the reset would wait for it
+		}
 		err = fmt.Errorf("target %s: %w", spec, err)
 		return Target{}, noCleanup, joinErrors(err, z.cleanup())
 	}
@@ -258,33 +276,55 @@ func prepareZram(ctx context.Context, ts TargetSpec) (Target, func() error, erro
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
+	// The device's number, diskseq and directory as this setup made them:
+	// a cleanup from a signal clears z's copies.
+	var (
+		n       int
+		diskseq string
+		dir     = z.dir
+	)
 	if err := z.step(func() error {
 		b, err := os.ReadFile(zramControl + "/hot_add")
 		if err != nil {
 			return fmt.Errorf("adding a zram device: %w", err)
 		}
-		n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		n, err = strconv.Atoi(strings.TrimSpace(string(b)))
 		if err != nil || n < 0 {
 			return fmt.Errorf("adding a zram device: %s/hot_add read %q, not a device number", zramControl, b)
 		}
 		z.num = n
-		z.diskseq, _ = readSys(n, "diskseq")
-		return writeOwner(z.lock, zramOwner{Device: n, Diskseq: z.diskseq, PID: os.Getpid(), Boot: bootID(), FS: ts.FS})
+		diskseq, _ = readSys(n, "diskseq")
+		z.diskseq = diskseq
+		return writeOwner(z.lock, zramOwner{Device: n, Diskseq: diskseq, PID: os.Getpid(), Boot: bootID(), FS: ts.FS})
 	}); err != nil {
 		return fail(err)
 	}
-	alg, err := setZramAlgorithm(z.num)
-	if err != nil {
+	zramStage("added", n, diskseq)
+	// The device is configured, and opened, under the lock, and held open
+	// through mkfs: a device this process holds open cannot be reset, so a
+	// cleanup meanwhile cannot remove it and let its number go to another
+	// device before mkfs names it by /dev/zramN. It is closed before the
+	// mount step takes the lock (which checks that no cleanup ran), so
+	// that a cleanup holding the lock can reset it.
+	var alg, size, dev string
+	if err := z.step(func() error {
+		var err error
+		if alg, err = setZramAlgorithm(n); err != nil {
+			return err
+		}
+		if err := writeSys(n, "disksize", strconv.FormatInt(ts.Size, 10)); err != nil {
+			return fmt.Errorf("setting zram%d's size to %s: %w", n, FormatBytes(uint64(ts.Size)), err)
+		}
+		size, _ = readSys(n, "disksize")
+		if dev, err = zramNode(n); err != nil {
+			return err
+		}
+		hold, err = os.OpenFile(dev, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+		return err
+	}); err != nil {
 		return fail(err)
 	}
-	if err := writeSys(z.num, "disksize", strconv.FormatInt(ts.Size, 10)); err != nil {
-		return fail(fmt.Errorf("setting zram%d's size to %s: %w", z.num, FormatBytes(uint64(ts.Size)), err))
-	}
-	size, _ := readSys(z.num, "disksize")
-	dev, err := zramNode(z.num)
-	if err != nil {
-		return fail(err)
-	}
+	zramStage("sized", n, diskseq)
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
@@ -297,7 +337,9 @@ func prepareZram(ctx context.Context, ts TargetSpec) (Target, func() error, erro
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	mnt := filepath.Join(z.dir, "mnt")
+	hold.Close()
+	zramStage("formatted", n, diskseq)
+	mnt := filepath.Join(dir, "mnt")
 	if err := z.step(func() error {
 		if err := os.Mkdir(mnt, 0o755); err != nil {
 			return err
@@ -310,14 +352,15 @@ func prepareZram(ctx context.Context, ts TargetSpec) (Target, func() error, erro
 	}); err != nil {
 		return fail(err)
 	}
+	zramStage("mounted", n, diskseq)
 	t, err := inspect(rootFS, spec, mnt)
 	if err != nil {
 		return Target{}, noCleanup, joinErrors(err, z.cleanup())
 	}
 	t.Compression = alg
 	t.DeviceKind = "zram"
-	if n, err := strconv.ParseUint(size, 10, 64); err == nil {
-		t.Model = fmt.Sprintf("RAM, %s, %s-compressed", FormatBytes(n), alg)
+	if bytes, err := strconv.ParseUint(size, 10, 64); err == nil {
+		t.Model = fmt.Sprintf("RAM, %s, %s-compressed", FormatBytes(bytes), alg)
 	}
 	return t, z.cleanup, nil
 }
