@@ -688,8 +688,11 @@ func cleanStaleZram(dir string) (string, error) {
 		return "", nil
 	}
 	fd, err := unix.Open(filepath.Join(dir, "owner"), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return removeEmptyZramDir(dir), nil
+	}
 	if err != nil {
-		return "", nil // not a regular file it can open, or none: not provably ours
+		return "", nil // not a regular file it can open: not provably ours
 	}
 	f := os.NewFile(uintptr(fd), filepath.Join(dir, "owner"))
 	defer f.Close()
@@ -759,6 +762,26 @@ func cleanStaleZram(dir string) (string, error) {
 		return fmt.Sprintf("removed the directory %s of a killed lockbench run (pid %d), whose zram%d is gone", dir, o.PID, o.Device), nil
 	}
 	return fmt.Sprintf("removed zram%d (%s), the zram target a killed lockbench run (pid %d) left", o.Device, o.FS, o.PID), nil
+}
+
+// removeEmptyZramDir removes a zram target directory without an owner
+// file, left by a run killed in the middle of making or removing it, when
+// it is over a minute old (a live run makes the owner file right after the
+// directory) and empty but for an empty mount point. rmdir removes only
+// empty directories and fails on a mount point in use, so nothing else can
+// go. It returns a notice when it removed the directory.
+func removeEmptyZramDir(dir string) string {
+	var st unix.Stat_t
+	if unix.Lstat(dir, &st) != nil || time.Since(time.Unix(st.Mtim.Unix())) < time.Minute {
+		return ""
+	}
+	if err := os.Remove(filepath.Join(dir, "mnt")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	if os.Remove(dir) != nil {
+		return ""
+	}
+	return fmt.Sprintf("removed the empty directory %s that a killed lockbench run left", dir)
 }
 
 // mountInfo is one line of /proc/self/mountinfo.

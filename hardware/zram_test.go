@@ -517,6 +517,29 @@ func TestCleanStaleZram(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Directories without an owner file: a killed run's between mkdir and
+	// its owner file (old and empty: removed), a live run's at that moment
+	// (young: kept), and one holding more than an empty mount point (kept).
+	ownerless := func(name string, age time.Duration, file bool) string {
+		dir := filepath.Join(state, name)
+		if err := os.MkdirAll(filepath.Join(dir, "mnt"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if file {
+			if err := os.WriteFile(filepath.Join(dir, "mnt", "data"), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		old := time.Now().Add(-age)
+		if err := os.Chtimes(dir, old, old); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	emptyOld := ownerless("zram-ext4-1-4", 2*time.Minute, false)
+	emptyYoung := ownerless("zram-ext4-1-5", 0, false)
+	notEmpty := ownerless("zram-ext4-1-6", 2*time.Minute, true)
+
 	notes, err := CleanStaleZram()
 	if err != nil {
 		t.Errorf("CleanStaleZram() = %v", err)
@@ -540,6 +563,14 @@ func TestCleanStaleZram(t *testing.T) {
 	for _, dir := range []string{notRoots, live} {
 		if _, err := os.Lstat(filepath.Join(dir, "owner")); err != nil {
 			t.Errorf("%s, which proves nothing, was removed: %v", dir, err)
+		}
+	}
+	if _, err := os.Lstat(emptyOld); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the old empty directory %s was kept (%v)", emptyOld, err)
+	}
+	for _, dir := range []string{emptyYoung, filepath.Join(notEmpty, "mnt", "data")} {
+		if _, err := os.Lstat(dir); err != nil {
+			t.Errorf("%s, a live run's or not empty, was removed: %v", dir, err)
 		}
 	}
 }
