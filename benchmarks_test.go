@@ -28,7 +28,7 @@ import (
 	"lockbench/internal/benchname"
 	"lockbench/results"
 	"lockbench/strategies"
-	"lockbench/strategies/primbench"
+	"lockbench/strategies/locks/primbench"
 )
 
 func TestMain(m *testing.M) {
@@ -350,7 +350,7 @@ func BenchmarkStore(b *testing.B) {
 }
 
 // BenchmarkPrimitive is the lock primitives against their peers
-// (strategies/primbench, the one implementation, which package strategies
+// (strategies/locks/primbench, the one implementation, which package locks
 // runs too).
 func BenchmarkPrimitive(b *testing.B) { primbench.Run(b) }
 

@@ -606,20 +606,3 @@ func diskKind(dir string) string {
 	}
 	return "other"
 }
-
-// FormatBytes writes n in binary units with at most one decimal: "64 MiB",
-// "23.5 GiB".
-func FormatBytes(n uint64) string {
-	const units = "KMGTPE"
-	if n < 1024 {
-		return strconv.FormatUint(n, 10) + " B"
-	}
-	v, i := float64(n)/1024, 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	s := strconv.FormatFloat(v, 'f', 1, 64)
-	s = strings.TrimSuffix(s, ".0")
-	return s + " " + units[i:i+1] + "iB"
-}

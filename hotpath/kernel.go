@@ -66,8 +66,9 @@ func (s Scenario) Punches() bool {
 // kernelFaultFloor is the store or load latency above which the kernel
 // engine also records the access as a write or read fault (KWriteFault,
 // KReadFault): the real fault's own latency. A store through a writable
-// PTE costs the timer's floor (30-40 ns here); the cheapest real fault, a
-// minor fault on a cached page, costs about 1 µs in this VM. getrusage's
+// PTE costs the timer's floor; the cheapest real fault, a minor fault on a
+// cached page, costs well above the threshold (figures:
+// docs/MEASUREMENTS.md, "The kernel engine"). getrusage's
 // per-thread fault count cross-checks the inference (faults/op).
 const kernelFaultFloor = 400 * time.Nanosecond
 

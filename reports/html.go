@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"lockbench/hardware"
+	"lockbench/hardware/desc"
 	"lockbench/results"
 )
 
@@ -88,7 +88,7 @@ type htmlPage struct {
 }
 
 type htmlMachine struct {
-	hardware.Machine
+	desc.Machine
 	Sources string // labels of the files from this machine
 }
 
@@ -428,7 +428,7 @@ func markStrategyStarts(g *htmlGroup) {
 
 // sourceLabel names file i of n: its host name when it is the only file,
 // otherwise a letter and the host name.
-func sourceLabel(i, n int, m hardware.Machine) string {
+func sourceLabel(i, n int, m desc.Machine) string {
 	host := m.Hostname
 	if host == "" {
 		host = "unknown host"
@@ -540,7 +540,7 @@ func configRow(s *CellSummary) htmlConfig {
 	return htmlConfig{
 		Strategy: c.Strategy, Scenario: c.Scenario, Target: c.Target, TargetInfo: strings.Join(info, " "),
 		Pin: c.Pin, Options: c.Options, Threads: c.Threads, Reps: s.Reps, Seed: c.Seed,
-		FileSize: hardware.FormatBytes(uint64(c.FileSize)), PageSize: hardware.FormatBytes(uint64(c.PageSize)),
+		FileSize: desc.FormatBytes(uint64(c.FileSize)), PageSize: desc.FormatBytes(uint64(c.PageSize)),
 		Duration: formatDuration(c.Duration), Warmup: formatDuration(c.Warmup), TimerFloor: floor,
 		OpLimit: c.OpLimit, Oracle: c.Oracle, Delay: c.Delay, Incomplete: s.Incomplete,
 	}

@@ -7,7 +7,7 @@ package results
 import (
 	"time"
 
-	"lockbench/hardware"
+	"lockbench/hardware/desc"
 )
 
 // SchemaVersion is the version of the results file format. Version 2 adds
@@ -29,10 +29,10 @@ type File struct {
 	Incomplete bool      `json:"incomplete"`
 	// Error is the error that stopped the run early, when one did; the
 	// file then holds the cells finished before it and is incomplete.
-	Error   string           `json:"error,omitempty"`
-	Machine hardware.Machine `json:"machine"`
-	Cells   []Cell           `json:"cells"`
-	Verify  *Matrix          `json:"verify,omitempty"`
+	Error   string       `json:"error,omitempty"`
+	Machine desc.Machine `json:"machine"`
+	Cells   []Cell       `json:"cells"`
+	Verify  *Matrix      `json:"verify,omitempty"`
 	// Version is the lockbench build that wrote the file (module version
 	// or VCS revision), for the report's "how to reproduce".
 	Version string `json:"version,omitempty"`
@@ -45,22 +45,22 @@ type File struct {
 // Config is what a cell ran: everything needed to run it again (with the
 // machine and the command line of its File).
 type Config struct {
-	Strategy   string          `json:"strategy"`
-	Scenario   string          `json:"scenario"`
-	Threads    int             `json:"threads"`
-	Target     string          `json:"target"`
-	TargetInfo hardware.Target `json:"target_info"`
-	Pin        string          `json:"pin"`
-	Seed       uint64          `json:"seed"`
-	FileSize   int64           `json:"file_size"`
-	PageSize   int             `json:"page_size"`
-	Duration   time.Duration   `json:"duration_ns"`
-	OpLimit    int64           `json:"op_limit,omitempty"`
-	Warmup     time.Duration   `json:"warmup_ns"`
-	Reps       int             `json:"reps"`
-	Options    string          `json:"options,omitempty"` // strategy options, "k=v,k=v"
-	Oracle     bool            `json:"oracle"`
-	Delay      bool            `json:"delay_injection"`
+	Strategy   string        `json:"strategy"`
+	Scenario   string        `json:"scenario"`
+	Threads    int           `json:"threads"`
+	Target     string        `json:"target"`
+	TargetInfo desc.Target   `json:"target_info"`
+	Pin        string        `json:"pin"`
+	Seed       uint64        `json:"seed"`
+	FileSize   int64         `json:"file_size"`
+	PageSize   int           `json:"page_size"`
+	Duration   time.Duration `json:"duration_ns"`
+	OpLimit    int64         `json:"op_limit,omitempty"`
+	Warmup     time.Duration `json:"warmup_ns"`
+	Reps       int           `json:"reps"`
+	Options    string        `json:"options,omitempty"` // strategy options, "k=v,k=v"
+	Oracle     bool          `json:"oracle"`
+	Delay      bool          `json:"delay_injection"`
 	// Locks: the cell ran with -locks (full model lock accounting, the
 	// kernel's lock waits traced); text reports show its lock-wait table.
 	Locks bool `json:"locks,omitempty"`

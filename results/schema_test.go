@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"lockbench/hardware"
+	"lockbench/hardware/desc"
 )
 
 // schema1 is a results file as lockbench wrote it before kernel cells
@@ -61,7 +61,7 @@ func itoa(v int) string { b, _ := json.Marshal(v); return string(b) }
 func TestKernelCellRoundTrip(t *testing.T) {
 	in := &File{Schema: SchemaVersion, Tool: "lockbench", Created: time.Unix(0, 0).UTC(), Cells: []Cell{{
 		Config: Config{Strategy: "kernel", Scenario: "punch", Threads: 2, Target: "loop:btrfs",
-			TargetInfo: hardware.Target{Spec: "loop:btrfs", FSType: "btrfs", PunchHole: true}},
+			TargetInfo: desc.Target{Spec: "loop:btrfs", FSType: "btrfs", PunchHole: true}},
 		Reps: []Rep{{Counters: Counters{SigbusBeyondEOF: 7}, Workers: []Worker{
 			{ID: 0, Role: "faulter", CPU: -1, Ops: 100, Usage: &ThreadUsage{MinorFaults: 9, MajorFaults: 1, Voluntary: 4, Involuntary: 2}},
 			{ID: 1, Role: "puncher", CPU: -1, Ops: 5},

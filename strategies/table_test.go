@@ -113,13 +113,13 @@ func TestPlansRespectModel(t *testing.T) {
 			t.Errorf("%s.Plan(%s) = %s; want %s", tc.strategy, tc.op, got, tc.want)
 		}
 	}
-	if !(SeqCount{}).Mechanisms().ValidateMappings || (RWSemStrategy{}).Mechanisms().ValidateMappings {
+	if !(SeqCount{}).Mechanisms().ValidateMappings || (RWSem{}).Mechanisms().ValidateMappings {
 		t.Error("only seqcount validates mappings")
 	}
 	if (FaultRetry{}).Mechanisms().Retry == nil || (None{}).Mechanisms().Retry != nil {
 		t.Error("only faultretry retries")
 	}
-	if !(None{}).Mechanisms().UnsafeCleanup || (RWSemStrategy{}).Mechanisms().UnsafeCleanup {
+	if !(None{}).Mechanisms().UnsafeCleanup || (RWSem{}).Mechanisms().UnsafeCleanup {
 		t.Error("only none has the unsafe cleanup")
 	}
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -41,7 +43,7 @@ func execute(ctx context.Context, name string, f *runFlags, p *plan, stdout, std
 		}
 		s := &session{f: f, p: p, machine: machine, cpus: cpus, stderr: stderr, file: &results.File{
 			Schema: results.SchemaVersion, Tool: "lockbench", Command: name,
-			Created: time.Now().UTC(), Machine: machine, Cells: []results.Cell{},
+			Created: time.Now().UTC(), Machine: machine.Desc(), Cells: []results.Cell{},
 		}}
 		printNote(stderr, p.note)
 		g := grid{strategies: p.strategies, scenarios: p.scenarios, threads: p.threads, targets: targets, reps: f.reps, runs: p.runsCell}

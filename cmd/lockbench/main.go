@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command lockbench measures what it costs a filesystem to serialise
 // memory-mapped page faults against write(), read(), fsync, hole punch and
 // truncate, under several locking strategies, and checks which are safe.
@@ -14,16 +16,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"regexp"
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 )
 
 func main() {
@@ -44,28 +43,8 @@ func main() {
 	os.Exit(exitCode(err, os.Stderr))
 }
 
-// usageError is a bad command line: exit status 2.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
-
 // errMismatch is verify's failure: the matrix does not match expectations.
 var errMismatch = errors.New("verify: the matrix does not match the expected verdicts")
-
-func exitCode(err error, stderr io.Writer) int {
-	if err == nil {
-		return 0
-	}
-	fmt.Fprintln(stderr, "lockbench:", err)
-	var u usageError
-	if errors.As(err, &u) {
-		return 2
-	}
-	return 1
-}
 
 // run is the whole program, minus process exit: testable.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -116,74 +95,4 @@ func cmdHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return run(ctx, []string{args[0], "-h"}, stdout, stderr)
 	}
 	return usagef("help: unknown command %q (allowed: run, sweep, verify, report, hw, list)", args[0])
-}
-
-// newFlagSet returns a flag set whose errors come back as one line (run
-// prints them once) instead of being printed with the whole usage.
-func newFlagSet(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	return fs
-}
-
-// parseNoArgs is parseFlags for a command that takes flags only: an
-// argument left after them is a usage error naming it.
-func parseNoArgs(fs *flag.FlagSet, args []string, stdout io.Writer) (done bool, err error) {
-	if done, err := parseFlags(fs, args, stdout); done || err != nil {
-		return done, err
-	}
-	if fs.NArg() > 0 {
-		return true, usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
-	}
-	return false, nil
-}
-
-// parseFlags parses args; -h prints the flags on stdout and reports done.
-func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (done bool, err error) {
-	err = fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stdout, "usage of lockbench %s:\n", fs.Name())
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		return true, nil
-	}
-	if err != nil {
-		return true, usageError{fmt.Errorf("%s: %w%s", fs.Name(), err, formatHint(fs, err))}
-	}
-	return false, nil
-}
-
-// flagName finds the flag in one of Go's flag errors: `invalid value "1y"
-// for flag -duration: ...` or `invalid boolean value "x" for -oracle: ...`.
-var flagName = regexp.MustCompile(`for (?:flag )?-([\w-]+)`)
-
-// formatHint says which format the flag of a parse error takes, from its
-// type: Go's own message says only "parse error".
-func formatHint(fs *flag.FlagSet, err error) string {
-	m := flagName.FindStringSubmatch(err.Error())
-	if m == nil {
-		return ""
-	}
-	fl := fs.Lookup(m[1])
-	if fl == nil {
-		return ""
-	}
-	g, ok := fl.Value.(flag.Getter)
-	if !ok {
-		return ""
-	}
-	switch g.Get().(type) {
-	case time.Duration:
-		return " (want a duration such as 500ms, 2s or 1m)"
-	case bool:
-		return " (want true or false)"
-	case uint, uint64:
-		return " (want an unsigned integer)"
-	case int, int64:
-		return " (want an integer)"
-	case float64:
-		return " (want a number)"
-	}
-	return ""
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -18,7 +20,8 @@ import (
 	"lockbench/strategies"
 )
 
-// runFlags are the flags shared by run, sweep and verify.
+// runFlags are the flags of run and sweep; the default study fills them in
+// code (study.go). verify has flags of its own (verify.go).
 type runFlags struct {
 	strategy, scenario, threads, target, pin, format, out, html, clockKind, fallback string
 	rolePlace, hdrLog, hdrOp                                                         string

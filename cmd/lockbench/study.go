@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -9,12 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"time"
 
 	"lockbench/hardware"
-	"lockbench/hotpath"
 	"lockbench/reports"
 	"lockbench/results"
 )
@@ -135,7 +135,7 @@ func runStudy(ctx context.Context, size studySize, seed uint64, quiet, locks boo
 	var plans []*plan
 	for _, part := range studyParts {
 		f := &runFlags{
-			strategy: "all", scenario: availableScenarios(part.scenarios), threads: part.threads, target: "auto",
+			strategy: "all", scenario: part.scenarios, threads: part.threads, target: "auto",
 			duration: size.duration, seed: seed, reps: size.reps, pin: "none", format: "text",
 			clockKind: "auto", watchdog: 10 * time.Second, fallback: "sigbus", quiet: quiet, window: studyWindow,
 			locks: locks,
@@ -156,7 +156,7 @@ func runStudy(ctx context.Context, size studySize, seed uint64, quiet, locks boo
 	}
 	file := &results.File{
 		Schema: results.SchemaVersion, Tool: "lockbench", Command: "lockbench" + map[bool]string{true: " -quick"}[size.name == "quick"],
-		Created: time.Now().UTC(), Machine: machine, Cells: []results.Cell{},
+		Created: time.Now().UTC(), Machine: machine.Desc(), Cells: []results.Cell{},
 	}
 	var measured time.Duration
 	err = withTargets(ctx, plans[0].targets, stderr, func(targets []hardware.Target) error {
@@ -253,18 +253,6 @@ func studyVerifyPlan(size studySize, seed uint64) (*verifyFlags, *verifyPlan, er
 	v.budget, v.seed, v.holeSizes, v.out = size.verify, fmt.Sprint(seed), "1M", ""
 	p, err := v.validate()
 	return v, p, err
-}
-
-// availableScenarios keeps the names of list that this build has
-// (fsync-read may not exist yet).
-func availableScenarios(list string) string {
-	var out []string
-	for _, s := range strings.Split(list, ",") {
-		if slices.Contains(hotpath.ScenarioNames(), s) {
-			out = append(out, s)
-		}
-	}
-	return strings.Join(out, ",")
 }
 
 // writeStudy writes the results file and the report directory with its

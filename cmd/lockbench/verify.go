@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -224,7 +226,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		progress.done()
 		file := &results.File{Schema: results.SchemaVersion, Tool: "lockbench", Command: "verify " + strings.Join(args, " "), Created: time.Now().UTC(),
-			Machine: machine, Verify: m, Incomplete: ctx.Err() != nil || runErr != nil, Cells: []results.Cell{}}
+			Machine: machine.Desc(), Verify: m, Incomplete: ctx.Err() != nil || runErr != nil, Cells: []results.Cell{}}
 		if runErr != nil {
 			file.Error = runErr.Error()
 		}
