@@ -714,7 +714,7 @@ func cleanStaleZram(dir string) (string, error) {
 		return "", nil
 	}
 	mnt := filepath.Join(dir, "mnt")
-	mounts, err := readMountInfo()
+	mounts, err := readZramMounts()
 	if err != nil {
 		return "", err
 	}
@@ -729,7 +729,7 @@ func cleanStaleZram(dir string) (string, error) {
 		default:
 			// No diskseq on this kernel: only the device mounted on
 			// this directory proves it.
-			ours = slices.ContainsFunc(mounts, func(m mountInfo) bool { return m.Point == mnt && m.Source == fmt.Sprintf("/dev/zram%d", o.Device) })
+			ours = slices.ContainsFunc(mounts, func(m zramMount) bool { return m.Point == mnt && m.Source == fmt.Sprintf("/dev/zram%d", o.Device) })
 		}
 	}
 	if ours {
@@ -749,7 +749,7 @@ func cleanStaleZram(dir string) (string, error) {
 		if err := zramRemove(o.Device, o.Diskseq); err != nil {
 			return "", err
 		}
-	} else if slices.ContainsFunc(mounts, func(m mountInfo) bool { return m.Point == mnt }) {
+	} else if slices.ContainsFunc(mounts, func(m zramMount) bool { return m.Point == mnt }) {
 		return "", fmt.Errorf("%s is a mount point lockbench cannot prove it made: left alone", mnt)
 	}
 	if err := removeZramDir(dir, nil); err != nil {
@@ -784,30 +784,30 @@ func removeEmptyZramDir(dir string) string {
 	return fmt.Sprintf("removed the empty directory %s that a killed lockbench run left", dir)
 }
 
-// mountInfo is one line of /proc/self/mountinfo.
-type mountInfo struct {
+// zramMount is one line of /proc/self/mountinfo.
+type zramMount struct {
 	Dev    string // "major:minor" of the mounted filesystem
 	Point  string
 	FSType string
 	Source string
 }
 
-// readMountInfo reads /proc/self/mountinfo.
-func readMountInfo() ([]mountInfo, error) {
+// readZramMounts reads /proc/self/mountinfo.
+func readZramMounts() ([]zramMount, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, fmt.Errorf("reading the mount table: %w", err)
 	}
 	defer f.Close()
-	return parseMountInfo(f)
+	return parseZramMounts(f)
 }
 
-// parseMountInfo parses the format of /proc/self/mountinfo: ID, parent,
+// parseZramMounts parses the format of /proc/self/mountinfo: ID, parent,
 // major:minor, root, mount point, options, optional fields up to "-", then
 // type, source and superblock options. btrfs shows an anonymous major:minor
 // there, so its device is known by the source.
-func parseMountInfo(r io.Reader) ([]mountInfo, error) {
-	var out []mountInfo
+func parseZramMounts(r io.Reader) ([]zramMount, error) {
+	var out []zramMount
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -816,7 +816,7 @@ func parseMountInfo(r io.Reader) ([]mountInfo, error) {
 		if len(f) < 6 || sep < 6 || sep+2 >= len(f) {
 			continue
 		}
-		out = append(out, mountInfo{Dev: f[2], Point: unescapeMount(f[4]), FSType: f[sep+1], Source: unescapeMount(f[sep+2])})
+		out = append(out, zramMount{Dev: f[2], Point: unescapeMount(f[4]), FSType: f[sep+1], Source: unescapeMount(f[sep+2])})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("reading the mount table: %w", err)

@@ -177,22 +177,22 @@ func TestParseOwner(t *testing.T) {
 	}
 }
 
-func TestParseMountInfo(t *testing.T) {
+func TestParseZramMounts(t *testing.T) {
 	in := `22 1 253:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw
 98 22 0:52 / /run/lockbench/zram-btrfs-1-2/mnt rw,relatime shared:40 - btrfs /dev/zram1 rw,ssd,space_cache=v2
 99 22 252:2 / /mnt/a\040b rw - xfs /dev/zram2 rw
 100 22 7:0 / /x rw master:3 shared:9 - ext4 /dev/loop0 rw
 short line
 `
-	got, err := parseMountInfo(strings.NewReader(in))
-	want := []mountInfo{
+	got, err := parseZramMounts(strings.NewReader(in))
+	want := []zramMount{
 		{"253:1", "/", "ext4", "/dev/vda1"},
 		{"0:52", "/run/lockbench/zram-btrfs-1-2/mnt", "btrfs", "/dev/zram1"},
 		{"252:2", "/mnt/a b", "xfs", "/dev/zram2"},
 		{"7:0", "/x", "ext4", "/dev/loop0"},
 	}
 	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("parseMountInfo = %+v, %v; want %+v", got, err, want)
+		t.Errorf("parseZramMounts = %+v, %v; want %+v", got, err, want)
 	}
 }
 
@@ -232,7 +232,7 @@ func zramGone(t *testing.T, dev, diskseq, dir string) {
 		size, _ := readSys(n, "disksize")
 		t.Errorf("%s (diskseq %s) is still attached, disksize %s; want it removed", dev, diskseq, size)
 	}
-	mounts, err := readMountInfo()
+	mounts, err := readZramMounts()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +328,7 @@ func TestPrepareZramInterrupted(t *testing.T) {
 		if entries, _ := os.ReadDir(state); len(entries) != 0 {
 			t.Errorf("%s: the state directory holds %v; want nothing", when, entries)
 		}
-		mounts, _ := readMountInfo()
+		mounts, _ := readZramMounts()
 		for _, m := range mounts {
 			if underAny(m.Point, state) {
 				t.Errorf("%s: %s is left mounted", when, m.Point)
