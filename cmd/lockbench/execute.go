@@ -102,6 +102,15 @@ func withTargets(ctx context.Context, specs []hardware.TargetSpec, stderr io.Wri
 			fmt.Fprintln(stderr, "lockbench: cleaning loop targets of killed runs:", err)
 		}
 	}
+	if slices.ContainsFunc(specs, func(ts hardware.TargetSpec) bool { return ts.Kind == "zram" }) && os.Geteuid() == 0 {
+		notes, err := hardware.CleanStaleZram()
+		for _, n := range notes {
+			fmt.Fprintln(stderr, "lockbench:", n)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "lockbench: cleaning zram targets of killed runs:", err)
+		}
+	}
 	targets, cleanup, err := hardware.PrepareAll(ctx, specs)
 	var te *hardware.TargetError
 	if errors.As(err, &te) && te.Usage {
