@@ -12,7 +12,7 @@ import (
 
 // TargetForms lists the forms a -target entry takes, in the spelling of the
 // flag help and of the error for an unknown one.
-var TargetForms = []string{"tmpfs", "dir:PATH", "auto", "loop:ext4|xfs|btrfs[:SIZE]"}
+var TargetForms = []string{"tmpfs", "dir:PATH", "auto", "loop:ext4|xfs|btrfs[:SIZE]", "zram:ext4|xfs|btrfs[:SIZE]"}
 
 // LoopFS is a filesystem a loop target can be made with.
 type LoopFS struct {
@@ -36,8 +36,8 @@ var LoopFilesystems = []LoopFS{
 const DefaultLoopSize = 1 << 30
 
 // TargetSpec is one parsed entry of -target. Kind is "tmpfs", "dir" or
-// "loop"; Path is the directory of a dir target; FS and Size are the
-// filesystem and image size in bytes of a loop target. Auto marks the
+// "loop" or "zram"; Path is the directory of a dir target; FS and Size are
+// the filesystem and image (device) size in bytes of a loop (zram) target. Auto marks the
 // entries "auto" expanded to, which PrepareAll drops when they land on a
 // filesystem an earlier target already covers.
 type TargetSpec struct {
@@ -54,15 +54,15 @@ func (ts TargetSpec) String() string {
 	switch ts.Kind {
 	case "dir":
 		return "dir:" + ts.Path
-	case "loop":
-		return "loop:" + ts.FS + ":" + formatSize(ts.Size)
+	case "loop", "zram":
+		return ts.Kind + ":" + ts.FS + ":" + formatSize(ts.Size)
 	}
 	return ts.Kind
 }
 
 // ParseTargets parses a comma-separated list of targets: tmpfs, dir:PATH,
-// auto, and loop:FS[:SIZE] with FS one of ext4, xfs, btrfs and SIZE like
-// 512M or 2G (default 1G). auto stands for tmpfs and a dir target on
+// auto, and loop:FS[:SIZE] and zram:FS[:SIZE] with FS one of ext4, xfs,
+// btrfs and SIZE like 512M or 2G (default 1G). auto stands for tmpfs and a dir target on
 // os.TempDir(). A relative PATH is made absolute against the working
 // directory; a PATH cannot hold a comma, which separates entries. A target listed twice is an error, except that an entry auto
 // expanded to gives way to the same entry written out.
@@ -140,6 +140,8 @@ func parseTarget(entry string) (TargetSpec, error) {
 			return TargetSpec{}, fmt.Errorf("target %q: a %s image must be at least %s", entry, fsName, formatSize(lf.MinSize))
 		}
 		return ts, nil
+	case "zram":
+		return parseZram(entry, rest)
 	}
 	return TargetSpec{}, fmt.Errorf("unknown target %q; allowed: %s", entry, strings.Join(TargetForms, ", "))
 }

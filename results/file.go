@@ -266,6 +266,9 @@ func Read(r io.Reader) (*File, error) {
 	if f.Schema < OldestSchema || f.Schema > SchemaVersion {
 		return nil, fmt.Errorf("results: schema version %d, this lockbench reads schema version %d to %d", f.Schema, OldestSchema, SchemaVersion)
 	}
+	for i := range f.Cells {
+		f.Cells[i].Config.SetEngine()
+	}
 	return &f, nil
 }
 

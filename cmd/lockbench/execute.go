@@ -103,6 +103,15 @@ func withTargets(ctx context.Context, specs []hardware.TargetSpec, stderr io.Wri
 			fmt.Fprintln(stderr, "lockbench: cleaning loop targets of killed runs:", err)
 		}
 	}
+	if slices.ContainsFunc(specs, func(ts hardware.TargetSpec) bool { return ts.Kind == "zram" }) && os.Geteuid() == 0 {
+		notes, err := hardware.CleanStaleZram()
+		for _, n := range notes {
+			fmt.Fprintln(stderr, "lockbench:", n)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "lockbench: cleaning zram targets of killed runs:", err)
+		}
+	}
 	targets, cleanup, err := hardware.PrepareAll(ctx, specs)
 	var te *hardware.TargetError
 	if errors.As(err, &te) && te.Usage {
@@ -143,9 +152,18 @@ type session struct {
 	locksOff  bool // the "kernel lock waits off" line was printed
 }
 
-// runRep runs one repetition; a variable so that tests can inject what a
-// run returns (a deadlock, a late error).
-var runRep = hotpath.Run
+// repRunner runs one repetition: hotpath.Run, or in a test what the test
+// injects (a deadlock, a late error). A plan carries its own (plan.runRep,
+// verifyPlan.runRep; nil: hotpath.Run), given to runWith.
+type repRunner func(context.Context, hotpath.Config) (results.Rep, error)
+
+// run runs one repetition with r, or with hotpath.Run when r is nil.
+func (r repRunner) run(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+	if r == nil {
+		return hotpath.Run(ctx, cfg)
+	}
+	return r(ctx, cfg)
+}
 
 // runCells runs the cells in order and keeps each finished one in s.file.
 // It stops at cancellation and at the first error, which it returns; the
@@ -165,7 +183,7 @@ func (s *session) runCells(ctx context.Context, g grid) error {
 				return err
 			}
 		}
-		rep, err := runRep(ctx, cur.cfg)
+		rep, err := s.p.runRep.run(ctx, cur.cfg)
 		var dl *hotpath.DeadlockError
 		var ce *hotpath.CleanupError
 		if errors.As(err, &ce) {
@@ -217,7 +235,7 @@ func (s *session) startCell(ctx context.Context, pt point) (*cellRun, error) {
 		return nil, usageError{err}
 	}
 	c := &cellRun{cell: results.Cell{Config: results.Config{
-		Strategy: pt.Strategy, Scenario: pt.Scenario.Name, Threads: pt.Threads, Target: pt.Target.Spec, TargetInfo: pt.Target,
+		Engine: hotpath.EngineOf(pt.Strategy).String(), Strategy: pt.Strategy, Scenario: pt.Scenario.Name, Threads: pt.Threads, Target: pt.Target.Spec, TargetInfo: pt.Target,
 		Pin: p.policy.String(), Seed: f.seed, FileSize: cmp.Or(p.fileSize, pt.Scenario.FileSize), PageSize: 4096,
 		Duration: f.duration, OpLimit: f.ops, Warmup: f.warmup, Reps: f.reps,
 		Oracle: f.oracle, Delay: f.delay > 0, DelayFor: f.delay, Options: optionsString(pt.Strategy, p.opts),
@@ -227,7 +245,7 @@ func (s *session) startCell(ctx context.Context, pt point) (*cellRun, error) {
 		Strategy: st, Scenario: pt.Scenario, Threads: pt.Threads, Duration: f.duration, OpLimit: f.ops,
 		Seed: f.seed, Dir: pt.Target.Path, FileSize: p.fileSize, Oracle: f.oracle,
 		GUPShare: f.gupShare, Watchdog: f.watchdog, Clock: p.clk, Direct: true,
-		Kernel: pt.Strategy == hotpath.KernelName, Window: f.window, LockStats: f.locks,
+		Engine: hotpath.EngineOf(pt.Strategy), Window: f.window, LockStats: f.locks,
 	}
 	if f.delay > 0 {
 		c.cfg.Delay = &hotpath.DelayConfig{For: f.delay, Points: pt.Scenario.Delays}
@@ -238,7 +256,7 @@ func (s *session) startCell(ctx context.Context, pt point) (*cellRun, error) {
 	if f.warmup > 0 {
 		w := c.cfg
 		w.Duration, w.OpLimit = f.warmup, 0
-		if _, err := runRep(ctx, w); err != nil && ctx.Err() == nil {
+		if _, err := p.runRep.run(ctx, w); err != nil && ctx.Err() == nil {
 			return nil, fmt.Errorf("%s %s: warm-up: %w", pt.Strategy, pt.Scenario.Name, err)
 		}
 	}

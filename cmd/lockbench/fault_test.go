@@ -156,7 +156,7 @@ func TestFaultTargetFillsUp(t *testing.T) {
 	dir := mountTmpfs(t, "80m")
 	out := t.TempDir()
 	path := filepath.Join(out, "r.json")
-	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+	cli := withRunRep(func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
 		if cfg.Strategy.Name() == "none" {
 			// Another program fills the target.
 			f, err := os.Create(filepath.Join(dir, "filler"))
@@ -167,7 +167,7 @@ func TestFaultTargetFillsUp(t *testing.T) {
 		}
 		return hotpath.Run(ctx, cfg)
 	})
-	res := runCLI(t.Context(), "run", "-strategy", "rwsem,none", "-scenario", "fault-scale", "-file-size", "16M", "-duration", "100ms", "-target", "dir:"+dir, "-o", path)
+	res := cli(t.Context(), "run", "-strategy", "rwsem,none", "-scenario", "fault-scale", "-file-size", "16M", "-duration", "100ms", "-target", "dir:"+dir, "-o", path)
 	if res.code != 1 || res.err == nil || !strings.Contains(res.err.Error(), "reserving") {
 		t.Errorf("run on a target that filled up = %v, exit %d; want a reservation error, exit 1", res.err, res.code)
 	}
@@ -203,7 +203,7 @@ func TestFaultTargetReadOnlyMidRun(t *testing.T) {
 	needLoopExt4(t)
 	out := t.TempDir()
 	path := filepath.Join(out, "r.json")
-	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+	cli := withRunRep(func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
 		if cfg.Strategy.Name() == "none" {
 			timer := time.AfterFunc(100*time.Millisecond, func() {
 				if err := fsShutdown(cfg.Dir); err != nil {
@@ -214,7 +214,7 @@ func TestFaultTargetReadOnlyMidRun(t *testing.T) {
 		}
 		return hotpath.Run(ctx, cfg)
 	})
-	res := runCLI(t.Context(), "run", "-strategy", "rwsem,none", "-scenario", "fault-scale", "-duration", "400ms", "-watchdog", "2s",
+	res := cli(t.Context(), "run", "-strategy", "rwsem,none", "-scenario", "fault-scale", "-duration", "400ms", "-watchdog", "2s",
 		"-target", "loop:ext4:128M", "-o", path)
 	if res.code != 1 || res.err == nil {
 		t.Fatalf("run whose target failed mid-run = %v, exit %d; want an error, exit 1", res.err, res.code)
@@ -233,7 +233,7 @@ func TestFaultTargetRemountedReadOnly(t *testing.T) {
 	needLoopExt4(t)
 	out := t.TempDir()
 	path := filepath.Join(out, "r.json")
-	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+	cli := withRunRep(func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
 		if cfg.Strategy.Name() == "none" {
 			if err := unix.Mount("", cfg.Dir, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
 				t.Errorf("remounting %s read-only: %v", cfg.Dir, err)
@@ -241,7 +241,7 @@ func TestFaultTargetRemountedReadOnly(t *testing.T) {
 		}
 		return hotpath.Run(ctx, cfg)
 	})
-	res := runCLI(t.Context(), "run", "-strategy", "rwsem,none", "-scenario", "fault-scale", "-duration", "200ms",
+	res := cli(t.Context(), "run", "-strategy", "rwsem,none", "-scenario", "fault-scale", "-duration", "200ms",
 		"-target", "loop:ext4:128M", "-o", path)
 	if res.code != 1 || res.err == nil || !strings.Contains(res.err.Error(), "read-only") {
 		t.Fatalf("run whose target was remounted read-only = %v, exit %d; want a read-only error, exit 1", res.err, res.code)
@@ -260,13 +260,13 @@ func TestFaultTargetRemountedReadOnly(t *testing.T) {
 func TestFaultVanishedTarget(t *testing.T) {
 	out, tgt := t.TempDir(), t.TempDir()
 	path := filepath.Join(out, "r.json")
-	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+	cli := withRunRep(func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
 		if cfg.Strategy.Name() == "none" {
 			os.RemoveAll(tgt)
 		}
 		return hotpath.Run(ctx, cfg)
 	})
-	res := runCLI(t.Context(), quickRun(tgt, path)...)
+	res := cli(t.Context(), quickRun(tgt, path)...)
 	if res.code != 1 || res.err == nil || !strings.Contains(res.err.Error(), "none fsync-storm") {
 		t.Errorf("run whose target vanished = %v, exit %d; want the second cell's error, exit 1", res.err, res.code)
 	}

@@ -113,14 +113,19 @@ var errMismatch = errors.New("verify: the matrix does not match the expected ver
 
 // run is the whole program, minus process exit: testable.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runWith(ctx, nil, args, stdout, stderr)
+}
+
+// runWith is run with the repetitions run by rr (nil: hotpath.Run).
+func runWith(ctx context.Context, rr repRunner, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !slices.Contains([]string{"-h", "-help", "--help"}, args[0]) {
-		return cmdStudy(ctx, args, stdout, stderr)
+		return cmdStudy(ctx, rr, args, stdout, stderr)
 	}
 	switch args[0] {
 	case "run", "sweep":
-		return cmdRun(ctx, args[0], args[1:], stdout, stderr)
+		return cmdRun(ctx, rr, args[0], args[1:], stdout, stderr)
 	case "verify":
-		return cmdVerify(ctx, args[1:], stdout, stderr)
+		return cmdVerify(ctx, rr, args[1:], stdout, stderr)
 	case "report":
 		return cmdReport(args[1:], stdout, stderr)
 	case "hw":

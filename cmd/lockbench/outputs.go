@@ -160,7 +160,8 @@ func exitNow() error {
 	for _, fn := range exitCleanups.fns {
 		err = joinErrors(err, fn())
 	}
-	return err
+	// zram targets still being set up are in no cleanup list yet.
+	return joinErrors(err, hardware.CleanupNow())
 }
 
 // flagOf names the command-line flag of each field the lower layers

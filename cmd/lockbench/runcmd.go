@@ -42,7 +42,7 @@ func (f *runFlags) register(fs *flag.FlagSet, defStrategy, defScenario string) {
 	fs.StringVar(&f.threads, "threads", "2", "foreground workers: a list such as 1,2,4 or a range 1..max (at most 4096, and what memory holds: about 600 KiB per worker, 2.4 GiB at 4096)")
 	fs.DurationVar(&f.duration, "duration", 2*time.Second, "measured time per repetition")
 	fs.Int64Var(&f.ops, "ops", 0, "total foreground operations per repetition, split evenly across the foreground workers, instead of -duration (0: use -duration)")
-	fs.StringVar(&f.target, "target", "tmpfs", "comma list of targets: tmpfs, dir:PATH, auto (tmpfs and the temp dir), loop:ext4|xfs|btrfs[:SIZE]")
+	fs.StringVar(&f.target, "target", "tmpfs", "comma list of targets: tmpfs, dir:PATH, auto (tmpfs and the temp dir), loop:ext4|xfs|btrfs[:SIZE] (an image on the temp dir), zram:ext4|xfs|btrfs[:SIZE] (a compressed RAM block device); loop and zram need root")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of every random choice (printed with results)")
 	fs.StringVar(&f.fileSize, "file-size", "", "file size (bytes, or with a "+hardware.SizeSuffixes+" suffix; a multiple of the page size; the target needs twice it free); default: the scenario's")
 	fs.IntVar(&f.reps, "reps", 1, "repetitions per cell (after -warmup)")
@@ -79,6 +79,7 @@ type plan struct {
 	// kernelSkip holds the scenarios the kernel engine skips; note says so.
 	kernelSkip map[string]bool
 	note       string
+	runRep     repRunner // runs each repetition; nil: hotpath.Run
 }
 
 func (f *runFlags) validate() (*plan, error) {
@@ -413,7 +414,7 @@ func parseThreads(s string) ([]int, error) {
 	return out, nil
 }
 
-func cmdRun(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
+func cmdRun(ctx context.Context, rr repRunner, name string, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet(name)
 	var f runFlags
 	f.register(fs, "rwsem", "fault-scale")
@@ -426,6 +427,7 @@ func cmdRun(ctx context.Context, name string, args []string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
+	p.runRep = rr
 	return execute(ctx, name+" "+strings.Join(args, " "), &f, p, stdout, stderr)
 }
 

@@ -268,7 +268,7 @@ func TestSecurityOutputFailsAfterMeasuring(t *testing.T) {
 // TestSecurityCleanupErrorKeepsRep: item 11, a cleanup error after a
 // finished repetition keeps the repetition and is reported on one line.
 func TestSecurityCleanupErrorKeepsRep(t *testing.T) {
-	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+	rr := repRunner(func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
 		rep, err := hotpath.Run(ctx, cfg)
 		if err == nil {
 			err = &hotpath.CleanupError{Err: errors.Join(errors.New("remove a: not a directory"), errors.New("remove b: not a directory"))}
@@ -277,7 +277,7 @@ func TestSecurityCleanupErrorKeepsRep(t *testing.T) {
 	})
 	out, tgt := t.TempDir(), t.TempDir()
 	path := filepath.Join(out, "r.json")
-	got := runCLI(t.Context(), quickRun(tgt, path, "-q")...)
+	got := runCLIWith(t.Context(), rr, quickRun(tgt, path, "-q")...)
 	if got.err != nil {
 		t.Fatalf("run = %v; want the repetitions kept and exit 0", got.err)
 	}
@@ -299,7 +299,7 @@ func TestSecurityTargetFullKernel(t *testing.T) {
 	dir := mountTmpfs(t, "100m")
 	out := t.TempDir()
 	path := filepath.Join(out, "r.json")
-	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+	rr := repRunner(func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
 		cfg.OnStart = func() {
 			// Another program takes every free block of the target.
 			f, err := os.Create(filepath.Join(dir, "filler"))
@@ -312,7 +312,7 @@ func TestSecurityTargetFullKernel(t *testing.T) {
 		}
 		return hotpath.Run(ctx, cfg)
 	})
-	got := runCLI(t.Context(), "run", "-strategy", "kernel", "-scenario", "punch", "-file-size", "16M", "-duration", "300ms", "-target", "dir:"+dir, "-o", path, "-q")
+	got := runCLIWith(t.Context(), rr, "run", "-strategy", "kernel", "-scenario", "punch", "-file-size", "16M", "-duration", "300ms", "-target", "dir:"+dir, "-o", path, "-q")
 	f, _ := results.ReadFile(path)
 	violations := 0
 	if f != nil {

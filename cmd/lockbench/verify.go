@@ -134,6 +134,7 @@ type verifyPlan struct {
 	opts       strategies.Options
 	targets    []hardware.TargetSpec
 	kernelSkip map[string]bool // scenarios the kernel engine has no counterpart for
+	runRep     repRunner       // nil: hotpath.Run
 }
 
 func (v *verifyFlags) validate() (*verifyPlan, error) {
@@ -203,7 +204,7 @@ func (v *verifyFlags) validate() (*verifyPlan, error) {
 // cmdVerify runs the race oracle in stages: parse and validate, check the
 // output, prepare the target, run the matrix (the cells of the grid, one
 // repetition per seed) and the holetest replica, and emit.
-func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdVerify(ctx context.Context, rr repRunner, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("verify")
 	var v verifyFlags
 	v.register(fs)
@@ -214,6 +215,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	p.runRep = rr
 	if v.out != "" {
 		if err := checkOutputPath("-o", v.out); err != nil {
 			return err
@@ -311,7 +313,7 @@ func verifySeed(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardware
 		cfg.Delay = &hotpath.DelayConfig{For: v.delay, Points: sc.Delays}
 	}
 	kernelConfig(&cfg, name)
-	rep, err := runRep(ctx, cfg)
+	rep, err := p.runRep.run(ctx, cfg)
 	var dl *hotpath.DeadlockError
 	if err != nil && !errors.As(err, &dl) {
 		return results.VerifyCell{}, fmt.Errorf("verify %s %s: %w", name, sc.Name, err)
