@@ -495,11 +495,16 @@ func unmountNoFollow(dir string) error {
 // moment after a lazy unmount or while a cancelled mkfs exits, so busy is
 // retried for a few seconds.
 func zramRemove(n int, diskseq string) error {
-	if cur, err := readSys(n, "diskseq"); errors.Is(err, fs.ErrNotExist) {
+	cur, err := readSys(n, "diskseq")
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		if _, err := os.Stat(fmt.Sprintf("/sys/block/zram%d", n)); errors.Is(err, fs.ErrNotExist) {
 			return nil // gone already
 		}
-	} else if diskseq != "" && cur != diskseq {
+		// A kernel without diskseq: the number is all there is.
+	case err != nil:
+		return fmt.Errorf("zram%d: %w", n, err)
+	case diskseq != "" && cur != diskseq:
 		return nil // not ours any more
 	}
 	busy := func(err error) bool { return errors.Is(err, unix.EBUSY) }
