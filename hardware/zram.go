@@ -253,8 +253,16 @@ func prepareZram(ctx context.Context, ts TargetSpec) (Target, func() error, erro
 	if err != nil {
 		return fail(err)
 	}
+	// The directory, device number and diskseq as this setup made them:
+	// a cleanup from a signal clears z's copies.
+	var (
+		dir     string
+		n       int
+		diskseq string
+	)
 	if err := z.step(func() error {
-		dir, err := os.MkdirTemp(stateDir, fmt.Sprintf("%s%s-%d-", zramPrefix, ts.FS, os.Getpid()))
+		var err error
+		dir, err = os.MkdirTemp(stateDir, fmt.Sprintf("%s%s-%d-", zramPrefix, ts.FS, os.Getpid()))
 		if err != nil {
 			return err
 		}
@@ -276,13 +284,6 @@ func prepareZram(ctx context.Context, ts TargetSpec) (Target, func() error, erro
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	// The device's number, diskseq and directory as this setup made them:
-	// a cleanup from a signal clears z's copies.
-	var (
-		n       int
-		diskseq string
-		dir     = z.dir
-	)
 	if err := z.step(func() error {
 		b, err := os.ReadFile(zramControl + "/hot_add")
 		if err != nil {
