@@ -265,6 +265,12 @@ func checkDir(spec, dir string) (Target, unix.Stat_t, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return fail(true, "%s does not exist; the target needs an existing writable directory", dir)
+	case errors.Is(err, unix.ELOOP):
+		return fail(true, "%s is a symbolic link loop; the target needs an existing writable directory", dir)
+	case errors.Is(err, unix.ENAMETOOLONG):
+		return fail(true, "%s: the path is too long; the target needs an existing writable directory", dir)
+	case errors.Is(err, unix.ENOTDIR):
+		return fail(true, "%s: a component of the path is not a directory; the target needs an existing writable directory", dir)
 	case err != nil:
 		return fail(false, "%w", err)
 	case !info.IsDir():

@@ -1,6 +1,7 @@
 package hardware
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -155,7 +156,15 @@ const SizeSuffixes = "K, M, G or T"
 // -file-size, -holetest-sizes and loop:FS:SIZE all go through it. Zero is
 // a size; callers that need a positive one say so in their own error.
 func ParseSize(s string) (int64, error) {
-	num := strings.TrimRight(strings.TrimSpace(s), "iBb")
+	num := strings.TrimSpace(s)
+	// At most one "B" or "b", then at most one "i" right after a unit
+	// letter: "2GiB", "2GB", "2G", "4096B"; "2GBBB" and "4096iii" are not
+	// sizes.
+	num = strings.TrimSuffix(strings.TrimSuffix(num, "B"), "b")
+	unitI := strings.HasSuffix(num, "i")
+	if unitI {
+		num = num[:len(num)-1]
+	}
 	shift := 0
 	if n := len(num); n > 0 {
 		if i := strings.IndexByte("KMGT", num[n-1]&^0x20); i >= 0 {
@@ -163,9 +172,16 @@ func ParseSize(s string) (int64, error) {
 			num = num[:n-1]
 		}
 	}
+	bad := fmt.Errorf("size %q is not a size: want bytes or a number with a %s suffix, such as 512M or 2G", s, SizeSuffixes)
+	if unitI && shift == 0 || num == "" || strings.TrimLeft(num, "0123456789") != "" {
+		return 0, bad
+	}
 	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)>>shift {
-		return 0, fmt.Errorf("size %q is not a size: want bytes or a number with a %s suffix, such as 512M or 2G", s, SizeSuffixes)
+	if errors.Is(err, strconv.ErrRange) || err == nil && n > (1<<62)>>shift {
+		return 0, fmt.Errorf("size %q is too large: at most %s", s, FormatBytes(1<<62))
+	}
+	if err != nil {
+		return 0, bad
 	}
 	return n << shift, nil
 }
