@@ -88,11 +88,38 @@ func (k *kernelEngine) sigbus(w *Worker, kw *kworker, f *MemFault) error {
 		w.ctr.SigbusBeyondEOF++
 		return nil
 	}
+	if err := k.targetFull(p, f); err != nil {
+		return err
+	}
 	w.ctr.Sigbus++
 	w.violation(nil, "I4", strategies.R4, p, func() string {
 		return fmt.Sprintf("SIGBUS for an access within EOF to page %d of the real file (%v)", p, f)
 	})
 	return nil
+}
+
+// fullBelow is the free space under which a SIGBUS within EOF is taken
+// for the filesystem's ENOSPC (a store into a hole that found no block)
+// rather than a race.
+const fullBelow = 1 << 20
+
+// targetFull returns a target error when the filesystem of the real file
+// is full at the time of a SIGBUS within EOF: a store into a hole (after a
+// punch or truncate) needs a block, and a full filesystem answers the
+// fault with SIGBUS. That is the target's failure, not an I4/R4 race.
+func (k *kernelEngine) targetFull(p int, f *MemFault) error {
+	var st unix.Statfs_t
+	if unix.Fstatfs(k.fd, &st) != nil {
+		return nil
+	}
+	free := st.Bavail * uint64(st.Bsize)
+	if unix.Geteuid() == 0 {
+		free = st.Bfree * uint64(st.Bsize) // root may use the reserved blocks
+	}
+	if free >= fullBelow {
+		return nil
+	}
+	return fmt.Errorf("the target is full (%d bytes free): SIGBUS storing to page %d of the real file (%v) is the filesystem's ENOSPC, not a race; give the target more free space", free, p, f)
 }
 
 // beyondEOF reports whether a truncate in progress at generation gen0 or

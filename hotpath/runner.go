@@ -98,7 +98,7 @@ func Run(ctx context.Context, cfg Config) (rep results.Rep, err error) {
 			return
 		}
 		if cerr := eng.close(); cerr != nil && err == nil {
-			err = cerr
+			err = &CleanupError{Err: cerr}
 		}
 	}()
 	workers, fg := newWorkers(&cfg, plan)
@@ -239,18 +239,20 @@ type running struct {
 // pinned and ready, and releases them together.
 func start(ctx context.Context, cfg *Config, eng engine, plan []RoleSpec, workers []*Worker, fg int) *running {
 	r := &running{ctx: ctx, cfg: cfg, workers: workers}
-	var perWorker int64
-	if cfg.OpLimit > 0 {
-		perWorker = max(cfg.OpLimit/int64(fg), 1)
-	}
 	r.fgDone.Add(fg)
 	var ready sync.WaitGroup
 	ready.Add(len(workers))
 	startCh := make(chan struct{})
 	var t0 clock.Ticks
 	r.g, r.gctx = errgroup.WithContext(ctx)
+	fgIndex := 0
 	for i, w := range workers {
 		spec := plan[i]
+		var perWorker int64
+		if cfg.OpLimit > 0 && spec.Role.Foreground() {
+			perWorker = opShare(cfg.OpLimit, fg, fgIndex)
+			fgIndex++
+		}
 		r.g.Go(func() error {
 			// A fault on the mapping ends this worker with a *FaultError
 			// instead of the process (guard.go).
@@ -272,6 +274,21 @@ func start(ctx context.Context, cfg *Config, eng engine, plan []RoleSpec, worker
 	r.startTime = time.Now()
 	close(startCh)
 	return r
+}
+
+// opShare is foreground worker k's share of a budget of n operations over
+// fg workers: n/fg, one more for the first n%fg, so that they add up to
+// exactly n. A worker whose share is 0 gets -1, which runs no operation
+// (0 would mean no budget).
+func opShare(n int64, fg, k int) int64 {
+	share := n / int64(fg)
+	if int64(k) < n%int64(fg) {
+		share++
+	}
+	if share == 0 {
+		return -1
+	}
+	return share
 }
 
 // work is one worker's goroutine: pin, wait for the start, run its role.

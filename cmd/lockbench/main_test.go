@@ -185,7 +185,7 @@ func badInputs(notDir, schema99 string) []badInput {
 		{"oracle not a boolean", []string{"run", "-oracle=maybe"}, 2, []string{"-oracle", `"maybe"`, "true or false"}},
 
 		// A watchdog the delays alone can trip.
-		{"watchdog shorter than the delays", []string{"run", "-scenario", "write-fail", "-delay", "1ms", "-watchdog", "10ms"}, 2, []string{"-watchdog 10ms", "-delay 1ms", "write-fail", "false deadlock", "64ms"}},
+		{"watchdog shorter than the delays", []string{"run", "-scenario", "write-fail", "-delay", "4ms", "-watchdog", "200ms"}, 2, []string{"-watchdog 200ms", "-delay 4ms", "write-fail", "false deadlock", "256ms"}},
 
 		// Output problems, found before measuring.
 		{"results path is a directory", []string{"run", "-o", "@out"}, 2, []string{"-o", "is a directory"}},

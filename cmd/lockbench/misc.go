@@ -58,10 +58,15 @@ func cmdHW(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
 			return enc.Encode(struct {
-				Machine hardware.Machine  `json:"machine"`
-				Targets []hardware.Target `json:"targets"`
-			}{m, targets})
+				Machine hardware.Machine    `json:"machine"`
+				Targets []hardware.Target   `json:"targets"`
+				Zram    hardware.ZramStatus `json:"zram"`
+			}{m, targets, hardware.Zram()})
 		}
-		return hardware.WriteText(stdout, m, targets)
+		if err := hardware.WriteText(stdout, m, targets); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(stdout, "%-10s %s\n", "zram", hardware.Zram().Text())
+		return err
 	})
 }

@@ -76,6 +76,9 @@ func cmdStudy(ctx context.Context, rr repRunner, args []string, stdout, stderr i
 	if err := checkOutputPath("-o", *out); err != nil {
 		return err
 	}
+	if err := results.CheckLink(strings.TrimRight(*reportDir, "/")); err != nil {
+		return usagef("-report-dir: %v", err)
+	}
 	if fi, err := os.Stat(*reportDir); err == nil && !fi.IsDir() {
 		return usagef("-report-dir %s is not a directory", *reportDir)
 	}

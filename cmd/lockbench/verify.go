@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,6 +84,9 @@ func raceScenarios() []string {
 func parseBudget(s string) (time.Duration, int64, error) {
 	if n, ok := strings.CutSuffix(s, "ops"); ok {
 		v, err := strconv.ParseInt(n, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, 0, usagef("-budget %q: the count is too large (at most %d operations)", s, int64(math.MaxInt64))
+		}
 		if err != nil || v <= 0 {
 			return 0, 0, usagef("-budget %q: want a positive count such as 1000000ops or a duration such as 2s", s)
 		}
@@ -169,6 +173,11 @@ func (v *verifyFlags) validate() (*verifyPlan, error) {
 		return nil, usagef("-threads must be between 1 and 4096, got %d", v.threads)
 	case v.delay < 0 || v.delay > time.Second:
 		return nil, usagef("-delay must be in [0, 1s], got %v", v.delay)
+	}
+	for _, sc := range p.scenarios {
+		if err := hotpath.CheckWorkers(sc, v.threads, 4096, true); err != nil {
+			return nil, flagError(err)
+		}
 	}
 	if v.holeSizes != "" && (v.scenario == "all" || slices.Contains(scs, "holetest")) {
 		for _, x := range strings.Split(v.holeSizes, ",") {
