@@ -41,12 +41,28 @@ func WriteReportDir(dir string, files []*results.File) error {
 	if err := writeHTML(&buf, files, charts, linkPNG); err != nil {
 		return err
 	}
+	// Every file is checked before the first is written: a report
+	// directory is not left half-written by a path that cannot be.
+	for _, name := range append(chartNames(pngs), "index.html") {
+		if err := results.CheckOutput(filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
 	for _, c := range pngs {
 		if err := writeFileAtomic(filepath.Join(dir, c.Name), c.PNG); err != nil {
 			return err
 		}
 	}
 	return writeFileAtomic(filepath.Join(dir, "index.html"), buf.Bytes())
+}
+
+// chartNames lists the charts' file names.
+func chartNames(cs []Chart) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Name
+	}
+	return out
 }
 
 // writeFileAtomic writes data to path with results.WriteAtomic (a synced

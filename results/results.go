@@ -13,7 +13,10 @@ import (
 // SchemaVersion is the version of the results file format. Version 2 adds
 // kernel cells (strategy "kernel"), each worker's getrusage counts
 // (Worker.Usage) and the sigbus_beyond_eof counter; version 1 files read as
-// they are (the new fields stay empty). Readers reject any other version.
+// they are (the new fields stay empty). Config.Engine came later within
+// version 2, as an added field: files without it read with the engine
+// their strategy implies (Config.SetEngine). Readers reject any other
+// version.
 const SchemaVersion = 2
 
 // OldestSchema is the oldest version Read accepts.
@@ -42,9 +45,26 @@ type File struct {
 	Findings []Finding `json:"findings,omitempty"`
 }
 
+// The engines a cell can run on (Config.Engine).
+const (
+	// EngineModel is the user-space model of one inode's hot path, under
+	// the cell's strategy.
+	EngineModel = "model"
+	// EngineKernel is the real kernel: the scenario's real system calls on
+	// a real file. Its cells' strategy is "kernel" (StrategyKernel), shown
+	// as kernel(<fs>).
+	EngineKernel = "kernel"
+)
+
+// StrategyKernel is the strategy name of a kernel cell.
+const StrategyKernel = "kernel"
+
 // Config is what a cell ran: everything needed to run it again (with the
 // machine and the command line of its File).
 type Config struct {
+	// Engine is EngineModel or EngineKernel. Files written before the
+	// field have none; Read fills it in (SetEngine).
+	Engine     string        `json:"engine,omitempty"`
 	Strategy   string        `json:"strategy"`
 	Scenario   string        `json:"scenario"`
 	Threads    int           `json:"threads"`
@@ -73,6 +93,19 @@ type Config struct {
 	Watchdog time.Duration `json:"watchdog_ns,omitempty"`
 	// RolePlace is -role-place: where the exclusive roles ran.
 	RolePlace string `json:"role_place,omitempty"`
+}
+
+// SetEngine fills in an Engine left empty by a file written before the
+// field: EngineKernel for the kernel's strategy name, where "kernel" was a
+// strategy, EngineModel for every other.
+func (c *Config) SetEngine() {
+	if c.Engine != "" {
+		return
+	}
+	c.Engine = EngineModel
+	if c.Strategy == StrategyKernel {
+		c.Engine = EngineKernel
+	}
 }
 
 // Cell is the result of one configuration: its repetitions and their summary.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -25,7 +26,9 @@ func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(stderr, "lockbench:", err)
+	// One line, whatever the error joined (errors.Join separates with
+	// newlines).
+	fmt.Fprintln(stderr, "lockbench:", strings.ReplaceAll(strings.TrimRight(err.Error(), "\n"), "\n", "; "))
 	var u usageError
 	if errors.As(err, &u) {
 		return 2
@@ -64,6 +67,10 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (done bool, e
 		return true, nil
 	}
 	if err != nil {
+		if fs.Name() == "lockbench" {
+			// The default command: exitCode's "lockbench: " names it.
+			return true, usageError{fmt.Errorf("%w%s", err, formatHint(fs, err))}
+		}
 		return true, usageError{fmt.Errorf("%s: %w%s", fs.Name(), err, formatHint(fs, err))}
 	}
 	return false, nil

@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -27,11 +28,47 @@ import (
 
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
+	handleSignals(cancel)
+	err := run(ctx, os.Args[1:], stdoutWriter{os.Stdout}, os.Stderr)
+	if errors.Is(err, errStdoutClosed) {
+		// The reader of stdout went away (`| head`): everything else is
+		// done and the files written; die of SIGPIPE as a filter does.
+		signal.Reset(syscall.SIGPIPE)
+		syscall.Kill(os.Getpid(), syscall.SIGPIPE)
+		os.Exit(1)
+	}
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// errStdoutClosed is a write to stdout that found its reader gone (EPIPE).
+var errStdoutClosed = errors.New("stdout closed by its reader")
+
+// stdoutWriter marks a write to stdout that found its reader gone, so
+// that main tells it from a broken pipe elsewhere (a -o FIFO).
+type stdoutWriter struct{ f *os.File }
+
+func (w stdoutWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if errors.Is(err, syscall.EPIPE) {
+		err = fmt.Errorf("%w: %w", errStdoutClosed, err)
+	}
+	return n, err
+}
+
+// handleSignals installs the handlers of a run. SIGINT, SIGTERM and
+// SIGHUP (a closed terminal or ssh session) stop after the current
+// repetition and keep what was measured, marked incomplete; the second
+// exits at once, removing this process's files and targets. SIGPIPE is
+// caught so that a write to a closed stderr fails instead of killing the
+// process with its targets set up (a closed stdout is errStdoutClosed).
+// SIGQUIT prints every goroutine's stack, as Go's default does, but
+// cleans up before exiting 2.
+func handleSignals(cancel context.CancelFunc) {
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
-		<-sigs
-		fmt.Fprintln(os.Stderr, "lockbench: interrupted: stopping after the current run and keeping what was measured (again to exit now)")
+		sig := <-sigs
+		fmt.Fprintf(os.Stderr, "lockbench: %v: stopping after the current run and keeping what was measured (again to exit now)\n", signalName(sig))
 		cancel()
 		<-sigs
 		if err := exitNow(); err != nil {
@@ -39,8 +76,36 @@ func main() {
 		}
 		os.Exit(1)
 	}()
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	os.Exit(exitCode(err, os.Stderr))
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	go func() {
+		for range pipe {
+		}
+	}()
+	quit := make(chan os.Signal, 1)
+	signal.Notify(quit, syscall.SIGQUIT)
+	go func() {
+		<-quit
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		os.Stderr.Write(buf)
+		if err := exitNow(); err != nil {
+			fmt.Fprintln(os.Stderr, "lockbench: cleaning up:", err)
+		}
+		fmt.Fprintln(os.Stderr, "lockbench: SIGQUIT: goroutine stacks above; removed this run's files and targets")
+		os.Exit(2)
+	}()
+}
+
+// signalName names a stopping signal for the message.
+func signalName(sig os.Signal) string {
+	switch sig {
+	case syscall.SIGHUP:
+		return "hangup (SIGHUP)"
+	case syscall.SIGTERM:
+		return "terminated (SIGTERM)"
+	}
+	return "interrupted"
 }
 
 // errMismatch is verify's failure: the matrix does not match expectations.
@@ -48,14 +113,19 @@ var errMismatch = errors.New("verify: the matrix does not match the expected ver
 
 // run is the whole program, minus process exit: testable.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runWith(ctx, nil, args, stdout, stderr)
+}
+
+// runWith is run with the repetitions run by rr (nil: hotpath.Run).
+func runWith(ctx context.Context, rr repRunner, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !slices.Contains([]string{"-h", "-help", "--help"}, args[0]) {
-		return cmdStudy(ctx, args, stdout, stderr)
+		return cmdStudy(ctx, rr, args, stdout, stderr)
 	}
 	switch args[0] {
 	case "run", "sweep":
-		return cmdRun(ctx, args[0], args[1:], stdout, stderr)
+		return cmdRun(ctx, rr, args[0], args[1:], stdout, stderr)
 	case "verify":
-		return cmdVerify(ctx, args[1:], stdout, stderr)
+		return cmdVerify(ctx, rr, args[1:], stdout, stderr)
 	case "report":
 		return cmdReport(args[1:], stdout, stderr)
 	case "hw":

@@ -11,7 +11,6 @@ import (
 
 	"lockbench/hardware"
 	"lockbench/hotpath"
-	"lockbench/strategies"
 )
 
 func cmdList(args []string, stdout io.Writer) error {
@@ -21,11 +20,8 @@ func cmdList(args []string, stdout io.Writer) error {
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STRATEGY\tDESCRIPTION")
-	for _, s := range strategies.All {
-		fmt.Fprintf(tw, "%s\t%s\n", s.Name, s.Description)
-		if s.Name == strategies.Baseline() {
-			fmt.Fprintf(tw, "%s\t%s\n", hotpath.KernelName, hotpath.KernelDescription)
-		}
+	for _, c := range hotpath.Choices() {
+		fmt.Fprintf(tw, "%s\t%s\n", c.Name, c.Description)
 	}
 	fmt.Fprintln(tw, "\nSCENARIO\tRACE\tDESCRIPTION")
 	for _, s := range hotpath.Scenarios {
@@ -62,10 +58,15 @@ func cmdHW(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
 			return enc.Encode(struct {
-				Machine hardware.Machine  `json:"machine"`
-				Targets []hardware.Target `json:"targets"`
-			}{m, targets})
+				Machine hardware.Machine    `json:"machine"`
+				Targets []hardware.Target   `json:"targets"`
+				Zram    hardware.ZramStatus `json:"zram"`
+			}{m, targets, hardware.Zram()})
 		}
-		return hardware.WriteText(stdout, m, targets)
+		if err := hardware.WriteText(stdout, m, targets); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(stdout, "%-10s %s\n", "zram", hardware.Zram().Text())
+		return err
 	})
 }

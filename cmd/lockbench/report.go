@@ -37,6 +37,11 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	}
 	for _, d := range []struct{ flag, path string }{{"-o", *dir}, {"-charts", *charts}} {
 		if d.path != "" {
+			// A directory named by a link that another user planted where
+			// others can write is not followed (results.WriteAtomic's rule).
+			if err := results.CheckLink(strings.TrimRight(d.path, "/")); err != nil {
+				return usagef("%s: %v", d.flag, err)
+			}
 			if err := os.MkdirAll(d.path, 0o755); err != nil {
 				return fmt.Errorf("%s: %w", d.flag, err)
 			}

@@ -55,7 +55,7 @@ var (
 // repetition, so one fsync or punch stall is its own window.
 const studyWindow = time.Millisecond
 
-func cmdStudy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdStudy(ctx context.Context, rr repRunner, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("lockbench")
 	quick := fs.Bool("quick", false, "a shorter study (4 reps of 60ms per cell, verify 200ms per cell): about a minute")
 	verbose := fs.Bool("v", false, "also print every cell's table")
@@ -76,6 +76,9 @@ func cmdStudy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkOutputPath("-o", *out); err != nil {
 		return err
 	}
+	if err := results.CheckLink(strings.TrimRight(*reportDir, "/")); err != nil {
+		return usagef("-report-dir: %v", err)
+	}
 	if fi, err := os.Stat(*reportDir); err == nil && !fi.IsDir() {
 		return usagef("-report-dir %s is not a directory", *reportDir)
 	}
@@ -87,7 +90,7 @@ func cmdStudy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		size = quickStudy
 	}
 	start := time.Now()
-	file, measured, runErr := runStudy(ctx, size, *seed, *quiet, *locks, stderr)
+	file, measured, runErr := runStudy(ctx, rr, size, *seed, *quiet, *locks, stderr)
 	if file == nil {
 		return runErr
 	}
@@ -130,7 +133,7 @@ func cmdStudy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // runs the verify matrix into it, under one progress bar. It returns the
 // file (nil when nothing could start), how long the measuring took, and
 // the error that stopped it early.
-func runStudy(ctx context.Context, size studySize, seed uint64, quiet, locks bool, stderr io.Writer) (*results.File, time.Duration, error) {
+func runStudy(ctx context.Context, rr repRunner, size studySize, seed uint64, quiet, locks bool, stderr io.Writer) (*results.File, time.Duration, error) {
 	var flags []*runFlags
 	var plans []*plan
 	for _, part := range studyParts {
@@ -144,12 +147,14 @@ func runStudy(ctx context.Context, size studySize, seed uint64, quiet, locks boo
 		if err != nil {
 			return nil, 0, err
 		}
+		p.runRep = rr
 		flags, plans = append(flags, f), append(plans, p)
 	}
 	v, vp, err := studyVerifyPlan(size, seed)
 	if err != nil {
 		return nil, 0, err
 	}
+	vp.runRep = rr
 	machine, err := hardware.Detect()
 	if err != nil {
 		return nil, 0, fmt.Errorf("detecting the machine: %w", err)

@@ -130,6 +130,8 @@ type Target struct {
 	Underlying string `json:"underlying,omitempty"`
 	// BackingFile is the image file behind a loop device.
 	BackingFile string `json:"backing_file,omitempty"`
+	// Compression is a zram device's compressor ("lz4").
+	Compression string `json:"compression,omitempty"`
 	// FreeBytes and SizeBytes are the filesystem's space available to this
 	// user and its total size when the target was prepared.
 	FreeBytes uint64 `json:"free_bytes"`
