@@ -15,12 +15,11 @@ import (
 // longer waits (IL against fsync or punch) park.
 const rwsemSpins = 4
 
-// A waiting writer does not spin on the owner bit before it yields: on this
-// 2-CPU machine, rereading the word while the holder works made contended
-// writes slower, not faster (BenchmarkPrimitive/lock=rwsem/op=write at 2 and
-// 4 threads: 8.8 and 13.4 ns/op with no spinning, 9.8 and 21.6 with 64
-// rereads, 18.6 and 36.7 with 256; the spinner's reads take the line from the
-// holder).
+// A waiting writer does not spin on the owner bit before it yields: with two
+// CPUs, rereading the word while the holder works made contended writes
+// slower, not faster, the more it reread (the spinner's reads take the line
+// from the holder; BenchmarkPrimitive/lock=rwsem/op=write, figures in
+// docs/MEASUREMENTS.md, "RWSem writers' spinning").
 
 // RWSem is a reader-writer semaphore with per-worker reader counters, for the
 // model's MM, IO, IL and IX locks. It behaves as the kernel's rw_semaphore as
