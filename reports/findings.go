@@ -485,26 +485,3 @@ func trimmedMeans(c *CellSummary, o *OpSummary) Estimate {
 	}
 	return Describe(xs)
 }
-
-// trimmedMean is the mean of the smallest share of h's values (each
-// bucket at its midpoint).
-func trimmedMean(h *hdrhistogram.Histogram, share float64) float64 {
-	keep := int64(math.Ceil(share * float64(h.TotalCount())))
-	var n int64
-	sum := 0.0
-	for _, b := range h.Distribution() {
-		if b.Count == 0 {
-			continue
-		}
-		take := min(b.Count, keep-n)
-		sum += float64(take) * float64(b.From+b.To) / 2
-		n += take
-		if n >= keep {
-			break
-		}
-	}
-	if n == 0 {
-		return 0
-	}
-	return sum / float64(n)
-}
