@@ -253,7 +253,8 @@ func (b *pageBuilder) addSource(label string, f *results.File) *htmlSource {
 	if !f.Created.IsZero() {
 		src.Created = f.Created.UTC().Format(time.RFC3339)
 	}
-	src.Preamble, src.Findings = FindingsPreamble(f), FindingSections(Findings(f))
+	fs := Findings(f)
+	src.Preamble, src.Findings = FindingsPreamble(f, len(fs)), FindingSections(fs)
 	if f.Verify != nil {
 		src.Verify = verifyTable(f.Verify)
 		src.Verdict = VerifyVerdict(f.Verify)

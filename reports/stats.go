@@ -457,6 +457,7 @@ func (j Judgement) Adjust(padj float64) Judgement {
 		j.Detectable = math.Max(j.RatioHi-1, 1-j.RatioLo)
 	} else {
 		excludes = j.DeltaLo > 0 || j.DeltaHi < 0
+		inBand = j.DeltaLo >= -j.Floor && j.DeltaHi <= j.Floor
 		pointBeyond = true
 		j.Detectable = math.NaN()
 	}
