@@ -180,7 +180,7 @@ func TestPreambleStable(t *testing.T) {
 		f.Cells = append(f.Cells, results.Cell{Reps: make([]results.Rep, n)})
 	}
 	first := FindingsPreamble(f, 60)
-	if !strings.Contains(first, "6-12 reps/cell") || !strings.Contains(first, "Benjamini-Hochberg over 60 tests") {
+	if !strings.Contains(first, "6-12 reps/cell") || !strings.Contains(first, "(Benjamini-Hochberg, 60 tests)") {
 		t.Errorf("preamble %q; want the range of repetitions and the adjustment", first)
 	}
 	for range 50 {

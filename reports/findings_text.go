@@ -131,7 +131,7 @@ func sectionLines(fs []results.Finding) ([]string, int) {
 	if notDetected > 0 {
 		s := fmt.Sprintf("%d no difference detected", notDetected)
 		if maxDet > 0 {
-			s += " (could detect beyond " + detectRange(minDet, maxDet) + ")"
+			s += " (smallest detectable ±" + formatPercent(minDet) + ")"
 		}
 		rest = append(rest, s)
 	}
@@ -143,14 +143,6 @@ func sectionLines(fs []results.Finding) ([]string, int) {
 		lines = append(lines, prefix+strings.Join(rest, "; "))
 	}
 	return lines, len(lines) - min(len(rest), 1)
-}
-
-// detectRange is "±12%" or "±8.0% to ±60%".
-func detectRange(lo, hi float64) string {
-	if formatPercent(lo) == formatPercent(hi) {
-		return "±" + formatPercent(hi)
-	}
-	return "±" + formatPercent(lo) + " to ±" + formatPercent(hi)
 }
 
 // diffLine is one difference on one target in at most Columns columns:

@@ -76,7 +76,7 @@ func FindingsPreamble(f *results.File, n int) string {
 		}
 	}
 	return fmt.Sprintf("findings: A vs B = A's effect over B (baseline second), Hodges-Lehmann [%.0f%% CI], %s reps/cell\n", 100*Confidence, r) +
-		fmt.Sprintf("p' = Mann-Whitney p, Benjamini-Hochberg over %d tests; difference: p'<%v and beyond %.0f%%/timer floor",
+		fmt.Sprintf("p' = Mann-Whitney p adjusted (Benjamini-Hochberg, %d tests); difference: p'<%v, >%.0f%%, >timer floor",
 			n, Alpha, 100*MinMeaningful)
 }
 
