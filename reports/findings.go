@@ -382,6 +382,21 @@ func floorOf(m measure, a, b *CellSummary) float64 {
 	return 0
 }
 
+// StateFinding fills f's statistics and verdict from j (after Adjust with
+// the adjusted p of f's family) and its Text in the findings' words: the
+// API for other packages' comparisons (calibration's counterfactuals) that
+// should read like a study's findings. f's identity (ID, Question,
+// Scenario, Threads, Target, TargetLabel, Op, Role, Measure, Strategy,
+// Versus, Base, Value) is the caller's.
+func StateFinding(f *results.Finding, j Judgement) {
+	setJudgement(f, j)
+	f.Text = findingText(*f)
+}
+
+// FindingClause is a finding's verdict and numbers without where it holds:
+// "difference: +1.2ms (5.0x [2.6, 6.6]) p'=0.004, kernel 3.2ms".
+func FindingClause(f results.Finding) string { return clause(f) }
+
 func setJudgement(f *results.Finding, j Judgement) {
 	f.Ratio, f.RatioLo, f.RatioHi = j.Ratio, j.RatioLo, j.RatioHi
 	f.Delta, f.DeltaLo, f.DeltaHi, f.Level = j.Delta, j.DeltaLo, j.DeltaHi, j.Level

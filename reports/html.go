@@ -629,6 +629,7 @@ details { margin: 0.5em 0; } summary { cursor: pointer; color: #245; }
 <table class="findings"><tr><th></th>{{range .Targets}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}<tr><th>{{.Label}}</th>{{range .Cells}}<td class="{{if .Significant}}found{{else}}none-found{{end}}">{{.Text}}</td>{{end}}</tr>
 {{end}}</table>
+{{range .Notes}}<p class="p">{{.}}</p>{{end}}
 {{else}}<p>No findings: the file has no comparable cells.</p>{{end}}</div>
 {{if .Verdict}}<p class="verdict">{{.Verdict}}</p>{{end}}
 {{end}}
