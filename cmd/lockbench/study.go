@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,17 +66,19 @@ type studySize struct {
 }
 
 var (
-	// fullStudy has 6 repetitions, the fewest for a 95% interval of a
-	// median, and up to 12 for undecided cells while the measuring stays
-	// within 3m40s, so the whole study (with verify and the report) stays
-	// within 5 minutes.
-	fullStudy = studySize{"default", 6, 12, 200 * time.Millisecond, "500ms", 220 * time.Second}
+	// fullStudy has 6 repetitions of 100ms, the fewest for a 95% interval
+	// of a median, and up to 12 for undecided cells while the measuring
+	// stays within 3m40s, so the whole study (with verify and the report)
+	// stays within 5 minutes. Starting a repetition costs about as much
+	// as measuring one, so shorter repetitions buy the more repetitions
+	// the false-discovery control needs.
+	fullStudy = studySize{"default", 6, 12, 100 * time.Millisecond, "500ms", 220 * time.Second}
 	// quickStudy has 4, the fewest for a Mann-Whitney p below 0.05; about
 	// a minute.
 	quickStudy = studySize{"quick", 4, 6, 60 * time.Millisecond, "200ms", 40 * time.Second}
 )
 
-// studyWindow is the time-series window: 200 windows over a 200ms
+// studyWindow is the time-series window: 100 windows over a 100ms
 // repetition, so one fsync or punch stall is its own window (and the
 // faulters' stall share is the share of windows without a store).
 const studyWindow = time.Millisecond
@@ -344,28 +348,34 @@ type cellKey struct {
 // comparisons the findings cannot decide yet ("no difference detected":
 // neither a difference nor an interval within the resolution), until every
 // comparison is decided, a cell has size.maxReps, or the measuring since
-// start would overrun size.budget. Decided cells stop: sequential, as the
+// start would overrun size.budget; when the budget cannot take every
+// undecided cell, a round takes those of the comparisons nearest to a
+// decision (smallest p) first. Decided cells stop: sequential, as the
 // findings' statistics allow (docs/DESIGN.md, "Findings").
 func measureUndecided(ctx context.Context, grids []grid, flags []*runFlags, plans []*plan, machine hardware.Machine,
 	file *results.File, progress *progress, size studySize, start time.Time) error {
 	const step = 2
-	for round := 0; ; round++ {
+	for {
 		undecided := undecidedCells(file, size.maxReps-step)
-		if len(undecided) == 0 {
+		// One repetition of a cell takes about twice the duration (its
+		// setup costs about as much as its measuring).
+		perCell := time.Duration(step) * 2 * size.duration
+		fit := int((size.budget - time.Since(start)) / perCell)
+		if len(undecided) == 0 || fit < 2 {
 			return nil
 		}
-		// One repetition of a cell takes about the duration plus its
-		// setup; stop before a round would overrun the budget.
-		cost := time.Duration(len(undecided)*step) * (size.duration + size.duration/2)
-		if time.Since(start)+cost > size.budget {
-			return nil
+		keys := slices.Collect(maps.Keys(undecided))
+		slices.SortFunc(keys, func(a, b cellKey) int { return cmp.Compare(undecided[a], undecided[b]) })
+		take := map[cellKey]bool{}
+		for _, k := range keys[:min(fit, len(keys))] {
+			take[k] = true
 		}
-		progress.total += len(undecided) * step
+		progress.total += len(take) * step
 		for range step {
 			for i, g := range grids {
 				var sub []grid
 				for pt := range g.points() {
-					if undecided[cellKey{pt.Strategy, pt.Scenario.Name, pt.Target.Spec, pt.Threads}] {
+					if take[cellKey{pt.Strategy, pt.Scenario.Name, pt.Target.Spec, pt.Threads}] {
 						sub = append(sub, grid{strategies: []string{pt.Strategy}, scenarios: []hotpath.Scenario{pt.Scenario},
 							threads: []int{pt.Threads}, targets: []hardware.Target{pt.Target}, reps: 1, runs: g.runs})
 					}
@@ -397,14 +407,15 @@ func repeatPlan(p *plan, n int) []*plan {
 	return out
 }
 
-// undecidedCells are the cells, with fewer than limit repetitions, of the
-// comparisons whose verdict is "no difference detected".
-func undecidedCells(file *results.File, limit int) map[cellKey]bool {
+// undecidedCells are the cells, with at most limit repetitions, of the
+// comparisons whose verdict is "no difference detected", each with the
+// smallest p of its undecided comparisons.
+func undecidedCells(file *results.File, limit int) map[cellKey]float64 {
 	reps := map[cellKey]int{}
 	for _, c := range file.Cells {
 		reps[cellKey{c.Config.Strategy, c.Config.Scenario, c.Config.Target, c.Config.Threads}] = len(c.Reps)
 	}
-	out := map[cellKey]bool{}
+	out := map[cellKey]float64{}
 	for _, f := range reports.Findings(file) {
 		if reports.Verdict(f.Verdict) != reports.NotDetected {
 			continue
@@ -412,7 +423,9 @@ func undecidedCells(file *results.File, limit int) map[cellKey]bool {
 		for _, s := range []string{f.Strategy, f.Versus} {
 			k := cellKey{s, f.Scenario, f.Target, f.Threads}
 			if n, ok := reps[k]; ok && n <= limit {
-				out[k] = true
+				if p, seen := out[k]; !seen || f.P < p {
+					out[k] = f.P
+				}
 			}
 		}
 	}
