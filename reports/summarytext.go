@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"lockbench/hardware"
+	"lockbench/hardware/desc"
 
 	"lockbench/results"
 )
@@ -48,7 +48,7 @@ func writeFindings(w io.Writer, f *results.File, budget int) error {
 
 // machineLine is the machine in one line of at most Columns: without its
 // fingerprint when the whole is too wide.
-func machineLine(m hardware.Machine) string {
+func machineLine(m desc.Machine) string {
 	l := "machine: " + describeMachine(m)
 	if utf8.RuneCountInString(l) > Columns {
 		m.Fingerprint = ""

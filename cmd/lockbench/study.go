@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -83,7 +85,7 @@ var (
 // faulters' stall share is the share of windows without a store).
 const studyWindow = time.Millisecond
 
-func cmdStudy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdStudy(ctx context.Context, rr repRunner, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("lockbench")
 	quick := fs.Bool("quick", false, "a shorter study (4 reps of 60ms per cell, verify 200ms per cell): about a minute")
 	verbose := fs.Bool("v", false, "also print every cell's table")
@@ -104,6 +106,9 @@ func cmdStudy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkOutputPath("-o", *out); err != nil {
 		return err
 	}
+	if err := results.CheckLink(strings.TrimRight(*reportDir, "/")); err != nil {
+		return usagef("-report-dir: %v", err)
+	}
 	if fi, err := os.Stat(*reportDir); err == nil && !fi.IsDir() {
 		return usagef("-report-dir %s is not a directory", *reportDir)
 	}
@@ -115,7 +120,7 @@ func cmdStudy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		size = quickStudy
 	}
 	start := time.Now()
-	file, measured, runErr := runStudy(ctx, size, *seed, *quiet, *locks, stderr)
+	file, measured, runErr := runStudy(ctx, rr, size, *seed, *quiet, *locks, stderr)
 	if file == nil {
 		return runErr
 	}
@@ -159,7 +164,7 @@ func cmdStudy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // runs the verify matrix into it, under one progress bar. It returns the
 // file (nil when nothing could start), how long the measuring took, and
 // the error that stopped it early.
-func runStudy(ctx context.Context, size studySize, seed uint64, quiet, locks bool, stderr io.Writer) (*results.File, time.Duration, error) {
+func runStudy(ctx context.Context, rr repRunner, size studySize, seed uint64, quiet, locks bool, stderr io.Writer) (*results.File, time.Duration, error) {
 	var flags []*runFlags
 	var plans []*plan
 	var notes []string
@@ -174,7 +179,7 @@ func runStudy(ctx context.Context, size studySize, seed uint64, quiet, locks boo
 			}
 		}
 		f := &runFlags{
-			strategy: "all", scenario: availableScenarios(part.scenarios), threads: part.threads, target: target,
+			strategy: "all", scenario: part.scenarios, threads: part.threads, target: target,
 			duration: size.duration, seed: seed, reps: size.reps, pin: "none", format: "text",
 			clockKind: "auto", watchdog: 10 * time.Second, fallback: "sigbus", quiet: quiet, window: studyWindow,
 			locks: locks, gupShare: part.gupShare,
@@ -183,6 +188,7 @@ func runStudy(ctx context.Context, size studySize, seed uint64, quiet, locks boo
 		if err != nil {
 			return nil, 0, err
 		}
+		p.runRep = rr
 		if part.fs != "" && target == "auto" {
 			p.targets = nil // asked of the default targets' cells: none of its own
 		}
@@ -197,13 +203,14 @@ func runStudy(ctx context.Context, size studySize, seed uint64, quiet, locks boo
 	if err != nil {
 		return nil, 0, err
 	}
+	vp.runRep = rr
 	machine, err := hardware.Detect()
 	if err != nil {
 		return nil, 0, fmt.Errorf("detecting the machine: %w", err)
 	}
 	file := &results.File{
 		Schema: results.SchemaVersion, Tool: "lockbench", Command: "lockbench" + map[bool]string{true: " -quick"}[size.name == "quick"],
-		Created: time.Now().UTC(), Machine: machine, Cells: []results.Cell{}, Notes: notes,
+		Created: time.Now().UTC(), Machine: machine.Desc(), Cells: []results.Cell{}, Notes: notes,
 	}
 	var measured time.Duration
 	err = withTargets(ctx, specs, stderr, func(targets []hardware.Target) error {
@@ -440,17 +447,6 @@ func studyVerifyPlan(size studySize, seed uint64) (*verifyFlags, *verifyPlan, er
 	v.budget, v.seed, v.holeSizes, v.out = size.verify, fmt.Sprint(seed), "1M", ""
 	p, err := v.validate()
 	return v, p, err
-}
-
-// availableScenarios keeps the names of list that this build has.
-func availableScenarios(list string) string {
-	var out []string
-	for _, s := range strings.Split(list, ",") {
-		if slices.Contains(hotpath.ScenarioNames(), s) {
-			out = append(out, s)
-		}
-	}
-	return strings.Join(out, ",")
 }
 
 // writeStudy writes the results file and the report directory with its
