@@ -35,6 +35,11 @@ import (
 // studyPart is one grid of the default study.
 type studyPart struct {
 	scenarios, threads string
+	// strategies is "all" when empty; models leaves the kernel engine out
+	// where its scale is not part of the question's answer.
+	strategies string
+	// target is "auto" (tmpfs and the temp dir's filesystem) when empty.
+	target string
 	// fs, when set, runs the part on a loop target of that filesystem
 	// (root and its mkfs needed), instead of the default targets.
 	fs string
@@ -42,15 +47,23 @@ type studyPart struct {
 	gupShare float64
 }
 
+// models are the model's strategies, without the kernel engine.
+const models = "none,rangelock,rwsem,seqcount,faultretry"
+
 // studyParts are the default study's grids: fault-scale at one thread and
-// at every CPU (the lock's cost, scaling), the questions' scenarios at two
-// threads, inline with a tenth of its stores from GUP callers, and the
-// btrfs and XFS questions on their filesystems (on the default targets
-// when the machine cannot make one, with a note saying why).
+// at every CPU (the lock's cost, scaling) and fsync-write with the kernel
+// engine beside the model (the kernel's scale); punch and write-fail on
+// the model; stale-map and inline (protocol costs the model counts, with a
+// tenth of inline's stores from GUP callers) on tmpfs; and the btrfs and
+// XFS questions, kernel included, on their filesystems (on the default
+// targets when the machine cannot make one, with a note saying why).
+// Fewer cells leave the budget repetitions for the undecided ones.
 var studyParts = []studyPart{
 	{scenarios: "fault-scale", threads: "1..max"},
-	{scenarios: "fsync-write,punch,write-fail,stale-map", threads: "2"},
-	{scenarios: "inline", threads: "2", gupShare: 0.1},
+	{scenarios: "fsync-write", threads: "2"},
+	{scenarios: "punch,write-fail", threads: "2", strategies: models},
+	{scenarios: "stale-map", threads: "2", strategies: models, target: "tmpfs"},
+	{scenarios: "inline", threads: "2", strategies: models, target: "tmpfs", gupShare: 0.1},
 	{scenarios: "fsync-read", threads: "2", fs: "btrfs"},
 	{scenarios: "fsync-read-xfs", threads: "2", fs: "xfs"},
 }
@@ -68,19 +81,19 @@ type studySize struct {
 }
 
 var (
-	// fullStudy has 6 repetitions of 100ms, the fewest for a 95% interval
+	// fullStudy has 6 repetitions of 200ms, the fewest for a 95% interval
 	// of a median, and up to 12 for undecided cells while the measuring
 	// stays within 3m40s, so the whole study (with verify and the report)
-	// stays within 5 minutes. Starting a repetition costs about as much
-	// as measuring one, so shorter repetitions buy the more repetitions
-	// the false-discovery control needs.
-	fullStudy = studySize{"default", 6, 12, 100 * time.Millisecond, "500ms", 220 * time.Second}
+	// stays within 5 minutes. (Shorter repetitions would buy more of them,
+	// starting one costs about as much as measuring it, but the lock's
+	// cost on a 100ms repetition swings with the pages it first creates.)
+	fullStudy = studySize{"default", 6, 12, 200 * time.Millisecond, "500ms", 220 * time.Second}
 	// quickStudy has 4, the fewest for a Mann-Whitney p below 0.05; about
 	// a minute.
 	quickStudy = studySize{"quick", 4, 6, 60 * time.Millisecond, "200ms", 40 * time.Second}
 )
 
-// studyWindow is the time-series window: 100 windows over a 100ms
+// studyWindow is the time-series window: 200 windows over a 200ms
 // repetition, so one fsync or punch stall is its own window (and the
 // faulters' stall share is the share of windows without a store).
 const studyWindow = time.Millisecond
@@ -170,7 +183,7 @@ func runStudy(ctx context.Context, rr repRunner, size studySize, seed uint64, qu
 	var notes []string
 	specs := []hardware.TargetSpec{}
 	for _, part := range studyParts {
-		target := "auto"
+		target, strategy := cmp.Or(part.target, "auto"), cmp.Or(part.strategies, "all")
 		if part.fs != "" {
 			if why := loopUnavailable(part.fs); why != "" {
 				notes = append(notes, fmt.Sprintf("%s on the default targets: no loop:%s target (%s)", part.scenarios, part.fs, why))
@@ -179,7 +192,7 @@ func runStudy(ctx context.Context, rr repRunner, size studySize, seed uint64, qu
 			}
 		}
 		f := &runFlags{
-			strategy: "all", scenario: part.scenarios, threads: part.threads, target: target,
+			strategy: strategy, scenario: part.scenarios, threads: part.threads, target: target,
 			duration: size.duration, seed: seed, reps: size.reps, pin: "none", format: "text",
 			clockKind: "auto", watchdog: 10 * time.Second, fallback: "sigbus", quiet: quiet, window: studyWindow,
 			locks: locks, gupShare: part.gupShare,
@@ -189,9 +202,6 @@ func runStudy(ctx context.Context, rr repRunner, size studySize, seed uint64, qu
 			return nil, 0, err
 		}
 		p.runRep = rr
-		if part.fs != "" && target == "auto" {
-			p.targets = nil // asked of the default targets' cells: none of its own
-		}
 		for _, ts := range p.targets {
 			if !slices.Contains(specs, ts) {
 				specs = append(specs, ts)
