@@ -203,7 +203,9 @@ func runStudy(ctx context.Context, rr repRunner, size studySize, seed uint64, qu
 		}
 		p.runRep = rr
 		for _, ts := range p.targets {
-			if !slices.Contains(specs, ts) {
+			// A part's "tmpfs" and another's "auto" name one directory:
+			// prepare it once.
+			if !slices.ContainsFunc(specs, func(o hardware.TargetSpec) bool { return o.String() == ts.String() }) {
 				specs = append(specs, ts)
 			}
 		}
