@@ -202,13 +202,7 @@ func runStudy(ctx context.Context, rr repRunner, size studySize, seed uint64, qu
 			return nil, 0, err
 		}
 		p.runRep = rr
-		for _, ts := range p.targets {
-			// A part's "tmpfs" and another's "auto" name one directory:
-			// prepare it once.
-			if !slices.ContainsFunc(specs, func(o hardware.TargetSpec) bool { return o.String() == ts.String() }) {
-				specs = append(specs, ts)
-			}
-		}
+		specs = addSpecs(specs, p.targets)
 		flags, plans = append(flags, f), append(plans, p)
 	}
 	v, vp, err := studyVerifyPlan(size, seed)
@@ -269,6 +263,17 @@ func runStudy(ctx context.Context, rr repRunner, size studySize, seed uint64, qu
 		file.Incomplete = true
 	}
 	return file, measured, err
+}
+
+// addSpecs adds to specs those of more it does not name yet: a part's
+// "tmpfs" and another's "auto" name one directory, prepared once.
+func addSpecs(specs, more []hardware.TargetSpec) []hardware.TargetSpec {
+	for _, ts := range more {
+		if !slices.ContainsFunc(specs, func(o hardware.TargetSpec) bool { return o.String() == ts.String() }) {
+			specs = append(specs, ts)
+		}
+	}
+	return specs
 }
 
 // targetsOf keeps the prepared targets whose spec is in specs.

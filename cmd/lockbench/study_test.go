@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"lockbench/hardware"
 	"lockbench/hotpath"
 	"lockbench/results"
 )
@@ -19,6 +20,29 @@ func TestStudyPartsExist(t *testing.T) {
 				t.Errorf("study part %q: no scenario %q", p.scenarios, sc)
 			}
 		}
+	}
+}
+
+// Two parts naming one target (auto's tmpfs and tmpfs) prepare it once:
+// hardware.PrepareAll rejects a directory listed twice.
+func TestStudyTargetsOnce(t *testing.T) {
+	var specs []hardware.TargetSpec
+	for _, spec := range []string{"auto", "tmpfs", "auto", "tmpfs,dir:/tmp"} {
+		ts, err := hardware.ParseTargets(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		specs = addSpecs(specs, ts)
+	}
+	seen := map[string]bool{}
+	for _, ts := range specs {
+		if seen[ts.String()] {
+			t.Errorf("target %s listed twice in %v", ts, specs)
+		}
+		seen[ts.String()] = true
+	}
+	if !seen["tmpfs"] {
+		t.Errorf("targets %v lack tmpfs", specs)
 	}
 }
 
