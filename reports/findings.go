@@ -5,6 +5,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -587,7 +588,7 @@ func effect(f results.Finding) string {
 			formatPercent(f.Base), formatPercent(f.Value))
 	case "per-op":
 		if f.RatioHi == 0 {
-			return fmt.Sprintf("%s -> %s per %s", sig3(f.Base), sig3(f.Value), f.Op)
+			return fmt.Sprintf("%s -> %s per %s", perOp(f.Base), perOp(f.Value), f.Op)
 		}
 	}
 	d := signedAmount(f, f.Delta)
@@ -612,12 +613,16 @@ func signedAmount(f results.Finding, v float64) string {
 	case "ops/s":
 		return sign + formatRate(math.Abs(v)) + "/s"
 	case "per-op":
-		return sign + sig3(math.Abs(v))
+		return sign + perOp(math.Abs(v))
 	case "stall":
 		return fmt.Sprintf("%+.0f points", 100*v)
 	}
 	return sign + formatNanos(math.Abs(v))
 }
+
+// perOp is a count per operation to three significant digits, however
+// small: "0.000412".
+func perOp(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) }
 
 // kernelScale is the kernel engine's same measure on the same target:
 // "; kernel 3.2ms (+1.3% of it)".

@@ -235,6 +235,15 @@ func TestJudgeVerdicts(t *testing.T) {
 	}
 }
 
+// A counter per operation keeps its digits however small (it printed
+// "0 -> 0 per write-fault").
+func TestPerOpEffect(t *testing.T) {
+	f := results.Finding{Op: "write-fault", Measure: "retries/write-fault", Base: 0, Value: 0.000412, Delta: 0.000412}
+	if got := effect(f); got != "0 -> 0.000412 per write-fault" {
+		t.Errorf("effect = %q; want the small rate's digits", got)
+	}
+}
+
 func TestAdjustBH(t *testing.T) {
 	// Worked example: m=5, p sorted 0.01 0.02 0.03 0.04 0.5:
 	// p·m/i = 0.05 0.05 0.05 0.05 0.5, monotone from the top.
