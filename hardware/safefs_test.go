@@ -22,7 +22,7 @@ func TestParseMountInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []mountInfo{{"/proc", "proc", "proc"}, {"/tmp/lockbench-ext4-12-x/mnt", "ext4", "/dev/loop3"}, {"/tmp/a b", "tmpfs", "tmpfs"}}
+	want := []mountInfo{{"/proc", "proc", "proc", "0:21"}, {"/tmp/lockbench-ext4-12-x/mnt", "ext4", "/dev/loop3", "7:3"}, {"/tmp/a b", "tmpfs", "tmpfs", "0:50"}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("parseMountInfo = %v; want %v", got, want)
 	}
@@ -160,6 +160,21 @@ func FuzzParseSize(f *testing.F) {
 		n, err := ParseSize(s)
 		if err == nil && (n < 0 || n > 1<<62) {
 			t.Errorf("ParseSize(%q) = %d; out of range", s, n)
+		}
+	})
+}
+
+func FuzzParseMountInfo(f *testing.F) {
+	f.Add("105 30 7:3 / /tmp/x\\040y rw - ext4 /dev/loop3 rw\n")
+	f.Add("1 2 3 4 5 6 -\n- - - - - - - - -\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		ms, err := parseMountInfo(strings.NewReader(s))
+		if err == nil {
+			for _, m := range ms {
+				if m.FSType == "" {
+					t.Errorf("parseMountInfo(%q) gave an entry without a type: %+v", s, m)
+				}
+			}
 		}
 	})
 }
