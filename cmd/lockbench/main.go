@@ -141,14 +141,15 @@ func runWith(ctx context.Context, rr repRunner, args []string, stdout, stderr io
 const usageText = `lockbench: the cost and safety of serialising mmap page faults against file operations
 
 usage:
-  lockbench [-quick] [-v]    the default study (about 4 minutes; -quick about 1): all strategies x fault-scale
-                             (1..all CPUs), fsync-storm, fsync-read, punch, write-fail on tmpfs and the temp dir,
-                             then a short verify; prints the findings, writes lockbench-results.json.gz (-o) and
-                             lockbench-report/ (-report-dir); also -seed N, -q
+  lockbench [-quick] [-v]    the default study (under 5 minutes; -quick about 2): the source threads' questions,
+                             all strategies x fault-scale (1 thread, every CPU), fsync-write, punch, write-fail,
+                             stale-map, inline on tmpfs and the temp dir, fsync-read on btrfs and fsync-read-xfs
+                             on xfs loop targets (as root), then a short verify; prints the findings, writes
+                             lockbench-results.json.gz (-o) and lockbench-report/ (-report-dir); also -seed N, -q
   lockbench run [flags]      run and print a table (lockbench run -h for flags)
   lockbench sweep [flags]    the same, lists everywhere
   lockbench verify [flags]   race oracle: strategy x race matrix
-  lockbench report [flags] FILE...
+  lockbench report [flags] FILE...  (two files: the second against the first, cell by cell)
   lockbench hw [-json]
   lockbench list
 `
