@@ -259,6 +259,7 @@ func (w *Worker) writebackPage(in *Inode, p int, block bool) error {
 		return nil
 	}
 	w.ctr.WritebackPages++
+	w.at(in, spWriteback)
 	if err := in.writeDisk(p); err != nil {
 		pg.state.And(^uint32(pgWriteback))
 		return fmt.Errorf("writeback of page %d: %w", p, err)
@@ -334,6 +335,9 @@ func (w *Worker) invalidate(in *Inode, op strategies.Op, p0, p1 int, between fun
 		in.oracle.reset(p0, p1)
 	}
 	in.delay.at(dPunchDropFree)
+	if op == strategies.OpPunch {
+		w.at(in, spPunch)
+	}
 	w.wlock(in.ix, lkIX)
 	for p := p0; p < p1; p++ {
 		if in.extState(p) != extHole {

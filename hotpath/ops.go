@@ -245,6 +245,7 @@ func (w *Worker) fillPage(in *Inode, p int, op strategies.Op) error {
 	st := in.extState(p)
 	w.runlock(in.ix, lkIX)
 	in.delay.at(dFaultFill)
+	w.at(in, spFill)
 	var err error
 	if st == extWritten {
 		err = in.readDisk(p)
@@ -329,6 +330,7 @@ func (w *Worker) writeFault(in *Inode, p int, flags faultFlags) (faultResult, er
 		in.delay.at(dInlineConvert)
 		w.convertInline(in, p)
 	}
+	w.at(in, spWriteFault)
 	pg.state.Or(pgDirty)
 	for {
 		v := pg.pte.Load()

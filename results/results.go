@@ -161,6 +161,10 @@ type Counters struct {
 	// UncheckedFsyncs are fsyncs the oracle could not check (layout
 	// history overflowed).
 	UncheckedFsyncs int64 `json:"unchecked_fsyncs"`
+	// CalibratedNs is the calibrated time the model spent (-calibrate):
+	// durations drawn from the real filesystem's measured phases, spent
+	// inside the locks the kernel holds for them, in nanoseconds.
+	CalibratedNs int64 `json:"calibrated_ns"`
 }
 
 // Worker is one worker of a repetition and where it ran.

@@ -91,7 +91,7 @@ func (f *runFlags) validate() (*plan, error) {
 // threads, targets, and the budget of each repetition.
 func (f *runFlags) validateCells(p *plan) error {
 	var err error
-	if p.strategies, err = parseList(f.strategy, hotpath.StrategyNames(), "-strategy"); err != nil {
+	if p.strategies, err = parseStrategies(f.strategy); err != nil {
 		return err
 	}
 	names, err := parseList(f.scenario, hotpath.ScenarioNames(), "-scenario")

@@ -1,0 +1,129 @@
+package hotpath
+
+import (
+	"fmt"
+	"time"
+
+	"lockbench/hotpath/clock"
+	"lockbench/results"
+)
+
+// The calibrated model (docs/MODEL.md, "Spans and calibrated phases"): at
+// each phase below the model either does the same real I/O as the kernel
+// (writeback and page fills through the O_DIRECT disk file, the log commit
+// as a real fdatasync, punch as a real fallocate) or, where it cannot
+// (page_mkwrite's reservation and journal work, btrfs's log-tree copy),
+// spends a duration drawn with the worker's seeded generator from the
+// distribution measured on the real filesystem, inside the locks the
+// kernel holds for that work.
+
+// Calibrated phase names, as results.PhaseDist.Phase carries them.
+const (
+	PhaseWriteFault = "write-fault"     // a real write fault (store to a write-protected page)
+	PhaseReadFault  = "read-fault"      // a real read fault filling an evicted page
+	PhaseWriteback  = "writeback"       // one dirty page written back and waited for
+	PhaseFill       = "page-fill"       // read() of an evicted page from the device
+	PhaseLogCommit  = "log-commit"      // fdatasync with only metadata dirty
+	PhaseFsync      = "fsync"           // fdatasync with one dirty page
+	PhaseFsyncLog   = "fsync-log"       // fsync minus its writeback and its log commit (per sample)
+	PhaseExclusive  = "fsync-exclusive" // fsync's exclusive span (btrfs i_mmap_lock), where it has one
+	PhasePunch      = "punch"           // fallocate PUNCH_HOLE of 16 written pages
+)
+
+// PhaseNames lists the calibrated phases in the order outputs show them.
+func PhaseNames() []string {
+	return []string{PhaseWriteFault, PhaseReadFault, PhaseWriteback, PhaseFill, PhaseLogCommit, PhaseFsync, PhaseFsyncLog, PhaseExclusive, PhasePunch}
+}
+
+// spanPoint is a place in the hot path where a phase of the kernel's work
+// runs: tests observe the locks held there (Inode.spanHook), and a
+// calibrated inode spends the phase's drawn cost there.
+type spanPoint uint8
+
+const (
+	spWriteFault     spanPoint = iota // page_mkwrite's work, under the plan, F held
+	spFill                            // a page fill's read, under the fill plan, F held
+	spWriteback                       // writeback's I/O, under the writeback flag only
+	spFsyncWriteback                  // fsync: start of its writeback, under the outer plan
+	spFsyncLog                        // fsync: the logging phase, under the outer plan and ER
+	spFsyncCommit                     // fsync: the log commit, after every lock is released
+	spPunch                           // punch: freeing the blocks, under IO(X) and the plan
+	numSpanPoints
+)
+
+var spanNames = [numSpanPoints]string{"write-fault", "fill", "writeback", "fsync-writeback", "fsync-log", "fsync-commit", "punch"}
+
+func (s spanPoint) String() string { return spanNames[s] }
+
+// spendPhase is the calibrated phase spent at each span point ("" where
+// the model does the real I/O itself).
+var spendPhase = [numSpanPoints]string{spWriteFault: PhaseWriteFault, spFsyncLog: PhaseFsyncLog}
+
+// calibState is an inode's calibration: per span point, the samples to
+// draw from (nil: nothing spent).
+type calibState struct {
+	draw [numSpanPoints][]int64
+}
+
+// newCalibState checks c and keeps the samples the model spends.
+func newCalibState(c *results.Calibration) (*calibState, error) {
+	cs := &calibState{}
+	for sp, name := range spendPhase {
+		if name == "" {
+			continue
+		}
+		d := c.Phase(name)
+		if d == nil {
+			return nil, fmt.Errorf("calibration of %s has no phase %s", c.Target, name)
+		}
+		for _, v := range d.Samples {
+			if v < 0 {
+				return nil, fmt.Errorf("calibration of %s: phase %s has a negative sample %d", c.Target, name, v)
+			}
+		}
+		if !d.Absent && len(d.Samples) > 0 {
+			cs.draw[sp] = d.Samples
+		}
+	}
+	return cs, nil
+}
+
+// at marks span point sp: the test hook sees the locks held, and a
+// calibrated inode spends a drawn duration of the phase.
+func (w *Worker) at(in *Inode, sp spanPoint) {
+	if in.spanHook != nil {
+		in.spanHook(w, sp)
+	}
+	if in.calib == nil {
+		return
+	}
+	if s := in.calib.draw[sp]; len(s) > 0 {
+		d := time.Duration(s[w.rng.Uint64N(uint64(len(s)))])
+		w.ctr.CalibratedNs += int64(d)
+		Spin(w.clk, d)
+	}
+}
+
+// spinSleepAbove is the longest wait spent entirely busy; a longer one
+// sleeps for all but its last spinSleepSlack and spins the rest, since a
+// sleep wakes late by tens of microseconds.
+const (
+	spinSleepAbove = time.Millisecond
+	spinSleepSlack = 200 * time.Microsecond
+)
+
+// Spin spends d on the calling goroutine: a busy-wait on clk (the TSC where
+// the run uses it) for anything under a millisecond; a longer wait sleeps
+// until spinSleepSlack before its end and spins the rest. It allocates
+// nothing.
+func Spin(clk *clock.Clock, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t0 := clk.Now()
+	if d >= spinSleepAbove {
+		time.Sleep(d - spinSleepSlack)
+	}
+	for clk.Since(t0) < d {
+	}
+}
