@@ -1,7 +1,9 @@
 package hotpath
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"lockbench/hotpath/clock"
@@ -106,16 +108,18 @@ func (w *Worker) at(in *Inode, sp spanPoint) {
 
 // spinSleepAbove is the longest wait spent entirely busy; a longer one
 // sleeps for all but its last spinSleepSlack and spins the rest, since a
-// sleep wakes late by tens of microseconds.
+// sleep wakes late: by tens of microseconds on a quiet machine, by most of a
+// millisecond on a loaded one (measured while developing this: a 1.3 ms
+// sleep woke 0.7 ms late at load 14 on 2 CPUs).
 const (
-	spinSleepAbove = time.Millisecond
-	spinSleepSlack = 200 * time.Microsecond
+	spinSleepAbove = 5 * time.Millisecond
+	spinSleepSlack = 2 * time.Millisecond
 )
 
 // Spin spends d on the calling goroutine: a busy-wait on clk (the TSC where
-// the run uses it) for anything under a millisecond; a longer wait sleeps
-// until spinSleepSlack before its end and spins the rest. It allocates
-// nothing.
+// the run uses it) for anything under spinSleepAbove, and so for every
+// phase under a millisecond; a longer wait sleeps until spinSleepSlack
+// before its end and spins the rest. It allocates nothing.
 func Spin(clk *clock.Clock, d time.Duration) {
 	if d <= 0 {
 		return
@@ -126,4 +130,21 @@ func Spin(clk *clock.Clock, d time.Duration) {
 	}
 	for clk.Since(t0) < d {
 	}
+}
+
+// CreateScratch creates a scratch file in dir as the model's backing files
+// are made (O_EXCL, flocked, named for this process so that CleanStale
+// removes it after a kill), for the calibration's real measurements.
+// remove closes and removes it, and only it.
+func CreateScratch(dir string) (f *os.File, remove func() error, err error) {
+	if f, err = createBacking(dir); err != nil {
+		return nil, nil, err
+	}
+	name := f.Name()
+	return f, func() error {
+		cerr := f.Close()
+		rerr := os.Remove(name)
+		live.Delete(name)
+		return errors.Join(cerr, rerr)
+	}, nil
 }
