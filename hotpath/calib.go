@@ -59,7 +59,7 @@ func (s spanPoint) String() string { return spanNames[s] }
 
 // spendPhase is the calibrated phase spent at each span point ("" where
 // the model does the real I/O itself).
-var spendPhase = [numSpanPoints]string{spWriteFault: PhaseWriteFault, spFsyncLog: PhaseFsyncLog}
+var spendPhase = [numSpanPoints]string{spWriteFault: PhaseWriteFault, spFill: PhaseFill, spFsyncLog: PhaseFsyncLog}
 
 // calibState is an inode's calibration: per span point, the samples to
 // draw from (nil: nothing spent).

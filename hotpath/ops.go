@@ -245,9 +245,9 @@ func (w *Worker) fillPage(in *Inode, p int, op strategies.Op) error {
 	st := in.extState(p)
 	w.runlock(in.ix, lkIX)
 	in.delay.at(dFaultFill)
-	w.at(in, spFill)
 	var err error
 	if st == extWritten {
+		w.at(in, spFill) // the read from the device
 		err = in.readDisk(p)
 	} else if st != extInline {
 		clear(in.pageBytes(p))

@@ -40,6 +40,9 @@ type File struct {
 	// by reports.Findings when the file is written; readers may recompute
 	// them.
 	Findings []Finding `json:"findings,omitempty"`
+	// Calibrations are the targets' measured phase costs (-calibrate), the
+	// model's calibrated time; -calibration FILE reuses them.
+	Calibrations []Calibration `json:"calibrations,omitempty"`
 }
 
 // Config is what a cell ran: everything needed to run it again (with the
@@ -73,6 +76,9 @@ type Config struct {
 	Watchdog time.Duration `json:"watchdog_ns,omitempty"`
 	// RolePlace is -role-place: where the exclusive roles ran.
 	RolePlace string `json:"role_place,omitempty"`
+	// Calibrated is the target whose measured phase costs the model spent
+	// (-calibrate); the cell's Strategy then ends in "+calibrated".
+	Calibrated string `json:"calibrated,omitempty"`
 }
 
 // Cell is the result of one configuration: its repetitions and their summary.

@@ -30,6 +30,7 @@ type runFlags struct {
 	oracle, retryContended, quiet, locks                                             bool
 	gupShare                                                                         float64
 	window                                                                           time.Duration // time-series window; 0: hotpath's default
+	cal                                                                              calibFlags
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, defStrategy, defScenario string) {
@@ -360,6 +361,7 @@ func cmdRun(ctx context.Context, name string, args []string, stdout, stderr io.W
 	fs := newFlagSet(name)
 	var f runFlags
 	f.register(fs, "rwsem", "fault-scale")
+	f.cal.register(fs)
 	if done, err := parseNoArgs(fs, args, stdout); done || err != nil {
 		return err
 	}
