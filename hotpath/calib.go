@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"lockbench/hotpath/clock"
 	"lockbench/results"
@@ -65,11 +68,13 @@ var spendPhase = [numSpanPoints]string{spWriteFault: PhaseWriteFault, spFill: Ph
 // draw from (nil: nothing spent).
 type calibState struct {
 	draw [numSpanPoints][]int64
+	busy calibBusy
+	ovl  []overlap // per worker slot
 }
 
 // newCalibState checks c and keeps the samples the model spends.
-func newCalibState(c *results.Calibration) (*calibState, error) {
-	cs := &calibState{}
+func newCalibState(c *results.Calibration, slots int) (*calibState, error) {
+	cs := &calibState{ovl: make([]overlap, slots)}
 	for sp, name := range spendPhase {
 		if name == "" {
 			continue
@@ -147,4 +152,87 @@ func CreateScratch(dir string) (f *os.File, remove func() error, err error) {
 		live.Delete(name)
 		return errors.Join(cerr, rerr)
 	}, nil
+}
+
+// overlap is one worker's write faults that overlapped an fsync or a punch,
+// as the kernel engine records them (kernel.go, write-fault@fsync and
+// @punch), for the calibrated model only: validate compares them.
+type overlap struct {
+	fsync, punch *hdrhistogram.Histogram
+	_            [linePad]byte
+}
+
+// calibBusy counts the fsyncs and punches running, for overlap.
+type calibBusy struct {
+	_     [linePad]byte
+	fsync atomic.Int32
+	_     [linePad - 4]byte
+	punch atomic.Int32
+	_     [linePad - 4]byte
+}
+
+// busyNow is the fsync and punch bits of what runs now.
+func (cs *calibState) busyNow() uint8 {
+	var b uint8
+	if cs.busy.fsync.Load() > 0 {
+		b |= 1
+	}
+	if cs.busy.punch.Load() > 0 {
+		b |= 2
+	}
+	return b
+}
+
+// recordOverlap records a write fault that started at t, when an fsync or
+// a punch ran at its start (before) or at its end.
+func (w *Worker) recordOverlap(in *Inode, t clock.Ticks, before uint8) {
+	if t < 0 {
+		return
+	}
+	b := before | in.calib.busyNow()
+	if b == 0 {
+		return
+	}
+	o := &in.calib.ovl[w.slot]
+	if o.fsync == nil {
+		o.fsync, o.punch = hdrhistogram.New(1, 100_000_000_000, 3), hdrhistogram.New(1, 100_000_000_000, 3)
+	}
+	d := max(int64(w.clk.Since(t)), 1)
+	if b&1 != 0 {
+		o.fsync.RecordValue(d)
+	}
+	if b&2 != 0 {
+		o.punch.RecordValue(d)
+	}
+}
+
+// overlapOps adds the calibrated model's write-fault@fsync and
+// write-fault@punch operations to rep, as the kernel engine does.
+func (in *Inode) overlapOps(rep *results.Rep) {
+	if in.calib == nil {
+		return
+	}
+	for _, o := range []struct {
+		name string
+		get  func(*overlap) *hdrhistogram.Histogram
+	}{
+		{"write-fault@fsync", func(o *overlap) *hdrhistogram.Histogram { return o.fsync }},
+		{"write-fault@punch", func(o *overlap) *hdrhistogram.Histogram { return o.punch }},
+	} {
+		h := hdrhistogram.New(1, 100_000_000_000, 3)
+		for i := range in.calib.ovl {
+			if g := o.get(&in.calib.ovl[i]); g != nil {
+				h.Merge(g)
+			}
+		}
+		if h.TotalCount() == 0 {
+			continue
+		}
+		st := results.OpStats{Op: o.name, Role: RoleFaulter.String(), Count: h.TotalCount(),
+			PerSecond: float64(h.TotalCount()) / rep.Elapsed.Seconds(), SampleEvery: 1, Latency: latencyOf(h)}
+		if enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase); err == nil {
+			st.Hist = string(enc)
+		}
+		rep.Ops = append(rep.Ops, st)
+	}
 }

@@ -403,6 +403,10 @@ func (w *Worker) checkInvalidated(in *Inode, p0, p1 int) {
 func (w *Worker) punch(in *Inode, p0, n int) error {
 	t := w.startTimer(KPunch)
 	defer w.stopTimer(KPunch, t)
+	if in.calib != nil {
+		in.calib.busy.punch.Add(1)
+		defer in.calib.busy.punch.Add(-1)
+	}
 	return w.invalidate(in, strategies.OpPunch, p0, min(p0+n, in.npages), nil)
 }
 

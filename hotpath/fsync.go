@@ -34,6 +34,10 @@ const fsyncLeaf = 32
 func (w *Worker) fsync(in *Inode, log *[]logRecord) error {
 	t := w.startTimer(KFsync)
 	defer w.stopTimer(KFsync, t)
+	if in.calib != nil {
+		in.calib.busy.fsync.Add(1)
+		defer in.calib.busy.fsync.Add(-1)
+	}
 	plan := in.plans[strategies.OpFsyncLog]
 	outer := plan
 	outer.ER = strategies.Skip

@@ -203,7 +203,7 @@ func Open(cfg InodeConfig) (in *Inode, err error) {
 		in.delay = newDelays(*cfg.Delay)
 	}
 	if cfg.Calibration != nil {
-		if in.calib, err = newCalibState(cfg.Calibration); err != nil {
+		if in.calib, err = newCalibState(cfg.Calibration, cfg.Slots); err != nil {
 			return nil, err
 		}
 	}

@@ -267,6 +267,9 @@ func (w *Worker) fillPage(in *Inode, p int, op strategies.Op) error {
 func (w *Worker) writeFault(in *Inode, p int, flags faultFlags) (faultResult, error) {
 	t := w.startTimer(KWriteFault)
 	defer w.stopTimer(KWriteFault, t)
+	if in.calib != nil {
+		defer w.recordOverlap(in, t, in.calib.busyNow())
+	}
 	w.ctr.Faults++
 	w.rlock(in.mm, lkMM)
 	if int64(p) >= in.size.Load() {

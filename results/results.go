@@ -43,6 +43,8 @@ type File struct {
 	// Calibrations are the targets' measured phase costs (-calibrate), the
 	// model's calibrated time; -calibration FILE reuses them.
 	Calibrations []Calibration `json:"calibrations,omitempty"`
+	// Validations are `lockbench validate`'s tables, one per target.
+	Validations []Validation `json:"validations,omitempty"`
 }
 
 // Config is what a cell ran: everything needed to run it again (with the

@@ -77,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdRun(ctx, args[0], args[1:], stdout, stderr)
 	case "verify":
 		return cmdVerify(ctx, args[1:], stdout, stderr)
+	case "validate":
+		return cmdValidate(ctx, args[1:], stdout, stderr)
 	case "report":
 		return cmdReport(args[1:], stdout, stderr)
 	case "hw":
@@ -86,7 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "help", "-h", "-help", "--help":
 		return cmdHelp(ctx, args[1:], stdout, stderr)
 	}
-	return usagef("unknown command %q (allowed: run, sweep, verify, report, hw, list, help)", args[0])
+	return usagef("unknown command %q (allowed: run, sweep, verify, validate, report, hw, list, help)", args[0])
 }
 
 const usageText = `lockbench: the cost and safety of serialising mmap page faults against file operations
@@ -99,6 +101,7 @@ usage:
   lockbench run [flags]      run and print a table (lockbench run -h for flags)
   lockbench sweep [flags]    the same, lists everywhere
   lockbench verify [flags]   race oracle: strategy x race matrix
+  lockbench validate [flags] the calibrated model under each filesystem's own scheme against the kernel (-target LIST)
   lockbench report [flags] FILE...
   lockbench hw [-json]
   lockbench list
@@ -112,10 +115,10 @@ func cmdHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	}
 	switch args[0] {
-	case "run", "sweep", "verify", "report", "hw", "list":
+	case "run", "sweep", "verify", "validate", "report", "hw", "list":
 		return run(ctx, []string{args[0], "-h"}, stdout, stderr)
 	}
-	return usagef("help: unknown command %q (allowed: run, sweep, verify, report, hw, list)", args[0])
+	return usagef("help: unknown command %q (allowed: run, sweep, verify, validate, report, hw, list)", args[0])
 }
 
 // newFlagSet returns a flag set whose errors come back as one line (run
