@@ -1,10 +1,14 @@
 package hotpath
 
 import (
+	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"lockbench/results"
 	"lockbench/strategies"
 )
 
@@ -150,5 +154,59 @@ func TestLockSpans(t *testing.T) {
 				checkUnlocked(t, in, site.name, w, other)
 			})
 		}
+	}
+}
+
+func testCalibration(d time.Duration) *results.Calibration {
+	s := []int64{int64(d), int64(d), int64(d)}
+	return &results.Calibration{Target: "test", FS: "test", Phases: []results.PhaseDist{
+		{Phase: PhaseWriteFault, Samples: s}, {Phase: PhaseFill, Samples: s}, {Phase: PhaseFsyncLog, Samples: s}}}
+}
+
+// TestCalibratedRun: a calibrated run spends the drawn time (counted), at
+// the write fault at least once per fault, and records the write faults
+// that overlapped fsync as the kernel engine does.
+func TestCalibratedRun(t *testing.T) {
+	sc, err := LookupScenario("fsync-storm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := strategies.New("scheme-btrfs", strategies.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, Config{Strategy: st, Scenario: sc, Threads: 2, Duration: 300 * time.Millisecond, Seed: 1, Dir: t.TempDir(),
+		Calibration: testCalibration(20 * time.Microsecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var faults int64
+	ops := map[string]bool{}
+	for _, o := range rep.Ops {
+		ops[o.Op] = true
+		if o.Op == "write-fault" {
+			faults = o.Count
+			if o.Latency.P50 < 20*time.Microsecond {
+				t.Errorf("calibrated write fault p50 %v; want at least the 20µs spent in it", o.Latency.P50)
+			}
+		}
+	}
+	if faults == 0 || rep.Counters.CalibratedNs < faults*int64(20*time.Microsecond) {
+		t.Errorf("calibrated_ns %d for %d write faults; want at least 20µs each", rep.Counters.CalibratedNs, faults)
+	}
+	if !ops["write-fault@fsync"] {
+		t.Errorf("no write-fault@fsync in %v", ops)
+	}
+}
+
+func TestCalibStateRejects(t *testing.T) {
+	c := testCalibration(time.Microsecond)
+	c.Phases[0].Samples = []int64{-1}
+	if _, err := newCalibState(c, 1); err == nil || !strings.Contains(err.Error(), "negative") {
+		t.Errorf("negative sample: %v", err)
+	}
+	c = testCalibration(time.Microsecond)
+	c.Phases = c.Phases[1:]
+	if _, err := newCalibState(c, 1); err == nil || !strings.Contains(err.Error(), "no phase write-fault") {
+		t.Errorf("missing phase: %v", err)
 	}
 }

@@ -278,3 +278,59 @@ func ValidationHTML(w io.Writer, vs []results.Validation, cals []results.Calibra
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// counterfactualMeasures are the measures of the btrfs question (R5): the
+// full-range extent lock would stall reads that miss the cache and read
+// faults during fsync; i_mmap_lock stalls write faults only.
+var counterfactualMeasures = []struct{ op, stat string }{
+	{"read", "p99.9"}, {"read", "p99"}, {"read-fault", "p99.9"}, {"write-fault", "p99.9"}, {"write-fault", "p50"}, {"fsync", "p50"},
+}
+
+// Counterfactuals compares design against chosen (cells of the same
+// scenario, both calibrated on v's target) on the btrfs question's
+// measures, each with its interval and p, and says how well the model was
+// validated there.
+func Counterfactuals(v results.Validation, design, chosen *results.Cell) []results.Counterfactual {
+	validated := fmt.Sprintf("model calibrated on %s, validated within %.2fx", v.Target, v.WorstRatio)
+	if !v.Within {
+		validated = fmt.Sprintf("model calibrated on %s, NOT validated there (worst ratio %.2fx)", v.Target, v.WorstRatio)
+	}
+	var out []results.Counterfactual
+	for _, m := range counterfactualMeasures {
+		pick := func(l results.Latency) time.Duration { return l.P50 }
+		switch m.stat {
+		case "p99":
+			pick = func(l results.Latency) time.Duration { return l.P99 }
+		case "p99.9":
+			pick = func(l results.Latency) time.Duration { return l.P999 }
+		}
+		get := opStat(m.op, pick)
+		vals := func(c *results.Cell) []float64 {
+			var xs []float64
+			for i := range c.Reps {
+				if x, ok := get(&c.Reps[i], ""); ok {
+					xs = append(xs, x)
+				}
+			}
+			return xs
+		}
+		de, ce := Describe(vals(design)), Describe(vals(chosen))
+		if !de.Valid() || !ce.Valid() {
+			continue
+		}
+		sh := EstimateShift(ce, de)
+		out = append(out, results.Counterfactual{Target: v.Target, Scenario: design.Config.Scenario, Design: design.Config.Strategy, Chosen: chosen.Config.Strategy,
+			Measure: m.op + " " + m.stat, Design50: de.Median, Chosen50: ce.Median, Ratio: sh.Ratio, RatioLo: sh.RatioLo, RatioHi: sh.RatioHi,
+			Level: sh.Level, P: Compare(ce, de).P, Validated: validated})
+	}
+	return out
+}
+
+// CounterfactualText writes the findings, one line each.
+func CounterfactualText(w io.Writer, cs []results.Counterfactual) {
+	for _, c := range cs {
+		fmt.Fprintf(w, "  finding: on %s %s, %s %s is %s against %s's %s: %s [%.2f, %.2f] at %.0f%%, p=%.3f (%s)\n",
+			c.Target, c.Scenario, c.Design, c.Measure, formatNanos(c.Design50), c.Chosen, formatNanos(c.Chosen50),
+			vFormatRatio(c.Ratio), c.RatioLo, c.RatioHi, 100*c.Level, c.P, c.Validated)
+	}
+}

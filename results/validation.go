@@ -15,6 +15,8 @@ type Validation struct {
 	// says every row is within the limit (2x).
 	WorstRatio float64 `json:"worst_ratio"`
 	Within     bool    `json:"within"`
+	// Counterfactuals are the rejected designs' costs on this target.
+	Counterfactuals []Counterfactual `json:"counterfactuals,omitempty"`
 }
 
 // ValidationRow is one measure: its per-repetition median for the model and
@@ -36,4 +38,25 @@ type ValidationRow struct {
 	// Within is |log2(Ratio)| <= 1; Note says why a row has no ratio.
 	Within bool   `json:"within"`
 	Note   string `json:"note,omitempty"`
+}
+
+// Counterfactual is a rejected design's cost on a validated target, in
+// the calibrated model's time: Design against Chosen (both calibrated on
+// Target), one measure.
+type Counterfactual struct {
+	Target   string  `json:"target"`
+	Scenario string  `json:"scenario"`
+	Design   string  `json:"design"`
+	Chosen   string  `json:"chosen"`
+	Measure  string  `json:"measure"`
+	Design50 float64 `json:"design_ns"` // median over repetitions
+	Chosen50 float64 `json:"chosen_ns"`
+	Ratio    float64 `json:"ratio"` // design/chosen, Hodges-Lehmann
+	RatioLo  float64 `json:"ratio_lo"`
+	RatioHi  float64 `json:"ratio_hi"`
+	Level    float64 `json:"level"`
+	P        float64 `json:"p"`
+	// Validated says how far the model was from the kernel on Target:
+	// "validated within 1.8x" or "NOT validated (worst 3.1x)".
+	Validated string `json:"validated"`
 }

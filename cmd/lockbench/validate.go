@@ -27,7 +27,7 @@ type validateFlags struct {
 	duration                  time.Duration
 	reps, threads             int
 	seed                      uint64
-	quiet                     bool
+	quiet, counterfactual     bool
 	cal                       calibFlags
 }
 
@@ -75,6 +75,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&v.html, "html", "", "also write the validation tables as an HTML page to this file")
 	fs.StringVar(&v.format, "format", "text", "stdout: text or json (the validation tables)")
 	fs.BoolVar(&v.quiet, "q", false, "no progress on stderr")
+	fs.BoolVar(&v.counterfactual, "counterfactual", true, "also state the rejected full-range extent lock's cost against btrfs's i_mmap_lock (fsync-read, rangelock vs rwsem) in each target's calibrated model")
 	fs.StringVar(&v.cal.file, "calibration", "", "reuse the calibrations stored in this results file instead of measuring")
 	fs.BoolVar(&v.cal.force, "calibration-force", false, "use -calibration FILE even when its machine fingerprint or kernel differ")
 	if done, err := parseNoArgs(fs, args, stdout); done || err != nil {
@@ -105,7 +106,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		if fsType != "" {
 			if _, ok := strategies.SchemeFor(fsType); !ok {
-				return usagef("-target: %s has no scheme in the model (validate supports %s)", s.Kind+":"+fsType, strategies.SchemeFSTypes())
+				return usagef("-target: %s has no scheme in the model (validate supports %s)", fsType, strategies.SchemeFSTypes())
 			}
 		}
 	}
@@ -251,10 +252,54 @@ func validateTarget(ctx context.Context, v *validateFlags, machine hardware.Mach
 		}
 	}
 	val := reports.Validate(t.Spec, t.FSType, scheme.Name(), lock, model, kernel)
+	if v.counterfactual {
+		cells, err := counterfactualCells(ctx, v, t, cal, clk, stderr)
+		if err != nil {
+			return err
+		}
+		file.Cells = append(file.Cells, cells...)
+		val.Counterfactuals = reports.Counterfactuals(val, &cells[0], &cells[1])
+	}
 	file.Validations = append(file.Validations, val)
 	if v.format == "text" {
 		reports.ValidationText(stdout, val, t.Spec)
+		reports.CounterfactualText(stdout, val.Counterfactuals)
 		fmt.Fprintln(stdout)
 	}
 	return nil
+}
+
+// counterfactualCells runs the btrfs question on t in the calibrated
+// model: fsync-read under the rejected full-range extent lock (rangelock)
+// and under btrfs's chosen i_mmap_lock (rwsem), in that order.
+func counterfactualCells(ctx context.Context, v *validateFlags, t hardware.Target, cal *results.Calibration, clk *clock.Clock, stderr io.Writer) ([]results.Cell, error) {
+	sc, err := hotpath.LookupScenario("fsync-read")
+	if err != nil {
+		return nil, err
+	}
+	var cells []results.Cell
+	for _, sn := range []string{"rangelock", "rwsem"} {
+		st, err := strategies.New(sn, strategies.Options{})
+		if err != nil {
+			return nil, err
+		}
+		cfg := hotpath.Config{Strategy: st, Calibration: cal, Scenario: sc, Threads: v.threads, Duration: v.duration, Seed: v.seed,
+			Dir: t.Path, Watchdog: 30 * time.Second, Clock: clk}
+		cell := results.Cell{Config: results.Config{Strategy: sn + calibSuffix, Scenario: sc.Name, Threads: v.threads, Target: t.Spec, TargetInfo: t,
+			Pin: "none", Seed: v.seed, FileSize: sc.FileSize, PageSize: 4096, Duration: v.duration, Reps: v.reps,
+			Clock: clk.Kind(), Watchdog: cfg.Watchdog, Calibrated: t.Spec}}
+		for r := 0; r < v.reps; r++ {
+			if !v.quiet {
+				fmt.Fprintf(stderr, "lockbench: validate %s counterfactual %s %s rep %d/%d\n", t.Spec, cell.Config.Strategy, sc.Name, r+1, v.reps)
+			}
+			rep, err := runRep(ctx, cfg)
+			if err != nil {
+				return nil, fmt.Errorf("validate %s %s %s: %w", t.Spec, sn, sc.Name, err)
+			}
+			rep.Index = r
+			cell.Reps = append(cell.Reps, rep)
+		}
+		cells = append(cells, cell)
+	}
+	return cells, nil
 }
