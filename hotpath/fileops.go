@@ -311,6 +311,18 @@ func (w *Worker) reclaimSweep(in *Inode, stop *atomic.Bool) {
 func (w *Worker) invalidate(in *Inode, op strategies.Op, p0, p1 int, between func()) error {
 	w.wlock(in.io, lkIO)
 	defer w.wunlock(in.io, lkIO)
+	if in.calib != nil {
+		// The calibrated model's disk file is buffered: write the range's
+		// dirty disk pages back before taking the plan, as ext4_punch_hole
+		// and xfs_flush_unmap_range (filemap_write_and_wait_range) and
+		// btrfs_punch_hole (btrfs_wait_ordered_range) do before they take
+		// the invalidate lock or the extent range, so that the real
+		// fallocate below does no data I/O inside the plan's locks.
+		const all = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+		if err := unix.SyncFileRange(in.diskFD, int64(p0)*int64(in.pageSize), int64(p1-p0)*int64(in.pageSize), all); err != nil {
+			return fmt.Errorf("writing back pages [%d,%d) of the disk file: %w", p0, p1, err)
+		}
+	}
 	var pl planLocks
 	for {
 		for p := p0; p < p1; p++ {
