@@ -112,19 +112,21 @@ func (w *Worker) at(in *Inode, sp spanPoint) {
 }
 
 // spinSleepAbove is the longest wait spent entirely busy; a longer one
-// sleeps for all but its last spinSleepSlack and spins the rest, since a
-// sleep wakes late: by tens of microseconds on a quiet machine, by most of a
-// millisecond on a loaded one (measured while developing this: a 1.3 ms
-// sleep woke 0.7 ms late at load 14 on 2 CPUs).
+// sleeps for all but its last spinSleepSlack and spins the rest. A sleep
+// wakes late (tens of microseconds on a quiet machine, most of a
+// millisecond on a loaded one), but a phase of milliseconds spent busy
+// would take a CPU from the other roles for all of it, which the kernel's
+// phases (mostly waits for I/O) do not: on a 2-CPU machine that starves the
+// faulters the validation compares.
 const (
-	spinSleepAbove = 5 * time.Millisecond
-	spinSleepSlack = 2 * time.Millisecond
+	spinSleepAbove = time.Millisecond
+	spinSleepSlack = 200 * time.Microsecond
 )
 
 // Spin spends d on the calling goroutine: a busy-wait on clk (the TSC where
-// the run uses it) for anything under spinSleepAbove, and so for every
-// phase under a millisecond; a longer wait sleeps until spinSleepSlack
-// before its end and spins the rest. It allocates nothing.
+// the run uses it) for anything under a millisecond; a longer wait sleeps
+// until spinSleepSlack before its end and spins the rest. It allocates
+// nothing.
 func Spin(clk *clock.Clock, d time.Duration) {
 	if d <= 0 {
 		return

@@ -55,6 +55,11 @@ func faulterWaits(stat string) func(*results.Rep, string) (float64, bool) {
 			return 0, false
 		}
 		switch stat {
+		case "waits/s":
+			if r.Elapsed <= 0 {
+				return 0, false
+			}
+			return float64(waits) / r.Elapsed.Seconds(), true
 		case "waits/op":
 			if ops == 0 {
 				// No wait recorded on the lock: 0 waits per op, when the
@@ -101,6 +106,7 @@ func validationMeasures() []validationMeasure {
 			validationMeasure{op + " p50", sc, "ns", opStat(op, p50)},
 			validationMeasure{op + " p99", sc, "ns", opStat(op, p99)},
 			validationMeasure{"faulter waits on LOCK, waits/op", sc, "waits/op", faulterWaits("waits/op")},
+			validationMeasure{"faulter waits on LOCK, waits/s", sc, "waits/s", faulterWaits("waits/s")},
 			validationMeasure{"faulter waits on LOCK, p99", sc, "ns", faulterWaits("p99")},
 			validationMeasure{"faulter waits on LOCK, max", sc, "ns", faulterWaits("max")},
 		)

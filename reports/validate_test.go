@@ -30,8 +30,8 @@ func TestValidateRatios(t *testing.T) {
 	kernel := map[string]*results.Cell{"fsync-storm": vcell("fsync-storm", "IO/MK", 10*us, 11*us, 12*us), "punch": vcell("punch", "MK", 10*us, 11*us, 12*us)}
 	within := map[string]*results.Cell{"fsync-storm": vcell("fsync-storm", "MK", 15*us, 16*us, 17*us), "punch": vcell("punch", "MK", 8*us, 9*us, 10*us)}
 	v := Validate("loop:btrfs", "btrfs", "scheme-btrfs", "MK", within, kernel)
-	if !v.Within || len(v.Rows) != 22 {
-		t.Fatalf("within 2x: Within=%v rows=%d; want true, 22: %+v", v.Within, len(v.Rows), v.Rows)
+	if !v.Within || len(v.Rows) != 24 {
+		t.Fatalf("within 2x: Within=%v rows=%d; want true, 24: %+v", v.Within, len(v.Rows), v.Rows)
 	}
 	r := v.Rows[0]
 	if r.Measure != "write-fault p50" || math.Abs(r.Ratio-16.0/11) > 1e-9 || r.RatioLo > r.Ratio || r.RatioHi < r.Ratio {
