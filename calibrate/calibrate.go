@@ -352,7 +352,7 @@ func latency(v []int64) results.Latency {
 // per phase with its p50/p99/max and samples, the notes, and what the model
 // spends.
 func Summary(c *results.Calibration) []string {
-	out := []string{fmt.Sprintf("calibration of %s (%s, kernel %s, %s): real system calls, %s", c.Target, c.FS, c.Kernel, c.Created.Format(time.RFC3339), "the model spends write-fault and fsync-log as calibrated time")}
+	out := []string{fmt.Sprintf("calibration of %s (%s, kernel %s, %s): real system calls, %s", c.Target, c.FS, c.Kernel, c.Created.Format(time.RFC3339), "the model spends write-fault, page-fill and fsync-log as calibrated time")}
 	for _, d := range c.Phases {
 		if d.Absent {
 			out = append(out, fmt.Sprintf("  %-16s does not exist on %s", d.Phase, c.FS))
