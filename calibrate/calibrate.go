@@ -153,7 +153,7 @@ func measure(ctx context.Context, f fileOps, o Options) (*results.Calibration, e
 	// each in turn, each store a real write fault.
 	var wfMedian time.Duration
 	if !noWriteback(o.FS) {
-		for len(ph[hotpath.PhaseWriteFault].v) < n {
+		for len(ph[hotpath.PhaseWriteFault].v) < 5*n {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
@@ -165,7 +165,7 @@ func measure(ctx context.Context, f fileOps, o Options) (*results.Calibration, e
 					return nil, err
 				}
 			}
-			for q := 0; q < pages && len(ph[hotpath.PhaseWriteFault].v) < n; q++ {
+			for q := 0; q < pages && len(ph[hotpath.PhaseWriteFault].v) < 5*n; q++ {
 				timed(ph[hotpath.PhaseWriteFault], func() error { f.Store(q); return nil })
 			}
 		}

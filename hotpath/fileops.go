@@ -264,6 +264,17 @@ func (w *Worker) writebackPage(in *Inode, p int, block bool) error {
 		pg.state.And(^uint32(pgWriteback))
 		return fmt.Errorf("writeback of page %d: %w", p, err)
 	}
+	if in.calib != nil {
+		// The calibrated model's disk file is buffered: submit the page's
+		// write to the device now, without waiting, as writeback submits
+		// its bio (the kernel engine's flusher does the same with
+		// sync_file_range); fsync and punch wait for it.
+		off := int64(p) * int64(in.pageSize)
+		if err := unix.SyncFileRange(in.diskFD, off, int64(in.pageSize), unix.SYNC_FILE_RANGE_WRITE); err != nil {
+			pg.state.And(^uint32(pgWriteback))
+			return fmt.Errorf("writeback of page %d: %w", p, err)
+		}
+	}
 	in.delay.at(dWritebackIO)
 	pl = w.takePlan(in, in.plans[strategies.OpWritebackEnd], uint64(p*in.pageSize), uint64((p+1)*in.pageSize))
 	switch w.casExtent(in, p, extUnwritten, extWritten) {
