@@ -156,13 +156,24 @@ func CreateScratch(dir string) (f *os.File, remove func() error, err error) {
 	}, nil
 }
 
-// overlap is one worker's write faults that overlapped an fsync or a punch,
-// as the kernel engine records them (kernel.go, write-fault@fsync and
-// @punch), for the calibrated model only: validate compares them.
+// overlap is one worker's operations (write faults, read faults, read())
+// that overlapped an fsync or a punch, as the kernel engine records write
+// faults (kernel.go, write-fault@fsync and @punch), for the calibrated model
+// only: validate and its counterfactual compare them.
 type overlap struct {
-	fsync, punch *hdrhistogram.Histogram
-	_            [linePad]byte
+	h [numOverlapKinds][2]*hdrhistogram.Histogram // [kind][0: fsync, 1: punch]
+	_ [linePad]byte
 }
+
+// The operations whose overlap with fsync and punch is recorded.
+const (
+	ovWriteFault = iota
+	ovReadFault
+	ovRead
+	numOverlapKinds
+)
+
+var overlapNames = [numOverlapKinds]string{"write-fault", "read-fault", "read"}
 
 // calibBusy counts the fsyncs and punches running, for overlap.
 type calibBusy struct {
@@ -185,9 +196,9 @@ func (cs *calibState) busyNow() uint8 {
 	return b
 }
 
-// recordOverlap records a write fault that started at t, when an fsync or
-// a punch ran at its start (before) or at its end.
-func (w *Worker) recordOverlap(in *Inode, t clock.Ticks, before uint8) {
+// recordOverlap records an operation of kind ov that started at t, when
+// an fsync or a punch ran at its start (before) or at its end.
+func (w *Worker) recordOverlap(in *Inode, ov int, t clock.Ticks, before uint8) {
 	if t < 0 {
 		return
 	}
@@ -196,45 +207,42 @@ func (w *Worker) recordOverlap(in *Inode, t clock.Ticks, before uint8) {
 		return
 	}
 	o := &in.calib.ovl[w.slot]
-	if o.fsync == nil {
-		o.fsync, o.punch = hdrhistogram.New(1, 100_000_000_000, 3), hdrhistogram.New(1, 100_000_000_000, 3)
-	}
 	d := max(int64(w.clk.Since(t)), 1)
-	if b&1 != 0 {
-		o.fsync.RecordValue(d)
-	}
-	if b&2 != 0 {
-		o.punch.RecordValue(d)
+	for i := 0; i < 2; i++ {
+		if b&(1<<i) == 0 {
+			continue
+		}
+		if o.h[ov][i] == nil {
+			o.h[ov][i] = hdrhistogram.New(1, 100_000_000_000, 3)
+		}
+		o.h[ov][i].RecordValue(d)
 	}
 }
 
-// overlapOps adds the calibrated model's write-fault@fsync and
-// write-fault@punch operations to rep, as the kernel engine does.
+// overlapOps adds the calibrated model's <op>@fsync and <op>@punch
+// operations to rep, as the kernel engine adds write-fault@fsync and @punch.
 func (in *Inode) overlapOps(rep *results.Rep) {
 	if in.calib == nil {
 		return
 	}
-	for _, o := range []struct {
-		name string
-		get  func(*overlap) *hdrhistogram.Histogram
-	}{
-		{"write-fault@fsync", func(o *overlap) *hdrhistogram.Histogram { return o.fsync }},
-		{"write-fault@punch", func(o *overlap) *hdrhistogram.Histogram { return o.punch }},
-	} {
-		h := hdrhistogram.New(1, 100_000_000_000, 3)
-		for i := range in.calib.ovl {
-			if g := o.get(&in.calib.ovl[i]); g != nil {
-				h.Merge(g)
+	roles := [numOverlapKinds]string{RoleFaulter.String(), RoleFaulter.String(), RoleReader.String()}
+	for ov := range numOverlapKinds {
+		for i, during := range []string{"fsync", "punch"} {
+			h := hdrhistogram.New(1, 100_000_000_000, 3)
+			for j := range in.calib.ovl {
+				if g := in.calib.ovl[j].h[ov][i]; g != nil {
+					h.Merge(g)
+				}
 			}
+			if h.TotalCount() == 0 {
+				continue
+			}
+			st := results.OpStats{Op: overlapNames[ov] + "@" + during, Role: roles[ov], Count: h.TotalCount(),
+				PerSecond: float64(h.TotalCount()) / rep.Elapsed.Seconds(), SampleEvery: 1, Latency: latencyOf(h)}
+			if enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase); err == nil {
+				st.Hist = string(enc)
+			}
+			rep.Ops = append(rep.Ops, st)
 		}
-		if h.TotalCount() == 0 {
-			continue
-		}
-		st := results.OpStats{Op: o.name, Role: RoleFaulter.String(), Count: h.TotalCount(),
-			PerSecond: float64(h.TotalCount()) / rep.Elapsed.Seconds(), SampleEvery: 1, Latency: latencyOf(h)}
-		if enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase); err == nil {
-			st.Hist = string(enc)
-		}
-		rep.Ops = append(rep.Ops, st)
 	}
 }

@@ -193,6 +193,9 @@ func (w *Worker) cleanup(in *Inode, p, from, cend int) {
 func (w *Worker) read(in *Inode, p0, n int) (uint64, error) {
 	t := w.startTimer(KRead)
 	defer w.stopTimer(KRead, t)
+	if in.calib != nil {
+		defer w.recordOverlap(in, ovRead, t, in.calib.busyNow())
+	}
 	if in.readIOLock {
 		w.rlock(in.io, lkIO)
 		defer w.runlock(in.io, lkIO)

@@ -146,6 +146,9 @@ func waitStores(pg *page) {
 // (map_pages), by trylock and recheck unless naive.
 func (w *Worker) readFault(in *Inode, p int, faultAround, naive bool) (faultResult, error) {
 	t := w.startTimer(KReadFault)
+	if in.calib != nil {
+		defer w.recordOverlap(in, ovReadFault, t, in.calib.busyNow())
+	}
 	w.ctr.Faults++
 	w.rlock(in.mm, lkMM)
 	defer func() {
@@ -268,7 +271,7 @@ func (w *Worker) writeFault(in *Inode, p int, flags faultFlags) (faultResult, er
 	t := w.startTimer(KWriteFault)
 	defer w.stopTimer(KWriteFault, t)
 	if in.calib != nil {
-		defer w.recordOverlap(in, t, in.calib.busyNow())
+		defer w.recordOverlap(in, ovWriteFault, t, in.calib.busyNow())
 	}
 	w.ctr.Faults++
 	w.rlock(in.mm, lkMM)
