@@ -28,7 +28,7 @@ import (
 	"lockbench/internal/benchname"
 	"lockbench/results"
 	"lockbench/strategies"
-	"lockbench/strategies/primbench"
+	"lockbench/strategies/locks/primbench"
 )
 
 func TestMain(m *testing.M) {
@@ -180,7 +180,7 @@ func BenchmarkHotpath(b *testing.B) {
 					b.Run(name, func(b *testing.B) {
 						cfg := hotpath.Config{
 							Scenario: sc, Threads: th, OpLimit: int64(b.N), Seed: 1,
-							Dir: tgt.dir, Clock: clk, Direct: true, Kernel: kernel,
+							Dir: tgt.dir, Clock: clk, Direct: true, Engine: hotpath.EngineOf(sn),
 							OnStart: b.StartTimer, OnStop: b.StopTimer,
 						}
 						if !kernel {
@@ -261,17 +261,19 @@ func tmpfsDir(b *testing.B) string {
 
 // BenchmarkWriteFault is the modelled write fault (page_mkwrite) on a cached
 // page, 1 thread, on tmpfs: the cost each strategy adds to the fault path,
-// with the oracle off and on, and with the full lock accounting off (the
-// default: contentions and waits only, one branch per uncontended
-// acquisition) and on (-locks: every acquisition counted, every exclusive
-// hold timed, which for the write fault is F's):
+// with the oracle off and on, and with the lock accounting absent (a fault
+// path compiled with no accounting code, the baseline), off (the default:
+// contentions and waits only, on the slow paths) and on (-locks: every
+// acquisition counted, every exclusive hold timed, which for the write
+// fault is F's). off against absent is what the accounting costs when it
+// is not asked for:
 //
 //	go test -run '^$' -bench 'WriteFault' -count 8 . | tee locks.txt
 //	benchstat -col /locks locks.txt
 func BenchmarkWriteFault(b *testing.B) {
 	for _, oracle := range []bool{false, true} {
 		for _, name := range strategies.Names() {
-			for _, locks := range []string{"off", "on"} {
+			for _, locks := range hotpath.LockLevels {
 				b.Run(benchname.Join("strategy", name, "target", "tmpfs", "oracle", fmt.Sprint(oracle), "locks", locks, "threads", "1"), func(b *testing.B) {
 					st, err := strategies.New(name, strategies.Options{})
 					if err != nil {
@@ -282,7 +284,9 @@ func BenchmarkWriteFault(b *testing.B) {
 						b.Fatal(err)
 					}
 					defer bn.Close()
-					bn.LockStats(locks == "on")
+					if err := bn.Locks(locks); err != nil {
+						b.Fatal(err)
+					}
 					if err := bn.CacheWritable(3); err != nil {
 						b.Fatal(err)
 					}
@@ -350,7 +354,7 @@ func BenchmarkStore(b *testing.B) {
 }
 
 // BenchmarkPrimitive is the lock primitives against their peers
-// (strategies/primbench, the one implementation, which package strategies
+// (strategies/locks/primbench, the one implementation, which package locks
 // runs too).
 func BenchmarkPrimitive(b *testing.B) { primbench.Run(b) }
 

@@ -25,6 +25,9 @@ func parseList(s string) ([]int, error) {
 	}
 	var ids []int
 	for part := range strings.SplitSeq(s, ",") {
+		if p := strings.TrimSpace(part); strings.HasPrefix(p, "-") {
+			return nil, fmt.Errorf("CPU list %q: %q is negative; CPU numbers run from 0 to %d", s, p, maxCPU)
+		}
 		lo, hi, isRange := strings.Cut(part, "-")
 		first, err := parseCPU(lo)
 		if err != nil {

@@ -75,33 +75,50 @@ func prepareLoop(ctx context.Context, ts TargetSpec) (Target, func() error, erro
 	if err := loopNeeds(ts.FS, os.Geteuid(), exec.LookPath); err != nil {
 		return Target{}, noCleanup, err
 	}
-	tmp := os.TempDir()
+	tmp, fromEnv := tempDir()
 	var st unix.Statfs_t
 	if err := unix.Statfs(tmp, &st); err != nil {
-		return Target{}, noCleanup, fmt.Errorf("target %s: statfs %s: %w", spec, tmp, err)
+		return Target{}, noCleanup, fmt.Errorf("target %s: statfs %s%s: %w", spec, tmp, fromEnv, err)
 	}
 	if free := st.Bavail * uint64(st.Bsize); free < uint64(ts.Size) {
-		return Target{}, noCleanup, fmt.Errorf("target %s: %s has %s free, less than the %s image",
-			spec, tmp, FormatBytes(free), FormatBytes(uint64(ts.Size)))
+		return Target{}, noCleanup, fmt.Errorf("target %s: %s%s has %s free, less than the %s image",
+			spec, tmp, fromEnv, FormatBytes(free), FormatBytes(uint64(ts.Size)))
 	}
-	base, err := os.MkdirTemp(tmp, fmt.Sprintf("%s%s-%d-", loopPrefix, ts.FS, os.Getpid()))
-	if err != nil {
-		return Target{}, noCleanup, fmt.Errorf("target %s: %w", spec, err)
+	// The cleanup is live before the first step: a second Ctrl-C at any
+	// point of the preparation undoes what was done so far (CleanupLive).
+	l := &loopMount{spec: spec}
+	id := registerCleanup(l.cleanup)
+	cleanup := func() error {
+		err := l.cleanup()
+		if err == nil {
+			unregisterCleanup(id)
+		}
+		return err
 	}
-	l := &loopMount{spec: spec, base: base}
 	fail := func(err error) (Target, func() error, error) {
 		err = fmt.Errorf("target %s: %w", spec, err)
-		return Target{}, noCleanup, joinErrors(err, l.cleanup())
+		return Target{}, noCleanup, joinErrors(err, cleanup())
+	}
+	l.mu.Lock()
+	base, err := os.MkdirTemp(tmp, fmt.Sprintf("%s%s-%d-", loopPrefix, ts.FS, os.Getpid()))
+	l.base = base
+	l.mu.Unlock()
+	if err != nil {
+		return fail(fmt.Errorf("%w%s", err, fromEnv))
 	}
 
 	// The image stays open, flock(2)ed, until cleanup: a later run tells
 	// a live loop target from a killed run's by the lock (CleanStaleLoops).
 	image := filepath.Join(base, "image")
+	l.mu.Lock()
 	f, err := os.OpenFile(image, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+	if err == nil {
+		l.lock = f
+	}
+	l.mu.Unlock()
 	if err != nil {
 		return fail(err)
 	}
-	l.lock = f
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return fail(err)
 	}
@@ -111,13 +128,30 @@ func prepareLoop(ctx context.Context, ts TargetSpec) (Target, func() error, erro
 	if _, err := run(ctx, "mkfs."+ts.FS, append(mkfsArgs[ts.FS], image)...); err != nil {
 		return fail(err)
 	}
-	out, err := run(ctx, "losetup", "--find", "--show", image)
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	// losetup is not cancelled: killed between attaching and printing the
+	// device, it would leave a device nobody knows. Whatever it did, the
+	// devices backed by the image are looked up by its inode.
+	lctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	l.mu.Lock()
+	out, err := run(lctx, "losetup", "--find", "--show", image)
+	cancel()
+	var ist unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &ist) == nil {
+		if devs := loopBackedBy(ist); len(devs) > 0 {
+			l.device = devs[0]
+		}
+	}
+	l.mu.Unlock()
 	if err != nil {
 		return fail(err)
 	}
-	l.device = strings.TrimSpace(out)
-	if !strings.HasPrefix(l.device, "/dev/") {
-		return fail(fmt.Errorf("losetup printed %q, not a device", l.device))
+	if dev := strings.TrimSpace(out); !strings.HasPrefix(dev, "/dev/") {
+		return fail(fmt.Errorf("losetup printed %q, not a device", dev))
+	} else if l.device == "" {
+		l.device = dev
 	}
 	mnt := filepath.Join(base, "mnt")
 	if err := os.Mkdir(mnt, 0o755); err != nil {
@@ -126,15 +160,34 @@ func prepareLoop(ctx context.Context, ts TargetSpec) (Target, func() error, erro
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	if err := unix.Mount(l.device, mnt, ts.FS, 0, ""); err != nil {
+	l.mu.Lock()
+	err = unix.Mount(l.device, mnt, ts.FS, 0, "")
+	if err == nil {
+		l.mountPoint = mnt
+	}
+	l.mu.Unlock()
+	if err != nil {
 		return fail(fmt.Errorf("mounting %s on %s: %w", l.device, mnt, err))
 	}
-	l.mountPoint = mnt
 	t, err := inspect(rootFS, spec, mnt)
 	if err != nil {
-		return Target{}, noCleanup, joinErrors(err, l.cleanup())
+		return Target{}, noCleanup, joinErrors(err, cleanup())
 	}
-	return t, l.cleanup, nil
+	return t, cleanup, nil
+}
+
+// tempDir is os.TempDir() with its symbolic links resolved (the mount
+// table names resolved paths), and, when TMPDIR set it, " (from TMPDIR)"
+// for the messages that name it.
+func tempDir() (dir, fromEnv string) {
+	dir = os.TempDir()
+	if os.Getenv("TMPDIR") != "" {
+		fromEnv = " (from TMPDIR)"
+	}
+	if r, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = r
+	}
+	return dir, fromEnv
 }
 
 // loopMount records what prepareLoop has set up, so that cleanup undoes
@@ -156,19 +209,20 @@ type loopMount struct {
 // retries from the failed step, and after a full success does nothing, so
 // it is safe to call from both a defer and a signal path. It does not take
 // a context: a cancelled run must still clean up.
+//
+// It unmounts only a mount of its own device (unmountOwned, never through
+// a link) and removes the directory only when nothing is mounted in it.
 func (l *loopMount) cleanup() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.mountPoint != "" {
-		if err := unmount(l.mountPoint); err != nil {
+		if err := unmountOwned(l.mountPoint, l.device); err != nil {
 			return fmt.Errorf("target %s cleanup: %w", l.spec, err)
 		}
 		l.mountPoint = ""
 	}
 	if l.device != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if _, err := run(ctx, "losetup", "--detach", l.device); err != nil {
+		if err := detachLoop(l.device); err != nil {
 			return fmt.Errorf("target %s cleanup: %w", l.spec, err)
 		}
 		l.device = ""
@@ -178,6 +232,9 @@ func (l *loopMount) cleanup() error {
 		l.lock = nil
 	}
 	if l.base != "" {
+		if err := notMountedUnder(l.base); err != nil {
+			return fmt.Errorf("target %s cleanup: %w", l.spec, err)
+		}
 		if err := os.RemoveAll(l.base); err != nil {
 			return fmt.Errorf("target %s cleanup: %w", l.spec, err)
 		}
@@ -186,17 +243,42 @@ func (l *loopMount) cleanup() error {
 	return nil
 }
 
-// unmount unmounts dir. A filesystem still busy (files a faulted or
-// interrupted run keeps open or mapped) is detached lazily (MNT_DETACH):
-// it leaves the namespace now and goes when the last file closes, so the
-// directory can be removed. EINVAL means it is not mounted (any more).
-func unmount(dir string) error {
-	err := unix.Unmount(dir, 0)
-	if errors.Is(err, unix.EBUSY) {
-		err = unix.Unmount(dir, unix.MNT_DETACH)
+// detachLoop detaches loop device dev (LOOP_CLR_FD); one that is already
+// free (ENXIO) is done.
+func detachLoop(dev string) error {
+	fd, err := unix.Open(dev, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return fmt.Errorf("detaching %s: %w", dev, err)
 	}
-	if err != nil && !errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("unmounting %s: %w", dir, err)
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFBLK {
+		return fmt.Errorf("detaching %s: not a block device", dev)
+	}
+	for range 50 {
+		err = unix.IoctlSetInt(fd, unix.LOOP_CLR_FD, 0)
+		if !errors.Is(err, unix.EBUSY) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // a lazy unmount still letting go
+	}
+	if err != nil && !errors.Is(err, unix.ENXIO) {
+		return fmt.Errorf("detaching %s: %w", dev, err)
+	}
+	return nil
+}
+
+// notMountedUnder checks that no mount point of the mount table lies in
+// dir: removing it then stays on dir's own filesystem.
+func notMountedUnder(dir string) error {
+	mounts, err := readMountInfo()
+	if err != nil {
+		return fmt.Errorf("reading the mount table: %w", err)
+	}
+	for _, m := range mounts {
+		if strings.HasPrefix(m.Point, dir+"/") {
+			return fmt.Errorf("%s is still mounted (from %s); not removing %s", m.Point, m.Source, dir)
+		}
 	}
 	return nil
 }
@@ -211,8 +293,15 @@ const loopPrefix = "lockbench-"
 // belongs to a dead run when its pid is gone, or when its image's lock is
 // free (the pid was reused). A live run's target is never touched. It
 // returns one line per target removed.
+//
+// Only what is provably a lockbench target is touched: a directory owned
+// by this uid that nobody else can write (in /tmp, anyone can make one of
+// that name), its image a regular file of this uid, never through a link;
+// the device is the one backed by that image's inode, and the mount is
+// undone only when the mount table shows that device on its mnt.
 func CleanStaleLoops(ctx context.Context) ([]string, error) {
-	dirs, err := filepath.Glob(filepath.Join(os.TempDir(), loopPrefix+"*-*-*"))
+	tmp, _ := tempDir()
+	dirs, err := filepath.Glob(filepath.Join(tmp, loopPrefix+"*-*-*"))
 	if err != nil {
 		return nil, err
 	}
@@ -220,15 +309,23 @@ func CleanStaleLoops(ctx context.Context) ([]string, error) {
 	var errs error
 	for _, dir := range dirs {
 		pid, ok := loopPID(filepath.Base(dir))
-		if !ok || pid == os.Getpid() || !deadLoop(dir, pid) {
+		if !ok || pid == os.Getpid() {
 			continue
 		}
-		l := &loopMount{spec: filepath.Base(dir), base: dir, mountPoint: filepath.Join(dir, "mnt")}
-		image := filepath.Join(dir, "image")
-		if out, err := run(ctx, "losetup", "--noheadings", "--output", "NAME", "--associated", image); err == nil {
-			if devs := strings.Fields(out); len(devs) > 0 {
+		if _, err := lstatOwned(dir, unix.S_IFDIR); err != nil {
+			continue // someone else's: not ours to judge
+		}
+		if !deadLoop(dir, pid) {
+			continue
+		}
+		l := &loopMount{spec: filepath.Base(dir), base: dir}
+		if ist, err := lstatOwned(filepath.Join(dir, "image"), unix.S_IFREG); err == nil {
+			if devs := loopBackedBy(ist); len(devs) > 0 {
 				l.device = devs[0]
 			}
+		}
+		if _, err := lstatOwned(filepath.Join(dir, "mnt"), unix.S_IFDIR); err == nil {
+			l.mountPoint = filepath.Join(dir, "mnt")
 		}
 		if err := l.cleanup(); err != nil {
 			errs = joinErrors(errs, err)
@@ -258,10 +355,11 @@ func deadLoop(dir string, pid int) bool {
 	// The pid is alive: a reused one, or the run itself between making
 	// the directory and locking the image. Only an old target's free lock
 	// says the run is gone.
-	if fi, err := os.Stat(dir); err != nil || time.Since(fi.ModTime()) < time.Minute {
+	var st unix.Stat_t
+	if unix.Lstat(dir, &st) != nil || time.Since(time.Unix(st.Mtim.Unix())) < time.Minute {
 		return false
 	}
-	f, err := os.Open(filepath.Join(dir, "image"))
+	f, err := openOwnedRegular(filepath.Join(dir, "image"))
 	if err != nil {
 		return false
 	}

@@ -36,7 +36,8 @@ var rootFS fs.FS = os.DirFS("/")
 // device under it. For loop targets it first creates a sparse image of
 // ts.Size bytes under os.TempDir(), formats it, attaches it to a loop
 // device and mounts it; that needs root, mkfs.FS and losetup, and the error
-// says which are missing.
+// says which are missing. zram targets alike make a zram device of ts.Size
+// bytes (zram.go).
 //
 // The returned cleanup undoes what Prepare set up (for a loop target:
 // unmount, detach, remove the image); it is non-nil even when
@@ -53,6 +54,8 @@ func Prepare(ctx context.Context, ts TargetSpec) (Target, func() error, error) {
 		return t, noCleanup, err
 	case "loop":
 		return prepareLoop(ctx, ts)
+	case "zram":
+		return prepareZram(ctx, ts)
 	}
 	return Target{}, noCleanup, fmt.Errorf("unknown target %q; allowed: %s", ts, strings.Join(TargetForms, ", "))
 }
@@ -262,6 +265,12 @@ func checkDir(spec, dir string) (Target, unix.Stat_t, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return fail(true, "%s does not exist; the target needs an existing writable directory", dir)
+	case errors.Is(err, unix.ELOOP):
+		return fail(true, "%s is a symbolic link loop; the target needs an existing writable directory", dir)
+	case errors.Is(err, unix.ENAMETOOLONG):
+		return fail(true, "%s: the path is too long; the target needs an existing writable directory", dir)
+	case errors.Is(err, unix.ENOTDIR):
+		return fail(true, "%s: a component of the path is not a directory; the target needs an existing writable directory", dir)
 	case err != nil:
 		return fail(false, "%w", err)
 	case !info.IsDir():
@@ -602,21 +611,4 @@ func diskKind(dir string) string {
 		return "md"
 	}
 	return "other"
-}
-
-// FormatBytes writes n in binary units with at most one decimal: "64 MiB",
-// "23.5 GiB".
-func FormatBytes(n uint64) string {
-	const units = "KMGTPE"
-	if n < 1024 {
-		return strconv.FormatUint(n, 10) + " B"
-	}
-	v, i := float64(n)/1024, 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	s := strconv.FormatFloat(v, 'f', 1, 64)
-	s = strings.TrimSuffix(s, ".0")
-	return s + " " + units[i:i+1] + "iB"
 }

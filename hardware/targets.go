@@ -1,6 +1,7 @@
 package hardware
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,7 +12,7 @@ import (
 
 // TargetForms lists the forms a -target entry takes, in the spelling of the
 // flag help and of the error for an unknown one.
-var TargetForms = []string{"tmpfs", "dir:PATH", "auto", "loop:ext4|xfs|btrfs[:SIZE]"}
+var TargetForms = []string{"tmpfs", "dir:PATH", "auto", "loop:ext4|xfs|btrfs[:SIZE]", "zram:ext4|xfs|btrfs[:SIZE]"}
 
 // LoopFS is a filesystem a loop target can be made with.
 type LoopFS struct {
@@ -35,8 +36,8 @@ var LoopFilesystems = []LoopFS{
 const DefaultLoopSize = 1 << 30
 
 // TargetSpec is one parsed entry of -target. Kind is "tmpfs", "dir" or
-// "loop"; Path is the directory of a dir target; FS and Size are the
-// filesystem and image size in bytes of a loop target. Auto marks the
+// "loop" or "zram"; Path is the directory of a dir target; FS and Size are
+// the filesystem and image (device) size in bytes of a loop (zram) target. Auto marks the
 // entries "auto" expanded to, which PrepareAll drops when they land on a
 // filesystem an earlier target already covers.
 type TargetSpec struct {
@@ -53,15 +54,15 @@ func (ts TargetSpec) String() string {
 	switch ts.Kind {
 	case "dir":
 		return "dir:" + ts.Path
-	case "loop":
-		return "loop:" + ts.FS + ":" + formatSize(ts.Size)
+	case "loop", "zram":
+		return ts.Kind + ":" + ts.FS + ":" + formatSize(ts.Size)
 	}
 	return ts.Kind
 }
 
 // ParseTargets parses a comma-separated list of targets: tmpfs, dir:PATH,
-// auto, and loop:FS[:SIZE] with FS one of ext4, xfs, btrfs and SIZE like
-// 512M or 2G (default 1G). auto stands for tmpfs and a dir target on
+// auto, and loop:FS[:SIZE] and zram:FS[:SIZE] with FS one of ext4, xfs,
+// btrfs and SIZE like 512M or 2G (default 1G). auto stands for tmpfs and a dir target on
 // os.TempDir(). A relative PATH is made absolute against the working
 // directory; a PATH cannot hold a comma, which separates entries. A target listed twice is an error, except that an entry auto
 // expanded to gives way to the same entry written out.
@@ -139,6 +140,8 @@ func parseTarget(entry string) (TargetSpec, error) {
 			return TargetSpec{}, fmt.Errorf("target %q: a %s image must be at least %s", entry, fsName, formatSize(lf.MinSize))
 		}
 		return ts, nil
+	case "zram":
+		return parseZram(entry, rest)
 	}
 	return TargetSpec{}, fmt.Errorf("unknown target %q; allowed: %s", entry, strings.Join(TargetForms, ", "))
 }
@@ -153,7 +156,15 @@ const SizeSuffixes = "K, M, G or T"
 // -file-size, -holetest-sizes and loop:FS:SIZE all go through it. Zero is
 // a size; callers that need a positive one say so in their own error.
 func ParseSize(s string) (int64, error) {
-	num := strings.TrimRight(strings.TrimSpace(s), "iBb")
+	num := strings.TrimSpace(s)
+	// At most one "B" or "b", then at most one "i" right after a unit
+	// letter: "2GiB", "2GB", "2G", "4096B"; "2GBBB" and "4096iii" are not
+	// sizes.
+	num = strings.TrimSuffix(strings.TrimSuffix(num, "B"), "b")
+	unitI := strings.HasSuffix(num, "i")
+	if unitI {
+		num = num[:len(num)-1]
+	}
 	shift := 0
 	if n := len(num); n > 0 {
 		if i := strings.IndexByte("KMGT", num[n-1]&^0x20); i >= 0 {
@@ -161,9 +172,16 @@ func ParseSize(s string) (int64, error) {
 			num = num[:n-1]
 		}
 	}
+	bad := fmt.Errorf("size %q is not a size: want bytes or a number with a %s suffix, such as 512M or 2G", s, SizeSuffixes)
+	if unitI && shift == 0 || num == "" || strings.TrimLeft(num, "0123456789") != "" {
+		return 0, bad
+	}
 	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)>>shift {
-		return 0, fmt.Errorf("size %q is not a size: want bytes or a number with a %s suffix, such as 512M or 2G", s, SizeSuffixes)
+	if errors.Is(err, strconv.ErrRange) || err == nil && n > (1<<62)>>shift {
+		return 0, fmt.Errorf("size %q is too large: at most %s", s, FormatBytes(1<<62))
+	}
+	if err != nil {
+		return 0, bad
 	}
 	return n << shift, nil
 }

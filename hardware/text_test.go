@@ -5,11 +5,11 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"lockbench/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
@@ -37,45 +37,9 @@ func TestWriteTextGolden(t *testing.T) {
 			if err := WriteText(&b, machine(t, f.name), goldenTargets); err != nil {
 				t.Fatalf("WriteText = %v", err)
 			}
-			golden := filepath.Join("testdata", f.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if d := lineDiff(string(want), b.String()); d != "" {
-				t.Errorf("WriteText(%s) differs from %s (-want +got):\n%s", f.name, golden, d)
-			}
+			golden.Check(t, filepath.Join("testdata", f.name+".golden"), b.Bytes(), *update, "go test ./hardware/ -update")
 		})
 	}
-}
-
-// lineDiff returns the lines that differ between want and got, as "-" and
-// "+" pairs with line numbers, or "" when they are equal.
-func lineDiff(want, got string) string {
-	if want == got {
-		return ""
-	}
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for i := range max(len(w), len(g)) {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			fmt.Fprintf(&b, "%3d -%s\n%3d +%s\n", i+1, wl, i+1, gl)
-		}
-	}
-	return b.String()
 }
 
 // TestWriteTextContent checks a few facts in the text independently of

@@ -28,7 +28,7 @@ func TestParseList(t *testing.T) {
 		{in: "a", wantErr: `"a" is not a CPU number`},
 		{in: "3-1", wantErr: "runs backwards"},
 		{in: "0,,1", wantErr: `"" is not a CPU number`},
-		{in: "-1", wantErr: `"" is not a CPU number`},
+		{in: "-1", wantErr: `"-1" is negative`},
 		{in: "0-4000000000", wantErr: "not a CPU number between 0 and 8191"},
 	} {
 		got, err := parseList(tt.in)

@@ -67,11 +67,14 @@ func CleanStale(dir string) ([]Stale, error) {
 			}
 		}
 		pid, ok := backingPID(name)
-		if !ok || pid == os.Getpid() || !deadOwner(name, pid) {
+		if !ok || pid == os.Getpid() || !ownedRegular(name) || !deadOwner(name, pid) {
 			continue
 		}
 		var removed []string
 		for _, p := range []string{name, strings.TrimSuffix(name, ".disk") + ".disk"} {
+			if !ownedRegular(p) {
+				continue // not there, or not ours: someone else's file or link
+			}
 			err := os.Remove(p)
 			switch {
 			case err == nil:
@@ -112,12 +115,17 @@ func deadOwner(name string, pid int) bool {
 	if strings.HasSuffix(name, ".disk") {
 		return false // the lock is on the cache file, which is gone
 	}
-	fi, err := os.Stat(name)
-	if err != nil || time.Since(fi.ModTime()) < staleAge {
+	// Opened without following a link and without blocking (a FIFO in
+	// its place would wait for a writer forever), then checked by fstat.
+	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
 		return false
 	}
-	fh, err := os.Open(name)
-	if err != nil {
+	fh := os.NewFile(uintptr(fd), name)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || int(st.Uid) != os.Geteuid() ||
+		time.Since(time.Unix(st.Mtim.Unix())) < staleAge {
+		fh.Close()
 		return false
 	}
 	defer fh.Close()
@@ -125,6 +133,15 @@ func deadOwner(name string, pid int) bool {
 		return false // held: a live run
 	}
 	return true
+}
+
+// ownedRegular reports whether name is a regular file (not a link to one)
+// owned by this process's uid: only such a file can be a backing file this
+// uid's run made. In a shared directory (/tmp, /dev/shm) anyone can make a
+// file, FIFO or link of a backing file's name.
+func ownedRegular(name string) bool {
+	var st unix.Stat_t
+	return unix.Lstat(name, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && int(st.Uid) == os.Geteuid()
 }
 
 // createBacking creates the cache file of a new inode in dir, named and

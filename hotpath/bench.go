@@ -41,9 +41,25 @@ func (b *Bench) CacheWritable(p int) error {
 	return b.w.store(b.in, p, false)
 }
 
-// LockStats turns the full lock accounting (acquisitions counted, exclusive
-// holds timed: -locks, Config.LockStats) on or off.
-func (b *Bench) LockStats(on bool) { b.w.setLockStats(on) }
+// LockLevels are the lock accounting levels Locks accepts: absent (no
+// accounting at all, the baseline), off (the default: contended
+// acquisitions and their waits) and on (-locks, Config.LockStats: every
+// acquisition counted, every exclusive hold timed).
+var LockLevels = []string{"absent", "off", "on"}
+
+// Locks sets the lock accounting level, one of LockLevels.
+func (b *Bench) Locks(level string) error {
+	switch level {
+	case "absent":
+		b.w.setLockStats(false)
+		b.w.locks = locksAbsent
+	case "off", "on":
+		b.w.setLockStats(level == "on")
+	default:
+		return fmt.Errorf("lock accounting level %q: want one of %q", level, LockLevels)
+	}
+	return nil
+}
 
 // WriteFault runs the write fault handler on page p, which must be cached.
 func (b *Bench) WriteFault(p int) error {

@@ -97,7 +97,7 @@ type Inode struct {
 	_     [linePad - 8]byte
 	pages []page
 	ext   []atomic.Uint32
-	seq   strategies.Seq
+	seq   extentSeq
 
 	mm, io, il, mk, ix *rwsem
 	er                 *rangeLock
@@ -126,7 +126,7 @@ type Inode struct {
 
 // linePad is the spacing that keeps a written word off the cache lines of
 // the words next to it: two 64-byte lines, because the adjacent-line
-// prefetcher pulls lines in pairs (strategies' falseSharingPad).
+// prefetcher pulls lines in pairs (locks' falseSharingPad).
 const linePad = 128
 
 // InodeConfig says how to build an inode.

@@ -14,26 +14,75 @@ import (
 	"lockbench/strategies"
 )
 
-// KernelName is the strategy name of the kernel engine: the same scenarios
-// run against the real kernel's file instead of the model (docs/MODEL.md,
-// docs/DESIGN.md, "The kernel engine").
-const KernelName = "kernel"
+// KernelName is the kernel engine's name where a strategy's would stand:
+// -strategy kernel, and the strategy column of results and reports, which
+// show it as kernel(<fs>) (docs/MODEL.md, docs/DESIGN.md, "The kernel
+// engine").
+const KernelName = results.StrategyKernel
 
 // KernelDescription is the kernel engine's line in `lockbench list`.
 const KernelDescription = "the real kernel: each role's real system call on a real MAP_SHARED file of the target (shown as kernel(<fs>)); faults/op and blocked/op from getrusage per thread"
 
-// StrategyNames lists what -strategy accepts, in the order reports show
-// them: the unsafe baseline, the real kernel right after it, then the
-// model's other strategies.
-func StrategyNames() []string {
-	var out []string
-	for _, n := range strategies.Names() {
-		out = append(out, n)
-		if n == "none" {
-			out = append(out, KernelName)
+// Engine is what a run measures: the model of one inode's hot path under a
+// strategy, or the real kernel.
+type Engine uint8
+
+const (
+	// EngineModel runs the model (modelEngine) under Config.Strategy.
+	EngineModel Engine = iota
+	// EngineKernel runs the real system calls on a real file
+	// (kernelEngine); Config's model-only fields are ignored.
+	EngineKernel
+)
+
+// String is the engine's name in results files (results.EngineModel,
+// results.EngineKernel).
+func (e Engine) String() string {
+	if e == EngineKernel {
+		return results.EngineKernel
+	}
+	return results.EngineModel
+}
+
+// Choice is one name -strategy accepts: a model strategy, or the kernel
+// engine.
+type Choice struct {
+	Name        string
+	Description string
+	Engine      Engine
+}
+
+// Choices is the one table of what -strategy accepts, in the order reports
+// show them: the unsafe baseline, the real kernel right after it, then the
+// model's other strategies (strategies.All). It feeds the flag help, the
+// unknown-name error, `lockbench list` and the engine of each cell.
+func Choices() []Choice {
+	var out []Choice
+	for _, in := range strategies.All {
+		out = append(out, Choice{Name: in.Name, Description: in.Description, Engine: EngineModel})
+		if in.Name == strategies.Baseline() {
+			out = append(out, Choice{Name: KernelName, Description: KernelDescription, Engine: EngineKernel})
 		}
 	}
 	return out
+}
+
+// StrategyNames lists Choices' names.
+func StrategyNames() []string {
+	var out []string
+	for _, c := range Choices() {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+// EngineOf is the engine that runs -strategy name: the kernel engine for
+// KernelName, the model for every other name.
+func EngineOf(name string) Engine {
+	if name == KernelName {
+		return EngineKernel
+	}
+	return EngineModel
 }
 
 // KernelRefusal returns why scenario sc has no real counterpart under the
@@ -66,8 +115,9 @@ func (s Scenario) Punches() bool {
 // kernelFaultFloor is the store or load latency above which the kernel
 // engine also records the access as a write or read fault (KWriteFault,
 // KReadFault): the real fault's own latency. A store through a writable
-// PTE costs the timer's floor (30-40 ns here); the cheapest real fault, a
-// minor fault on a cached page, costs about 1 µs in this VM. getrusage's
+// PTE costs the timer's floor; the cheapest real fault, a minor fault on a
+// cached page, costs well above the threshold (figures:
+// docs/MEASUREMENTS.md, "The kernel engine"). getrusage's
 // per-thread fault count cross-checks the inference (faults/op).
 const kernelFaultFloor = 400 * time.Nanosecond
 
@@ -90,8 +140,6 @@ type kworker struct {
 	fbuf   []byte    // writers: two pages, the second PROT_NONE
 	rbuf   []byte    // readers: WritePages pages
 	gen0   uint64    // truncate generation at the last progress tick
-	i      int64     // loop position, resumed after a SIGBUS
-	next   time.Time // pacing of background roles
 	sink   uint64    // loads land here so they are not dead code
 	// Faulters: write faults that overlapped an fsync, a punch, neither.
 	wfFsync, wfPunch, wfIdle *hdrhistogram.Histogram

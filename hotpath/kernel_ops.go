@@ -21,18 +21,27 @@ import (
 // its latency is the real fault's when it faults.
 
 func (k *kernelEngine) foreground(w *Worker, spec RoleSpec, budget int64, stop *atomic.Bool) error {
-	return k.onThread(w, func(kw *kworker) error { return k.foregroundLoop(w, kw, budget, stop) })
+	return k.onThread(w, func(o kernelOps) error {
+		return foregroundLoop(o, w, k.sc, k.cfg.Threads, budget, stop)
+	})
 }
 
 func (k *kernelEngine) background(w *Worker, spec RoleSpec, stop *atomic.Bool) error {
-	return k.onThread(w, func(kw *kworker) error { return k.backgroundLoop(w, kw, spec, stop) })
+	return k.onThread(w, func(o kernelOps) error { return backgroundLoop(o, w, k.sc, spec, stop) })
+}
+
+// kernelOps is the kernel engine's engineOps: each role's real system call on
+// the real file, for one worker (kw, its private state), timed every time.
+type kernelOps struct {
+	k  *kernelEngine
+	kw *kworker
 }
 
 // onThread runs a role's loop on its own locked OS thread, so that
 // getrusage(RUSAGE_THREAD) before and after counts this worker's faults and
 // context switches alone, under Protect, so that a SIGBUS becomes a counted
 // event and the loop resumes after it.
-func (k *kernelEngine) onThread(w *Worker, loop func(*kworker) error) error {
+func (k *kernelEngine) onThread(w *Worker, loop func(kernelOps) error) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	k.attachTracer(w)
@@ -42,7 +51,7 @@ func (k *kernelEngine) onThread(w *Worker, loop func(*kworker) error) error {
 		return fmt.Errorf("getrusage: %w", err)
 	}
 	for {
-		fault, err := Protect(func() error { return loop(kw) })
+		fault, err := Protect(func() error { return loop(kernelOps{k, kw}) })
 		if err != nil {
 			return err
 		}
@@ -52,7 +61,7 @@ func (k *kernelEngine) onThread(w *Worker, loop func(*kworker) error) error {
 		if err := k.sigbus(w, kw, fault); err != nil {
 			return err
 		}
-		kw.i++ // the faulting operation is not counted; go on with the next
+		w.opIndex++ // the faulting operation is not counted; go on with the next
 	}
 	var u1 unix.Rusage
 	if err := unix.Getrusage(unix.RUSAGE_THREAD, &u1); err != nil {
@@ -79,11 +88,38 @@ func (k *kernelEngine) sigbus(w *Worker, kw *kworker, f *MemFault) error {
 		w.ctr.SigbusBeyondEOF++
 		return nil
 	}
+	if err := k.targetFull(p, f); err != nil {
+		return err
+	}
 	w.ctr.Sigbus++
 	w.violation(nil, "I4", strategies.R4, p, func() string {
 		return fmt.Sprintf("SIGBUS for an access within EOF to page %d of the real file (%v)", p, f)
 	})
 	return nil
+}
+
+// fullBelow is the free space under which a SIGBUS within EOF is taken
+// for the filesystem's ENOSPC (a store into a hole that found no block)
+// rather than a race.
+const fullBelow = 1 << 20
+
+// targetFull returns a target error when the filesystem of the real file
+// is full at the time of a SIGBUS within EOF: a store into a hole (after a
+// punch or truncate) needs a block, and a full filesystem answers the
+// fault with SIGBUS. That is the target's failure, not an I4/R4 race.
+func (k *kernelEngine) targetFull(p int, f *MemFault) error {
+	var st unix.Statfs_t
+	if unix.Fstatfs(k.fd, &st) != nil {
+		return nil
+	}
+	free := st.Bavail * uint64(st.Bsize)
+	if unix.Geteuid() == 0 {
+		free = st.Bfree * uint64(st.Bsize) // root may use the reserved blocks
+	}
+	if free >= fullBelow {
+		return nil
+	}
+	return fmt.Errorf("the target is full (%d bytes free): SIGBUS storing to page %d of the real file (%v) is the filesystem's ENOSPC, not a race; give the target more free space", free, p, f)
 }
 
 // beyondEOF reports whether a truncate in progress at generation gen0 or
@@ -101,52 +137,10 @@ func (k *kernelEngine) beyondEOF(gen0 uint64, p int) bool {
 	return false
 }
 
-// foregroundLoop runs a faulter, writer or reader from kw.i until stop or
-// its budget, as the model's foreground does.
-func (k *kernelEngine) foregroundLoop(w *Worker, kw *kworker, budget int64, stop *atomic.Bool) error {
-	sc := k.sc
-	span, base := sc.span(k.cfg.Threads, k.npages, w.data)
-	np := max(sc.WritePages, 1)
-	for ; budget == 0 || kw.i < budget; kw.i++ {
-		i := kw.i
-		if i%progressEvery == 0 {
-			if stop.Load() {
-				return nil
-			}
-			w.prog.Store(i)
-			w.win.tick(&w.ops, w.clk.Now())
-			kw.gen0 = k.tgen.Load()
-		}
-		w.opIndex = i
-		p := base + w.pick(sc.Pattern, span)
-		var err error
-		switch w.Role {
-		case RoleFaulter:
-			x := w.rng.Float64()
-			switch {
-			case x < sc.Stores:
-				k.store(w, kw, p)
-			case x < sc.Stores+sc.Loads:
-				k.load(w, kw, p)
-			default:
-				err = unix.Madvise(k.data[p*k.pageSize:(p+1)*k.pageSize], unix.MADV_DONTNEED)
-			}
-		case RoleWriter:
-			err = k.write(w, kw, min(p, k.npages-np), np, sc.WriteFailRate)
-		case RoleReader:
-			err = k.read(w, kw, min(p, k.npages-np), np)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	w.prog.Add(1)
-	return nil
-}
-
 // store writes the next stamp into the worker's own region of page p
 // through the mapping, and remembers it with the page's punch counters.
-func (k *kernelEngine) store(w *Worker, kw *kworker, p int) {
+func (o kernelOps) store(w *Worker, p int) error {
+	k, kw := o.k, o.kw
 	off := p*k.pageSize + w.region(k.regions)*k.regSize
 	ptr := (*uint64)(unsafe.Pointer(&k.data[off]))
 	s1, f1 := k.started[p].Load(), k.finished[p].Load()
@@ -158,16 +152,30 @@ func (k *kernelEngine) store(w *Worker, kw *kworker, p int) {
 		kw.overlap(b1|k.busy.Load(), d)
 	}
 	kw.shadow[p] = kshadow{stamp: s, s1: s1, f1: f1, s2: k.started[p].Load()}
+	return nil
 }
 
 // load reads the worker's region of page p through the mapping.
-func (k *kernelEngine) load(w *Worker, kw *kworker, p int) {
+func (o kernelOps) load(w *Worker, p int) error {
+	k, kw := o.k, o.kw
 	off := p*k.pageSize + w.region(k.regions)*k.regSize
 	ptr := (*uint64)(unsafe.Pointer(&k.data[off]))
 	t := w.clk.Now()
 	kw.sink += *ptr
 	k.timed(w, KLoad, KReadFault, t)
+	return nil
 }
+
+// zap is madvise(MADV_DONTNEED) of page p's part of the mapping.
+func (o kernelOps) zap(w *Worker, p int) error {
+	ps := o.k.pageSize
+	return unix.Madvise(o.k.data[p*ps:(p+1)*ps], unix.MADV_DONTNEED)
+}
+
+func (o kernelOps) pages() int { return o.k.npages }
+
+// tick notes the truncate generation, for the SIGBUS classification.
+func (o kernelOps) tick(*Worker) { o.kw.gen0 = o.k.tgen.Load() }
 
 // timed records an access of kind k that started at t, and also as a
 // fault of kind fault when it took longer than kernelFaultFloor.
@@ -188,7 +196,8 @@ func (k *kernelEngine) timed(w *Worker, kind, fault Kind, t clock.Ticks) (d time
 // its user buffer ends in a PROT_NONE page, the kernel copies the first
 // half of the region (the stamp included) and returns a short count, and
 // the write ends there, as the model's does.
-func (k *kernelEngine) write(w *Worker, kw *kworker, p0, n int, failRate float64) error {
+func (o kernelOps) write(w *Worker, p0, n int, failRate float64) error {
+	k, kw := o.k, o.kw
 	t := w.clk.Now()
 	r := w.region(k.regions)
 	for q := p0; q < p0+n; q++ {
@@ -220,7 +229,8 @@ func (k *kernelEngine) write(w *Worker, kw *kworker, p0, n int, failRate float64
 }
 
 // read is a buffered pread of n pages from p0.
-func (k *kernelEngine) read(w *Worker, kw *kworker, p0, n int) error {
+func (o kernelOps) read(w *Worker, p0, n int) error {
+	k, kw := o.k, o.kw
 	t := w.clk.Now()
 	if _, err := unix.Pread(k.fd, kw.rbuf[:n*k.pageSize], int64(p0*k.pageSize)); err != nil {
 		return fmt.Errorf("pread: %w", err)
@@ -233,67 +243,70 @@ func (k *kernelEngine) read(w *Worker, kw *kworker, p0, n int) error {
 // reclaimSweep is one pass of a sweeping reclaimer on the real file: a
 // DONTNEED per page, each timed, as the model's sweep tries each page (one
 // DONTNEED over the whole file can take longer than a short run).
-func (k *kernelEngine) reclaimSweep(w *Worker, stop *atomic.Bool) error {
+func (o kernelOps) reclaimSweep(w *Worker, stop *atomic.Bool) error {
+	k := o.k
 	for p := 0; p < k.npages && !stop.Load(); p++ {
 		t := w.clk.Now()
 		if err := unix.Fadvise(k.fd, int64(p*k.pageSize), int64(k.pageSize), unix.FADV_DONTNEED); err != nil {
-			return err
+			return roleErr(w, err)
 		}
 		w.stopTimer(KReclaim, t)
 	}
 	return nil
 }
 
-// backgroundLoop runs an fsync thread, puncher, truncater, flusher or
-// reclaimer until stop, paced as the model's.
-func (k *kernelEngine) backgroundLoop(w *Worker, kw *kworker, spec RoleSpec, stop *atomic.Bool) error {
-	sc := k.sc
-	for ; !stop.Load(); kw.i++ {
-		w.opIndex = kw.i
-		w.prog.Store(kw.i)
-		var err error
-		switch w.Role {
-		case RoleFsync:
-			k.busy.Or(busyFsync)
-			t := w.clk.Now()
-			if err = unix.Fsync(k.fd); err == nil {
-				w.stopTimer(KFsync, t)
-			}
-			k.busy.And(^uint32(busyFsync))
-		case RolePuncher:
-			n := max(sc.PunchPages, 1)
-			err = k.punch(w, w.intn(max(k.npages-n, 1)), n)
-		case RoleTruncater:
-			err = k.truncate(w, k.npages/2+w.intn(k.npages/2))
-		case RoleFlusher:
-			t := w.clk.Now()
-			if err = unix.SyncFileRange(k.fd, 0, 0, unix.SYNC_FILE_RANGE_WRITE); err == nil {
-				w.stopTimer(KWriteback, t)
-			}
-		case RoleReclaimer:
-			if spec.Sweep {
-				err = k.reclaimSweep(w, stop)
-				break
-			}
-			t := w.clk.Now()
-			if err = unix.Fadvise(k.fd, int64(w.intn(k.npages)*k.pageSize), int64(k.pageSize), unix.FADV_DONTNEED); err == nil {
-				w.stopTimer(KReclaim, t)
-			}
-		default:
-			return fmt.Errorf("role %s has no real counterpart", w.Role)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", w.Role, err)
-		}
-		w.win.tick(&w.ops, w.clk.Now())
-		w.pace(spec, &kw.next)
+// reclaim is fadvise(FADV_DONTNEED) of one page drawn at random.
+func (o kernelOps) reclaim(w *Worker) error {
+	k := o.k
+	t := w.clk.Now()
+	if err := unix.Fadvise(k.fd, int64(w.intn(k.npages)*k.pageSize), int64(k.pageSize), unix.FADV_DONTNEED); err != nil {
+		return roleErr(w, err)
 	}
+	w.stopTimer(KReclaim, t)
 	return nil
+}
+
+// fsync is fsync(2) of the file, with busyFsync set around it for the
+// faulters' write-fault@fsync.
+func (o kernelOps) fsync(w *Worker) error {
+	k := o.k
+	k.busy.Or(busyFsync)
+	t := w.clk.Now()
+	err := unix.Fsync(k.fd)
+	if err == nil {
+		w.stopTimer(KFsync, t)
+	}
+	k.busy.And(^uint32(busyFsync))
+	return roleErr(w, err)
+}
+
+// writeback is one flusher pass: sync_file_range(WRITE) of the whole file.
+func (o kernelOps) writeback(w *Worker, stop *atomic.Bool) error {
+	t := w.clk.Now()
+	if err := unix.SyncFileRange(o.k.fd, 0, 0, unix.SYNC_FILE_RANGE_WRITE); err != nil {
+		return roleErr(w, err)
+	}
+	w.stopTimer(KWriteback, t)
+	return nil
+}
+
+// reinline has no real counterpart (KernelRefusal refuses its scenarios).
+func (o kernelOps) reinline(w *Worker, blocks int) error {
+	return fmt.Errorf("role %s has no real counterpart", w.Role)
+}
+
+// roleErr names the background role an error of the real file came from.
+func roleErr(w *Worker, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", w.Role, err)
 }
 
 // punch punches pages [p0, p0+n) with fallocate(PUNCH_HOLE|KEEP_SIZE),
 // counting it started before and finished after.
-func (k *kernelEngine) punch(w *Worker, p0, n int) error {
+func (o kernelOps) punch(w *Worker, p0, n int) error {
+	k := o.k
 	k.bump(k.started, p0, p0+n)
 	k.busy.Or(busyPunch)
 	t := w.clk.Now()
@@ -303,12 +316,13 @@ func (k *kernelEngine) punch(w *Worker, p0, n int) error {
 	}
 	k.busy.And(^uint32(busyPunch))
 	k.bump(k.finished, p0, p0+n)
-	return err
+	return roleErr(w, err)
 }
 
 // truncate cuts the file to size pages and grows it back with ftruncate,
 // publishing the cut for the SIGBUS classification first.
-func (k *kernelEngine) truncate(w *Worker, size int) error {
+func (o kernelOps) truncate(w *Worker, size int) error {
+	k := o.k
 	j := k.tgen.Load() / 2
 	k.tsize[j%uint64(len(k.tsize))].Store(int64(size))
 	k.tgen.Add(1)
@@ -323,7 +337,7 @@ func (k *kernelEngine) truncate(w *Worker, size int) error {
 	}
 	k.bump(k.finished, size, k.npages)
 	k.tgen.Add(1)
-	return err
+	return roleErr(w, err)
 }
 
 func (k *kernelEngine) bump(c []atomic.Uint32, p0, p1 int) {

@@ -39,7 +39,7 @@ func kernelConfig(t *testing.T, sc Scenario, dir string) Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Config{Kernel: true, Scenario: sc, Threads: 2, OpLimit: 20000, Seed: 1, Dir: dir, Clock: clk, Watchdog: 20 * time.Second}
+	return Config{Engine: EngineKernel, Scenario: sc, Threads: 2, OpLimit: 20000, Seed: 1, Dir: dir, Clock: clk, Watchdog: 20 * time.Second}
 }
 
 // TestKernelScenarios runs every scenario with a real counterpart on the
@@ -316,20 +316,25 @@ func TestKernelOps(t *testing.T) {
 				return binary.LittleEndian.Uint64(b)
 			}
 
-			k.store(fa, k.kw[fa.ID], 3)
+			ko := func(w *Worker) kernelOps { return kernelOps{k, k.kw[w.ID]} }
+			if err := ko(fa).store(fa, 3); err != nil {
+				t.Fatal(err)
+			}
 			stamp := k.kw[fa.ID].shadow[3].stamp
 			if got := region(fa, 3); stamp == 0 || got != stamp {
 				t.Errorf("store: the file holds %#x at page 3; want the stamp %#x", got, stamp)
 			}
-			if err := unix.Madvise(k.data[3*ps:4*ps], unix.MADV_DONTNEED); err != nil {
+			if err := ko(fa).zap(fa, 3); err != nil {
 				t.Fatal(err)
 			}
-			k.load(fa, k.kw[fa.ID], 3)
+			if err := ko(fa).load(fa, 3); err != nil {
+				t.Fatal(err)
+			}
 			if k.kw[fa.ID].sink != stamp || fa.ops[KStore] != 1 || fa.ops[KLoad] != 1 {
 				t.Errorf("load after zap read %#x (%d stores, %d loads); want %#x, 1, 1", k.kw[fa.ID].sink, fa.ops[KStore], fa.ops[KLoad], stamp)
 			}
 
-			if err := k.write(wr, k.kw[wr.ID], 5, 2, 0); err != nil {
+			if err := ko(wr).write(wr, 5, 2, 0); err != nil {
 				t.Fatal(err)
 			}
 			for p := 5; p < 7; p++ {
@@ -337,7 +342,7 @@ func TestKernelOps(t *testing.T) {
 					t.Errorf("pwrite: page %d holds %#x; want %#x", p, got, want)
 				}
 			}
-			if err := k.write(wr, k.kw[wr.ID], 8, 2, 1); err != nil {
+			if err := ko(wr).write(wr, 8, 2, 1); err != nil {
 				t.Fatal(err)
 			}
 			if wr.ctr.ShortWrites != 1 || k.kw[wr.ID].shadow[8].stamp == 0 || k.kw[wr.ID].shadow[9].stamp != 0 {
@@ -348,22 +353,24 @@ func TestKernelOps(t *testing.T) {
 				t.Errorf("failed pwrite: page 8 holds %#x; want the stamp of its short copy", got)
 			}
 
-			if err := k.read(rd, k.kw[rd.ID], 5, 2); err != nil {
+			if err := ko(rd).read(rd, 5, 2); err != nil {
 				t.Fatal(err)
 			}
 			if got := binary.LittleEndian.Uint64(k.kw[rd.ID].rbuf[(wr.data%k.regions)*k.regSize:]); got != k.kw[wr.ID].shadow[5].stamp {
 				t.Errorf("pread: page 5 read %#x; want %#x", got, k.kw[wr.ID].shadow[5].stamp)
 			}
 
-			if err := k.punch(byRole[RolePuncher], 5, 2); err != nil {
+			if err := ko(byRole[RolePuncher]).punch(byRole[RolePuncher], 5, 2); err != nil {
 				t.Fatal(err)
 			}
 			if got := region(wr, 5); got != 0 || k.started[5].Load() != 1 || k.finished[5].Load() != 1 {
 				t.Errorf("punch: page 5 holds %#x (started %d, finished %d); want zeros, 1, 1", got, k.started[5].Load(), k.finished[5].Load())
 			}
 
-			k.store(fa, k.kw[fa.ID], 40)
-			if err := k.truncate(byRole[RolePuncher], 32); err != nil {
+			if err := ko(fa).store(fa, 40); err != nil {
+				t.Fatal(err)
+			}
+			if err := ko(byRole[RolePuncher]).truncate(byRole[RolePuncher], 32); err != nil {
 				t.Fatal(err)
 			}
 			var st unix.Stat_t
@@ -380,14 +387,14 @@ func TestKernelOps(t *testing.T) {
 				// Stop after 20 ms, but not before the loop has finished one
 				// operation: under -race on a busy machine the test goroutine
 				// can be off the CPU for all 20 ms.
-				first := k.kw[w.ID].i + 1
+				first := w.opIndex + 1
 				time.AfterFunc(20*time.Millisecond, func() {
 					for deadline := time.Now().Add(10 * time.Second); w.prog.Load() <= first && time.Now().Before(deadline); {
 						time.Sleep(time.Millisecond)
 					}
 					stop.Store(true)
 				})
-				if err := k.backgroundLoop(w, k.kw[w.ID], RoleSpec{Role: r, Interval: time.Millisecond}, &stop); err != nil {
+				if err := backgroundLoop(ko(w), w, k.sc, RoleSpec{Role: r, Interval: time.Millisecond}, &stop); err != nil {
 					t.Fatalf("%s: %v", r, err)
 				}
 				kind := map[Role]Kind{RoleFsync: KFsync, RoleFlusher: KWriteback, RoleReclaimer: KReclaim}[r]

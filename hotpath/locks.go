@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"unsafe"
 
+	"lockbench/hotpath/clock"
 	"lockbench/strategies"
 )
 
@@ -92,26 +94,117 @@ func (w *Worker) block(c lockClass) {
 
 func (w *Worker) unblock() { w.pub.Store(0) }
 
-// rwsem acquisitions: try the fast path; on failure publish the wait, block,
-// and account the wait (lockstat.go). The fast path pays one branch for the
-// accounting (lockStats: count the acquisition and time an exclusive hold).
+// ---- accounting, chosen once per operation ----
 
-func (w *Worker) rlock(s *rwsem, c lockClass) {
+// lockLevel is how much lock accounting a worker does (lockstat.go):
+// locksOff, the default, records contended acquisitions and their waits;
+// locksOn (-locks, Config.LockStats) also counts every acquisition and
+// times every exclusive hold; locksAbsent records nothing (the baseline
+// BenchmarkWriteFault's locks=absent compares the others with).
+type lockLevel uint8
+
+const (
+	locksOff lockLevel = iota
+	locksOn
+	locksAbsent
+)
+
+// The accounting levels as types: a locker[A] is compiled once per level,
+// and in each copy the accounting's branches are constants (full, waits),
+// so a fault path that decided its level once runs with no branch on it
+// per acquisition. acctDyn is the level read from the worker at each
+// acquisition: the Worker lock methods, for the operations that are not
+// locker methods. The four types differ in size, which is what keeps their
+// instantiations apart (Go compiles one copy per shape, and a type's shape
+// is its underlying type) and what the level is read from.
+type (
+	acctAbsent struct{}
+	acctOff    [1]byte
+	acctOn     [2]byte
+	acctDyn    [3]byte
+)
+
+// accounting is the set of accounting levels.
+type accounting interface {
+	acctAbsent | acctOff | acctOn | acctDyn
+}
+
+// locker is a worker taking locks with accounting level A. The fault paths
+// (ops.go) are its methods: the operation decides the level once (Worker's
+// readFault and writeFault) and everything under it is the level's own
+// copy. The locker's lock methods shadow Worker's, so a fault path's body
+// reads as a Worker method's.
+type locker[A accounting] struct{ *Worker }
+
+// full reports whether w counts every acquisition and times exclusive holds.
+func (w locker[A]) full() bool {
+	var a A
+	switch unsafe.Sizeof(a) {
+	case unsafe.Sizeof(acctOn{}):
+		return true
+	case unsafe.Sizeof(acctDyn{}):
+		return w.locks == locksOn
+	}
+	return false
+}
+
+// waits reports whether w records contended acquisitions and their waits.
+func (w locker[A]) waits() bool {
+	var a A
+	switch unsafe.Sizeof(a) {
+	case unsafe.Sizeof(acctAbsent{}):
+		return false
+	case unsafe.Sizeof(acctDyn{}):
+		return w.locks != locksAbsent
+	}
+	return true
+}
+
+// dyn is w as a locker that reads its accounting level per acquisition.
+func (w *Worker) dyn() locker[acctDyn] { return locker[acctDyn]{w} }
+
+// Worker's lock methods serve the operations that are not locker methods
+// (write, read, writeback, reclaim, punch, truncate, fsync, the oracle):
+// one branch on the level per acquisition, as before the fault paths
+// decided theirs once.
+
+func (w *Worker) rlock(s *rwsem, c lockClass)   { w.dyn().rlock(s, c) }
+func (w *Worker) runlock(s *rwsem, c lockClass) { w.dyn().runlock(s, c) }
+func (w *Worker) wlock(s *rwsem, c lockClass)   { w.dyn().wlock(s, c) }
+func (w *Worker) wunlock(s *rwsem, c lockClass) { w.dyn().wunlock(s, c) }
+func (w *Worker) lockPage(pg *page)             { w.dyn().lockPage(pg) }
+func (w *Worker) trylockPage(pg *page) bool     { return w.dyn().trylockPage(pg) }
+func (w *Worker) unlockPage(pg *page)           { w.dyn().unlockPage(pg) }
+
+func (w *Worker) takePlan(in *Inode, p strategies.Plan, start, end uint64) planLocks {
+	return w.dyn().takePlan(in, p, start, end)
+}
+
+func (w *Worker) dropPlan(in *Inode, pl planLocks) { w.dyn().dropPlan(in, pl) }
+
+// rwsem acquisitions: try the fast path; on failure publish the wait, block,
+// and account the wait (lockstat.go).
+
+func (w locker[A]) rlock(s *rwsem, c lockClass) {
 	w.acquire(c)
 	if !s.TryRLock(w.slot) {
 		w.rlockSlow(s, c)
 		return
 	}
-	if w.lockStats {
+	if w.full() {
 		w.lk.acq[c]++
 	}
 }
 
 // rlockSlow is rlock's contended path, out of line as wlockSlow is: the
-// uncontended rlock is left with the try and the count (inlining cost 327
-// before, 144 after; neither rlock nor wlock fits the budget of 80, with
-// lockcheck's branch in acquire).
-func (w *Worker) rlockSlow(s *rwsem, c lockClass) {
+// uncontended rlock is left with the try and the count.
+func (w locker[A]) rlockSlow(s *rwsem, c lockClass) {
+	if !w.waits() {
+		w.block(c)
+		s.RLock(w.slot)
+		w.unblock()
+		return
+	}
 	t := w.waitStart()
 	w.block(c)
 	s.RLock(w.slot)
@@ -119,23 +212,29 @@ func (w *Worker) rlockSlow(s *rwsem, c lockClass) {
 	w.waited(c, t)
 }
 
-func (w *Worker) runlock(s *rwsem, c lockClass) {
+func (w locker[A]) runlock(s *rwsem, c lockClass) {
 	s.RUnlock(w.slot)
 	w.release(c)
 }
 
-func (w *Worker) wlock(s *rwsem, c lockClass) {
+func (w locker[A]) wlock(s *rwsem, c lockClass) {
 	w.acquire(c)
 	if !s.TryLock() {
 		w.wlockSlow(s, c)
 		return
 	}
-	if w.lockStats {
+	if w.full() {
 		w.holdStart(c)
 	}
 }
 
-func (w *Worker) wlockSlow(s *rwsem, c lockClass) {
+func (w locker[A]) wlockSlow(s *rwsem, c lockClass) {
+	if !w.waits() {
+		w.block(c)
+		s.Lock()
+		w.unblock()
+		return
+	}
 	t := w.waitStart()
 	w.block(c)
 	s.Lock()
@@ -143,15 +242,15 @@ func (w *Worker) wlockSlow(s *rwsem, c lockClass) {
 	w.lk.since[c] = w.waited(c, t)
 }
 
-func (w *Worker) wunlock(s *rwsem, c lockClass) {
+func (w locker[A]) wunlock(s *rwsem, c lockClass) {
 	s.Unlock()
 	w.release(c)
-	if w.lockStats {
+	if w.full() {
 		w.holdEnd(c)
 	}
 }
 
-func (w *Worker) lockMode(s *rwsem, c lockClass, m strategies.Mode) {
+func (w locker[A]) lockMode(s *rwsem, c lockClass, m strategies.Mode) {
 	switch m {
 	case strategies.Shared:
 		w.rlock(s, c)
@@ -160,7 +259,7 @@ func (w *Worker) lockMode(s *rwsem, c lockClass, m strategies.Mode) {
 	}
 }
 
-func (w *Worker) unlockMode(s *rwsem, c lockClass, m strategies.Mode) {
+func (w locker[A]) unlockMode(s *rwsem, c lockClass, m strategies.Mode) {
 	switch m {
 	case strategies.Shared:
 		w.runlock(s, c)
@@ -177,7 +276,7 @@ type planLocks struct {
 
 // takePlan takes plan p's locks in the order IO -> IL -> MK -> ER over the
 // byte range [start, end).
-func (w *Worker) takePlan(in *Inode, p strategies.Plan, start, end uint64) planLocks {
+func (w locker[A]) takePlan(in *Inode, p strategies.Plan, start, end uint64) planLocks {
 	w.lockMode(in.io, lkIO, p.IO)
 	w.lockMode(in.il, lkIL, p.IL)
 	w.lockMode(in.mk, lkMK, p.MK)
@@ -189,12 +288,8 @@ func (w *Worker) takePlan(in *Inode, p strategies.Plan, start, end uint64) planL
 		w.acquire(lkER)
 		var ok bool
 		if h, ok = in.er.TryLock(w.slot, start, end, p.ER); !ok {
-			t := w.waitStart()
-			w.block(lkER)
-			h = in.er.Lock(w.slot, start, end, p.ER)
-			w.unblock()
-			w.lk.since[lkER] = w.waited(lkER, t)
-		} else if w.lockStats {
+			h = w.erLockSlow(in, start, end, p.ER)
+		} else if w.full() {
 			w.lk.acq[lkER]++
 			if p.ER == strategies.Exclusive {
 				w.lk.since[lkER] = w.clk.Now()
@@ -204,11 +299,26 @@ func (w *Worker) takePlan(in *Inode, p strategies.Plan, start, end uint64) planL
 	return planLocks{plan: p, er: h}
 }
 
-func (w *Worker) dropPlan(in *Inode, pl planLocks) {
+// erLockSlow is takePlan's contended ER acquisition.
+func (w locker[A]) erLockSlow(in *Inode, start, end uint64, m strategies.Mode) rangeHandle {
+	var t clock.Ticks
+	if w.waits() {
+		t = w.waitStart()
+	}
+	w.block(lkER)
+	h := in.er.Lock(w.slot, start, end, m)
+	w.unblock()
+	if w.waits() {
+		w.lk.since[lkER] = w.waited(lkER, t)
+	}
+	return h
+}
+
+func (w locker[A]) dropPlan(in *Inode, pl planLocks) {
 	if pl.plan.ER != strategies.Skip {
 		in.er.Unlock(pl.er)
 		w.release(lkER)
-		if w.lockStats && pl.plan.ER == strategies.Exclusive {
+		if w.full() && pl.plan.ER == strategies.Exclusive {
 			w.holdEnd(lkER)
 		}
 	}
@@ -219,10 +329,10 @@ func (w *Worker) dropPlan(in *Inode, pl planLocks) {
 
 // lockPage takes page p's lock F (a bit in its state word). Waiters spin
 // briefly and then yield: F is held for a page copy or a bio submission.
-func (w *Worker) lockPage(pg *page) {
+func (w locker[A]) lockPage(pg *page) {
 	w.acquire(lkF)
 	if s := pg.state.Load(); s&pgLocked == 0 && pg.state.CompareAndSwap(s, s|pgLocked) {
-		if w.lockStats {
+		if w.full() {
 			w.holdStart(lkF)
 		}
 		return
@@ -230,14 +340,19 @@ func (w *Worker) lockPage(pg *page) {
 	w.lockPageSlow(pg)
 }
 
-func (w *Worker) lockPageSlow(pg *page) {
-	t := w.waitStart()
+func (w locker[A]) lockPageSlow(pg *page) {
+	var t clock.Ticks
+	if w.waits() {
+		t = w.waitStart()
+	}
 	w.block(lkF)
 	for i := 0; ; i++ {
 		s := pg.state.Load()
 		if s&pgLocked == 0 && pg.state.CompareAndSwap(s, s|pgLocked) {
 			w.unblock()
-			w.lk.since[lkF] = w.waited(lkF, t)
+			if w.waits() {
+				w.lk.since[lkF] = w.waited(lkF, t)
+			}
 			return
 		}
 		if i > 16 {
@@ -248,11 +363,11 @@ func (w *Worker) lockPageSlow(pg *page) {
 
 // trylockPage is the trylock of fault-around and reclaim. A failed trylock
 // is neither an acquisition nor a wait.
-func (w *Worker) trylockPage(pg *page) bool {
+func (w locker[A]) trylockPage(pg *page) bool {
 	s := pg.state.Load()
 	if s&pgLocked == 0 && pg.state.CompareAndSwap(s, s|pgLocked) {
 		w.acquire(lkF)
-		if w.lockStats {
+		if w.full() {
 			w.holdStart(lkF)
 		}
 		return true
@@ -260,10 +375,10 @@ func (w *Worker) trylockPage(pg *page) bool {
 	return false
 }
 
-func (w *Worker) unlockPage(pg *page) {
+func (w locker[A]) unlockPage(pg *page) {
 	pg.state.And(^uint32(pgLocked))
 	w.release(lkF)
-	if w.lockStats {
+	if w.full() {
 		w.holdEnd(lkF)
 	}
 }

@@ -15,9 +15,11 @@ import (
 // (mergeLocks), so nothing is shared on the measured path.
 //
 // What each acquisition pays:
-//   - uncontended: one branch on lockStats (Config.LockStats, -locks); when
-//     set, an increment (acquisitions) and, for an exclusive hold, two clock
-//     reads (lock and release);
+//   - uncontended: nothing by default; with Config.LockStats (-locks), an
+//     increment (acquisitions) and, for an exclusive hold, two clock reads
+//     (lock and release). The level is decided once per fault (a fault
+//     path is compiled once per level, locks.go's locker) and once per
+//     acquisition elsewhere (write, read, fsync, punch, ...);
 //   - contended, always: the acquisition and contention counts, two clock
 //     reads around the wait and a histogram record, on the slow path only,
 //     where the worker is about to block anyway.
@@ -58,7 +60,10 @@ func (a *lockAcct) init() {
 // exclusive hold timed) on or off, allocating the hold histograms the
 // first time. It is called before the worker runs.
 func (w *Worker) setLockStats(on bool) {
-	w.lockStats = on
+	w.locks = locksOff
+	if on {
+		w.locks = locksOn
+	}
 	if on && w.lk.hold[lkIO] == nil {
 		for c := lkIO; c < numLockClasses; c++ {
 			w.lk.hold[c] = newLockHist()
@@ -92,13 +97,13 @@ func (w *Worker) counters() results.Counters {
 }
 
 // holdStart counts an uncontended exclusive acquisition of c and starts
-// timing its hold (lockStats only).
+// timing its hold (locksOn only).
 func (w *Worker) holdStart(c lockClass) {
 	w.lk.acq[c]++
 	w.lk.since[c] = w.clk.Now()
 }
 
-// holdEnd records the end of an exclusive hold of c (lockStats only).
+// holdEnd records the end of an exclusive hold of c (locksOn only).
 func (w *Worker) holdEnd(c lockClass) {
 	d := max(int64(w.clk.Duration(w.clk.Now()-w.lk.since[c])), 1)
 	a := &w.lk

@@ -134,3 +134,74 @@ func TestRunLockStats(t *testing.T) {
 		t.Errorf("fsync MK = %+v; want timed exclusive holds", f)
 	}
 }
+
+// TestLockLevels: a write fault on a cached page (the fault path compiled
+// per level) counts its uncontended acquisitions and times F's hold only
+// at locksOn; a contended IL acquisition through each level's locker, and
+// through the Worker's methods (the level read per acquisition), records
+// its wait at locksOff and locksOn and nothing at locksAbsent.
+func TestLockLevels(t *testing.T) {
+	for _, lv := range []lockLevel{locksAbsent, locksOff, locksOn} {
+		in := openTest(t, "rwsem", strategies.Options{})
+		w := testWorker(t, 0, RoleFaulter)
+		w.setLockStats(lv == locksOn)
+		w.locks = lv
+		if err := w.store(in, 1, false); err != nil { // first fault: fill and map
+			t.Fatal(err)
+		}
+		w.lk = lockAcct{}
+		w.lk.init()
+		w.setLockStats(lv == locksOn)
+		w.locks = lv
+		if res, err := w.writeFault(in, 1, flagAllowRetry); err != nil || res != faultOK {
+			t.Fatalf("level %d: write fault = %v, %v", lv, res, err)
+		}
+		wantAcq, wantHold := int64(0), int64(0)
+		if lv == locksOn {
+			wantAcq, wantHold = 1, 1
+		}
+		if a := &w.lk; a.acq[lkMM] != wantAcq || a.acq[lkF] != wantAcq || a.holdN[lkF] != wantHold {
+			t.Errorf("level %d: write fault MM, F acquisitions, F holds = %d, %d, %d; want %d, %d, %d", lv, a.acq[lkMM], a.acq[lkF], a.holdN[lkF], wantAcq, wantAcq, wantHold)
+		}
+		for _, path := range []struct {
+			name string
+			lock func()
+		}{
+			{"fault path", func() {
+				switch lv {
+				case locksAbsent:
+					locker[acctAbsent]{w}.rlock(in.il, lkIL)
+				case locksOff:
+					locker[acctOff]{w}.rlock(in.il, lkIL)
+				default:
+					locker[acctOn]{w}.rlock(in.il, lkIL)
+				}
+			}},
+			{"Worker", func() { w.rlock(in.il, lkIL) }},
+		} {
+			w.lk = lockAcct{}
+			w.lk.init()
+			in.il.Lock()
+			done := make(chan struct{})
+			go func() {
+				path.lock()
+				w.runlock(in.il, lkIL)
+				close(done)
+			}()
+			waitFor(t, "the worker blocks on IL", waitingFor(w, lkIL))
+			in.il.Unlock()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("level %d, %s: the worker did not get IL within 10s of its release", lv, path.name)
+			}
+			want := int64(1)
+			if lv == locksAbsent {
+				want = 0
+			}
+			if a := &w.lk; a.cont[lkIL] != want || a.wait[lkIL].TotalCount() != want {
+				t.Errorf("level %d, %s: IL contentions, waits recorded = %d, %d; want %d, %d", lv, path.name, a.cont[lkIL], a.wait[lkIL].TotalCount(), want, want)
+			}
+		}
+	}
+}

@@ -35,7 +35,7 @@ func TestRunMeasuredSectionAllocs(t *testing.T) {
 			Clock: clk, Watchdog: 20 * time.Second,
 		}
 		if sn == KernelName {
-			cfg.Kernel = true
+			cfg.Engine = EngineKernel
 		} else {
 			st, err := strategies.New(sn, strategies.Options{})
 			if err != nil {

@@ -140,11 +140,23 @@ func waitStores(pg *page) {
 
 // ---- read fault and fault-around ----
 
+// readFault is the read fault with w's lock accounting, decided here once
+// for the whole fault.
+func (w *Worker) readFault(in *Inode, p int, faultAround, naive bool) (faultResult, error) {
+	switch w.locks {
+	case locksOff:
+		return locker[acctOff]{w}.readFault(in, p, faultAround, naive)
+	case locksOn:
+		return locker[acctOn]{w}.readFault(in, p, faultAround, naive)
+	}
+	return locker[acctAbsent]{w}.readFault(in, p, faultAround, naive)
+}
+
 // readFault is filemap_fault for page p: MM(S); if the page is cached and
 // uptodate, map it; otherwise create and fill it under the strategy's
 // OpReadFault plan. With faultAround it first maps neighbouring cached pages
 // (map_pages), by trylock and recheck unless naive.
-func (w *Worker) readFault(in *Inode, p int, faultAround, naive bool) (faultResult, error) {
+func (w locker[A]) readFault(in *Inode, p int, faultAround, naive bool) (faultResult, error) {
 	t := w.startTimer(KReadFault)
 	if in.calib != nil {
 		defer w.recordOverlap(in, ovReadFault, t, in.calib.busyNow())
@@ -194,7 +206,7 @@ const faultAroundPages = 16
 // rechecks that it is still cached and within EOF (filemap_map_pages); the
 // naive one trusts an unlocked look at the page state, which races with
 // punch dropping the page (R2).
-func (w *Worker) faultAround(in *Inode, p int, naive bool) {
+func (w locker[A]) faultAround(in *Inode, p int, naive bool) {
 	start := p &^ (faultAroundPages - 1)
 	end := min(start+faultAroundPages, in.npages)
 	for q := start; q < end; q++ {
@@ -231,7 +243,7 @@ func (w *Worker) faultAround(in *Inode, p int, naive bool) {
 // unless p is beyond EOF by the time the page is locked: then nothing is
 // created (read() holds no lock against truncate; filemap_read rechecks
 // i_size the same way), and the caller's own EOF check decides.
-func (w *Worker) fillPage(in *Inode, p int, op strategies.Op) error {
+func (w locker[A]) fillPage(in *Inode, p int, op strategies.Op) error {
 	pl := w.takePlan(in, in.plans[op], uint64(p*in.pageSize), uint64((p+1)*in.pageSize))
 	defer w.dropPlan(in, pl)
 	pg := &in.pages[p]
@@ -264,10 +276,31 @@ func (w *Worker) fillPage(in *Inode, p int, op strategies.Op) error {
 
 // ---- write fault (page_mkwrite) ----
 
+// writeFault is the write fault with w's lock accounting, decided here once
+// for the whole fault.
+func (w *Worker) writeFault(in *Inode, p int, flags faultFlags) (faultResult, error) {
+	switch w.locks {
+	case locksOff:
+		return locker[acctOff]{w}.writeFault(in, p, flags)
+	case locksOn:
+		return locker[acctOn]{w}.writeFault(in, p, flags)
+	}
+	return locker[acctAbsent]{w}.writeFault(in, p, flags)
+}
+
+// fillPage and casExtent for read() and writeback (fileops.go), with the
+// level read per acquisition.
+func (w *Worker) fillPage(in *Inode, p int, op strategies.Op) error {
+	return w.dyn().fillPage(in, p, op)
+}
+func (w *Worker) casExtent(in *Inode, b int, from, to uint32) uint32 {
+	return w.dyn().casExtent(in, b, from, to)
+}
+
 // writeFault is the write fault on page p: MM(S), a read fault's fill if the
 // page is not cached, then page_mkwrite under the OpWriteFault plan: F, IX,
 // HOLE -> DELALLOC, INLINE -> converted, page dirty, PTE rw.
-func (w *Worker) writeFault(in *Inode, p int, flags faultFlags) (faultResult, error) {
+func (w locker[A]) writeFault(in *Inode, p int, flags faultFlags) (faultResult, error) {
 	t := w.startTimer(KWriteFault)
 	defer w.stopTimer(KWriteFault, t)
 	if in.calib != nil {
@@ -376,7 +409,7 @@ func (w *Worker) inlineAction(in *Inode, flags faultFlags) inlineAction {
 
 // convertInline converts block p from INLINE to DELALLOC under IX(X), if it
 // is still INLINE.
-func (w *Worker) convertInline(in *Inode, p int) {
+func (w locker[A]) convertInline(in *Inode, p int) {
 	if w.casExtent(in, p, extInline, extDelalloc) == extInline {
 		w.ctr.InlineConverts++
 	}
@@ -384,7 +417,7 @@ func (w *Worker) convertInline(in *Inode, p int) {
 
 // casExtent is the one "under IX(X), if block b is from, make it to" step: it
 // returns the state it found, so callers know whether it changed.
-func (w *Worker) casExtent(in *Inode, b int, from, to uint32) uint32 {
+func (w locker[A]) casExtent(in *Inode, b int, from, to uint32) uint32 {
 	w.wlock(in.ix, lkIX)
 	st := in.extState(b)
 	if st == from {
@@ -397,7 +430,7 @@ func (w *Worker) casExtent(in *Inode, b int, from, to uint32) uint32 {
 // retryOnContendedIL is faultretry's option of retrying a fault that finds IL
 // contended: when it applies, it drops MM, waits for IL without it and
 // reports true (the fault returns RETRY).
-func (w *Worker) retryOnContendedIL(in *Inode, plan strategies.Plan, flags faultFlags) bool {
+func (w locker[A]) retryOnContendedIL(in *Inode, plan strategies.Plan, flags faultFlags) bool {
 	if in.retry == nil || !in.retry.OnContendedIL || flags&flagAllowRetry == 0 || flags&flagTried != 0 ||
 		plan.IL == strategies.Skip || !in.il.Contended() {
 		return false

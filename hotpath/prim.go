@@ -1,13 +1,14 @@
 package hotpath
 
-import "lockbench/strategies"
+import "lockbench/strategies/locks"
 
-// The model's locks are the optimised primitives of package strategies.
+// The model's locks are the optimised primitives of package locks.
 type (
-	rwsem       = strategies.RWSem
-	rangeLock   = strategies.RangeLock
-	rangeHandle = strategies.RangeHandle
+	rwsem       = locks.RWSem
+	rangeLock   = locks.RangeLock
+	rangeHandle = locks.RangeHandle
+	extentSeq   = locks.Seq
 )
 
-func newRWSem(slots int) *rwsem         { return strategies.NewRWSem(slots) }
-func newRangeLock(slots int) *rangeLock { return strategies.NewRangeLock(slots) }
+func newRWSem(slots int) *rwsem         { return locks.NewRWSem(slots) }
+func newRangeLock(slots int) *rangeLock { return locks.NewRangeLock(slots) }

@@ -53,10 +53,10 @@ type Config struct {
 	// and merge. Go benchmarks pass b.StartTimer and b.StopTimer, so that
 	// setup and merge stay out of ns/op and allocs/op.
 	OnStart, OnStop func()
-	// Kernel runs the scenario on the real kernel (strategy "kernel")
-	// instead of the model; Strategy, Oracle, Delay, GUPShare and Direct
-	// are the model's and are ignored.
-	Kernel bool
+	// Engine is what runs the scenario: the model (the default) or the
+	// real kernel. Under EngineKernel, Strategy, Oracle, Delay, GUPShare
+	// and Direct are the model's and are ignored.
+	Engine Engine
 	// KernelControl is the real-file checker's control: before the
 	// read-back it punches the page of one completed store, which the
 	// check must flag (verify's control, and its test).
@@ -80,24 +80,6 @@ func (e *DeadlockError) Error() string {
 	return fmt.Sprintf("deadlock: no progress for %v; %s", e.After, strings.Join(e.Workers, "; "))
 }
 
-// engine is what a run's workers drive: the model inode (modelEngine) or
-// the real kernel's file (kernelEngine). The runner's stages (workers, start
-// barrier, pinning, stop conditions, watchdog, merge) are the same for both,
-// so a kernel cell and a model cell of one scenario line up row by row.
-type engine interface {
-	// foreground runs a faulter, writer or reader until stop or budget.
-	foreground(w *Worker, spec RoleSpec, budget int64, stop *atomic.Bool) error
-	// background runs a paced role until stop.
-	background(w *Worker, spec RoleSpec, stop *atomic.Bool) error
-	// finish runs after every worker joined: end-of-run checks into rep.
-	finish(rep *results.Rep) error
-	// close releases the engine and removes its files.
-	close() error
-	// abandon removes the files but keeps mappings that blocked workers
-	// may still touch (a deadlocked run).
-	abandon()
-}
-
 // Run runs cfg and returns one repetition's results. Cancelling ctx stops
 // the run early; what was measured is returned marked incomplete.
 //
@@ -119,7 +101,7 @@ func Run(ctx context.Context, cfg Config) (rep results.Rep, err error) {
 			return
 		}
 		if cerr := eng.close(); cerr != nil && err == nil {
-			err = cerr
+			err = &CleanupError{Err: cerr}
 		}
 	}()
 	workers, fg := newWorkers(&cfg, plan)
@@ -194,7 +176,7 @@ func regionsFor(plan []RoleSpec, pageSize int) int {
 // openEngine opens the engine cfg asks for.
 func openEngine(cfg *Config, plan []RoleSpec) (engine, error) {
 	regions := regionsFor(plan, cfg.PageSize)
-	if cfg.Kernel {
+	if cfg.Engine == EngineKernel {
 		return openKernel(cfg, plan, regions)
 	}
 	if dw := dataWriters(plan); cfg.Oracle && dw > regions {
@@ -218,41 +200,6 @@ func openEngine(cfg *Config, plan []RoleSpec) (engine, error) {
 	}
 	return &modelEngine{in: in, cfg: cfg, gup: gup}, nil
 }
-
-// modelEngine drives the model inode.
-type modelEngine struct {
-	in  *Inode
-	cfg *Config
-	gup float64
-}
-
-func (m *modelEngine) foreground(w *Worker, spec RoleSpec, budget int64, stop *atomic.Bool) error {
-	return w.foreground(m.in, m.cfg, spec, m.gup, budget, stop)
-}
-
-func (m *modelEngine) background(w *Worker, spec RoleSpec, stop *atomic.Bool) error {
-	return w.background(m.in, m.cfg, spec, stop)
-}
-
-func (m *modelEngine) finish(rep *results.Rep) error {
-	rep.LockTrace = &results.LockTrace{Source: results.LockSourceModel, Full: m.cfg.LockStats}
-	m.in.overlapOps(rep) // the calibrated model's write-fault@fsync, @punch (calib.go)
-	if m.cfg.Oracle {
-		var fin []results.Violation
-		if err := protected("oracle", func() error {
-			fin = m.in.oracle.final(m.in, lostRace(m.cfg.Scenario.Race))
-			return nil
-		}); err != nil {
-			return err
-		}
-		rep.Violations = append(rep.Violations, fin...)
-		rep.ViolationsTotal += int64(len(fin))
-	}
-	return nil
-}
-
-func (m *modelEngine) close() error { return m.in.Close() }
-func (m *modelEngine) abandon()     { m.in.removeFiles() }
 
 // newWorkers makes one worker per role of plan and counts the foreground ones.
 func newWorkers(cfg *Config, plan []RoleSpec) (workers []*Worker, fg int) {
@@ -295,18 +242,20 @@ type running struct {
 // pinned and ready, and releases them together.
 func start(ctx context.Context, cfg *Config, eng engine, plan []RoleSpec, workers []*Worker, fg int) *running {
 	r := &running{ctx: ctx, cfg: cfg, workers: workers}
-	var perWorker int64
-	if cfg.OpLimit > 0 {
-		perWorker = max(cfg.OpLimit/int64(fg), 1)
-	}
 	r.fgDone.Add(fg)
 	var ready sync.WaitGroup
 	ready.Add(len(workers))
 	startCh := make(chan struct{})
 	var t0 clock.Ticks
 	r.g, r.gctx = errgroup.WithContext(ctx)
+	fgIndex := 0
 	for i, w := range workers {
 		spec := plan[i]
+		var perWorker int64
+		if cfg.OpLimit > 0 && spec.Role.Foreground() {
+			perWorker = opShare(cfg.OpLimit, fg, fgIndex)
+			fgIndex++
+		}
 		r.g.Go(func() error {
 			// A fault on the mapping ends this worker with a *FaultError
 			// instead of the process (guard.go).
@@ -328,6 +277,21 @@ func start(ctx context.Context, cfg *Config, eng engine, plan []RoleSpec, worker
 	r.startTime = time.Now()
 	close(startCh)
 	return r
+}
+
+// opShare is foreground worker k's share of a budget of n operations over
+// fg workers: n/fg, one more for the first n%fg, so that they add up to
+// exactly n. A worker whose share is 0 gets -1, which runs no operation
+// (0 would mean no budget).
+func opShare(n int64, fg, k int) int64 {
+	share := n / int64(fg)
+	if int64(k) < n%int64(fg) {
+		share++
+	}
+	if share == 0 {
+		return -1
+	}
+	return share
 }
 
 // work is one worker's goroutine: pin, wait for the start, run its role.
@@ -356,9 +320,6 @@ func (r *running) work(eng engine, w *Worker, spec RoleSpec, perWorker int64, re
 		r.fgDone.Done()
 	} else {
 		err = eng.background(w, spec, &r.stop)
-	}
-	if err != nil {
-		w.err = err
 	}
 	return err
 }
@@ -476,59 +437,6 @@ func deadlockReport(workers []*Worker, after time.Duration) *DeadlockError {
 	return e
 }
 
-// foreground runs a faulter, writer or reader until stop or its op budget.
-func (w *Worker) foreground(in *Inode, cfg *Config, spec RoleSpec, gup float64, budget int64, stop *atomic.Bool) error {
-	sc := &cfg.Scenario
-	span, base := sc.span(cfg.Threads, in.npages, w.data)
-	np := max(sc.WritePages, 1)
-	for i := int64(0); budget == 0 || i < budget; i++ {
-		if i%progressEvery == 0 {
-			if stop.Load() {
-				return nil
-			}
-			w.prog.Store(i)
-			w.win.tick(&w.ops, w.clk.Now())
-		}
-		w.opIndex = i
-		p := base + w.pick(sc.Pattern, span)
-		var err error
-		switch w.Role {
-		case RoleFaulter:
-			x := w.rng.Float64()
-			switch {
-			case x < sc.Stores:
-				t := w.startSampled()
-				g := false
-				if gup > 0 {
-					// The draw stays after startSampled's (the same
-					// random stream as before) but out of the timed
-					// store: the clock restarts after it.
-					if g = w.chance(gup); t >= 0 {
-						t = w.clk.Now()
-					}
-				}
-				err = w.store(in, p, g)
-				w.stopTimer(KStore, t)
-			case x < sc.Stores+sc.Loads:
-				t := w.startSampled()
-				_, err = w.load(in, p, sc.FaultAround, sc.NaiveFaultAround && in.naiveOK)
-				w.stopTimer(KLoad, t)
-			default:
-				w.zap(in, p)
-			}
-		case RoleWriter:
-			err = w.write(in, min(p, in.npages-np), np, sc.WriteFailRate)
-		case RoleReader:
-			_, err = w.read(in, min(p, in.npages-np), np)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	w.prog.Add(1)
-	return nil
-}
-
 // span is the pages a foreground worker picks from: the whole file, or
 // under Disjoint the data writer's own slice starting at base.
 func (s *Scenario) span(threads, npages, data int) (span, base int) {
@@ -547,57 +455,6 @@ func (w *Worker) pick(pt Pattern, span int) int {
 		return w.intn(span / 10)
 	}
 	return w.intn(span)
-}
-
-// background runs an fsync thread, puncher, truncater, flusher, reclaimer or
-// inliner until stop.
-func (w *Worker) background(in *Inode, cfg *Config, spec RoleSpec, stop *atomic.Bool) error {
-	sc := &cfg.Scenario
-	var log []logRecord
-	if w.Role == RoleFsync {
-		log = make([]logRecord, 0, in.npages*2)
-	}
-	next := time.Now()
-	for i := int64(0); !stop.Load(); i++ {
-		w.opIndex = i
-		w.prog.Store(i)
-		var err error
-		switch w.Role {
-		case RoleFsync:
-			err = w.fsync(in, &log)
-		case RolePuncher:
-			n := max(sc.PunchPages, 1)
-			err = w.punch(in, w.intn(max(in.npages-n, 1)), n)
-		case RoleTruncater:
-			err = w.truncate(in, in.npages/2+w.intn(in.npages/2))
-		case RoleFlusher:
-			for p := 0; p < in.npages && !stop.Load(); p++ {
-				if in.pages[p].state.Load()&pgDirty != 0 {
-					if err = w.writebackPage(in, p, false); err != nil {
-						break
-					}
-				}
-			}
-		case RoleReclaimer:
-			if spec.Sweep {
-				w.reclaimSweep(in, stop)
-				break
-			}
-			t := w.startSampled()
-			w.reclaim(in, w.intn(in.npages))
-			w.stopTimer(KReclaim, t)
-		case RoleInliner:
-			if err = w.reinline(in, sc.InlineBlocks); err == nil {
-				w.finishReinline(in, sc.InlineBlocks)
-			}
-		}
-		if err != nil {
-			return err
-		}
-		w.win.tick(&w.ops, w.clk.Now())
-		w.pace(spec, &next)
-	}
-	return nil
 }
 
 // pace waits for a background role's next operation: one per Interval,

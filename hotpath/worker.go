@@ -3,6 +3,7 @@ package hotpath
 import (
 	"math/rand/v2"
 	"sync/atomic"
+	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
@@ -80,11 +81,11 @@ type Worker struct {
 
 	rng *rand.Rand
 
-	held      uint32 // locks held (lockClass bits)
-	lockStats bool   // count acquisitions, time exclusive holds (Config.LockStats)
-	lk        lockAcct
-	pub       atomic.Uint64 // published held|waiting<<32 while blocked (watchdog)
-	prog      atomic.Int64  // progress, published every progressEvery ops
+	held  uint32    // locks held (lockClass bits)
+	locks lockLevel // lock accounting: off, on (Config.LockStats) or absent (benchmarks)
+	lk    lockAcct
+	pub   atomic.Uint64 // published held|waiting<<32 while blocked (watchdog)
+	prog  atomic.Int64  // progress, published every progressEvery ops
 
 	ops       [NumKinds]int64
 	hist      [NumKinds]*hdrhistogram.Histogram
@@ -93,7 +94,9 @@ type Worker struct {
 	sampleGap int32 // operations of sampled kinds until the next timed one
 	ctr       results.Counters
 	stampSeq  uint64
-	opIndex   int64
+	// opIndex is the operation the worker's role loop is at (the loop's
+	// position: a kernel worker resumes after it following a SIGBUS).
+	opIndex int64
 
 	// fault state carried across a retry chain
 	chain    int64
@@ -112,7 +115,7 @@ type Worker struct {
 	nViolations     int64
 	uncheckedFsyncs int64
 	usage           *results.ThreadUsage // the kernel engine's getrusage(RUSAGE_THREAD) delta
-	err             error
+	next            time.Time            // background roles: the next paced operation
 	_               [64]byte
 }
 

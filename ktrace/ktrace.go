@@ -17,6 +17,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -147,9 +148,14 @@ func Open(opt Options) (*Tracer, error) {
 	if opt.BufferPages&(opt.BufferPages-1) != 0 {
 		return nil, fmt.Errorf("ktrace: buffer pages must be a power of two, got %d", opt.BufferPages)
 	}
-	dir, err := findTracefs()
+	dir, mounted, err := findTracefs()
 	if err != nil {
 		return nil, err
+	}
+	if mounted {
+		// The tracepoints' ids and formats are read here, and perf events
+		// need no tracefs after that: what Open mounted, it unmounts.
+		defer unix.Unmount(dir, unix.UMOUNT_NOFOLLOW)
 	}
 	t := &Tracer{opt: opt, stacks: map[string]uint32{}, buckets: map[bucketKey]*bucket{}}
 	if t.begin, err = ReadTracepoint(filepath.Join(dir, "events/lock/contention_begin")); err != nil {
@@ -179,24 +185,33 @@ func Open(opt Options) (*Tracer, error) {
 }
 
 // findTracefs returns a tracefs directory holding the lock tracepoints,
-// mounting tracefs at /sys/kernel/tracing when none is mounted.
-func findTracefs() (string, error) {
+// mounting tracefs at /sys/kernel/tracing when none is mounted; mounted
+// says Open mounted it (and must unmount it).
+func findTracefs() (dir string, mounted bool, err error) {
 	for _, d := range tracefsDirs {
-		if _, err := os.Stat(filepath.Join(d, "events/lock/contention_begin/id")); err == nil {
-			return d, nil
+		_, err := os.Stat(filepath.Join(d, "events/lock/contention_begin/id"))
+		if err == nil {
+			return d, false, nil
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			return "", false, fmt.Errorf("ktrace: kernel lock waits need root: tracefs at %s is not readable by uid %d", d, os.Geteuid())
 		}
 	}
 	d := tracefsDirs[0]
 	if _, err := os.Stat(filepath.Join(d, "events")); err == nil {
-		return "", fmt.Errorf("ktrace: this kernel has no lock:contention_begin tracepoint (%s/events/lock)", d)
+		return "", false, fmt.Errorf("ktrace: this kernel has no lock:contention_begin tracepoint (%s/events/lock)", d)
+	}
+	if os.Geteuid() != 0 {
+		return "", false, fmt.Errorf("ktrace: kernel lock waits need root (tracefs is not mounted at %s, and mounting it needs root too)", d)
 	}
 	if err := unix.Mount("nodev", d, "tracefs", 0, ""); err != nil {
-		return "", fmt.Errorf("ktrace: tracefs is not mounted and mounting it at %s failed: %w", d, err)
+		return "", false, fmt.Errorf("ktrace: tracefs is not mounted and mounting it at %s failed: %w", d, err)
 	}
 	if _, err := os.Stat(filepath.Join(d, "events/lock/contention_begin/id")); err != nil {
-		return "", fmt.Errorf("ktrace: this kernel has no lock:contention_begin tracepoint (%s/events/lock)", d)
+		unix.Unmount(d, unix.UMOUNT_NOFOLLOW)
+		return "", false, fmt.Errorf("ktrace: this kernel has no lock:contention_begin tracepoint (%s/events/lock)", d)
 	}
-	return d, nil
+	return d, true, nil
 }
 
 // ReadTracepoint reads a tracepoint's id and field offsets from its tracefs

@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/perf/benchfmt"
 
-	"lockbench/hardware"
+	"lockbench/hardware/desc"
 	"lockbench/internal/benchname"
 	"lockbench/results"
 )
@@ -30,7 +30,7 @@ import (
 //
 // Note: goos and goarch are not written. A results file does not record
 // them, and runtime.GOOS/GOARCH would describe the machine rendering the
-// file, not the one that ran it; they belong in hardware.Machine.
+// file, not the one that ran it; they belong in desc.Machine.
 func writeBench(w io.Writer, f *results.File) error {
 	bw := benchfmt.NewWriter(w)
 	// The custom units with their direction (benchname.Units, shared with
@@ -81,7 +81,7 @@ func writeBench(w io.Writer, f *results.File) error {
 }
 
 // machineConfig is the machine as benchmark configuration lines.
-func machineConfig(m hardware.Machine) [][2]string {
+func machineConfig(m desc.Machine) [][2]string {
 	var kv [][2]string
 	add := func(k, v string) {
 		if v = oneLine(v); v != "" {
@@ -101,7 +101,7 @@ func machineConfig(m hardware.Machine) [][2]string {
 
 // targetConfig describes the storage under a target as configuration
 // lines; an empty value means the target has no such property.
-func targetConfig(t hardware.Target) [][2]string {
+func targetConfig(t desc.Target) [][2]string {
 	var dev []string
 	for _, s := range []string{t.Device, t.DeviceKind, t.Model} {
 		if s != "" {

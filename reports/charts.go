@@ -2,12 +2,15 @@ package reports
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"image/color"
 	"math"
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -375,6 +378,26 @@ func WriteCharts(dir string, f *results.File) ([]string, error) {
 	return paths, nil
 }
 
+// maxChartName bounds a chart's file name, far below the 255 bytes a
+// name may have, so that a long target path (its slug) cannot make the
+// report fail half-written with "file name too long".
+const maxChartName = 120
+
+// boundName shortens a chart name longer than maxChartName: its start,
+// then a hash of the whole name, which keeps names distinct.
+func boundName(name string) string {
+	if len(name) <= maxChartName {
+		return name
+	}
+	base := strings.TrimSuffix(name, ".png")
+	sum := sha256.Sum256([]byte(base))
+	keep := base[:maxChartName-len(".png")-1-16]
+	for !utf8.ValidString(keep) {
+		keep = keep[:len(keep)-1]
+	}
+	return keep + "_" + hex.EncodeToString(sum[:8]) + ".png"
+}
+
 func charts(f *results.File, sums []CellSummary) ([]Chart, error) {
 	specs, err := chartSpecs(f, sums)
 	if err != nil {
@@ -389,6 +412,7 @@ func charts(f *results.File, sums []CellSummary) ([]Chart, error) {
 		}
 		c := s.Chart
 		c.PNG = png
+		c.Name = boundName(c.Name)
 		// Two groups can share a slug after sanitising; number repeats.
 		base := strings.TrimSuffix(c.Name, ".png")
 		if n := names[base]; n > 0 {

@@ -27,6 +27,22 @@ const (
 	pixelDelta   = 48
 )
 
+// fixtureCharts and studyCharts are the charts compared with golden PNGs
+// in testdata/charts: every chart of the fixture, and from the study
+// fixture one chart of each kind the small fixture lacks (a latency
+// spectrum and a scaling chart). TestChartGoldensAreRead keeps the
+// directory to exactly these files.
+var (
+	fixtureCharts = []string{
+		"p99_fsync-storm_t2_tmpfs_compact.png",
+		"series_fsync-storm_t2_tmpfs_compact.png",
+	}
+	studyCharts = []string{
+		"spectrum_fsync-storm_t2_tmpfs.png",
+		"scaling_fault-scale_tmpfs.png",
+	}
+)
+
 // TestChartsGolden compares every chart of the fixture with its golden PNG
 // in testdata/charts, with tolerance, and checks size and content.
 func TestChartsGolden(t *testing.T) {
@@ -38,51 +54,92 @@ func TestChartsGolden(t *testing.T) {
 	for _, c := range cs {
 		names = append(names, c.Name)
 	}
-	wantNames := []string{
-		"p99_fsync-storm_t2_tmpfs_compact.png",
-		"series_fsync-storm_t2_tmpfs_compact.png",
-	}
-	if !slices.Equal(names, wantNames) {
-		t.Fatalf("Charts names = %q; want %q", names, wantNames)
+	if !slices.Equal(names, fixtureCharts) {
+		t.Fatalf("Charts names = %q; want %q", names, fixtureCharts)
 	}
 	for _, c := range cs {
-		img, err := png.Decode(bytes.NewReader(c.PNG))
-		if err != nil {
-			t.Errorf("%s: %v", c.Name, err)
-			continue
-		}
-		// chartWidth (6.8in) at 96 DPI; at least a panel high.
-		if b := img.Bounds(); b.Dx() != 653 || b.Dy() < 150 {
-			t.Errorf("%s: size %dx%d; want 653 wide, at least 150 high", c.Name, b.Dx(), b.Dy())
-		}
-		if share := nonWhiteShare(img); share < 0.02 {
-			t.Errorf("%s: %.2f%% of pixels are not white; want a drawn chart", c.Name, 100*share)
-		}
+		checkChartGolden(t, c)
+	}
+}
 
-		path := filepath.Join("testdata", "charts", c.Name)
-		if *update {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, c.PNG, 0o644); err != nil {
-				t.Fatal(err)
-			}
+// TestStudyChartsGolden compares the study fixture's spectrum and scaling
+// charts of tmpfs with their golden PNGs.
+func TestStudyChartsGolden(t *testing.T) {
+	cs, err := Charts(studyFixture())
+	if err != nil {
+		t.Fatalf("Charts = %v", err)
+	}
+	for _, name := range studyCharts {
+		i := slices.IndexFunc(cs, func(c Chart) bool { return c.Name == name })
+		if i < 0 {
+			t.Errorf("the study fixture has no chart %s", name)
 			continue
 		}
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			t.Errorf("%v (run `go test ./reports/ -update` to create it)", err)
-			continue
+		checkChartGolden(t, cs[i])
+	}
+}
+
+// TestChartGoldensAreRead: every PNG in testdata/charts is one a golden test
+// compares, so none is left behind when a chart is renamed or dropped.
+func TestChartGoldensAreRead(t *testing.T) {
+	entries, err := os.ReadDir(filepath.Join("testdata", "charts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := slices.Concat(fixtureCharts, studyCharts)
+	var have []string
+	for _, e := range entries {
+		have = append(have, e.Name())
+		if !slices.Contains(read, e.Name()) {
+			t.Errorf("testdata/charts/%s is read by no test; remove it, or add it to fixtureCharts or studyCharts", e.Name())
 		}
-		want, err := png.Decode(bytes.NewReader(raw))
-		if err != nil {
-			t.Errorf("%s: golden: %v", path, err)
-			continue
+	}
+	for _, name := range read {
+		if !slices.Contains(have, name) {
+			t.Errorf("testdata/charts/%s is missing (run `go test ./reports/ -update` to create it)", name)
 		}
-		if diff := differingShare(img, want); diff > pngTolerance {
-			t.Errorf("%s: %.2f%% of pixels differ from %s; want at most %.2f%% (run with -update to accept)",
-				c.Name, 100*diff, path, 100*pngTolerance)
+	}
+}
+
+// checkChartGolden checks c's size and content and compares it with
+// testdata/charts/<name>, with tolerance; -update rewrites the file.
+func checkChartGolden(t *testing.T, c Chart) {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(c.PNG))
+	if err != nil {
+		t.Errorf("%s: %v", c.Name, err)
+		return
+	}
+	// chartWidth (6.8in) at 96 DPI; at least a panel high.
+	if b := img.Bounds(); b.Dx() != 653 || b.Dy() < 150 {
+		t.Errorf("%s: size %dx%d; want 653 wide, at least 150 high", c.Name, b.Dx(), b.Dy())
+	}
+	if share := nonWhiteShare(img); share < 0.02 {
+		t.Errorf("%s: %.2f%% of pixels are not white; want a drawn chart", c.Name, 100*share)
+	}
+	path := filepath.Join("testdata", "charts", c.Name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
 		}
+		if err := os.WriteFile(path, c.PNG, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Errorf("%v (run `go test ./reports/ -update` to create it)", err)
+		return
+	}
+	want, err := png.Decode(bytes.NewReader(raw))
+	if err != nil {
+		t.Errorf("%s: golden: %v", path, err)
+		return
+	}
+	if diff := differingShare(img, want); diff > pngTolerance {
+		t.Errorf("%s: %.2f%% of pixels differ from %s; want at most %.2f%% (run with -update to accept)",
+			c.Name, 100*diff, path, 100*pngTolerance)
 	}
 }
 

@@ -3,12 +3,12 @@ package reports
 import (
 	"time"
 
-	"lockbench/hardware"
+	"lockbench/hardware/desc"
 	"lockbench/results"
 )
 
 // fixtureMachine is the machine of the golden fixture.
-var fixtureMachine = hardware.Machine{
+var fixtureMachine = desc.Machine{
 	Fingerprint: "fp-3f9a1c2e",
 	Hostname:    "bench-a",
 	Kernel:      "6.8.0-31-generic",
@@ -22,7 +22,7 @@ var fixtureMachine = hardware.Machine{
 // operation, a time series, an incomplete repetition and a verify matrix.
 // Every number is written out so the goldens can be checked by hand.
 func fixture() *results.File {
-	target := hardware.Target{Spec: "tmpfs", Path: "/dev/shm/lockbench", FSType: "tmpfs"}
+	target := desc.Target{Spec: "tmpfs", Path: "/dev/shm/lockbench", FSType: "tmpfs"}
 	config := func(strategy string, seed uint64) results.Config {
 		return results.Config{
 			Strategy: strategy, Scenario: "fsync-storm", Threads: 2,

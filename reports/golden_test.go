@@ -4,61 +4,20 @@ import (
 	"bytes"
 	"errors"
 	"flag"
-	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
+	"lockbench/internal/golden"
 	"lockbench/results"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the current output")
 
-// checkGolden compares got with testdata/name, or rewrites it with -update.
-// A mismatch is reported as a line diff.
+// checkGolden compares got with testdata/name, or rewrites it with -update;
+// a mismatch is reported as a line diff (internal/golden).
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run `go test ./reports/ -update` to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run `go test ./reports/ -update` to accept):\n%s", path, lineDiff(string(want), string(got)))
-	}
-}
-
-// lineDiff is a small readable diff: each differing line number with the
-// golden line (-) and the new one (+), at most 20 of them.
-func lineDiff(want, got string) string {
-	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	shown := 0
-	for i := 0; i < max(len(wl), len(gl)) && shown < 20; i++ {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w == g {
-			continue
-		}
-		fmt.Fprintf(&b, "line %d:\n- %s\n+ %s\n", i+1, w, g)
-		shown++
-	}
-	return b.String()
+	golden.Check(t, filepath.Join("testdata", name), got, *update, "go test ./reports/ -update")
 }
 
 func TestRenderGolden(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"lockbench/hardware"
+	"lockbench/hardware/desc"
 	"lockbench/results"
 )
 
@@ -41,12 +41,28 @@ func WriteReportDir(dir string, files []*results.File) error {
 	if err := writeHTML(&buf, files, charts, linkPNG); err != nil {
 		return err
 	}
+	// Every file is checked before the first is written: a report
+	// directory is not left half-written by a path that cannot be.
+	for _, name := range append(chartNames(pngs), "index.html") {
+		if err := results.CheckOutput(filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
 	for _, c := range pngs {
 		if err := writeFileAtomic(filepath.Join(dir, c.Name), c.PNG); err != nil {
 			return err
 		}
 	}
 	return writeFileAtomic(filepath.Join(dir, "index.html"), buf.Bytes())
+}
+
+// chartNames lists the charts' file names.
+func chartNames(cs []Chart) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Name
+	}
+	return out
 }
 
 // writeFileAtomic writes data to path with results.WriteAtomic (a synced
@@ -88,7 +104,7 @@ type htmlPage struct {
 }
 
 type htmlMachine struct {
-	hardware.Machine
+	desc.Machine
 	Sources string // labels of the files from this machine
 }
 
@@ -428,7 +444,7 @@ func markStrategyStarts(g *htmlGroup) {
 
 // sourceLabel names file i of n: its host name when it is the only file,
 // otherwise a letter and the host name.
-func sourceLabel(i, n int, m hardware.Machine) string {
+func sourceLabel(i, n int, m desc.Machine) string {
 	host := m.Hostname
 	if host == "" {
 		host = "unknown host"
@@ -540,7 +556,7 @@ func configRow(s *CellSummary) htmlConfig {
 	return htmlConfig{
 		Strategy: c.Strategy, Scenario: c.Scenario, Target: c.Target, TargetInfo: strings.Join(info, " "),
 		Pin: c.Pin, Options: c.Options, Threads: c.Threads, Reps: s.Reps, Seed: c.Seed,
-		FileSize: hardware.FormatBytes(uint64(c.FileSize)), PageSize: hardware.FormatBytes(uint64(c.PageSize)),
+		FileSize: desc.FormatBytes(uint64(c.FileSize)), PageSize: desc.FormatBytes(uint64(c.PageSize)),
 		Duration: formatDuration(c.Duration), Warmup: formatDuration(c.Warmup), TimerFloor: floor,
 		OpLimit: c.OpLimit, Oracle: c.Oracle, Delay: c.Delay, Incomplete: s.Incomplete,
 	}

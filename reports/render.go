@@ -6,10 +6,11 @@
 // page.
 //
 // Data flows one way, as in vegeta's `attack | report`: the results file is
-// the input, Summarize runs once, and each renderer only formats. Renderers
-// are pure: they write to an io.Writer and return every write error; where
+// the input; Summarize derives the summaries from it (a pure function of the
+// file, called by each renderer that needs them), and each renderer only
+// formats. Renderers are pure: they write to an io.Writer and return every write error; where
 // files are made durable is results.WriteFile's business, not theirs.
-// reports reads results and hardware.Machine as plain data; of the rest of
+// reports reads results and desc.Machine as plain data; of the rest of
 // lockbench it imports only internal/benchname, the one builder of benchmark
 // names (for the bench renderer).
 package reports

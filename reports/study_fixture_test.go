@@ -8,7 +8,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
-	"lockbench/hardware"
+	"lockbench/hardware/desc"
 	"lockbench/results"
 )
 
@@ -33,7 +33,7 @@ func buildStudyFixture() *results.File {
 		Created: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC), Machine: fixtureMachine,
 		Version: "v0.0.0 0123456789ab",
 	}
-	targets := []hardware.Target{
+	targets := []desc.Target{
 		{Spec: "tmpfs", Path: "/dev/shm/lockbench", FSType: "tmpfs"},
 		{Spec: "dir:/tmp", Path: "/tmp", FSType: "ext4", Device: "/dev/vda", DeviceKind: "virtio"},
 	}
@@ -68,7 +68,7 @@ func buildStudyFixture() *results.File {
 }
 
 // studyCell is one cell of studyFixture.
-func studyCell(rng *rand.Rand, tgt hardware.Target, scenario string, threads int, strategy string) results.Cell {
+func studyCell(rng *rand.Rand, tgt desc.Target, scenario string, threads int, strategy string) results.Cell {
 	const reps = 6
 	cfg := results.Config{
 		Strategy: strategy, Scenario: scenario, Threads: threads, Target: tgt.Spec, TargetInfo: tgt,

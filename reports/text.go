@@ -6,7 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"lockbench/hardware"
+	"lockbench/hardware/desc"
 	"lockbench/results"
 )
 
@@ -55,7 +55,7 @@ func writeText(w io.Writer, f *results.File, sums []CellSummary) error {
 }
 
 // describeMachine is the one-line description of a machine.
-func describeMachine(m hardware.Machine) string {
+func describeMachine(m desc.Machine) string {
 	var parts []string
 	if m.Hostname != "" {
 		parts = append(parts, m.Hostname)

@@ -7,13 +7,16 @@ package results
 import (
 	"time"
 
-	"lockbench/hardware"
+	"lockbench/hardware/desc"
 )
 
 // SchemaVersion is the version of the results file format. Version 2 adds
 // kernel cells (strategy "kernel"), each worker's getrusage counts
 // (Worker.Usage) and the sigbus_beyond_eof counter; version 1 files read as
-// they are (the new fields stay empty). Readers reject any other version.
+// they are (the new fields stay empty). Config.Engine came later within
+// version 2, as an added field: files without it read with the engine
+// their strategy implies (Config.SetEngine). Readers reject any other
+// version.
 const SchemaVersion = 2
 
 // OldestSchema is the oldest version Read accepts.
@@ -29,10 +32,10 @@ type File struct {
 	Incomplete bool      `json:"incomplete"`
 	// Error is the error that stopped the run early, when one did; the
 	// file then holds the cells finished before it and is incomplete.
-	Error   string           `json:"error,omitempty"`
-	Machine hardware.Machine `json:"machine"`
-	Cells   []Cell           `json:"cells"`
-	Verify  *Matrix          `json:"verify,omitempty"`
+	Error   string       `json:"error,omitempty"`
+	Machine desc.Machine `json:"machine"`
+	Cells   []Cell       `json:"cells"`
+	Verify  *Matrix      `json:"verify,omitempty"`
 	// Version is the lockbench build that wrote the file (module version
 	// or VCS revision), for the report's "how to reproduce".
 	Version string `json:"version,omitempty"`
@@ -47,25 +50,42 @@ type File struct {
 	Validations []Validation `json:"validations,omitempty"`
 }
 
+// The engines a cell can run on (Config.Engine).
+const (
+	// EngineModel is the user-space model of one inode's hot path, under
+	// the cell's strategy.
+	EngineModel = "model"
+	// EngineKernel is the real kernel: the scenario's real system calls on
+	// a real file. Its cells' strategy is "kernel" (StrategyKernel), shown
+	// as kernel(<fs>).
+	EngineKernel = "kernel"
+)
+
+// StrategyKernel is the strategy name of a kernel cell.
+const StrategyKernel = "kernel"
+
 // Config is what a cell ran: everything needed to run it again (with the
 // machine and the command line of its File).
 type Config struct {
-	Strategy   string          `json:"strategy"`
-	Scenario   string          `json:"scenario"`
-	Threads    int             `json:"threads"`
-	Target     string          `json:"target"`
-	TargetInfo hardware.Target `json:"target_info"`
-	Pin        string          `json:"pin"`
-	Seed       uint64          `json:"seed"`
-	FileSize   int64           `json:"file_size"`
-	PageSize   int             `json:"page_size"`
-	Duration   time.Duration   `json:"duration_ns"`
-	OpLimit    int64           `json:"op_limit,omitempty"`
-	Warmup     time.Duration   `json:"warmup_ns"`
-	Reps       int             `json:"reps"`
-	Options    string          `json:"options,omitempty"` // strategy options, "k=v,k=v"
-	Oracle     bool            `json:"oracle"`
-	Delay      bool            `json:"delay_injection"`
+	// Engine is EngineModel or EngineKernel. Files written before the
+	// field have none; Read fills it in (SetEngine).
+	Engine     string        `json:"engine,omitempty"`
+	Strategy   string        `json:"strategy"`
+	Scenario   string        `json:"scenario"`
+	Threads    int           `json:"threads"`
+	Target     string        `json:"target"`
+	TargetInfo desc.Target   `json:"target_info"`
+	Pin        string        `json:"pin"`
+	Seed       uint64        `json:"seed"`
+	FileSize   int64         `json:"file_size"`
+	PageSize   int           `json:"page_size"`
+	Duration   time.Duration `json:"duration_ns"`
+	OpLimit    int64         `json:"op_limit,omitempty"`
+	Warmup     time.Duration `json:"warmup_ns"`
+	Reps       int           `json:"reps"`
+	Options    string        `json:"options,omitempty"` // strategy options, "k=v,k=v"
+	Oracle     bool          `json:"oracle"`
+	Delay      bool          `json:"delay_injection"`
 	// Locks: the cell ran with -locks (full model lock accounting, the
 	// kernel's lock waits traced); text reports show its lock-wait table.
 	Locks bool `json:"locks,omitempty"`
@@ -81,6 +101,19 @@ type Config struct {
 	// Calibrated is the target whose measured phase costs the model spent
 	// (-calibrate); the cell's Strategy then ends in "+calibrated".
 	Calibrated string `json:"calibrated,omitempty"`
+}
+
+// SetEngine fills in an Engine left empty by a file written before the
+// field: EngineKernel for the kernel's strategy name, where "kernel" was a
+// strategy, EngineModel for every other.
+func (c *Config) SetEngine() {
+	if c.Engine != "" {
+		return
+	}
+	c.Engine = EngineModel
+	if c.Strategy == StrategyKernel {
+		c.Engine = EngineKernel
+	}
 }
 
 // Cell is the result of one configuration: its repetitions and their summary.

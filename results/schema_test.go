@@ -3,12 +3,13 @@ package results
 import (
 	"bytes"
 	"encoding/json"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"lockbench/hardware"
+	"lockbench/hardware/desc"
 )
 
 // schema1 is a results file as lockbench wrote it before kernel cells
@@ -60,8 +61,8 @@ func itoa(v int) string { b, _ := json.Marshal(v); return string(b) }
 // the new counter, survives writing and reading unchanged.
 func TestKernelCellRoundTrip(t *testing.T) {
 	in := &File{Schema: SchemaVersion, Tool: "lockbench", Created: time.Unix(0, 0).UTC(), Cells: []Cell{{
-		Config: Config{Strategy: "kernel", Scenario: "punch", Threads: 2, Target: "loop:btrfs",
-			TargetInfo: hardware.Target{Spec: "loop:btrfs", FSType: "btrfs", PunchHole: true}},
+		Config: Config{Engine: EngineKernel, Strategy: StrategyKernel, Scenario: "punch", Threads: 2, Target: "loop:btrfs",
+			TargetInfo: desc.Target{Spec: "loop:btrfs", FSType: "btrfs", PunchHole: true}},
 		Reps: []Rep{{Counters: Counters{SigbusBeyondEOF: 7}, Workers: []Worker{
 			{ID: 0, Role: "faulter", CPU: -1, Ops: 100, Usage: &ThreadUsage{MinorFaults: 9, MajorFaults: 1, Voluntary: 4, Involuntary: 2}},
 			{ID: 1, Role: "puncher", CPU: -1, Ops: 5},
@@ -80,5 +81,35 @@ func TestKernelCellRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(in, out) {
 		t.Errorf("round trip changed the file:\n got %+v\nwant %+v", out.Cells[0].Reps[0], in.Cells[0].Reps[0])
+	}
+}
+
+// TestReadBeforeEngine: a version 2 file written before Config.Engine (by
+// lockbench at 737a19c: `lockbench run -strategy rwsem,kernel -scenario
+// punch -threads 1 -ops 2000 -target tmpfs`), where "kernel" was only a
+// strategy name, reads with each cell's engine filled in from its strategy;
+// a schema 1 cell is the model's; an engine the file names is kept.
+func TestReadBeforeEngine(t *testing.T) {
+	f, err := ReadFile(filepath.Join("testdata", "schema2-before-engine.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range f.Cells {
+		got = append(got, c.Config.Strategy+":"+c.Config.Engine)
+	}
+	if want := []string{"rwsem:" + EngineModel, StrategyKernel + ":" + EngineKernel}; !reflect.DeepEqual(got, want) {
+		t.Errorf("cells' strategy:engine = %q; want %q", got, want)
+	}
+	f1, err := Read(strings.NewReader(schema1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := f1.Cells[0].Config.Engine; e != EngineModel {
+		t.Errorf("schema 1 cell: engine %q; want %q", e, EngineModel)
+	}
+	named := strings.Replace(schema1, `"strategy": "rwsem"`, `"engine": "kernel", "strategy": "rwsem"`, 1)
+	if f2, err := Read(strings.NewReader(named)); err != nil || f2.Cells[0].Config.Engine != EngineKernel {
+		t.Errorf("a named engine: %v; want it kept (%q)", err, EngineKernel)
 	}
 }

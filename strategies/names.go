@@ -39,12 +39,12 @@ var All = []Info{
 	{
 		Name: "rangelock", Description: "full-range extent lock (btrfs io-tree style): ER is the serialisation; page fills take ER(S), fsync logs under ER over the whole file",
 		Expect: Expectations{R1: S, R2: S, R3: S, R4: S, R5: S},
-		build:  func(Options) Strategy { return RangeLockStrategy{} },
+		build:  func(Options) Strategy { return RangeLock{} },
 	},
 	{
 		Name: "rwsem", Description: "mmap rwsems (invalidate_lock IL and btrfs i_mmap_lock MK): fills IL(S), page_mkwrite IL(S)+MK(S); punch, truncate, failed-write cleanup IL(X); fsync MK(X)",
 		Expect: Expectations{R1: S, R2: S, R3: V, R4: V, R5: S},
-		build:  func(Options) Strategy { return RWSemStrategy{} },
+		build:  func(Options) Strategy { return RWSem{} },
 	},
 	{
 		Name: "seqcount", Description: "validity sequence counters (iomap ->iomap_valid): rwsem plus a per-page revalidation of write()'s cached mapping",

@@ -1,6 +1,6 @@
 package strategies
 
-// RangeLockStrategy is the full-range extent lock (btrfs io-tree style, the
+// RangeLock is the full-range extent lock (btrfs io-tree style, the
 // alternative btrfs rejected): ER replaces IL and MK as the serialisation. A
 // read fault or read() that creates and fills a page takes ER(S) over it (a
 // cached uptodate page needs none); write faults take ER(X) over their page
@@ -10,15 +10,15 @@ package strategies
 // range; fsync holds ER(X) over [0, max) for its whole logging phase. Cost
 // signature: fsync stalls every read that misses the cache, every write and
 // every write fault on the whole file.
-type RangeLockStrategy struct{}
+type RangeLock struct{}
 
-var _ Strategy = RangeLockStrategy{}
+var _ Strategy = RangeLock{}
 
 // Name implements Strategy.
-func (RangeLockStrategy) Name() string { return "rangelock" }
+func (RangeLock) Name() string { return "rangelock" }
 
 // Plan implements Strategy.
-func (RangeLockStrategy) Plan(op Op) Plan {
+func (RangeLock) Plan(op Op) Plan {
 	switch op {
 	case OpReadFault, OpRead:
 		return Plan{ER: Shared}
@@ -32,4 +32,4 @@ func (RangeLockStrategy) Plan(op Op) Plan {
 }
 
 // Mechanisms implements Strategy.
-func (RangeLockStrategy) Mechanisms() Mechanisms { return Mechanisms{} }
+func (RangeLock) Mechanisms() Mechanisms { return Mechanisms{} }

@@ -1,6 +1,6 @@
 package strategies
 
-// RWSemStrategy is the base protocol (docs/MODEL.md) with its two mmap rwsems:
+// RWSem is the base protocol (docs/MODEL.md) with its two mmap rwsems:
 // IL (mapping->invalidate_lock, XFS MMAPLOCK) and MK (btrfs's i_mmap_lock).
 // Page fills (read faults and read() creating a page) take IL(S);
 // page_mkwrite takes IL(S) and MK(S); punch, truncate and a failed write's
@@ -8,18 +8,18 @@ package strategies
 // faults and nothing else. It prevents R1, R2 and R5. It does not address R3
 // (the pre-fix XFS stale mapping) nor R4 (ext4 converts inline data under
 // IL(S)).
-type RWSemStrategy struct{}
+type RWSem struct{}
 
-var _ Strategy = RWSemStrategy{}
+var _ Strategy = RWSem{}
 
 // Name implements Strategy.
-func (RWSemStrategy) Name() string { return "rwsem" }
+func (RWSem) Name() string { return "rwsem" }
 
 // Plan implements Strategy.
-func (RWSemStrategy) Plan(op Op) Plan { return basePlan(op) }
+func (RWSem) Plan(op Op) Plan { return basePlan(op) }
 
 // Mechanisms implements Strategy.
-func (RWSemStrategy) Mechanisms() Mechanisms { return Mechanisms{} }
+func (RWSem) Mechanisms() Mechanisms { return Mechanisms{} }
 
 // basePlan is the base protocol's plan, shared by rwsem, seqcount and faultretry.
 func basePlan(op Op) Plan {

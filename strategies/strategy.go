@@ -1,5 +1,6 @@
-// Package strategies holds the serialisation strategies under study and the
-// lock primitives they are built on. It imports nothing of lockbench: the hot
+// Package strategies holds the serialisation strategies under study. It
+// imports nothing of lockbench but the lock primitives' Mode (subpackage
+// locks, which holds the primitives the hot path builds its inode of): the hot
 // path (package hotpath) asks a Strategy, once per inode at set-up, which locks
 // each operation needs (a Plan), and which optional mechanisms it uses
 // (validity cookies, fault retry, the unsafe shortcuts of the baseline).
@@ -19,31 +20,21 @@ package strategies
 import (
 	"fmt"
 	"strings"
+
+	"lockbench/strategies/locks"
 )
 
-// Mode is how a lock is taken.
-type Mode uint8
+// Mode is how a lock is taken (the lock primitives' own type).
+type Mode = locks.Mode
 
 const (
 	// Skip means the lock is not taken.
-	Skip Mode = iota
+	Skip = locks.Skip
 	// Shared is a read (shared) acquisition.
-	Shared
+	Shared = locks.Shared
 	// Exclusive is a write (exclusive) acquisition.
-	Exclusive
+	Exclusive = locks.Exclusive
 )
-
-func (m Mode) String() string {
-	switch m {
-	case Skip:
-		return "-"
-	case Shared:
-		return "S"
-	case Exclusive:
-		return "X"
-	}
-	return fmt.Sprintf("Mode(%d)", uint8(m))
-}
 
 // Op names a lock site of the hot path: a place where an operation asks the
 // strategy for serialisation beyond the locks the base protocol always takes

@@ -1,26 +1,89 @@
 package strategies
 
 import (
+	"flag"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
+var update = flag.Bool("update", false, "rewrite the generated tables in docs/DESIGN.md and docs/MODEL.md from the code")
+
 // TestDocTablesAreCurrent keeps docs/DESIGN.md's lock table and both docs'
-// expectation tables equal to the strategies' plans and registry.
+// expectation tables equal to the strategies' plans and registry; with
+// -update it rewrites them in place.
 func TestDocTablesAreCurrent(t *testing.T) {
 	for _, tc := range []struct{ doc, name, want string }{
 		{"DESIGN.md", "lock table", LockTable()},
 		{"DESIGN.md", "expectation table", ExpectationTable()},
 		{"MODEL.md", "expectation table", ExpectationTable()},
 	} {
-		doc, err := os.ReadFile("../docs/" + tc.doc)
+		path := filepath.Join("..", "docs", tc.doc)
+		doc, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(string(doc), tc.want) {
-			t.Errorf("docs/%s does not contain the current %s; want:\n%s", tc.doc, tc.name, tc.want)
+		if *update {
+			doc, err = replaceTable(string(doc), tc.want)
+			if err != nil {
+				t.Fatalf("docs/%s: %s: %v", tc.doc, tc.name, err)
+			}
+			if err := os.WriteFile(path, doc, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
 		}
+		if !strings.Contains(string(doc), tc.want) {
+			t.Errorf("docs/%s does not contain the current %s (run `go test ./strategies/ -update` to rewrite it); want:\n%s", tc.doc, tc.name, tc.want)
+		}
+	}
+}
+
+// replaceTable replaces, in doc, the one Markdown table whose header line is
+// table's first line with table: the table runs from that line to the first
+// line that does not start with "|".
+func replaceTable(doc, table string) ([]byte, error) {
+	header, _, _ := strings.Cut(table, "\n")
+	lines := strings.SplitAfter(doc, "\n")
+	start := -1
+	for i, l := range lines {
+		if strings.TrimRight(l, "\n") != header {
+			continue
+		}
+		if start >= 0 {
+			return nil, fmt.Errorf("two tables headed %q", header)
+		}
+		start = i
+	}
+	if start < 0 {
+		return nil, fmt.Errorf("no table headed %q", header)
+	}
+	end := start
+	for end < len(lines) && strings.HasPrefix(lines[end], "|") {
+		end++
+	}
+	if !strings.HasSuffix(table, "\n") {
+		table += "\n"
+	}
+	return []byte(strings.Join(lines[:start], "") + table + strings.Join(lines[end:], "")), nil
+}
+
+// TestReplaceTable: -update replaces the table in place, whatever its rows
+// were, and refuses a doc without the table or with two.
+func TestReplaceTable(t *testing.T) {
+	table := "| a | b |\n|---|---|\n| 1 | 2 |\n"
+	doc := "intro\n\n| a | b |\n|---|---|\n| 0 | 0 |\n| 9 | 9 |\n\n(after)\n"
+	got, err := replaceTable(doc, table)
+	if want := "intro\n\n" + table + "\n(after)\n"; err != nil || string(got) != want {
+		t.Errorf("replaceTable = %q, %v; want %q", got, err, want)
+	}
+	if _, err := replaceTable("no table\n", table); err == nil {
+		t.Error("replaceTable without the table: nil error; want one")
+	}
+	if _, err := replaceTable(doc+doc, table); err == nil {
+		t.Error("replaceTable with two tables: nil error; want one")
 	}
 }
 
@@ -113,13 +176,13 @@ func TestPlansRespectModel(t *testing.T) {
 			t.Errorf("%s.Plan(%s) = %s; want %s", tc.strategy, tc.op, got, tc.want)
 		}
 	}
-	if !(SeqCount{}).Mechanisms().ValidateMappings || (RWSemStrategy{}).Mechanisms().ValidateMappings {
+	if !(SeqCount{}).Mechanisms().ValidateMappings || (RWSem{}).Mechanisms().ValidateMappings {
 		t.Error("only seqcount validates mappings")
 	}
 	if (FaultRetry{}).Mechanisms().Retry == nil || (None{}).Mechanisms().Retry != nil {
 		t.Error("only faultretry retries")
 	}
-	if !(None{}).Mechanisms().UnsafeCleanup || (RWSemStrategy{}).Mechanisms().UnsafeCleanup {
+	if !(None{}).Mechanisms().UnsafeCleanup || (RWSem{}).Mechanisms().UnsafeCleanup {
 		t.Error("only none has the unsafe cleanup")
 	}
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -7,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -41,7 +44,7 @@ func execute(ctx context.Context, name string, f *runFlags, p *plan, stdout, std
 		}
 		s := &session{f: f, p: p, machine: machine, cpus: cpus, stderr: stderr, file: &results.File{
 			Schema: results.SchemaVersion, Tool: "lockbench", Command: name,
-			Created: time.Now().UTC(), Machine: machine, Cells: []results.Cell{},
+			Created: time.Now().UTC(), Machine: machine.Desc(), Cells: []results.Cell{},
 		}}
 		printNote(stderr, p.note)
 		if s.cals, err = calibrations(ctx, &f.cal, machine, targets, f.seed, f.quiet, stderr); err != nil {
@@ -108,6 +111,15 @@ func withTargets(ctx context.Context, specs []hardware.TargetSpec, stderr io.Wri
 			fmt.Fprintln(stderr, "lockbench: cleaning loop targets of killed runs:", err)
 		}
 	}
+	if slices.ContainsFunc(specs, func(ts hardware.TargetSpec) bool { return ts.Kind == "zram" }) && os.Geteuid() == 0 {
+		notes, err := hardware.CleanStaleZram()
+		for _, n := range notes {
+			fmt.Fprintln(stderr, "lockbench:", n)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "lockbench: cleaning zram targets of killed runs:", err)
+		}
+	}
 	targets, cleanup, err := hardware.PrepareAll(ctx, specs)
 	var te *hardware.TargetError
 	if errors.As(err, &te) && te.Usage {
@@ -150,9 +162,18 @@ type session struct {
 	cals map[string]*results.Calibration
 }
 
-// runRep runs one repetition; a variable so that tests can inject what a
-// run returns (a deadlock, a late error).
-var runRep = hotpath.Run
+// repRunner runs one repetition: hotpath.Run, or in a test what the test
+// injects (a deadlock, a late error). A plan carries its own (plan.runRep,
+// verifyPlan.runRep; nil: hotpath.Run), given to runWith.
+type repRunner func(context.Context, hotpath.Config) (results.Rep, error)
+
+// run runs one repetition with r, or with hotpath.Run when r is nil.
+func (r repRunner) run(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+	if r == nil {
+		return hotpath.Run(ctx, cfg)
+	}
+	return r(ctx, cfg)
+}
 
 // runCells runs the cells in order and keeps each finished one in s.file.
 // It stops at cancellation and at the first error, which it returns; the
@@ -172,9 +193,15 @@ func (s *session) runCells(ctx context.Context, g grid) error {
 				return err
 			}
 		}
-		rep, err := runRep(ctx, cur.cfg)
+		rep, err := s.p.runRep.run(ctx, cur.cfg)
 		var dl *hotpath.DeadlockError
-		if errors.As(err, &dl) {
+		var ce *hotpath.CleanupError
+		if errors.As(err, &ce) {
+			// The repetition ran to its end; only its files could not be
+			// removed. Keep it, and say so on one line.
+			fmt.Fprintf(s.stderr, "lockbench: %s %s threads=%d on %s, repetition %d: %v (the repetition is kept)\n",
+				pt.Strategy, pt.Scenario.Name, pt.Threads, pt.Target.Spec, pt.Rep+1, ce)
+		} else if errors.As(err, &dl) {
 			s.deadlocks++
 		} else if err != nil {
 			return fmt.Errorf("%s %s threads=%d on %s: %w", pt.Strategy, pt.Scenario.Name, pt.Threads, pt.Target.Spec, flagError(err))
@@ -218,7 +245,7 @@ func (s *session) startCell(ctx context.Context, pt point) (*cellRun, error) {
 		return nil, usageError{err}
 	}
 	c := &cellRun{cell: results.Cell{Config: results.Config{
-		Strategy: pt.Strategy, Scenario: pt.Scenario.Name, Threads: pt.Threads, Target: pt.Target.Spec, TargetInfo: pt.Target,
+		Engine: hotpath.EngineOf(pt.Strategy).String(), Strategy: pt.Strategy, Scenario: pt.Scenario.Name, Threads: pt.Threads, Target: pt.Target.Spec, TargetInfo: pt.Target,
 		Pin: p.policy.String(), Seed: f.seed, FileSize: cmp.Or(p.fileSize, pt.Scenario.FileSize), PageSize: 4096,
 		Duration: f.duration, OpLimit: f.ops, Warmup: f.warmup, Reps: f.reps,
 		Oracle: f.oracle, Delay: f.delay > 0, DelayFor: f.delay, Options: optionsString(pt.Strategy, p.opts),
@@ -228,7 +255,7 @@ func (s *session) startCell(ctx context.Context, pt point) (*cellRun, error) {
 		Strategy: st, Scenario: pt.Scenario, Threads: pt.Threads, Duration: f.duration, OpLimit: f.ops,
 		Seed: f.seed, Dir: pt.Target.Path, FileSize: p.fileSize, Oracle: f.oracle,
 		GUPShare: f.gupShare, Watchdog: f.watchdog, Clock: p.clk, Direct: true,
-		Kernel: pt.Strategy == hotpath.KernelName, Window: f.window, LockStats: f.locks,
+		Engine: hotpath.EngineOf(pt.Strategy), Window: f.window, LockStats: f.locks,
 	}
 	if f.delay > 0 {
 		c.cfg.Delay = &hotpath.DelayConfig{For: f.delay, Points: pt.Scenario.Delays}
@@ -245,7 +272,7 @@ func (s *session) startCell(ctx context.Context, pt point) (*cellRun, error) {
 	if f.warmup > 0 {
 		w := c.cfg
 		w.Duration, w.OpLimit = f.warmup, 0
-		if _, err := runRep(ctx, w); err != nil && ctx.Err() == nil {
+		if _, err := p.runRep.run(ctx, w); err != nil && ctx.Err() == nil {
 			return nil, fmt.Errorf("%s %s: warm-up: %w", pt.Strategy, pt.Scenario.Name, err)
 		}
 	}
@@ -277,8 +304,11 @@ func (s *session) pinner(th int) (func(int, hotpath.Role) (int, error), error) {
 
 // emit writes the output files, then renders stdout, then says how the
 // run ended. The files come first: a reader that closes stdout early
-// (`| head`) kills the process with SIGPIPE on the next write, and the
-// results must be on disk by then.
+// (`| head`) ends the process on the next write, and the results must be
+// on disk by then. When an output file cannot be written after all
+// (a full disk, /dev/full, a FIFO nobody reads), the table is still
+// printed and the results are saved to a fallback file whose name the
+// error gives: what was measured is never lost to an output path.
 func (s *session) emit(ctx context.Context, runErr error, stdout, stderr io.Writer) error {
 	file, f := s.file, s.f
 	if runErr != nil {
@@ -287,12 +317,16 @@ func (s *session) emit(ctx context.Context, runErr error, stdout, stderr io.Writ
 	if ctx.Err() != nil {
 		file.Incomplete = true
 	}
-	written, err := s.writeFiles(stderr)
-	if err != nil {
-		return joinErrors(runErr, err)
+	written, saved, werr := s.writeFiles(stderr)
+	if werr != nil && !saved && len(file.Cells) > 0 {
+		if fb, ferr := saveFallback(file, f.out); ferr == nil {
+			werr = fmt.Errorf("%w; the results are saved in %s instead", werr, fb)
+		} else {
+			werr = fmt.Errorf("%w; saving the results to a fallback file failed too: %w", werr, ferr)
+		}
 	}
 	if err := reports.Render(stdout, f.format, file); err != nil {
-		return joinErrors(runErr, fmt.Errorf("writing stdout: %w", err))
+		return joinErrors(joinErrors(runErr, werr), fmt.Errorf("writing stdout: %w", err))
 	}
 	if f.format == "text" {
 		for _, w := range written {
@@ -301,7 +335,9 @@ func (s *session) emit(ctx context.Context, runErr error, stdout, stderr io.Writ
 	}
 	switch {
 	case runErr != nil:
-		return fmt.Errorf("%w (%s finished before it kept, marked incomplete, with the error)", runErr, plural(len(file.Cells), "cell"))
+		return joinErrors(fmt.Errorf("%w (%s finished before it kept, marked incomplete, with the error)", runErr, plural(len(file.Cells), "cell")), werr)
+	case werr != nil:
+		return werr
 	case file.Incomplete:
 		return errors.New("interrupted: results are incomplete (marked \"incomplete\": true)")
 	case s.deadlocks > 0:
@@ -310,36 +346,76 @@ func (s *session) emit(ctx context.Context, runErr error, stdout, stderr io.Writ
 	return nil
 }
 
+// fallbackDirs are where saveFallback tries to save results whose -o
+// failed, in order: beside -o (unless it is a device or FIFO), the
+// working directory, the temporary directory.
+func fallbackDirs(out string) []string {
+	var dirs []string
+	if out != "" {
+		if fi, err := os.Stat(out); err != nil || fi.Mode().IsRegular() {
+			dirs = append(dirs, filepath.Dir(out))
+		}
+	}
+	return append(dirs, ".", os.TempDir())
+}
+
+// saveFallback saves file under a new name (O_EXCL: never over anything)
+// in the first of fallbackDirs that takes it, and returns its path.
+func saveFallback(file *results.File, out string) (string, error) {
+	var errs error
+	for _, dir := range fallbackDirs(out) {
+		tmp, err := os.CreateTemp(dir, "lockbench-results-saved-*.json")
+		if err != nil {
+			errs = joinErrors(errs, err)
+			continue
+		}
+		tmp.Close()
+		if err := results.WriteFile(tmp.Name(), file); err != nil {
+			os.Remove(tmp.Name())
+			errs = joinErrors(errs, err)
+			continue
+		}
+		if abs, err := filepath.Abs(tmp.Name()); err == nil {
+			return abs, nil
+		}
+		return tmp.Name(), nil
+	}
+	return "", errs
+}
+
 // writeFiles writes -o, -html and -hdr-log and returns the lines that
-// point to them. A run in which no repetition finished (Ctrl-C during the
-// first) does not replace a complete results file: it keeps it and says so.
-func (s *session) writeFiles(stderr io.Writer) (written []string, err error) {
+// point to them, and whether the results are saved in -o. A run in which
+// no repetition finished (Ctrl-C during the first) does not replace a
+// complete results file: it keeps it and says so. A failing output does
+// not stop the others.
+func (s *session) writeFiles(stderr io.Writer) (written []string, saved bool, err error) {
 	file, f := s.file, s.f
 	if f.out != "" {
 		if !anyRepFinished(file) && completeResults(f.out) {
 			fmt.Fprintf(stderr, "lockbench: no repetition finished; kept the complete results file %s from before (remove it to replace it)\n", f.out)
+		} else if werr := results.WriteFile(f.out, file); werr != nil {
+			err = fmt.Errorf("writing -o: %w", werr)
 		} else {
-			if err := results.WriteFile(f.out, file); err != nil {
-				return nil, err
-			}
 			written = append(written, "results: "+f.out)
+			saved = true
 		}
 	}
 	if len(file.Cells) == 0 {
-		return written, nil
+		return written, saved || f.out == "", err
 	}
 	if f.html != "" {
-		if err := results.WriteAtomic(f.html, func(w io.Writer) error { return reports.WriteHTML(w, []*results.File{file}) }); err != nil {
-			return written, err
+		if werr := results.WriteAtomic(f.html, func(w io.Writer) error { return reports.WriteHTML(w, []*results.File{file}) }); werr != nil {
+			err = joinErrors(err, fmt.Errorf("writing -html: %w", werr))
+		} else {
+			written = append(written, "report: "+f.html)
 		}
-		written = append(written, "report: "+f.html)
 	}
 	if f.hdrLog != "" {
-		if err := results.WriteAtomic(f.hdrLog, func(w io.Writer) error { return reports.WriteHDRLog(w, file, f.hdrOp) }); err != nil {
-			return written, err
+		if werr := results.WriteAtomic(f.hdrLog, func(w io.Writer) error { return reports.WriteHDRLog(w, file, f.hdrOp) }); werr != nil {
+			err = joinErrors(err, fmt.Errorf("writing -hdr-log: %w", werr))
 		}
 	}
-	return written, nil
+	return written, saved, err
 }
 
 // anyRepFinished reports whether a repetition of file ran to its end.

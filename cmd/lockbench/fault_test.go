@@ -156,7 +156,7 @@ func TestFaultTargetFillsUp(t *testing.T) {
 	dir := mountTmpfs(t, "80m")
 	out := t.TempDir()
 	path := filepath.Join(out, "r.json")
-	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+	cli := withRunRep(func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
 		if cfg.Strategy.Name() == "none" {
 			// Another program fills the target.
 			f, err := os.Create(filepath.Join(dir, "filler"))
@@ -167,7 +167,7 @@ func TestFaultTargetFillsUp(t *testing.T) {
 		}
 		return hotpath.Run(ctx, cfg)
 	})
-	res := runCLI(t.Context(), "run", "-strategy", "rwsem,none", "-scenario", "fault-scale", "-file-size", "16M", "-duration", "100ms", "-target", "dir:"+dir, "-o", path)
+	res := cli(t.Context(), "run", "-strategy", "rwsem,none", "-scenario", "fault-scale", "-file-size", "16M", "-duration", "100ms", "-target", "dir:"+dir, "-o", path)
 	if res.code != 1 || res.err == nil || !strings.Contains(res.err.Error(), "reserving") {
 		t.Errorf("run on a target that filled up = %v, exit %d; want a reservation error, exit 1", res.err, res.code)
 	}
@@ -203,7 +203,7 @@ func TestFaultTargetReadOnlyMidRun(t *testing.T) {
 	needLoopExt4(t)
 	out := t.TempDir()
 	path := filepath.Join(out, "r.json")
-	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+	cli := withRunRep(func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
 		if cfg.Strategy.Name() == "none" {
 			timer := time.AfterFunc(100*time.Millisecond, func() {
 				if err := fsShutdown(cfg.Dir); err != nil {
@@ -214,7 +214,7 @@ func TestFaultTargetReadOnlyMidRun(t *testing.T) {
 		}
 		return hotpath.Run(ctx, cfg)
 	})
-	res := runCLI(t.Context(), "run", "-strategy", "rwsem,none", "-scenario", "fault-scale", "-duration", "400ms", "-watchdog", "2s",
+	res := cli(t.Context(), "run", "-strategy", "rwsem,none", "-scenario", "fault-scale", "-duration", "400ms", "-watchdog", "2s",
 		"-target", "loop:ext4:128M", "-o", path)
 	if res.code != 1 || res.err == nil {
 		t.Fatalf("run whose target failed mid-run = %v, exit %d; want an error, exit 1", res.err, res.code)
@@ -233,7 +233,7 @@ func TestFaultTargetRemountedReadOnly(t *testing.T) {
 	needLoopExt4(t)
 	out := t.TempDir()
 	path := filepath.Join(out, "r.json")
-	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+	cli := withRunRep(func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
 		if cfg.Strategy.Name() == "none" {
 			if err := unix.Mount("", cfg.Dir, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
 				t.Errorf("remounting %s read-only: %v", cfg.Dir, err)
@@ -241,7 +241,7 @@ func TestFaultTargetRemountedReadOnly(t *testing.T) {
 		}
 		return hotpath.Run(ctx, cfg)
 	})
-	res := runCLI(t.Context(), "run", "-strategy", "rwsem,none", "-scenario", "fault-scale", "-duration", "200ms",
+	res := cli(t.Context(), "run", "-strategy", "rwsem,none", "-scenario", "fault-scale", "-duration", "200ms",
 		"-target", "loop:ext4:128M", "-o", path)
 	if res.code != 1 || res.err == nil || !strings.Contains(res.err.Error(), "read-only") {
 		t.Fatalf("run whose target was remounted read-only = %v, exit %d; want a read-only error, exit 1", res.err, res.code)
@@ -260,13 +260,13 @@ func TestFaultTargetRemountedReadOnly(t *testing.T) {
 func TestFaultVanishedTarget(t *testing.T) {
 	out, tgt := t.TempDir(), t.TempDir()
 	path := filepath.Join(out, "r.json")
-	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+	cli := withRunRep(func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
 		if cfg.Strategy.Name() == "none" {
 			os.RemoveAll(tgt)
 		}
 		return hotpath.Run(ctx, cfg)
 	})
-	res := runCLI(t.Context(), quickRun(tgt, path)...)
+	res := cli(t.Context(), quickRun(tgt, path)...)
 	if res.code != 1 || res.err == nil || !strings.Contains(res.err.Error(), "none fsync-storm") {
 		t.Errorf("run whose target vanished = %v, exit %d; want the second cell's error, exit 1", res.err, res.code)
 	}
@@ -451,4 +451,130 @@ func TestFaultKilledLoopRun(t *testing.T) {
 		t.Errorf("%s is still there after the cleanup", filepath.Dir(mnt))
 	}
 	checkAfterFault(t, "", false)
+}
+
+// Issue 22 item 6: SIGHUP (a closed terminal or ssh session) is treated
+// as SIGINT: the run stops, keeps what was measured marked incomplete,
+// and leaves no backing file. Before, it killed the process outright
+// (exit 129), leaving the backing files and no results.
+func TestFaultSIGHUP(t *testing.T) {
+	out, tgt := t.TempDir(), t.TempDir()
+	path := filepath.Join(out, "r.json")
+	cmd := lockbenchCmd(t, "sweep", "-strategy", "rwsem,none", "-scenario", "fault-scale,fsync-storm", "-duration", "300ms",
+		"-target", "dir:"+tgt, "-o", path, "-q")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForFiles(t, cmd, tgt, 1)
+	time.Sleep(400 * time.Millisecond) // into the second cell
+	cmd.Process.Signal(syscall.SIGHUP)
+	code := waitExit(t, cmd, 20*time.Second)
+	if code != 1 && code != 0 {
+		t.Fatalf("exit status %d after SIGHUP; want 1 (interrupted) or 0 (finished first)\n%s", code, stderr.String())
+	}
+	f := checkAfterFault(t, path, code != 0, tgt)
+	if f == nil || len(f.Cells) == 0 {
+		t.Errorf("no results after SIGHUP; want the cells measured so far")
+	}
+}
+
+// Issue 22 item 6: a broken stderr pipe (`2>&1 >/dev/null | true`) no
+// longer kills the process at its first line on stderr (here the notice
+// of a killed run's backing files, removed after the target is set up):
+// the run finishes, writes its results and leaves nothing. Before: death
+// by SIGPIPE (141) with no results.
+func TestFaultSIGPIPEStderr(t *testing.T) {
+	out, tgt := t.TempDir(), t.TempDir()
+	path := filepath.Join(out, "r.json")
+	dead := exec.Command("/bin/true")
+	dead.Run()
+	stale := filepath.Join(tgt, fmt.Sprintf(".lockbench-cache-%d-x", dead.Process.Pid))
+	if err := os.WriteFile(stale, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := lockbenchCmd(t, "run", "-strategy", "rwsem,none", "-scenario", "fsync-storm", "-duration", "150ms", "-target", "dir:"+tgt, "-o", path)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // the reader is gone before the first write
+	cmd.Stderr = w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if code := waitExit(t, cmd, 30*time.Second); code != 0 {
+		t.Errorf("exit status %d with stderr's reader gone; want 0 (SIGPIPE is 141)", code)
+	}
+	if f := checkAfterFault(t, path, false, tgt); f == nil || len(f.Cells) != 2 {
+		t.Errorf("results after a closed stderr: %+v; want both cells", f)
+	}
+}
+
+// Issue 22 item 6: SIGQUIT prints the goroutine stacks and exits 2, as Go
+// does, but leaves no backing file behind (it left them all).
+func TestFaultSIGQUIT(t *testing.T) {
+	tgt := t.TempDir()
+	cmd := lockbenchCmd(t, "run", "-duration", "10s", "-target", "dir:"+tgt, "-o", "", "-q")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitForFiles(t, cmd, tgt, 2)
+	cmd.Process.Signal(syscall.SIGQUIT)
+	code := waitExit(t, cmd, 20*time.Second)
+	if code != 2 || !strings.Contains(stderr.String(), "goroutine ") {
+		t.Errorf("exit status %d after SIGQUIT, stderr %.200q; want 2 with the goroutine stacks", code, stderr.String())
+	}
+	checkAfterFault(t, "", false, tgt)
+}
+
+// Issue 22 item 7: two SIGINTs 10 ms apart at points of a loop target's
+// setup (mkfs, losetup, mount) leave no loop device and no image: the
+// cleanup is registered before the first step. Before, the device and
+// the image stayed.
+func TestFaultDoubleSIGINTDuringLoopSetup(t *testing.T) {
+	needLoopExt4(t)
+	for _, at := range []time.Duration{0, 30 * time.Millisecond, 120 * time.Millisecond, 300 * time.Millisecond} {
+		t.Run(at.String(), func(t *testing.T) {
+			cmd := lockbenchCmd(t, "run", "-duration", "100ms", "-target", "loop:ext4:256M", "-o", "", "-q")
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			pattern := filepath.Join(os.TempDir(), fmt.Sprintf("lockbench-ext4-%d-*", cmd.Process.Pid))
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				if m, _ := filepath.Glob(pattern); len(m) > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					cmd.Wait()
+					t.Fatal("no loop target directory within 20s")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(at)
+			cmd.Process.Signal(syscall.SIGINT)
+			time.Sleep(10 * time.Millisecond)
+			cmd.Process.Signal(syscall.SIGINT)
+			waitExit(t, cmd, 60*time.Second)
+			if strings.Contains(stderr.String(), "panic") {
+				t.Fatalf("crashed:\n%s", stderr.String())
+			}
+			if m, _ := filepath.Glob(pattern); len(m) > 0 {
+				t.Errorf("left %v after two SIGINTs %v into the setup\n%s", m, at, stderr.String())
+			}
+			out, _ := exec.Command("losetup", "-a").Output()
+			if strings.Contains(string(out), fmt.Sprintf("lockbench-ext4-%d-", cmd.Process.Pid)) {
+				t.Errorf("a loop device is still attached:\n%s", out)
+			}
+			checkAfterFault(t, "", false)
+		})
+	}
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command lockbench measures what it costs a filesystem to serialise
 // memory-mapped page faults against write(), read(), fsync, hole punch and
 // truncate, under several locking strategies, and checks which are safe.
@@ -14,25 +16,59 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 )
 
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
+	handleSignals(cancel)
+	err := run(ctx, os.Args[1:], stdoutWriter{os.Stdout}, os.Stderr)
+	if errors.Is(err, errStdoutClosed) {
+		// The reader of stdout went away (`| head`): everything else is
+		// done and the files written; die of SIGPIPE as a filter does.
+		signal.Reset(syscall.SIGPIPE)
+		syscall.Kill(os.Getpid(), syscall.SIGPIPE)
+		os.Exit(1)
+	}
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// errStdoutClosed is a write to stdout that found its reader gone (EPIPE).
+var errStdoutClosed = errors.New("stdout closed by its reader")
+
+// stdoutWriter marks a write to stdout that found its reader gone, so
+// that main tells it from a broken pipe elsewhere (a -o FIFO).
+type stdoutWriter struct{ f *os.File }
+
+func (w stdoutWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if errors.Is(err, syscall.EPIPE) {
+		err = fmt.Errorf("%w: %w", errStdoutClosed, err)
+	}
+	return n, err
+}
+
+// handleSignals installs the handlers of a run. SIGINT, SIGTERM and
+// SIGHUP (a closed terminal or ssh session) stop after the current
+// repetition and keep what was measured, marked incomplete; the second
+// exits at once, removing this process's files and targets. SIGPIPE is
+// caught so that a write to a closed stderr fails instead of killing the
+// process with its targets set up (a closed stdout is errStdoutClosed).
+// SIGQUIT prints every goroutine's stack, as Go's default does, but
+// cleans up before exiting 2.
+func handleSignals(cancel context.CancelFunc) {
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
-		<-sigs
-		fmt.Fprintln(os.Stderr, "lockbench: interrupted: stopping after the current run and keeping what was measured (again to exit now)")
+		sig := <-sigs
+		fmt.Fprintf(os.Stderr, "lockbench: %v: stopping after the current run and keeping what was measured (again to exit now)\n", signalName(sig))
 		cancel()
 		<-sigs
 		if err := exitNow(); err != nil {
@@ -40,45 +76,58 @@ func main() {
 		}
 		os.Exit(1)
 	}()
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	os.Exit(exitCode(err, os.Stderr))
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	go func() {
+		for range pipe {
+		}
+	}()
+	quit := make(chan os.Signal, 1)
+	signal.Notify(quit, syscall.SIGQUIT)
+	go func() {
+		<-quit
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		os.Stderr.Write(buf)
+		if err := exitNow(); err != nil {
+			fmt.Fprintln(os.Stderr, "lockbench: cleaning up:", err)
+		}
+		fmt.Fprintln(os.Stderr, "lockbench: SIGQUIT: goroutine stacks above; removed this run's files and targets")
+		os.Exit(2)
+	}()
 }
 
-// usageError is a bad command line: exit status 2.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+// signalName names a stopping signal for the message.
+func signalName(sig os.Signal) string {
+	switch sig {
+	case syscall.SIGHUP:
+		return "hangup (SIGHUP)"
+	case syscall.SIGTERM:
+		return "terminated (SIGTERM)"
+	}
+	return "interrupted"
+}
 
 // errMismatch is verify's failure: the matrix does not match expectations.
 var errMismatch = errors.New("verify: the matrix does not match the expected verdicts")
 
-func exitCode(err error, stderr io.Writer) int {
-	if err == nil {
-		return 0
-	}
-	fmt.Fprintln(stderr, "lockbench:", err)
-	var u usageError
-	if errors.As(err, &u) {
-		return 2
-	}
-	return 1
-}
-
 // run is the whole program, minus process exit: testable.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runWith(ctx, nil, args, stdout, stderr)
+}
+
+// runWith is run with the repetitions run by rr (nil: hotpath.Run).
+func runWith(ctx context.Context, rr repRunner, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") && !slices.Contains([]string{"-h", "-help", "--help"}, args[0]) {
-		return cmdStudy(ctx, args, stdout, stderr)
+		return cmdStudy(ctx, rr, args, stdout, stderr)
 	}
 	switch args[0] {
 	case "run", "sweep":
-		return cmdRun(ctx, args[0], args[1:], stdout, stderr)
+		return cmdRun(ctx, rr, args[0], args[1:], stdout, stderr)
 	case "verify":
-		return cmdVerify(ctx, args[1:], stdout, stderr)
+		return cmdVerify(ctx, rr, args[1:], stdout, stderr)
 	case "validate":
-		return cmdValidate(ctx, args[1:], stdout, stderr)
+		return cmdValidate(ctx, rr, args[1:], stdout, stderr)
 	case "report":
 		return cmdReport(args[1:], stdout, stderr)
 	case "hw":
@@ -119,74 +168,4 @@ func cmdHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return run(ctx, []string{args[0], "-h"}, stdout, stderr)
 	}
 	return usagef("help: unknown command %q (allowed: run, sweep, verify, validate, report, hw, list)", args[0])
-}
-
-// newFlagSet returns a flag set whose errors come back as one line (run
-// prints them once) instead of being printed with the whole usage.
-func newFlagSet(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	return fs
-}
-
-// parseNoArgs is parseFlags for a command that takes flags only: an
-// argument left after them is a usage error naming it.
-func parseNoArgs(fs *flag.FlagSet, args []string, stdout io.Writer) (done bool, err error) {
-	if done, err := parseFlags(fs, args, stdout); done || err != nil {
-		return done, err
-	}
-	if fs.NArg() > 0 {
-		return true, usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
-	}
-	return false, nil
-}
-
-// parseFlags parses args; -h prints the flags on stdout and reports done.
-func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (done bool, err error) {
-	err = fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stdout, "usage of lockbench %s:\n", fs.Name())
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		return true, nil
-	}
-	if err != nil {
-		return true, usageError{fmt.Errorf("%s: %w%s", fs.Name(), err, formatHint(fs, err))}
-	}
-	return false, nil
-}
-
-// flagName finds the flag in one of Go's flag errors: `invalid value "1y"
-// for flag -duration: ...` or `invalid boolean value "x" for -oracle: ...`.
-var flagName = regexp.MustCompile(`for (?:flag )?-([\w-]+)`)
-
-// formatHint says which format the flag of a parse error takes, from its
-// type: Go's own message says only "parse error".
-func formatHint(fs *flag.FlagSet, err error) string {
-	m := flagName.FindStringSubmatch(err.Error())
-	if m == nil {
-		return ""
-	}
-	fl := fs.Lookup(m[1])
-	if fl == nil {
-		return ""
-	}
-	g, ok := fl.Value.(flag.Getter)
-	if !ok {
-		return ""
-	}
-	switch g.Get().(type) {
-	case time.Duration:
-		return " (want a duration such as 500ms, 2s or 1m)"
-	case bool:
-		return " (want true or false)"
-	case uint, uint64:
-		return " (want an unsigned integer)"
-	case int, int64:
-		return " (want an integer)"
-	case float64:
-		return " (want a number)"
-	}
-	return ""
 }

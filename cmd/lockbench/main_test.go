@@ -30,9 +30,12 @@ type outcome struct {
 
 // runCLI runs args through run with ctx, as main would, and returns what
 // happened. The stderr it returns includes exitCode's "lockbench: ..." line.
-func runCLI(ctx context.Context, args ...string) outcome {
+func runCLI(ctx context.Context, args ...string) outcome { return runCLIWith(ctx, nil, args...) }
+
+// runCLIWith is runCLI with the repetitions run by rr (nil: hotpath.Run).
+func runCLIWith(ctx context.Context, rr repRunner, args ...string) outcome {
 	var stdout, stderr bytes.Buffer
-	err := run(ctx, args, &stdout, &stderr)
+	err := runWith(ctx, rr, args, &stdout, &stderr)
 	code := exitCode(err, &stderr)
 	return outcome{stdout: stdout.String(), stderr: stderr.String(), err: err, code: code}
 }
@@ -182,7 +185,7 @@ func badInputs(notDir, schema99 string) []badInput {
 		{"oracle not a boolean", []string{"run", "-oracle=maybe"}, 2, []string{"-oracle", `"maybe"`, "true or false"}},
 
 		// A watchdog the delays alone can trip.
-		{"watchdog shorter than the delays", []string{"run", "-scenario", "write-fail", "-delay", "1ms", "-watchdog", "10ms"}, 2, []string{"-watchdog 10ms", "-delay 1ms", "write-fail", "false deadlock", "64ms"}},
+		{"watchdog shorter than the delays", []string{"run", "-scenario", "write-fail", "-delay", "4ms", "-watchdog", "200ms"}, 2, []string{"-watchdog 200ms", "-delay 4ms", "write-fail", "false deadlock", "256ms"}},
 
 		// Output problems, found before measuring.
 		{"results path is a directory", []string{"run", "-o", "@out"}, 2, []string{"-o", "is a directory"}},
@@ -608,7 +611,7 @@ func TestInterrupt(t *testing.T) {
 	// from the call: under -race on a busy 2-CPU machine, detecting the
 	// machine and preparing the target alone can take longer.
 	var arm sync.Once
-	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+	cli := withRunRep(func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
 		prev := cfg.OnStart
 		cfg.OnStart = func() {
 			if prev != nil {
@@ -621,7 +624,7 @@ func TestInterrupt(t *testing.T) {
 	args := []string{"run", "-strategy", "rwsem,none", "-scenario", "fsync-storm", "-duration", "5s",
 		"-target", "dir:" + tgt, "-o", path}
 	start := time.Now()
-	got := runCLI(ctx, args...)
+	got := cli(ctx, args...)
 	elapsed := time.Since(start)
 	if got.err == nil || !strings.Contains(got.err.Error(), "incomplete") {
 		t.Errorf("run(%q) cancelled after 300ms = %v; want an error mentioning \"incomplete\"", args, got.err)

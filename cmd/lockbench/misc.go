@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -5,15 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"text/tabwriter"
 
 	"lockbench/hardware"
 	"lockbench/hotpath"
-	"lockbench/reports"
-	"lockbench/results"
-	"lockbench/strategies"
 )
 
 func cmdList(args []string, stdout io.Writer) error {
@@ -23,11 +20,8 @@ func cmdList(args []string, stdout io.Writer) error {
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STRATEGY\tDESCRIPTION")
-	for _, s := range strategies.All {
-		fmt.Fprintf(tw, "%s\t%s\n", s.Name, s.Description)
-		if s.Name == strategies.Baseline() {
-			fmt.Fprintf(tw, "%s\t%s\n", hotpath.KernelName, hotpath.KernelDescription)
-		}
+	for _, c := range hotpath.Choices() {
+		fmt.Fprintf(tw, "%s\t%s\n", c.Name, c.Description)
 	}
 	fmt.Fprintln(tw, "\nSCENARIO\tRACE\tDESCRIPTION")
 	for _, s := range hotpath.Scenarios {
@@ -64,55 +58,15 @@ func cmdHW(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
 			return enc.Encode(struct {
-				Machine hardware.Machine  `json:"machine"`
-				Targets []hardware.Target `json:"targets"`
-			}{m, targets})
+				Machine hardware.Machine    `json:"machine"`
+				Targets []hardware.Target   `json:"targets"`
+				Zram    hardware.ZramStatus `json:"zram"`
+			}{m, targets, hardware.Zram()})
 		}
-		return hardware.WriteText(stdout, m, targets)
-	})
-}
-
-func cmdReport(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("report")
-	format := fs.String("format", "text", "output format on stdout: "+strings.Join(reports.Formats, ", ")+" (json of several files: one array)")
-	dir := fs.String("o", "", "also write a report directory: DIR/index.html with its PNG charts beside it, the files side by side")
-	charts := fs.String("charts", "", "also write the PNG charts of each file into this directory")
-	if done, err := parseFlags(fs, args, stdout); done || err != nil {
+		if err := hardware.WriteText(stdout, m, targets); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(stdout, "%-10s %s\n", "zram", hardware.Zram().Text())
 		return err
-	}
-	if fs.NArg() == 0 {
-		return usagef("report: give one or more results files")
-	}
-	reporter, err := reports.NewReporter(*format)
-	if err != nil {
-		return usagef("-format: %v", err)
-	}
-	var files []*results.File
-	for _, path := range fs.Args() {
-		f, err := results.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		files = append(files, f)
-	}
-	for _, d := range []struct{ flag, path string }{{"-o", *dir}, {"-charts", *charts}} {
-		if d.path != "" {
-			if err := os.MkdirAll(d.path, 0o755); err != nil {
-				return fmt.Errorf("%s: %w", d.flag, err)
-			}
-		}
-	}
-	if *charts != "" {
-		for _, f := range files {
-			if _, err := reports.WriteCharts(*charts, f); err != nil {
-				return err
-			}
-		}
-	}
-	if *dir != "" {
-		if err := reports.WriteReportDir(*dir, files); err != nil {
-			return err
-		}
-	}
-	return reporter(stdout, files)
+	})
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -7,7 +9,11 @@ import (
 	"path/filepath"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
+	"lockbench/hardware"
 	"lockbench/hotpath"
+	"lockbench/results"
 	"lockbench/strategies"
 )
 
@@ -33,15 +39,26 @@ func checkOutputs(f *runFlags, p *plan) error {
 }
 
 // checkOutputPath fails early when an output file cannot be written: its
-// path is a directory, or its directory is missing or read-only. A device
-// or FIFO is written through (results.WriteAtomic) and needs no probe.
+// path is a directory or a socket, an untrusted, dangling or looping
+// symbolic link, a name too long, an immutable file, or its directory is
+// missing or read-only. A device or FIFO is written through
+// (results.WriteAtomic) and needs no probe.
 func checkOutputPath(flagName, path string) error {
+	if n := len(filepath.Base(path)); n > nameMax {
+		return usagef("%s: the file name %.40q... is %d bytes long; at most %d", flagName, filepath.Base(path), n, nameMax)
+	}
+	if len(path) >= unix.PathMax {
+		return usagef("%s: the path is %d bytes long; at most %d", flagName, len(path), unix.PathMax-1)
+	}
+	if err := results.CheckOutput(path); err != nil {
+		return usagef("%s %v", flagName, err)
+	}
 	if fi, err := os.Stat(path); err == nil {
-		switch {
-		case fi.IsDir():
-			return usagef("%s %s is a directory; want a file path", flagName, path)
-		case !fi.Mode().IsRegular():
+		if !fi.Mode().IsRegular() {
 			return nil
+		}
+		if err := checkMutable(path); err != nil {
+			return fmt.Errorf("%s %s: %w", flagName, path, err)
 		}
 	}
 	dir := filepath.Dir(path)
@@ -58,6 +75,37 @@ func checkOutputPath(flagName, path string) error {
 	}
 	tmp.Close()
 	os.Remove(tmp.Name())
+	return nil
+}
+
+// The inode attributes of FS_IOC_GETFLAGS (linux/fs.h) that forbid
+// replacing a file.
+const (
+	fsImmutableFL = 0x10
+	fsAppendFL    = 0x20
+)
+
+// nameMax is the longest file name Linux filesystems take.
+const nameMax = 255
+
+// checkMutable fails for a file with the immutable or append-only
+// attribute (chattr +i, +a): a rename over it fails, even for root.
+func checkMutable(path string) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil // the write will say what is wrong
+	}
+	defer unix.Close(fd)
+	flags, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
+	if err != nil {
+		return nil // no attributes on this filesystem
+	}
+	switch {
+	case flags&fsImmutableFL != 0:
+		return errors.New("the file is immutable (chattr +i); lsattr shows it, chattr -i lifts it")
+	case flags&fsAppendFL != 0:
+		return errors.New("the file is append-only (chattr +a); lsattr shows it, chattr -a lifts it")
+	}
 	return nil
 }
 
@@ -106,13 +154,14 @@ func (c *cleanups) remove(id int) {
 // set up (unmounts and detaches loop targets), for the second Ctrl-C.
 func exitNow() error {
 	hotpath.RemoveBackingFiles()
+	err := hardware.CleanupLive()
 	exitCleanups.mu.Lock()
 	defer exitCleanups.mu.Unlock()
-	var err error
 	for _, fn := range exitCleanups.fns {
 		err = joinErrors(err, fn())
 	}
-	return err
+	// zram targets still being set up are in no cleanup list yet.
+	return joinErrors(err, hardware.CleanupNow())
 }
 
 // flagOf names the command-line flag of each field the lower layers

@@ -31,12 +31,9 @@ func quickRun(tgt, path string, extra ...string) []string {
 		"-target", "dir:" + tgt, "-o", path}, extra...)
 }
 
-// withRunRep replaces the repetition runner for the test.
-func withRunRep(t *testing.T, fn func(ctx context.Context, cfg hotpath.Config) (results.Rep, error)) {
-	t.Helper()
-	old := runRep
-	runRep = fn
-	t.Cleanup(func() { runRep = old })
+// withRunRep returns runCLI with fn as the repetition runner.
+func withRunRep(fn repRunner) func(ctx context.Context, args ...string) outcome {
+	return func(ctx context.Context, args ...string) outcome { return runCLIWith(ctx, fn, args...) }
 }
 
 // Item 2: outputs that are not regular files are written through, not
@@ -119,13 +116,13 @@ func TestLateErrorKeepsCells(t *testing.T) {
 	out, tgt := t.TempDir(), t.TempDir()
 	path := filepath.Join(out, "r.json")
 	injected := errors.New("injected: read-only file system")
-	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+	cli := withRunRep(func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
 		if cfg.Strategy.Name() == "none" {
 			return results.Rep{}, injected
 		}
 		return hotpath.Run(ctx, cfg)
 	})
-	res := runCLI(t.Context(), quickRun(tgt, path)...)
+	res := cli(t.Context(), quickRun(tgt, path)...)
 	if res.code != 1 || !errors.Is(res.err, injected) {
 		t.Fatalf("run with a failing second cell = %v, exit %d; want the injected error, exit 1", res.err, res.code)
 	}
@@ -150,11 +147,11 @@ func TestLateErrorKeepsCells(t *testing.T) {
 func TestDeadlockExits1(t *testing.T) {
 	out, tgt := t.TempDir(), t.TempDir()
 	path := filepath.Join(out, "r.json")
-	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+	cli := withRunRep(func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
 		dl := &hotpath.DeadlockError{After: time.Second, Workers: []string{"worker 0 (faulter): holds MM, waits for IL"}}
 		return results.Rep{Deadlock: dl.Error(), Incomplete: true}, dl
 	})
-	res := runCLI(t.Context(), "run", "-strategy", "rwsem", "-duration", "100ms", "-target", "dir:"+tgt, "-o", path)
+	res := cli(t.Context(), "run", "-strategy", "rwsem", "-duration", "100ms", "-target", "dir:"+tgt, "-o", path)
 	if res.code != 1 || res.err == nil || !strings.Contains(res.err.Error(), "deadlock") {
 		t.Fatalf("run with a deadlock = %v, exit %d; want an error about the deadlock, exit 1", res.err, res.code)
 	}
@@ -282,7 +279,7 @@ func TestSecondInterruptSparesOthers(t *testing.T) {
 	other := filepath.Join(tgt, ".lockbench-cache-1-concurrent")
 	os.WriteFile(other, nil, 0o600)
 	started := make(chan struct{})
-	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+	cli := withRunRep(func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
 		cfg.OnStart = func() { close(started) } // the inode is open: both files made
 		return hotpath.Run(ctx, cfg)
 	})
@@ -290,7 +287,7 @@ func TestSecondInterruptSparesOthers(t *testing.T) {
 	defer cancel()
 	done := make(chan outcome, 1)
 	go func() {
-		done <- runCLI(ctx, "run", "-strategy", "rwsem", "-duration", "3s", "-target", "dir:"+tgt, "-o", filepath.Join(out, "r.json"))
+		done <- cli(ctx, "run", "-strategy", "rwsem", "-duration", "3s", "-target", "dir:"+tgt, "-o", filepath.Join(out, "r.json"))
 	}()
 	select {
 	case <-started:
@@ -354,12 +351,12 @@ func TestFileSizeSyntax(t *testing.T) {
 // Item 6: outputs are checked before measuring; a run with a bad -hdr-log
 // never reaches the runner.
 func TestOutputsCheckedFirst(t *testing.T) {
-	withRunRep(t, func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
+	cli := withRunRep(func(ctx context.Context, cfg hotpath.Config) (results.Rep, error) {
 		t.Error("a run with a bad output path measured")
 		return results.Rep{}, nil
 	})
 	out, tgt := t.TempDir(), t.TempDir()
-	res := runCLI(t.Context(), "run", "-target", "dir:"+tgt, "-o", filepath.Join(out, "r.json"), "-hdr-log", out)
+	res := cli(t.Context(), "run", "-target", "dir:"+tgt, "-o", filepath.Join(out, "r.json"), "-hdr-log", out)
 	if res.code != 2 {
 		t.Errorf("run -hdr-log DIR: exit %d (%v); want 2", res.code, res.err)
 	}

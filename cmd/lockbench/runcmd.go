@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -18,7 +20,8 @@ import (
 	"lockbench/strategies"
 )
 
-// runFlags are the flags shared by run, sweep and verify.
+// runFlags are the flags of run and sweep; the default study fills them in
+// code (study.go). verify has flags of its own (verify.go).
 type runFlags struct {
 	strategy, scenario, threads, target, pin, format, out, html, clockKind, fallback string
 	rolePlace, hdrLog, hdrOp                                                         string
@@ -29,7 +32,8 @@ type runFlags struct {
 	reps                                                                             int
 	oracle, retryContended, quiet, locks                                             bool
 	gupShare                                                                         float64
-	window                                                                           time.Duration // time-series window; 0: hotpath's default
+	window                                                                           time.Duration   // time-series window; 0: hotpath's default
+	set                                                                              map[string]bool // flags given on the command line
 	cal                                                                              calibFlags
 }
 
@@ -39,7 +43,7 @@ func (f *runFlags) register(fs *flag.FlagSet, defStrategy, defScenario string) {
 	fs.StringVar(&f.threads, "threads", "2", "foreground workers: a list such as 1,2,4 or a range 1..max (at most 4096, and what memory holds: about 600 KiB per worker, 2.4 GiB at 4096)")
 	fs.DurationVar(&f.duration, "duration", 2*time.Second, "measured time per repetition")
 	fs.Int64Var(&f.ops, "ops", 0, "total foreground operations per repetition, split evenly across the foreground workers, instead of -duration (0: use -duration)")
-	fs.StringVar(&f.target, "target", "tmpfs", "comma list of targets: tmpfs, dir:PATH, auto (tmpfs and the temp dir), loop:ext4|xfs|btrfs[:SIZE]")
+	fs.StringVar(&f.target, "target", "tmpfs", "comma list of targets: tmpfs, dir:PATH, auto (tmpfs and the temp dir), loop:ext4|xfs|btrfs[:SIZE] (an image on the temp dir), zram:ext4|xfs|btrfs[:SIZE] (a compressed RAM block device); loop and zram need root")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of every random choice (printed with results)")
 	fs.StringVar(&f.fileSize, "file-size", "", "file size (bytes, or with a "+hardware.SizeSuffixes+" suffix; a multiple of the page size; the target needs twice it free); default: the scenario's")
 	fs.IntVar(&f.reps, "reps", 1, "repetitions per cell (after -warmup)")
@@ -76,6 +80,7 @@ type plan struct {
 	// kernelSkip holds the scenarios the kernel engine skips; note says so.
 	kernelSkip map[string]bool
 	note       string
+	runRep     repRunner // runs each repetition; nil: hotpath.Run
 }
 
 func (f *runFlags) validate() (*plan, error) {
@@ -112,9 +117,17 @@ func (f *runFlags) validateCells(p *plan) error {
 	if p.targets, err = hardware.ParseTargets(f.target); err != nil {
 		return usagef("-target: %v", err)
 	}
+	kernelOrOracle := f.oracle || slices.Contains(p.strategies, hotpath.KernelName)
+	for _, sc := range p.scenarios {
+		if err := hotpath.CheckWorkers(sc, slices.Max(p.threads), 4096, kernelOrOracle); err != nil {
+			return flagError(err)
+		}
+	}
 	switch {
 	case f.ops < 0:
 		return usagef("-ops must be >= 0, got %d", f.ops)
+	case f.ops > 0 && f.set["duration"]:
+		return usagef("-ops %d and -duration %v are both given: -ops runs that many operations instead of running for -duration; give one of them", f.ops, f.duration)
 	case f.ops == 0 && f.duration <= 0:
 		return usagef("-duration must be > 0, got %v", f.duration)
 	case f.reps < 1 || f.reps > 1000:
@@ -188,8 +201,8 @@ func (f *runFlags) validateTiming(p *plan) error {
 	if f.delay < 0 || f.delay > time.Second {
 		return usagef("-delay must be in [0, 1s], got %v", f.delay)
 	}
-	if f.watchdog <= 0 {
-		return usagef("-watchdog must be > 0, got %v", f.watchdog)
+	if f.watchdog < minWatchdog {
+		return usagef("-watchdog must be at least %v (shorter, a scheduling delay reads as a deadlock), got %v", minWatchdog, f.watchdog)
 	}
 	if f.delay > 0 {
 		for _, sc := range p.scenarios {
@@ -208,6 +221,10 @@ func (f *runFlags) validateTiming(p *plan) error {
 	}
 	return nil
 }
+
+// minWatchdog is the shortest -watchdog: a worker descheduled for a few
+// milliseconds on a busy machine must not read as a deadlock.
+const minWatchdog = 100 * time.Millisecond
 
 // delayPagesPerOp bounds how many times one operation meets a delay point:
 // write() delays before each page it copies, up to 16 per iteration.
@@ -251,6 +268,9 @@ var memAvailable = hardware.MemAvailable
 // WorkerBytes, and one run may take at most half of the available memory.
 // Past that the Go runtime dies with "runtime: out of memory".
 func (f *runFlags) validateMemory(p *plan) error {
+	if err := f.validateLimits(p); err != nil {
+		return err
+	}
 	avail, err := memAvailable()
 	if err != nil {
 		return nil // no /proc/meminfo: no bound to give
@@ -269,6 +289,44 @@ func (f *runFlags) validateMemory(p *plan) error {
 			most := (budget - hotpath.MemoryNeed(size, 4096, 0, f.oracle)) / hotpath.WorkerBytes()
 			return usagef("-threads %d needs about %s of memory (%s per worker) and one run may take half of the %s available: at most %d threads here",
 				th, hardware.FormatBytes(uint64(need)), hardware.FormatBytes(uint64(hotpath.WorkerBytes())), hardware.FormatBytes(avail), max(most-int64(backgroundWorkers(sc)), 0))
+		}
+	}
+	return nil
+}
+
+// runtimeAddressSpace is the address space the Go runtime reserves
+// besides the model (heap arenas, stacks, the binary): a run under a
+// smaller RLIMIT_AS dies with "out of memory" before its first cell.
+const runtimeAddressSpace = 512 << 20
+
+// runtimeThreads is the threads the Go runtime and lockbench's own
+// goroutines may take besides one per worker (GOMAXPROCS, sysmon, GC,
+// blocked syscalls, the signal handler).
+const runtimeThreads = 16
+
+// validateLimits checks the resource limits that apply to this process
+// before anything is measured: RLIMIT_AS (ulimit -v) against the model,
+// the mapped backing files and the runtime, RLIMIT_NPROC (ulimit -u, not
+// enforced on root) against one thread per worker and the runtime's.
+// Past either, the run would die mid-cell and leave its files.
+func (f *runFlags) validateLimits(p *plan) error {
+	th := slices.Max(p.threads)
+	if as, err := hardware.AddressSpaceLimit(); err == nil && as.Limited {
+		for _, sc := range p.scenarios {
+			size := cmp.Or(p.fileSize, sc.FileSize)
+			need := hotpath.MemoryNeed(size, 4096, th+backgroundWorkers(sc), f.oracle) + 2*size + runtimeAddressSpace
+			if uint64(need) > as.Value {
+				return fmt.Errorf("RLIMIT_AS (ulimit -v) is %s and scenario %s with -threads %d needs about %s of address space (the model, two mapped backing files of %s and the Go runtime): raise the limit or lower -file-size or -threads",
+					hardware.FormatBytes(as.Value), sc.Name, th, hardware.FormatBytes(uint64(need)), hardware.FormatBytes(uint64(size)))
+			}
+		}
+	}
+	if np, err := hardware.ProcessLimit(); err == nil && np.Limited {
+		for _, sc := range p.scenarios {
+			if need := th + backgroundWorkers(sc) + runtimeThreads; uint64(need) > np.Value {
+				return fmt.Errorf("RLIMIT_NPROC (ulimit -u) is %d and scenario %s with -threads %d needs about %d threads (one per worker and the Go runtime's), besides the user's other processes: raise the limit or lower -threads",
+					np.Value, sc.Name, th, need)
+			}
 		}
 	}
 	return nil
@@ -357,7 +415,7 @@ func parseThreads(s string) ([]int, error) {
 	return out, nil
 }
 
-func cmdRun(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
+func cmdRun(ctx context.Context, rr repRunner, name string, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet(name)
 	var f runFlags
 	f.register(fs, "rwsem", "fault-scale")
@@ -365,10 +423,13 @@ func cmdRun(ctx context.Context, name string, args []string, stdout, stderr io.W
 	if done, err := parseNoArgs(fs, args, stdout); done || err != nil {
 		return err
 	}
+	f.set = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	p, err := f.validate()
 	if err != nil {
 		return err
 	}
+	p.runRep = rr
 	return execute(ctx, name+" "+strings.Join(args, " "), &f, p, stdout, stderr)
 }
 

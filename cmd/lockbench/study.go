@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -9,12 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"time"
 
 	"lockbench/hardware"
-	"lockbench/hotpath"
 	"lockbench/reports"
 	"lockbench/results"
 )
@@ -55,7 +55,7 @@ var (
 // repetition, so one fsync or punch stall is its own window.
 const studyWindow = time.Millisecond
 
-func cmdStudy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdStudy(ctx context.Context, rr repRunner, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("lockbench")
 	quick := fs.Bool("quick", false, "a shorter study (4 reps of 60ms per cell, verify 200ms per cell): about a minute")
 	verbose := fs.Bool("v", false, "also print every cell's table")
@@ -76,6 +76,9 @@ func cmdStudy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := checkOutputPath("-o", *out); err != nil {
 		return err
 	}
+	if err := results.CheckLink(strings.TrimRight(*reportDir, "/")); err != nil {
+		return usagef("-report-dir: %v", err)
+	}
 	if fi, err := os.Stat(*reportDir); err == nil && !fi.IsDir() {
 		return usagef("-report-dir %s is not a directory", *reportDir)
 	}
@@ -87,7 +90,7 @@ func cmdStudy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		size = quickStudy
 	}
 	start := time.Now()
-	file, measured, runErr := runStudy(ctx, size, *seed, *quiet, *locks, stderr)
+	file, measured, runErr := runStudy(ctx, rr, size, *seed, *quiet, *locks, stderr)
 	if file == nil {
 		return runErr
 	}
@@ -130,12 +133,12 @@ func cmdStudy(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // runs the verify matrix into it, under one progress bar. It returns the
 // file (nil when nothing could start), how long the measuring took, and
 // the error that stopped it early.
-func runStudy(ctx context.Context, size studySize, seed uint64, quiet, locks bool, stderr io.Writer) (*results.File, time.Duration, error) {
+func runStudy(ctx context.Context, rr repRunner, size studySize, seed uint64, quiet, locks bool, stderr io.Writer) (*results.File, time.Duration, error) {
 	var flags []*runFlags
 	var plans []*plan
 	for _, part := range studyParts {
 		f := &runFlags{
-			strategy: "all", scenario: availableScenarios(part.scenarios), threads: part.threads, target: "auto",
+			strategy: "all", scenario: part.scenarios, threads: part.threads, target: "auto",
 			duration: size.duration, seed: seed, reps: size.reps, pin: "none", format: "text",
 			clockKind: "auto", watchdog: 10 * time.Second, fallback: "sigbus", quiet: quiet, window: studyWindow,
 			locks: locks,
@@ -144,19 +147,21 @@ func runStudy(ctx context.Context, size studySize, seed uint64, quiet, locks boo
 		if err != nil {
 			return nil, 0, err
 		}
+		p.runRep = rr
 		flags, plans = append(flags, f), append(plans, p)
 	}
 	v, vp, err := studyVerifyPlan(size, seed)
 	if err != nil {
 		return nil, 0, err
 	}
+	vp.runRep = rr
 	machine, err := hardware.Detect()
 	if err != nil {
 		return nil, 0, fmt.Errorf("detecting the machine: %w", err)
 	}
 	file := &results.File{
 		Schema: results.SchemaVersion, Tool: "lockbench", Command: "lockbench" + map[bool]string{true: " -quick"}[size.name == "quick"],
-		Created: time.Now().UTC(), Machine: machine, Cells: []results.Cell{},
+		Created: time.Now().UTC(), Machine: machine.Desc(), Cells: []results.Cell{},
 	}
 	var measured time.Duration
 	err = withTargets(ctx, plans[0].targets, stderr, func(targets []hardware.Target) error {
@@ -253,18 +258,6 @@ func studyVerifyPlan(size studySize, seed uint64) (*verifyFlags, *verifyPlan, er
 	v.budget, v.seed, v.holeSizes, v.out = size.verify, fmt.Sprint(seed), "1M", ""
 	p, err := v.validate()
 	return v, p, err
-}
-
-// availableScenarios keeps the names of list that this build has
-// (fsync-read may not exist yet).
-func availableScenarios(list string) string {
-	var out []string
-	for _, s := range strings.Split(list, ",") {
-		if slices.Contains(hotpath.ScenarioNames(), s) {
-			out = append(out, s)
-		}
-	}
-	return strings.Join(out, ",")
 }
 
 // writeStudy writes the results file and the report directory with its

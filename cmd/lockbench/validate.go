@@ -63,7 +63,7 @@ func zramOK() bool {
 	return err == nil
 }
 
-func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdValidate(ctx context.Context, rr repRunner, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("validate")
 	var v validateFlags
 	fs.StringVar(&v.target, "target", "", "comma list of targets (default: the loop ext4, xfs and btrfs this machine can make, the temp dir, and zram:btrfs where available); each filesystem needs a scheme in the model: "+strategies.SchemeFSTypes())
@@ -128,7 +128,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	start := time.Now()
 	file := &results.File{Schema: results.SchemaVersion, Tool: "lockbench", Command: "validate " + strings.Join(args, " "),
-		Created: time.Now().UTC(), Machine: machine, Cells: []results.Cell{}}
+		Created: time.Now().UTC(), Machine: machine.Desc(), Cells: []results.Cell{}}
 	runErr := withTargets(ctx, specs, stderr, func(targets []hardware.Target) error {
 		for _, t := range targets {
 			if _, ok := strategies.SchemeFor(t.FSType); !ok {
@@ -136,7 +136,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			}
 		}
 		for _, t := range targets {
-			if err := validateTarget(ctx, &v, machine, t, scs, clk, file, stdout, stderr); err != nil {
+			if err := validateTarget(ctx, rr, &v, machine, t, scs, clk, file, stdout, stderr); err != nil {
 				return err
 			}
 		}
@@ -187,7 +187,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // validateTarget calibrates one target, runs each scenario under the kernel
 // and under the filesystem's scheme in the calibrated model, and adds the
 // cells, the calibration and the table to file.
-func validateTarget(ctx context.Context, v *validateFlags, machine hardware.Machine, t hardware.Target, scs []hotpath.Scenario, clk *clock.Clock, file *results.File, stdout, stderr io.Writer) error {
+func validateTarget(ctx context.Context, rr repRunner, v *validateFlags, machine hardware.Machine, t hardware.Target, scs []hotpath.Scenario, clk *clock.Clock, file *results.File, stdout, stderr io.Writer) error {
 	scheme, _ := strategies.SchemeFor(t.FSType)
 	lock := "IL"
 	if scheme.Plan(strategies.OpFsyncLog).MK != strategies.Skip {
@@ -208,11 +208,11 @@ func validateTarget(ctx context.Context, v *validateFlags, machine hardware.Mach
 				Watchdog: 30 * time.Second, Clock: clk}
 			if kern {
 				name = hotpath.KernelName
-				cfg.Kernel, cfg.LockStats = true, root
+				cfg.Engine, cfg.LockStats = hotpath.EngineKernel, root
 			} else {
 				cfg.Strategy, cfg.Calibration = scheme, cal
 			}
-			cell := results.Cell{Config: results.Config{Strategy: name, Scenario: sc.Name, Threads: v.threads, Target: t.Spec, TargetInfo: t,
+			cell := results.Cell{Config: results.Config{Engine: hotpath.EngineOf(name).String(), Strategy: name, Scenario: sc.Name, Threads: v.threads, Target: t.Spec, TargetInfo: t,
 				Pin: "none", Seed: v.seed, FileSize: sc.FileSize, PageSize: 4096, Duration: v.duration, Reps: v.reps,
 				Clock: clk.Kind(), Watchdog: cfg.Watchdog, Locks: kern && root}}
 			if !kern {
@@ -222,7 +222,7 @@ func validateTarget(ctx context.Context, v *validateFlags, machine hardware.Mach
 				if !v.quiet {
 					fmt.Fprintf(stderr, "lockbench: validate %s %s %s rep %d/%d\n", t.Spec, name, sc.Name, r+1, v.reps)
 				}
-				rep, err := runRep(ctx, cfg)
+				rep, err := rr.run(ctx, cfg)
 				if err != nil {
 					return fmt.Errorf("validate %s %s %s: %w", t.Spec, name, sc.Name, err)
 				}
@@ -253,7 +253,7 @@ func validateTarget(ctx context.Context, v *validateFlags, machine hardware.Mach
 	}
 	val := reports.Validate(t.Spec, t.FSType, scheme.Name(), lock, model, kernel)
 	if v.counterfactual {
-		cells, err := counterfactualCells(ctx, v, t, cal, clk, stderr)
+		cells, err := counterfactualCells(ctx, rr, v, t, cal, clk, stderr)
 		if err != nil {
 			return err
 		}
@@ -272,7 +272,7 @@ func validateTarget(ctx context.Context, v *validateFlags, machine hardware.Mach
 // counterfactualCells runs the btrfs question on t in the calibrated
 // model: fsync-read under the rejected full-range extent lock (rangelock)
 // and under btrfs's chosen i_mmap_lock (rwsem), in that order.
-func counterfactualCells(ctx context.Context, v *validateFlags, t hardware.Target, cal *results.Calibration, clk *clock.Clock, stderr io.Writer) ([]results.Cell, error) {
+func counterfactualCells(ctx context.Context, rr repRunner, v *validateFlags, t hardware.Target, cal *results.Calibration, clk *clock.Clock, stderr io.Writer) ([]results.Cell, error) {
 	sc, err := hotpath.LookupScenario("fsync-read")
 	if err != nil {
 		return nil, err
@@ -285,14 +285,14 @@ func counterfactualCells(ctx context.Context, v *validateFlags, t hardware.Targe
 		}
 		cfg := hotpath.Config{Strategy: st, Calibration: cal, Scenario: sc, Threads: v.threads, Duration: v.duration, Seed: v.seed,
 			Dir: t.Path, Watchdog: 30 * time.Second, Clock: clk}
-		cell := results.Cell{Config: results.Config{Strategy: sn + calibSuffix, Scenario: sc.Name, Threads: v.threads, Target: t.Spec, TargetInfo: t,
+		cell := results.Cell{Config: results.Config{Engine: hotpath.EngineModel.String(), Strategy: sn + calibSuffix, Scenario: sc.Name, Threads: v.threads, Target: t.Spec, TargetInfo: t,
 			Pin: "none", Seed: v.seed, FileSize: sc.FileSize, PageSize: 4096, Duration: v.duration, Reps: v.reps,
 			Clock: clk.Kind(), Watchdog: cfg.Watchdog, Calibrated: t.Spec}}
 		for r := 0; r < v.reps; r++ {
 			if !v.quiet {
 				fmt.Fprintf(stderr, "lockbench: validate %s counterfactual %s %s rep %d/%d\n", t.Spec, cell.Config.Strategy, sc.Name, r+1, v.reps)
 			}
-			rep, err := runRep(ctx, cfg)
+			rep, err := rr.run(ctx, cfg)
 			if err != nil {
 				return nil, fmt.Errorf("validate %s %s %s: %w", t.Spec, sn, sc.Name, err)
 			}

@@ -48,7 +48,7 @@ func TestCalibrationFileRefused(t *testing.T) {
 	tgt := t.TempDir()
 	write := func(name string, cals []results.Calibration) string {
 		p := filepath.Join(dir, name)
-		if err := results.WriteFile(p, &results.File{Schema: results.SchemaVersion, Tool: "lockbench", Machine: m, Cells: []results.Cell{}, Calibrations: cals}); err != nil {
+		if err := results.WriteFile(p, &results.File{Schema: results.SchemaVersion, Tool: "lockbench", Machine: m.Desc(), Cells: []results.Cell{}, Calibrations: cals}); err != nil {
 			t.Fatal(err)
 		}
 		return p

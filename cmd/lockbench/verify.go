@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -6,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,6 +84,9 @@ func raceScenarios() []string {
 func parseBudget(s string) (time.Duration, int64, error) {
 	if n, ok := strings.CutSuffix(s, "ops"); ok {
 		v, err := strconv.ParseInt(n, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, 0, usagef("-budget %q: the count is too large (at most %d operations)", s, int64(math.MaxInt64))
+		}
 		if err != nil || v <= 0 {
 			return 0, 0, usagef("-budget %q: want a positive count such as 1000000ops or a duration such as 2s", s)
 		}
@@ -128,6 +134,7 @@ type verifyPlan struct {
 	opts       strategies.Options
 	targets    []hardware.TargetSpec
 	kernelSkip map[string]bool // scenarios the kernel engine has no counterpart for
+	runRep     repRunner       // nil: hotpath.Run
 }
 
 func (v *verifyFlags) validate() (*verifyPlan, error) {
@@ -167,6 +174,11 @@ func (v *verifyFlags) validate() (*verifyPlan, error) {
 	case v.delay < 0 || v.delay > time.Second:
 		return nil, usagef("-delay must be in [0, 1s], got %v", v.delay)
 	}
+	for _, sc := range p.scenarios {
+		if err := hotpath.CheckWorkers(sc, v.threads, 4096, true); err != nil {
+			return nil, flagError(err)
+		}
+	}
 	if v.holeSizes != "" && (v.scenario == "all" || slices.Contains(scs, "holetest")) {
 		for _, x := range strings.Split(v.holeSizes, ",") {
 			n, err := hardware.ParseSize(strings.TrimSpace(x))
@@ -192,7 +204,7 @@ func (v *verifyFlags) validate() (*verifyPlan, error) {
 // cmdVerify runs the race oracle in stages: parse and validate, check the
 // output, prepare the target, run the matrix (the cells of the grid, one
 // repetition per seed) and the holetest replica, and emit.
-func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdVerify(ctx context.Context, rr repRunner, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("verify")
 	var v verifyFlags
 	v.register(fs)
@@ -203,6 +215,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	p.runRep = rr
 	if v.out != "" {
 		if err := checkOutputPath("-o", v.out); err != nil {
 			return err
@@ -224,7 +237,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		progress.done()
 		file := &results.File{Schema: results.SchemaVersion, Tool: "lockbench", Command: "verify " + strings.Join(args, " "), Created: time.Now().UTC(),
-			Machine: machine, Verify: m, Incomplete: ctx.Err() != nil || runErr != nil, Cells: []results.Cell{}}
+			Machine: machine.Desc(), Verify: m, Incomplete: ctx.Err() != nil || runErr != nil, Cells: []results.Cell{}}
 		if runErr != nil {
 			file.Error = runErr.Error()
 		}
@@ -300,7 +313,7 @@ func verifySeed(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hardware
 		cfg.Delay = &hotpath.DelayConfig{For: v.delay, Points: sc.Delays}
 	}
 	kernelConfig(&cfg, name)
-	rep, err := runRep(ctx, cfg)
+	rep, err := p.runRep.run(ctx, cfg)
 	var dl *hotpath.DeadlockError
 	if err != nil && !errors.As(err, &dl) {
 		return results.VerifyCell{}, fmt.Errorf("verify %s %s: %w", name, sc.Name, err)

@@ -20,8 +20,8 @@ func TestVerifyMatrix(t *testing.T) {
 	path := filepath.Join(out, "v.json")
 	sts, scs := strategies.Names(), append(raceScenarios(), "holetest")
 	// Two seeds per cell: none must be caught on at least one of them
-	// (each race reproduces on 10 of 10 seeds at 1s here, but the test
-	// machine may be loaded); S cells must be safe on both.
+	// (a race usually reproduces on every seed at 1s, but the test machine
+	// may be loaded); S cells must be safe on both.
 	args := []string{"verify", "-strategy", strings.Join(sts, ","), "-budget", "1s", "-seeds", "2", "-target", "dir:" + tgt, "-o", path}
 	if testing.Short() {
 		sts, scs = []string{"none", "rwsem"}, []string{"write-fail", "punch"}

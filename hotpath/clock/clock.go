@@ -10,29 +10,29 @@
 //
 // The ordering of the TSC read is the point of this package. RDTSC on its own
 // is not ordered against the instructions around it, so the closing read can
-// execute before the timed operation has finished. On the AMD EPYC VM this was
-// written on, plain RDTSC has a floor of 10 ns, but it timed a DRAM miss
-// (about 220 ns with ordered reads) as 10 ns and a contended atomic add
-// (60 ns) as 20 ns: it measures the timer, not the lock. RDTSCP waits for
-// every earlier instruction to finish before reading, and the LFENCE after it
-// keeps later instructions from starting before the read, so the timed
-// operation lies wholly between two Now calls. That costs a floor of 30-40 ns
-// here, no better than the vDSO clock behind time.Now, which orders its own TSC
-// read the same way. Auto still prefers the TSC because it does not depend on
+// execute before the timed operation has finished: plain RDTSC timed a DRAM
+// miss and a contended atomic add as little more than its own floor, so it
+// measures the timer, not the lock (figures: docs/MEASUREMENTS.md, "The
+// timer"). RDTSCP waits for every earlier instruction to finish before
+// reading, and the LFENCE after it keeps later instructions from starting
+// before the read, so the timed operation lies wholly between two Now calls.
+// That costs a higher floor, no better than the vDSO clock behind time.Now,
+// which orders its own TSC read the same way. Auto still prefers the TSC because it does not depend on
 // the kernel's clocksource: with hpet or acpi_pm every monotonic read is a
 // system call, while the TSC read stays the same.
 //
-// Note: LFENCE;RDTSC;LFENCE orders the same way at the same cost here, and was
+// Note: LFENCE;RDTSC;LFENCE orders the same way at the same cost, and was
 // rejected because on AMD LFENCE orders only when the kernel has set the
 // matching MSR bit. With RDTSCP the earlier side, which decides whether the
 // timed operation has finished before the closing read, is architectural on
 // both vendors; only the later side leans on LFENCE. Plain RDTSC was rejected
 // above, and RDTSCP alone lets the operation start before the opening read.
 //
-// Note: the TSC on this machine advances in steps of 26 ticks (10 ns at
-// 2.6 GHz), so a single reading of a tens-of-nanoseconds operation is only good
-// to one step; means over many operations resolve finer, as long as the
-// operations do not run in step with the counter.
+// Note: on some machines the TSC advances in steps of many ticks
+// (docs/MEASUREMENTS.md, "The timer"), so a single reading of a
+// tens-of-nanoseconds operation is only good to one step; means over many
+// operations resolve finer, as long as the operations do not run in step with
+// the counter.
 package clock
 
 import (
@@ -184,8 +184,8 @@ func (c *Clock) FreqHz() float64 { return c.hz }
 // (or the Clock was not made with Auto).
 func (c *Clock) Fallback() error { return c.fallback }
 
-// floorSamples is odd so the median is one sample; at roughly 70 ns a pair it
-// makes Floor take about a millisecond.
+// floorSamples is odd so the median is one sample; at tens of nanoseconds a
+// pair it makes Floor take about a millisecond.
 const floorSamples = 10001
 
 // Floor returns the timer floor: the median, over floorSamples tries, of what
@@ -193,9 +193,8 @@ const floorSamples = 10001
 // smallest duration this clock can report and is printed with every run.
 // Floor measures afresh on each call (about 1 ms) and allocates its samples.
 //
-// Note: each sample is a whole number of counter steps (10 ns on the machine
-// this was written on), so the median is too and may move by one step
-// between calls.
+// Note: each sample is a whole number of counter steps, so the median is too
+// and may move by one step between calls.
 func (c *Clock) Floor() time.Duration {
 	gaps := make([]Ticks, floorSamples)
 	for range 1000 { // warm the branch predictor and caches

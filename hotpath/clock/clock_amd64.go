@@ -10,7 +10,7 @@ import "errors"
 func rdtscp() int64
 
 // cpuid executes CPUID with the given leaf and subleaf 0. Each call is a VM
-// exit (about 4 µs) under a hypervisor: start-up only.
+// exit under a hypervisor (microseconds): start-up only.
 //
 //go:noescape
 func cpuid(leaf uint32) (eax, ebx, ecx, edx uint32)

@@ -5,7 +5,7 @@
 //	Join("strategy", "rwsem", "threads", "2") = "strategy=rwsem/threads=2"
 //
 // It is the one name builder of the repository; benchmarks_test.go,
-// strategies/primbench, hotpath/clock and reports all call it. It imports
+// strategies/locks/primbench, hotpath/clock and reports all call it. It imports
 // only the standard library, so that any package may use it.
 package benchname
 

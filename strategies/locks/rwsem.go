@@ -1,4 +1,4 @@
-package strategies
+package locks
 
 import (
 	"fmt"
@@ -15,12 +15,11 @@ import (
 // longer waits (IL against fsync or punch) park.
 const rwsemSpins = 4
 
-// A waiting writer does not spin on the owner bit before it yields: on this
-// 2-CPU machine, rereading the word while the holder works made contended
-// writes slower, not faster (BenchmarkPrimitive/lock=rwsem/op=write at 2 and
-// 4 threads: 8.8 and 13.4 ns/op with no spinning, 9.8 and 21.6 with 64
-// rereads, 18.6 and 36.7 with 256; the spinner's reads take the line from the
-// holder).
+// A waiting writer does not spin on the owner bit before it yields: with two
+// CPUs, rereading the word while the holder works made contended writes
+// slower, not faster, the more it reread (the spinner's reads take the line
+// from the holder; BenchmarkPrimitive/lock=rwsem/op=write, figures in
+// docs/MEASUREMENTS.md, "RWSem writers' spinning").
 
 // RWSem is a reader-writer semaphore with per-worker reader counters, for the
 // model's MM, IO, IL and IX locks. It behaves as the kernel's rw_semaphore as
@@ -143,7 +142,7 @@ type rwsemSlot struct {
 // NewRWSem returns an unlocked RWSem for workers 0 to slots-1.
 func NewRWSem(slots int) *RWSem {
 	if slots < 1 || slots > 1<<20 {
-		panic(fmt.Sprintf("strategies: NewRWSem(%d): slots must be between 1 and %d", slots, 1<<20))
+		panic(fmt.Sprintf("locks: NewRWSem(%d): slots must be between 1 and %d", slots, 1<<20))
 	}
 	r := &RWSem{
 		slots:   make([]rwsemSlot, slots),
@@ -182,7 +181,7 @@ func (r *RWSem) TryRLock(slot int) bool {
 	}
 	if v&rwsemCount != 1 {
 		s.word.Add(-1)
-		panic("strategies: RWSem.TryRLock: slot already holds the read side")
+		panic("locks: RWSem.TryRLock: slot already holds the read side")
 	}
 	r.backOut(s)
 	if r.reopen(slot) {
@@ -396,7 +395,7 @@ func (r *RWSem) rlockSlow(slot int) {
 	v := s.word.Load()
 	if v&rwsemCount != 1 {
 		s.word.Add(-1)
-		panic("strategies: RWSem.RLock: slot already holds the read side")
+		panic("locks: RWSem.RLock: slot already holds the read side")
 	}
 	if v&rwsemWriter == 0 {
 		// The writer whose bit the add found has left since; the count
@@ -458,7 +457,7 @@ func (r *RWSem) rlockQueued(slot int) bool {
 func (r *RWSem) runlockSlow(slot int) {
 	if r.slots[slot].word.Load()&rwsemCount != 0 {
 		r.slots[slot].word.Add(1)
-		panic("strategies: RWSem.RUnlock: slot does not hold the read side")
+		panic("locks: RWSem.RUnlock: slot does not hold the read side")
 	}
 	if r.sleeping.Load() != 0 {
 		r.wakeWriter()

@@ -11,11 +11,11 @@ import (
 	"testing"
 
 	"lockbench/internal/benchname"
-	"lockbench/strategies"
+	"lockbench/strategies/locks"
 )
 
 // koganPad keeps hot words of different cores in different cache-line pairs
-// (strategies' falseSharingPad).
+// (locks' falseSharingPad).
 const koganPad = 128
 
 const (
@@ -176,7 +176,7 @@ func newKoganLock(slots, lists int) *koganLock {
 		panic(fmt.Sprintf("newKoganLock: %d lists; want 1 or %d", lists, koganStripes))
 	}
 	if slots < 1 || slots > 1<<16 {
-		panic(fmt.Sprintf("strategies: newKoganLock(%d): slots must be between 1 and %d", slots, 1<<16))
+		panic(fmt.Sprintf("locks: newKoganLock(%d): slots must be between 1 and %d", slots, 1<<16))
 	}
 	rl := &koganLock{
 		nslots:  slots,
@@ -191,7 +191,7 @@ func newKoganLock(slots, lists int) *koganLock {
 
 // Lock takes [start, end) in mode m for slot, waiting until no conflicting
 // range is held and no announced waiter would be overtaken.
-func (rl *koganLock) Lock(slot int, start, end uint64, m strategies.Mode) koganHandle {
+func (rl *koganLock) Lock(slot int, start, end uint64, m locks.Mode) koganHandle {
 	h, _ := rl.lock(slot, start, end, m, false)
 	return h
 }
@@ -200,7 +200,7 @@ func (rl *koganLock) Lock(slot int, start, end uint64, m strategies.Mode) koganH
 // and reports whether it did. It fails if a conflicting range is held or is
 // being acquired, or if the slot holds no range and the request conflicts
 // with an announced waiter.
-func (rl *koganLock) TryLock(slot int, start, end uint64, m strategies.Mode) (koganHandle, bool) {
+func (rl *koganLock) TryLock(slot int, start, end uint64, m locks.Mode) (koganHandle, bool) {
 	return rl.lock(slot, start, end, m, true)
 }
 
@@ -208,11 +208,11 @@ func (rl *koganLock) TryLock(slot int, start, end uint64, m strategies.Mode) (ko
 func (rl *koganLock) Unlock(h koganHandle) {
 	hold := int(h.hold) - 1
 	if hold < 0 || hold >= koganHolds || int(h.slot) >= rl.nslots {
-		panic("strategies: koganLock.Unlock: invalid handle")
+		panic("locks: koganLock.Unlock: invalid handle")
 	}
 	sl := &rl.slots[h.slot]
 	if sl.inUse&(1<<hold) == 0 {
-		panic("strategies: koganLock.Unlock: range not held")
+		panic("locks: koganLock.Unlock: range not held")
 	}
 	rl.release(sl.masks[hold], int(h.slot), hold)
 	sl.inUse &^= 1 << hold
@@ -229,19 +229,19 @@ type koganWait struct {
 	announced  bool
 }
 
-func (rl *koganLock) lock(slot int, start, end uint64, m strategies.Mode, try bool) (koganHandle, bool) {
+func (rl *koganLock) lock(slot int, start, end uint64, m locks.Mode, try bool) (koganHandle, bool) {
 	if start >= end {
-		panic(fmt.Sprintf("strategies: koganLock: empty range [%d, %d)", start, end))
+		panic(fmt.Sprintf("locks: koganLock: empty range [%d, %d)", start, end))
 	}
-	if m != strategies.Shared && m != strategies.Exclusive {
-		panic(fmt.Sprintf("strategies: koganLock: mode %v", m))
+	if m != locks.Shared && m != locks.Exclusive {
+		panic(fmt.Sprintf("locks: koganLock: mode %v", m))
 	}
 	sl := &rl.slots[slot]
 	hold := bits.TrailingZeros8(^sl.inUse)
 	if hold >= koganHolds {
-		panic(fmt.Sprintf("strategies: koganLock: slot %d already holds %d ranges", slot, koganHolds))
+		panic(fmt.Sprintf("locks: koganLock: slot %d already holds %d ranges", slot, koganHolds))
 	}
-	w := koganWait{slot: slot, start: start, end: end, excl: m == strategies.Exclusive}
+	w := koganWait{slot: slot, start: start, end: end, excl: m == locks.Exclusive}
 	w.bounds, w.packed = koganPackBounds(start, end, w.excl)
 	if sl.inUse == 0 && rl.announced.Load() != 0 && !rl.yieldToAnnounced(&w, try) {
 		return koganHandle{}, false
@@ -504,7 +504,7 @@ restart:
 			return true
 		}
 		if ci == 0 {
-			panic("strategies: koganLock: linked node not found in its list")
+			panic("locks: koganLock: linked node not found in its list")
 		}
 		c := &rl.nodes[ci-1]
 		cv := c.next.Load()
@@ -543,7 +543,7 @@ restart:
 	for {
 		if pv&koganMarked != 0 {
 			if prev == &n.next {
-				panic("strategies: koganLock: node released while validating")
+				panic("locks: koganLock: node released while validating")
 			}
 			goto restart
 		}
@@ -688,7 +688,7 @@ func rangePeerBenchmarks(b *testing.B, op string, threads int) {
 		b.Run(benchname.Join("lock", "sync.Mutex", "op", op, "threads", th), func(b *testing.B) {
 			var mu sync.Mutex
 			runRangeLoop(b, op, threads,
-				func(int, uint64, uint64, strategies.Mode) struct{} { mu.Lock(); return struct{}{} },
+				func(int, uint64, uint64, locks.Mode) struct{} { mu.Lock(); return struct{}{} },
 				func(struct{}) { mu.Unlock() })
 		})
 	}

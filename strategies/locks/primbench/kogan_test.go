@@ -10,10 +10,10 @@ import (
 	"testing"
 
 	"lockbench/internal/benchname"
-	"lockbench/strategies"
+	"lockbench/strategies/locks"
 )
 
-// TestKoganLockExclusion checks the list-based peer the way strategies
+// TestKoganLockExclusion checks the list-based peer the way package locks
 // checks RangeLock: workers lock random 4 KiB-unit ranges (pages, runs,
 // ranges to the end and the whole file) and a shadow count per unit proves
 // that no exclusive holder overlaps another holder.
@@ -44,9 +44,9 @@ func TestKoganLockExclusion(t *testing.T) {
 							end = math.MaxUint64
 						}
 						excl := rng.IntN(2) == 0
-						m := strategies.Shared
+						m := locks.Shared
 						if excl {
-							m = strategies.Exclusive
+							m = locks.Exclusive
 						}
 						h := kl.Lock(w, start, end, m)
 						u0, u1 := int(start/unit), int(min((end-1)/unit+1, units))
@@ -75,7 +75,7 @@ func TestKoganLockExclusion(t *testing.T) {
 			if n := bad.Load(); n != 0 {
 				t.Fatalf("%d unit acquisitions overlapped a conflicting holder", n)
 			}
-			h, ok := kl.TryLock(0, 0, math.MaxUint64, strategies.Exclusive)
+			h, ok := kl.TryLock(0, 0, math.MaxUint64, locks.Exclusive)
 			if !ok {
 				t.Fatal("TryLock of the whole file after all workers left = false; want true")
 			}

@@ -1,4 +1,4 @@
-package strategies
+package locks
 
 import (
 	"fmt"
@@ -254,7 +254,7 @@ func rangeConflicts(s0, e0 uint64, x0 bool, s1, e1 uint64, x1 bool) bool {
 // NewRangeLock returns an unlocked RangeLock for workers 0 to slots-1.
 func NewRangeLock(slots int) *RangeLock {
 	if slots < 1 || slots > 1<<16 {
-		panic(fmt.Sprintf("strategies: NewRangeLock(%d): slots must be between 1 and %d", slots, 1<<16))
+		panic(fmt.Sprintf("locks: NewRangeLock(%d): slots must be between 1 and %d", slots, 1<<16))
 	}
 	rl := &RangeLock{slots: make([]rangeSlot, slots)}
 	rl.cond.L = &rl.mu
@@ -287,7 +287,7 @@ func (rl *RangeLock) TryLock(slot int, start, end uint64, m Mode) (RangeHandle, 
 func (rl *RangeLock) Unlock(h RangeHandle) {
 	hold := uint(h.hold) - 1
 	if hold >= rangeHolds || uint(h.slot) >= uint(len(rl.slots)) {
-		panic("strategies: RangeLock.Unlock: invalid handle")
+		panic("locks: RangeLock.Unlock: invalid handle")
 	}
 	sl := &rl.slots[h.slot]
 	hd := &sl.holds[hold]
@@ -322,7 +322,7 @@ func (rl *RangeLock) Unlock(h RangeHandle) {
 //go:noinline
 func (rl *RangeLock) unlockSlow(sl *rangeSlot, hold uint) {
 	if sl.inUse&(1<<hold) == 0 {
-		panic("strategies: RangeLock.Unlock: range not held")
+		panic("locks: RangeLock.Unlock: range not held")
 	}
 	hd := &sl.holds[hold]
 	switch hd.kind {
@@ -487,11 +487,11 @@ func rangeHoldKind(excl bool) uint8 {
 func rangeMisuse(slot int, start, end uint64, m Mode) {
 	switch {
 	case start >= end:
-		panic(fmt.Sprintf("strategies: RangeLock: empty range [%d, %d)", start, end))
+		panic(fmt.Sprintf("locks: RangeLock: empty range [%d, %d)", start, end))
 	case m != Shared && m != Exclusive:
-		panic(fmt.Sprintf("strategies: RangeLock: mode %v", m))
+		panic(fmt.Sprintf("locks: RangeLock: mode %v", m))
 	}
-	panic(fmt.Sprintf("strategies: RangeLock: slot %d already holds %d ranges", slot, rangeHolds))
+	panic(fmt.Sprintf("locks: RangeLock: slot %d already holds %d ranges", slot, rangeHolds))
 }
 
 // lockRanged takes [start, end), not the whole file exclusively, through
@@ -826,7 +826,7 @@ func (st *rangeStripe) unlock(start, end uint64, excl bool) {
 		}
 	}
 	st.mu.Unlock()
-	panic("strategies: RangeLock: released range not found in its stripe")
+	panic("locks: RangeLock: released range not found in its stripe")
 }
 
 // toTable moves an inline range into the table and sets the word to

@@ -3,14 +3,14 @@ package primbench
 import (
 	"testing"
 
-	"lockbench/strategies"
+	"lockbench/strategies/locks"
 )
 
 // TestMutexTree checks the benchmark peer against the same rule.
 func TestMutexTree(t *testing.T) {
 	tr := newMutexTree()
-	a := tr.Lock(0, 8*kib, strategies.Shared)
-	b := tr.Lock(4*kib, 12*kib, strategies.Shared)
+	a := tr.Lock(0, 8*kib, locks.Shared)
+	b := tr.Lock(4*kib, 12*kib, locks.Shared)
 	if !tr.conflicts(0, 1, true) || tr.conflicts(12*kib, 16*kib, true) || tr.conflicts(0, 1, false) {
 		t.Fatal("mutexTree.conflicts disagrees with the overlap rule")
 	}

@@ -1,13 +1,13 @@
 // Package primbench holds the benchmarks of the lock primitives of package
-// strategies (RWSem, RangeLock, Seq) beside their peers (sync.RWMutex,
+// locks (RWSem, RangeLock, Seq) beside their peers (sync.RWMutex,
 // xsync.RBMutex, a mutex-guarded interval list and the list-based range lock
 // of Kogan, Dice and Issa, in kogan.go), in one implementation
-// that both the root suite and package strategies run:
+// that both the root suite and package locks run:
 //
 //	func BenchmarkPrimitive(b *testing.B) { primbench.Run(b) }
 //
 // so that `go test -bench . .` compares the primitives too. It uses only
-// the exported API of strategies.
+// the exported API of locks.
 //
 // Every sub-benchmark starts its goroutines and builds its inputs before
 // the timer starts, and its measured loop allocates nothing per operation:
@@ -30,7 +30,7 @@ import (
 	"github.com/puzpuzpuz/xsync/v4"
 
 	"lockbench/internal/benchname"
-	"lockbench/strategies"
+	"lockbench/strategies/locks"
 )
 
 const kib = 1 << 10
@@ -115,7 +115,7 @@ func rwWorkload(name, op string, slots int) func(slot, n int) {
 	var write, unlock func()
 	switch name {
 	case "rwsem":
-		r := strategies.NewRWSem(slots)
+		r := locks.NewRWSem(slots)
 		read = func(slot, n int) {
 			for range n {
 				r.RLock(slot)
@@ -128,6 +128,7 @@ func rwWorkload(name, op string, slots int) func(slot, n int) {
 		read = func(_, n int) {
 			for range n {
 				m.RLock()
+				//lint:ignore SA2001 the acquisition itself is what is measured
 				m.RUnlock()
 			}
 		}
@@ -216,13 +217,13 @@ func rangeBenchmarks(b *testing.B) {
 		for _, threads := range w.threads {
 			th := strconv.Itoa(threads)
 			b.Run(benchname.Join("lock", "rangelock", "op", w.op, "threads", th), func(b *testing.B) {
-				rl := strategies.NewRangeLock(threads)
+				rl := locks.NewRangeLock(threads)
 				runRangeLoop(b, w.op, threads, rl.Lock, rl.Unlock)
 			})
 			b.Run(benchname.Join("lock", "mutex-tree", "op", w.op, "threads", th), func(b *testing.B) {
 				tr := newMutexTree()
 				runRangeLoop(b, w.op, threads,
-					func(_ int, start, end uint64, m strategies.Mode) uint64 { return tr.Lock(start, end, m) }, tr.Unlock)
+					func(_ int, start, end uint64, m locks.Mode) uint64 { return tr.Lock(start, end, m) }, tr.Unlock)
 			})
 			rangePeerBenchmarks(b, w.op, threads)
 		}
@@ -234,7 +235,7 @@ func rangeBenchmarks(b *testing.B) {
 func seqBenchmarks(b *testing.B) {
 	for _, threads := range []int{1, 2} {
 		b.Run(benchname.Join("lock", "seq", "op", "validate", "threads", strconv.Itoa(threads)), func(b *testing.B) {
-			s := new(strategies.Seq)
+			s := new(locks.Seq)
 			runThreads(b, threads, func(_, n int) {
 				c := s.Load()
 				ok := true
@@ -248,7 +249,7 @@ func seqBenchmarks(b *testing.B) {
 		})
 	}
 	b.Run(benchname.Join("lock", "seq", "op", "bump", "threads", "1"), func(b *testing.B) {
-		s := new(strategies.Seq)
+		s := new(locks.Seq)
 		runThreads(b, 1, func(_, n int) {
 			for range n {
 				s.Bump()
@@ -294,8 +295,8 @@ func (t *mutexTree) conflicts(start, end uint64, excl bool) bool {
 }
 
 // Lock takes [start, end) and returns the id to unlock it with.
-func (t *mutexTree) Lock(start, end uint64, m strategies.Mode) uint64 {
-	excl := m == strategies.Exclusive
+func (t *mutexTree) Lock(start, end uint64, m locks.Mode) uint64 {
+	excl := m == locks.Exclusive
 	t.mu.Lock()
 	for t.conflicts(start, end, excl) {
 		t.cond.Wait()
@@ -328,15 +329,15 @@ func (t *mutexTree) Unlock(id uint64) {
 // runRangeLoop is the measured loop of the range benchmarks for any lock:
 // each iteration is one lock and one unlock of the workload's next range.
 func runRangeLoop[H any](b *testing.B, op string, threads int,
-	lock func(slot int, start, end uint64, m strategies.Mode) H, unlock func(H)) {
+	lock func(slot int, start, end uint64, m locks.Mode) H, unlock func(H)) {
 	rs := rangeBenchRanges(op, threads)
 	runThreads(b, threads, func(slot, n int) {
 		mine := rs[slot]
 		for i := range n {
 			r := &mine[i&(len(mine)-1)] // len is a power of two
-			m := strategies.Shared
+			m := locks.Shared
 			if r.excl {
-				m = strategies.Exclusive
+				m = locks.Exclusive
 			}
 			unlock(lock(slot, r.start, r.end, m))
 		}

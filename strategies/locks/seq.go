@@ -1,4 +1,4 @@
-package strategies
+package locks
 
 import "sync/atomic"
 
