@@ -205,7 +205,7 @@ type Counters struct {
 	// CalibratedNs is the calibrated time the model spent (-calibrate):
 	// durations drawn from the real filesystem's measured phases, spent
 	// inside the locks the kernel holds for them, in nanoseconds.
-	CalibratedNs int64 `json:"calibrated_ns"`
+	CalibratedNs int64 `json:"calibrated_ns,omitempty"`
 }
 
 // Worker is one worker of a repetition and where it ran.
