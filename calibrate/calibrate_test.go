@@ -19,12 +19,12 @@ import (
 // btrfs-like one whose fsync holds mk (the i_mmap_lock) over its writeback
 // and logging, and commits its log after releasing it.
 type fakeFS struct {
-	clk                                       *clock.Clock
-	wb, log, commit, wf, rf, fill, punch, pin time.Duration
-	mkUntil                                   atomic.Int64 // clock reading at which fsync's span ends
-	mu                                        sync.Mutex
-	dirty, wp, evicted                        [pages]bool
-	meta                                      bool
+	clk                                  *clock.Clock
+	wb, log, commit, wf, rf, fill, punch time.Duration
+	mkUntil                              atomic.Int64 // clock reading at which fsync's span ends
+	mu                                   sync.Mutex
+	dirty, wp, evicted                   [pages]bool
+	meta                                 bool
 }
 
 func (f *fakeFS) spin(d time.Duration) { hotpath.Spin(f.clk, d) }
