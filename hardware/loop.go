@@ -176,13 +176,16 @@ func prepareLoop(ctx context.Context, ts TargetSpec) (Target, func() error, erro
 	return t, cleanup, nil
 }
 
-// tempDir is os.TempDir() with its symbolic links resolved (the mount
+// tempDir is os.TempDir(), absolute, with its symbolic links resolved (the mount
 // table names resolved paths), and, when TMPDIR set it, " (from TMPDIR)"
 // for the messages that name it.
 func tempDir() (dir, fromEnv string) {
 	dir = os.TempDir()
 	if os.Getenv("TMPDIR") != "" {
 		fromEnv = " (from TMPDIR)"
+	}
+	if a, err := filepath.Abs(dir); err == nil {
+		dir = a // a relative TMPDIR would never match the mount table
 	}
 	if r, err := filepath.EvalSymlinks(dir); err == nil {
 		dir = r

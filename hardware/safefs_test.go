@@ -163,3 +163,18 @@ func FuzzParseSize(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseMountInfo(f *testing.F) {
+	f.Add("105 30 7:3 / /tmp/x\\040y rw - ext4 /dev/loop3 rw\n")
+	f.Add("1 2 3 4 5 6 -\n- - - - - - - - -\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		ms, err := parseMountInfo(strings.NewReader(s))
+		if err == nil {
+			for _, m := range ms {
+				if m.FSType == "" {
+					t.Errorf("parseMountInfo(%q) gave an entry without a type: %+v", s, m)
+				}
+			}
+		}
+	})
+}

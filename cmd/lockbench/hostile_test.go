@@ -128,6 +128,19 @@ func TestHostile(t *testing.T) {
 		newDecoy(t, vault, "results.json"), newDecoy(t, vault, "index.html"), newDecoy(t, vault, "chart.png"),
 		newDecoy(t, vault, "image"), newDecoy(t, vault, "cache"), newDecoy(t, decoyMnt, "inside"),
 	}
+	// A loop device backed by a decoy image, which a planted image link
+	// names: it must stay attached.
+	decoyDev := ""
+	if _, err := exec.LookPath("losetup"); err == nil {
+		img := filepath.Join(vault, "decoy.img")
+		os.WriteFile(img, make([]byte, 1<<20), 0o600)
+		if out, err := exec.Command("losetup", "--find", "--show", img).Output(); err == nil {
+			decoyDev = strings.TrimSpace(string(out))
+			t.Cleanup(func() { exec.Command("losetup", "--detach", decoyDev).Run() })
+		} else {
+			t.Logf("no decoy loop device: %v", err)
+		}
+	}
 	// The shared places: a world-writable sticky working directory (as
 	// /tmp), /tmp and /dev/shm themselves.
 	shared, err := os.MkdirTemp("", "lockbench-hostile-")
@@ -168,7 +181,7 @@ func TestHostile(t *testing.T) {
 		for d in %[3]s %[4]s; do
 			mkdir -m 0700 $d
 			ln -s %[5]s $d/mnt
-			ln -s %[2]s/image $d/image
+			ln -s %[2]s/decoy.img $d/image
 			touch -d '2 hours ago' $d
 		done
 		mkfifo %[6]s
@@ -229,6 +242,11 @@ func TestHostile(t *testing.T) {
 		}
 		if !isMountPoint(decoyMnt) {
 			t.Fatalf("%s: the decoy tmpfs %s was unmounted", s.name, decoyMnt)
+		}
+		if decoyDev != "" {
+			if b, err := os.ReadFile("/sys/block/" + filepath.Base(decoyDev) + "/loop/backing_file"); err != nil || !strings.Contains(string(b), "decoy.img") {
+				t.Fatalf("%s: the decoy loop device %s was detached (%q, %v)", s.name, decoyDev, b, err)
+			}
 		}
 		for _, p := range planted {
 			if _, err := os.Lstat(p); err != nil {
