@@ -66,6 +66,9 @@ type Config struct {
 	// exclusive hold (-locks); contended acquisitions and their waits are
 	// recorded whatever it says.
 	LockStats bool
+	// Calibration makes the model spend the real filesystem's measured
+	// phase costs (-calibrate; calib.go); nil is the uncalibrated model.
+	Calibration *results.Calibration
 }
 
 // DeadlockError is returned when the watchdog finds no progress.
@@ -183,7 +186,7 @@ func openEngine(cfg *Config, plan []RoleSpec) (engine, error) {
 	in, err := Open(InodeConfig{
 		Dir: cfg.Dir, FileSize: cfg.FileSize, PageSize: cfg.PageSize, Slots: len(plan),
 		Strategy: cfg.Strategy, Regions: regions, Oracle: cfg.Oracle, Delay: cfg.Delay, Direct: cfg.Direct,
-		ReadIOLock: cfg.Scenario.ReadIOLock || cfg.ReadIOLock,
+		ReadIOLock: cfg.Scenario.ReadIOLock || cfg.ReadIOLock, Calibration: cfg.Calibration,
 	})
 	if err != nil {
 		return nil, err

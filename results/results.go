@@ -48,6 +48,12 @@ type File struct {
 	// Notes are what a study could not ask and why, one line each
 	// ("btrfs questions on every target: mkfs.btrfs not found").
 	Notes []string `json:"notes,omitempty"`
+
+	// Calibrations are the targets' measured phase costs (-calibrate), the
+	// model's calibrated time; -calibration FILE reuses them.
+	Calibrations []Calibration `json:"calibrations,omitempty"`
+	// Validations are `lockbench validate`'s tables, one per target.
+	Validations []Validation `json:"validations,omitempty"`
 }
 
 // The engines a cell can run on (Config.Engine).
@@ -98,6 +104,9 @@ type Config struct {
 	Watchdog time.Duration `json:"watchdog_ns,omitempty"`
 	// RolePlace is -role-place: where the exclusive roles ran.
 	RolePlace string `json:"role_place,omitempty"`
+	// Calibrated is the target whose measured phase costs the model spent
+	// (-calibrate); the cell's Strategy then ends in "+calibrated".
+	Calibrated string `json:"calibrated,omitempty"`
 }
 
 // SetEngine fills in an Engine left empty by a file written before the
@@ -199,6 +208,10 @@ type Counters struct {
 	// UncheckedFsyncs are fsyncs the oracle could not check (layout
 	// history overflowed).
 	UncheckedFsyncs int64 `json:"unchecked_fsyncs"`
+	// CalibratedNs is the calibrated time the model spent (-calibrate):
+	// durations drawn from the real filesystem's measured phases, spent
+	// inside the locks the kernel holds for them, in nanoseconds.
+	CalibratedNs int64 `json:"calibrated_ns,omitempty"`
 }
 
 // Worker is one worker of a repetition and where it ran.

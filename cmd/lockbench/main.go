@@ -126,6 +126,8 @@ func runWith(ctx context.Context, rr repRunner, args []string, stdout, stderr io
 		return cmdRun(ctx, rr, args[0], args[1:], stdout, stderr)
 	case "verify":
 		return cmdVerify(ctx, rr, args[1:], stdout, stderr)
+	case "validate":
+		return cmdValidate(ctx, rr, args[1:], stdout, stderr)
 	case "report":
 		return cmdReport(args[1:], stdout, stderr)
 	case "hw":
@@ -135,7 +137,7 @@ func runWith(ctx context.Context, rr repRunner, args []string, stdout, stderr io
 	case "help", "-h", "-help", "--help":
 		return cmdHelp(ctx, args[1:], stdout, stderr)
 	}
-	return usagef("unknown command %q (allowed: run, sweep, verify, report, hw, list, help)", args[0])
+	return usagef("unknown command %q (allowed: run, sweep, verify, validate, report, hw, list, help)", args[0])
 }
 
 const usageText = `lockbench: the cost and safety of serialising mmap page faults against file operations
@@ -149,6 +151,7 @@ usage:
   lockbench run [flags]      run and print a table (lockbench run -h for flags)
   lockbench sweep [flags]    the same, lists everywhere
   lockbench verify [flags]   race oracle: strategy x race matrix
+  lockbench validate [flags] the calibrated model under each filesystem's own scheme against the kernel (-target LIST)
   lockbench report [flags] FILE...  (two files: the second against the first, cell by cell)
   lockbench hw [-json]
   lockbench list
@@ -162,8 +165,8 @@ func cmdHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	}
 	switch args[0] {
-	case "run", "sweep", "verify", "report", "hw", "list":
+	case "run", "sweep", "verify", "validate", "report", "hw", "list":
 		return run(ctx, []string{args[0], "-h"}, stdout, stderr)
 	}
-	return usagef("help: unknown command %q (allowed: run, sweep, verify, report, hw, list)", args[0])
+	return usagef("help: unknown command %q (allowed: run, sweep, verify, validate, report, hw, list)", args[0])
 }
