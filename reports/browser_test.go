@@ -625,8 +625,11 @@ func checkScreenshot(t *testing.T, path string, width int) {
 	if diffShare < 0.05 {
 		t.Errorf("only %.1f%% of the screenshot differs from the background %v; want ≥5%% (a blank page?)", 100*diffShare, bg)
 	}
-	if chartShare < 0.005 {
-		t.Errorf("only %.2f%% of the screenshot is in the chart colour %v; want ≥0.5%% (charts not shown?)", 100*chartShare, strategyColors["rangelock"])
+	// 0.25%: the findings tables (one row per measure and comparison)
+	// push the charts down, and the p99 bars are horizontal and thin; a
+	// page without its charts has none of the colour.
+	if chartShare < 0.0025 {
+		t.Errorf("only %.2f%% of the screenshot is in the chart colour %v; want ≥0.25%% (charts not shown?)", 100*chartShare, strategyColors["rangelock"])
 	}
 }
 

@@ -87,19 +87,24 @@ func p99Spec(g *cellGroup, pal palette) (*chartSpec, error) {
 	}
 	mean90 := false
 	for _, q := range questions {
-		if q.scenario != g.key.Scenario || q.measure != "mean90" {
+		if q.scenario != g.key.Scenario {
 			continue
 		}
-		var bars []hbar
-		for _, c := range model {
-			if o := findOp(c.Ops, q.op, q.role); o != nil {
-				bars = append(bars, hbar{c.Config.Strategy, trimmedMeans(c, o), pal[c.Config.Strategy]})
+		for _, m := range q.measures {
+			if m.name != "mean90" {
+				continue
 			}
-		}
-		if len(bars) > 1 {
-			mean90 = true
-			if err := addPanel(fmt.Sprintf("%s (%s): mean of the fastest 90%%", q.op, q.role), bars); err != nil {
-				return nil, err
+			var bars []hbar
+			for _, c := range model {
+				if o := findOp(c.Ops, m.op, m.role); o != nil {
+					bars = append(bars, hbar{c.Config.Strategy, trimmedMeans(c, o), pal[c.Config.Strategy]})
+				}
+			}
+			if len(bars) > 1 {
+				mean90 = true
+				if err := addPanel(fmt.Sprintf("%s (%s): mean of the fastest 90%%", m.op, m.role), bars); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}

@@ -57,8 +57,8 @@ func seriesSpec(f *results.File, g *cellGroup, pal palette) (*chartSpec, error) 
 	end, widest := time.Duration(math.MaxInt64), time.Duration(0)
 	for _, cs := range g.cells {
 		if rep, _ := firstSeries(cs.cell); rep != nil && len(rep.Exclusive) > 0 {
-			w := rep.Series[1].Start - rep.Series[0].Start
-			end, widest = min(end, repEnd(rep, w)), max(widest, w)
+			w := rep.Series.Width
+			end, widest = min(end, repEnd(rep)), max(widest, w)
 		}
 	}
 	if widest == 0 {
@@ -159,7 +159,7 @@ func firstSeries(c *results.Cell) (*results.Rep, int) {
 		return nil, 0
 	}
 	for i := range c.Reps {
-		if len(c.Reps[i].Series) > 1 {
+		if c.Reps[i].Series.Len() > 1 {
 			return &c.Reps[i], i
 		}
 	}
@@ -167,9 +167,9 @@ func firstSeries(c *results.Cell) (*results.Rep, int) {
 }
 
 // repEnd is where rep's measured time ends: its elapsed time when
-// recorded, else the end of its last window of width w.
-func repEnd(rep *results.Rep, w time.Duration) time.Duration {
-	last := rep.Series[len(rep.Series)-1].Start + w
+// recorded, else the end of its last window.
+func repEnd(rep *results.Rep) time.Duration {
+	last := rep.Series.Start(rep.Series.Len())
 	if rep.Elapsed > 0 {
 		return min(rep.Elapsed, last)
 	}
@@ -181,19 +181,24 @@ func repEnd(rep *results.Rep, w time.Duration) time.Duration {
 // less than half of (its count would read as a drop); nil when none has
 // an operation.
 func seriesOf(rep *results.Rep, k opKey, from, to time.Duration) *seriesData {
-	d := &seriesData{rep: rep, width: rep.Series[1].Start - rep.Series[0].Start}
-	d.runEnd = repEnd(rep, d.width)
+	d := &seriesData{rep: rep, width: rep.Series.Width}
+	d.runEnd = repEnd(rep)
 	ms := func(t time.Duration) float64 { return float64(t) / 1e6 }
 	total := 0.0
-	for _, w := range rep.Series {
-		if w.Start < from || w.Start >= to || d.runEnd-w.Start < d.width/2 {
+	col := rep.Series.Kind(k.op)
+	for i := range rep.Series.Len() {
+		start := rep.Series.Start(i)
+		if start < from || start >= to || d.runEnd-start < d.width/2 {
 			continue
 		}
-		n := float64(w.Ops[k.op])
+		var n, v float64
+		if col != nil {
+			n, v = float64(col.Ops[i]), float64(col.P99[i])
+		}
 		total += n
-		d.counts = append(d.counts, plotter.XY{X: ms(w.Start), Y: n})
-		if v, ok := w.P99[k.op]; ok && v > 0 {
-			d.p99s = append(d.p99s, plotter.XY{X: ms(w.Start), Y: float64(v)})
+		d.counts = append(d.counts, plotter.XY{X: ms(start), Y: n})
+		if v > 0 {
+			d.p99s = append(d.p99s, plotter.XY{X: ms(start), Y: v})
 		}
 	}
 	if len(d.counts) < 2 || total == 0 {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -299,7 +298,7 @@ func (b *pageBuilder) addSource(label string, f *results.File) *htmlSource {
 		src.Created = f.Created.UTC().Format(time.RFC3339)
 	}
 	fs := Findings(f)
-	src.Preamble, src.Findings, src.Mean90 = FindingsPreamble(f), FindingSections(fs), Mean90Note(fs)
+	src.Preamble, src.Findings, src.Mean90 = FindingsPreamble(f, len(fs)), FindingSections(fs), Mean90Note(fs)
 	if f.Verify != nil {
 		src.Verify = verifyTable(f.Verify)
 		src.Verdict = VerifyVerdict(f.Verify)
@@ -626,13 +625,13 @@ func configRow(s *CellSummary) htmlConfig {
 
 // findingClass is a finding's direction for the HTML colours: "better"
 // when the strategy's value beats the one it is compared with (higher
-// ops/s, lower latency), "worse" the other way, "" when no difference was
-// found.
+// ops/s; lower latency, stall share or count per operation), "worse" the
+// other way, "" when no difference was found.
 func findingClass(f results.Finding) string {
-	if !f.Significant || math.IsNaN(f.Ratio) || f.Ratio == 1 {
+	if !f.Significant || f.Direction == 0 {
 		return ""
 	}
-	if (f.Ratio > 1) == (f.Measure == "ops/s") {
+	if (f.Direction > 0) == (measureKind(f) == "ops/s") {
 		return "better"
 	}
 	return "worse"
@@ -799,6 +798,7 @@ table.grid td { text-align: center; min-width: 7.5em; }
 .warnings li { margin: 0.1em 0; }
 p.warnings { padding-left: 0; }
 .note { font-size: 0.9em; color: #444; max-width: 653px; margin: 0.2em 0 0.8em; }
+.preamble { white-space: pre-line; }
 .grid td.notrun { color: #999; background: #fafafa; }
 table.cells td { white-space: nowrap; } table.cells td .p { white-space: normal; }
 table.nowrap th .opts { white-space: normal; display: inline-block; max-width: 14em; font-weight: normal; }
@@ -813,12 +813,13 @@ details { margin: 0.5em 0; } summary { cursor: pointer; color: #245; }
 <h1>lockbench report</h1>
 {{range .Sources}}
 <h2>Findings{{if gt (len $.Sources) 1}}: {{.Label}}{{end}}</h2>
-<p class="p">{{.Preamble}}</p>
-<p class="legend"><span class="key better">better: the first strategy is faster (lower latency, more ops/s)</span><span class="key worse">worse: it is slower</span><span class="key none-found">no difference detected</span></p>
+<p class="p preamble">{{.Preamble}}</p>
+<p class="legend"><span class="key better">better: the first strategy does better (lower latency, stall or count per operation; more ops/s)</span><span class="key worse">worse: it does worse</span><span class="key none-found">no difference detected</span></p>
 <div class="findings">{{range .Findings}}<div class="finding-head">{{.Heading}}</div>
 <table class="findings"><tr><th></th>{{range .Targets}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}<tr><th>{{.Label}}</th>{{range .Cells}}<td class="{{if .Significant}}found {{.Class}}{{else}}none-found{{end}}">{{.Text}}</td>{{end}}</tr>
 {{end}}</table>
+{{range .Notes}}<p class="p">{{.}}</p>{{end}}
 {{else}}<p>No findings: the file has no comparable cells.</p>{{end}}</div>
 {{if .Mean90}}<p class="note">{{.Mean90}}.</p>{{end}}
 {{if .Verdict}}<p class="verdict">{{.Verdict}}</p>{{end}}

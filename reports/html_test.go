@@ -202,20 +202,24 @@ func TestReportDirKeepsSymlink(t *testing.T) {
 func TestFindingClass(t *testing.T) {
 	for _, tt := range []struct {
 		measure     string
-		ratio       float64
+		direction   int
 		significant bool
 		want        string
 	}{
-		{"p99", 0.61, true, "better"},
-		{"p99", 5.39, true, "worse"},
-		{"mean90", 1.07, true, "worse"},
-		{"ops/s", 1.5, true, "better"},
-		{"ops/s", 0.23, true, "worse"},
-		{"p99", 5.39, false, ""},
+		{"p99.9(write-fault)", -1, true, "better"},
+		{"p99.9(write-fault)", +1, true, "worse"},
+		{"mean90(write-fault)", +1, true, "worse"},
+		{"stall(store)", -1, true, "better"},
+		{"stall(store)", +1, true, "worse"},
+		{"remaps/write", +1, true, "worse"},
+		{"ops/s(store)", +1, true, "better"},
+		{"ops/s(store)", -1, true, "worse"},
+		{"p99.9(write-fault)", +1, false, ""},
+		{"p99.9(write-fault)", 0, true, ""},
 	} {
-		f := results.Finding{Measure: tt.measure, Ratio: tt.ratio, Significant: tt.significant}
+		f := results.Finding{Measure: tt.measure, Direction: tt.direction, Significant: tt.significant}
 		if got := findingClass(f); got != tt.want {
-			t.Errorf("findingClass(%s %v, significant %v) = %q; want %q", tt.measure, tt.ratio, tt.significant, got, tt.want)
+			t.Errorf("findingClass(%s direction %+d, significant %v) = %q; want %q", tt.measure, tt.direction, tt.significant, got, tt.want)
 		}
 	}
 }

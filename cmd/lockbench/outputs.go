@@ -192,8 +192,8 @@ func flagError(err error) error {
 // run and sweep runResults, verify verifyResults, and verify's replay
 // commands name replayResults.
 const (
-	studyResults  = "lockbench-results.json"
-	runResults    = "lockbench-run.json"
+	studyResults  = "lockbench-results.json.gz"
+	runResults    = "lockbench-run.json.gz"
 	verifyResults = "lockbench-verify.json"
 	replayResults = "lockbench-replay.json"
 )

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"lockbench/hotpath"
 	"lockbench/reports"
@@ -61,29 +62,42 @@ func readmeBlock(t *testing.T, prefix string) []string {
 func TestREADMEStudyExample(t *testing.T) {
 	b := readmeBlock(t, "lockbench default study:")
 	file := &results.File{Cells: []results.Cell{{Reps: make([]results.Rep, fullStudy.reps)}}}
+	pre := strings.Split(reports.FindingsPreamble(file, 0), "\n")
+	if len(pre) != 2 {
+		t.Fatalf("FindingsPreamble has %d lines; this test expects 2", len(pre))
+	}
 	want := []*regexp.Regexp{
-		regexp.MustCompile(`^lockbench default study: \d+ cells x ` + strconv.Itoa(fullStudy.reps) + ` reps of ` +
-			regexp.QuoteMeta(fullStudy.duration.String()) + `, measured in \S+, verify ` + regexp.QuoteMeta(fullStudy.verify) + ` per cell; total \S+$`),
-		regexp.MustCompile(`^machine: .+ \(fingerprint [0-9a-f]+\)$`),
-		regexp.MustCompile(`^` + regexp.QuoteMeta(reports.FindingsPreamble(file)) + `$`),
+		regexp.MustCompile(`^lockbench default study: \d+ cells x ` + strconv.Itoa(fullStudy.reps) + `(-\d+)? reps of ` +
+			regexp.QuoteMeta(fullStudy.duration.String()) + `, measured in \S+, verify ` + regexp.QuoteMeta(fullStudy.verify) + `/cell; total \S+$`),
+		regexp.MustCompile(`^machine: .+, \d+ logical CPUs?, kernel \S+`),
+		// The study adds repetitions to undecided cells: "6-12 reps/cell".
+		regexp.MustCompile(`^` + strings.Replace(regexp.QuoteMeta(pre[0]), strconv.Itoa(fullStudy.reps)+" reps/cell", `\d+(-\d+)? reps/cell`, 1) + `$`),
+		regexp.MustCompile(`^` + strings.Replace(regexp.QuoteMeta(pre[1]), "Benjamini-Hochberg, 0 tests", `Benjamini-Hochberg, \d+ tests`, 1) + `$`),
 	}
 	for i, re := range want {
 		if i >= len(b) || !re.MatchString(b[i]) {
 			t.Fatalf("README study example line %d = %q; want it to match %s (regenerate the example)", i+1, b[min(i, len(b)-1)], re)
 		}
 	}
-	// Findings: headings at the margin, their lines indented, then the
-	// verify verdict and the two file lines.
+	// Findings: question headings at the margin, their lines indented, the
+	// note on the mean of the fastest 90%, then the verify verdict and the
+	// two file lines; every line within the screen's width.
 	n := len(b)
-	if n < 6 {
+	if n < 7 {
 		t.Fatalf("README study example has %d lines", n)
 	}
-	for _, l := range b[3 : n-3] {
-		if !strings.HasPrefix(l, "  ") && !regexp.MustCompile(`^[a-z-]+, \d+ threads?: \S+ \S+ `).MatchString(l) {
-			t.Errorf("README study example: %q is neither a finding heading nor an indented finding", l)
+	heading := regexp.MustCompile(`^\S.*: .+ \([a-z0-9-]+, \d+ threads?\)$`)
+	for _, l := range b[len(want) : n-3] {
+		if !strings.HasPrefix(l, "  ") && !heading.MatchString(l) && !strings.HasPrefix(l, "(mean of the fastest 90%") {
+			t.Errorf("README study example: %q is neither a finding heading, an indented finding nor the note", l)
 		}
 	}
-	if !strings.HasPrefix(b[n-3], "verify ("+fullStudy.verify+" per cell): ") {
+	for _, l := range b {
+		if n := utf8.RuneCountInString(l); n > reports.Columns && !strings.HasPrefix(l, "lockbench default study:") {
+			t.Errorf("README study example: %q is %d columns, more than the study prints (%d)", l, n, reports.Columns)
+		}
+	}
+	if !strings.HasPrefix(b[n-3], "verify ("+fullStudy.verify+"/cell): ") {
 		t.Errorf("README study example: %q; want the verify verdict third from last", b[n-3])
 	}
 	if w := "results: " + studyResults; b[n-2] != w {

@@ -19,6 +19,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	format := fs.String("format", "text", "output format on stdout: "+strings.Join(reports.Formats, ", ")+" (json of several files: one array); with -o or -charts, only when given")
 	dir := fs.String("o", "", "write a report directory instead of tables on stdout: DIR/index.html with its PNG charts beside it, the files side by side")
 	charts := fs.String("charts", "", "write the PNG charts of each file into this directory instead of tables on stdout")
+	each := fs.Bool("each", false, "with two files, report each instead of comparing the second (new) with the first (base)")
 	if done, err := parseFlags(fs, args, stdout); done || err != nil {
 		return err
 	}
@@ -75,6 +76,14 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	fs.Visit(func(f *flag.Flag) { formatGiven = formatGiven || f.Name == "format" })
 	if (*dir != "" || *charts != "") && !formatGiven {
 		return nil
+	}
+	if len(files) == 2 && !*each {
+		switch *format {
+		case "text":
+			return reports.CompareText(stdout, files[0], files[1])
+		case "html":
+			return reports.CompareHTML(stdout, files[0], files[1])
+		}
 	}
 	return reporter(stdout, files)
 }

@@ -34,6 +34,7 @@ type runFlags struct {
 	gupShare                                                                         float64
 	window                                                                           time.Duration   // time-series window; 0: hotpath's default
 	set                                                                              map[string]bool // flags given on the command line
+	cal                                                                              calibFlags
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, defStrategy, defScenario string) {
@@ -49,7 +50,7 @@ func (f *runFlags) register(fs *flag.FlagSet, defStrategy, defScenario string) {
 	fs.DurationVar(&f.warmup, "warmup", 0, "discarded warm-up run per cell")
 	fs.StringVar(&f.pin, "pin", "none", "worker placement: none, compact, scatter, smt-pairs, cpus=LIST")
 	fs.StringVar(&f.format, "format", "text", "output format on stdout: "+strings.Join(reports.Formats, ", "))
-	fs.StringVar(&f.out, "o", runResults, "results file (written atomically, or through for a device or FIFO; empty: none)")
+	fs.StringVar(&f.out, "o", runResults, "results file, JSON, gzip-compressed when the name ends in .gz (written atomically, or through for a device or FIFO; empty: none)")
 	fs.StringVar(&f.html, "html", "", "also write a self-contained HTML report to this file")
 	fs.StringVar(&f.clockKind, "clock", "auto", "timer: "+strings.Join(clock.KindNames(), ", "))
 	fs.BoolVar(&f.oracle, "oracle", false, "check invariants I1-I5 while running (costs time)")
@@ -96,7 +97,7 @@ func (f *runFlags) validate() (*plan, error) {
 // threads, targets, and the budget of each repetition.
 func (f *runFlags) validateCells(p *plan) error {
 	var err error
-	if p.strategies, err = parseList(f.strategy, hotpath.StrategyNames(), "-strategy"); err != nil {
+	if p.strategies, err = parseStrategies(f.strategy); err != nil {
 		return err
 	}
 	names, err := parseList(f.scenario, hotpath.ScenarioNames(), "-scenario")
@@ -418,6 +419,7 @@ func cmdRun(ctx context.Context, rr repRunner, name string, args []string, stdou
 	fs := newFlagSet(name)
 	var f runFlags
 	f.register(fs, "rwsem", "fault-scale")
+	f.cal.register(fs)
 	if done, err := parseNoArgs(fs, args, stdout); done || err != nil {
 		return err
 	}
