@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -68,6 +69,44 @@ func WriteAtomic(path string, render func(io.Writer) error) error {
 	return wrap(path, writeRenamed(d, name, info, render))
 }
 
+// WriteNew writes f as a new file in dir, named prefix, a random part and
+// suffix, created exclusively (never over anything) in the directory the
+// link-checked walk reached, and returns its path: the fallback when -o
+// cannot be written.
+func WriteNew(dir, prefix, suffix string, f *File) (string, error) {
+	d, _, _, err := resolve(filepath.Join(dir, "x"), false)
+	if err != nil {
+		return "", err
+	}
+	defer d.close()
+	fh, name, err := d.createTemp(prefix, suffix)
+	if err != nil {
+		return "", err
+	}
+	if f.Cells == nil {
+		g := *f
+		g.Cells = []Cell{}
+		f = &g
+	}
+	enc := json.NewEncoder(fh)
+	enc.SetIndent("", "  ")
+	err = enc.Encode(f)
+	if err == nil {
+		err = fh.Chmod(0o644)
+	}
+	if err == nil {
+		err = fh.Sync()
+	}
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		d.remove(name)
+		return "", err
+	}
+	return filepath.Join(d.path, name), nil
+}
+
 // CheckOutput checks before measuring that WriteAtomic can write path as
 // far as its type and links tell: not a directory or a socket, no
 // untrusted link along the path, no dangling or looping link. A missing
@@ -103,7 +142,7 @@ func ProbeDir(path string) error {
 		return err
 	}
 	defer d.close()
-	fh, name, err := d.createTemp(".lockbench-probe-")
+	fh, name, err := d.createTemp(".lockbench-probe-", "")
 	if err != nil {
 		return fmt.Errorf("directory %s is not writable: %w", d.path, err)
 	}
@@ -188,7 +227,7 @@ func trustedLink(p string, uid int, dir string, dirMode uint32) error {
 // old is the file it replaces, if any, whose permissions and owner it
 // keeps.
 func writeRenamed(d *dirHandle, name string, old fs.FileInfo, render func(io.Writer) error) (err error) {
-	tmp, tmpName, err := d.createTemp("." + tmpBase(name) + ".tmp-")
+	tmp, tmpName, err := d.createTemp("."+tmpBase(name)+".tmp-", "")
 	if err != nil {
 		return err
 	}

@@ -39,11 +39,11 @@ func (d *dirHandle) open(name string, flag int, perm fs.FileMode) (*os.File, err
 	return os.NewFile(uintptr(fd), filepath.Join(d.path, name)), nil
 }
 
-// createTemp creates a new file named prefix plus a random suffix in d,
-// mode 0600, as os.CreateTemp does, and returns it with its name.
-func (d *dirHandle) createTemp(prefix string) (*os.File, string, error) {
+// createTemp creates a new file named prefix, a random part and suffix in
+// d, mode 0600, as os.CreateTemp does, and returns it with its name.
+func (d *dirHandle) createTemp(prefix, suffix string) (*os.File, string, error) {
 	for try := 0; ; try++ {
-		name := fmt.Sprintf("%s%d", prefix, rand.Uint32())
+		name := fmt.Sprintf("%s%d%s", prefix, rand.Uint32(), suffix)
 		fh, err := d.open(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) && try < 100 {
 			continue

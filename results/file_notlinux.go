@@ -21,8 +21,8 @@ func (d *dirHandle) open(name string, flag int, perm fs.FileMode) (*os.File, err
 	return os.OpenFile(filepath.Join(d.path, name), flag|oNoFollow, perm)
 }
 
-func (d *dirHandle) createTemp(prefix string) (*os.File, string, error) {
-	fh, err := os.CreateTemp(d.path, prefix+"*")
+func (d *dirHandle) createTemp(prefix, suffix string) (*os.File, string, error) {
+	fh, err := os.CreateTemp(d.path, prefix+"*"+suffix)
 	if err != nil {
 		return nil, "", err
 	}

@@ -63,6 +63,9 @@ func TestWalkMiddleLink(t *testing.T) {
 					t.Errorf("WriteAtomic(%s) = nil; want a refusal", p)
 				}
 			}
+			if p, err := WriteNew(filepath.Join(shared, "d"), "saved-", ".json", &File{}); err == nil {
+				t.Errorf("WriteNew through the planted link = %s; want a refusal", p)
+			}
 			if err := MkdirAll(filepath.Join(shared, "d", "sub", "dir")); err == nil {
 				t.Errorf("MkdirAll through the planted link = nil; want a refusal")
 			}
