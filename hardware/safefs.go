@@ -91,6 +91,7 @@ type mountInfo struct {
 	Point  string // mount point, as this process's namespace sees it
 	FSType string
 	Source string // "/dev/loop3", "tmpfs", ...
+	Dev    string // "major:minor" of the filesystem (btrfs: an anonymous 0:N)
 }
 
 // mountInfoFile is the mount table the cleaners trust; a variable for tests.
@@ -124,7 +125,7 @@ func parseMountInfo(r io.Reader) ([]mountInfo, error) {
 		if len(f) < 5 || sep < 0 || sep+2 >= len(f) {
 			continue
 		}
-		out = append(out, mountInfo{Point: unescapeMount(f[4]), FSType: f[sep+1], Source: unescapeMount(f[sep+2])})
+		out = append(out, mountInfo{Point: unescapeMount(f[4]), FSType: f[sep+1], Source: unescapeMount(f[sep+2]), Dev: f[2]})
 	}
 	return out, sc.Err()
 }

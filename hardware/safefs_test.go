@@ -22,7 +22,7 @@ func TestParseMountInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []mountInfo{{"/proc", "proc", "proc"}, {"/tmp/lockbench-ext4-12-x/mnt", "ext4", "/dev/loop3"}, {"/tmp/a b", "tmpfs", "tmpfs"}}
+	want := []mountInfo{{"/proc", "proc", "proc", "0:21"}, {"/tmp/lockbench-ext4-12-x/mnt", "ext4", "/dev/loop3", "7:3"}, {"/tmp/a b", "tmpfs", "tmpfs", "0:50"}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("parseMountInfo = %v; want %v", got, want)
 	}

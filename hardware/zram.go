@@ -1,7 +1,6 @@
 package hardware
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -174,6 +173,7 @@ type zramDevice struct {
 
 	mu         sync.Mutex
 	closed     bool     // cleanup has run: setup must make nothing more
+	id         int      // the key of its live cleanup (registerCleanup)
 	dir        string   // private directory: owner file and mount point
 	lock       *os.File // the owner file, open and flocked while the target lives
 	num        int      // the device number, -1 before hot_add
@@ -194,31 +194,6 @@ func (z *zramDevice) step(f func() error) error {
 	return f()
 }
 
-// inFlight holds the zram targets of this process that are being set up or
-// in use, for CleanupNow.
-var inFlight = struct {
-	sync.Mutex
-	m map[*zramDevice]bool
-}{m: map[*zramDevice]bool{}}
-
-// CleanupNow undoes, at once, every zram target this process is setting up
-// or using: for the second Ctrl-C, which cannot wait for the run to reach
-// its own cleanup. A target is registered before its first step, so one
-// interrupted in the middle of its setup is undone too.
-func CleanupNow() error {
-	inFlight.Lock()
-	devs := make([]*zramDevice, 0, len(inFlight.m))
-	for z := range inFlight.m {
-		devs = append(devs, z)
-	}
-	inFlight.Unlock()
-	var err error
-	for _, z := range devs {
-		err = joinErrors(err, z.cleanup())
-	}
-	return err
-}
-
 // prepareZram makes a zram target: it checks root, the zram module and
 // mkfs.FS, makes a private directory with its owner file, adds a zram
 // device, picks the fastest compressor the kernel offers, sets the size,
@@ -234,10 +209,14 @@ func prepareZram(ctx context.Context, ts TargetSpec) (Target, func() error, erro
 		return Target{}, noCleanup, targetErr(spec, true, "a zram device of %s may take that much memory, more than the %s available; give a smaller SIZE",
 			FormatBytes(uint64(ts.Size)), FormatBytes(avail))
 	}
+	// The cleanup is live before the first step (CleanupLive, for the
+	// second Ctrl-C), and every step that makes something runs under z's
+	// lock while no cleanup has run: a signal at any point of the setup
+	// undoes what was done so far, and the setup then makes nothing more.
 	z := &zramDevice{spec: spec, num: -1}
-	inFlight.Lock()
-	inFlight.m[z] = true
-	inFlight.Unlock()
+	z.mu.Lock()
+	z.id = registerCleanup(z.cleanup)
+	z.mu.Unlock()
 	// hold is the device, open from when it is configured until it is
 	// mounted; see below.
 	var hold *os.File
@@ -253,8 +232,16 @@ func prepareZram(ctx context.Context, ts TargetSpec) (Target, func() error, erro
 	if err != nil {
 		return fail(err)
 	}
+	// The directory, device number and diskseq as this setup made them:
+	// a cleanup from a signal clears z's copies.
+	var (
+		dir     string
+		n       int
+		diskseq string
+	)
 	if err := z.step(func() error {
-		dir, err := os.MkdirTemp(stateDir, fmt.Sprintf("%s%s-%d-", zramPrefix, ts.FS, os.Getpid()))
+		var err error
+		dir, err = os.MkdirTemp(stateDir, fmt.Sprintf("%s%s-%d-", zramPrefix, ts.FS, os.Getpid()))
 		if err != nil {
 			return err
 		}
@@ -276,13 +263,6 @@ func prepareZram(ctx context.Context, ts TargetSpec) (Target, func() error, erro
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	// The device's number, diskseq and directory as this setup made them:
-	// a cleanup from a signal clears z's copies.
-	var (
-		n       int
-		diskseq string
-		dir     = z.dir
-	)
 	if err := z.step(func() error {
 		b, err := os.ReadFile(zramControl + "/hot_add")
 		if err != nil {
@@ -431,7 +411,7 @@ func (z *zramDevice) cleanup() error {
 	defer z.mu.Unlock()
 	z.closed = true
 	if z.mountPoint != "" {
-		if err := unmountNoFollow(z.mountPoint); err != nil {
+		if err := unmountOwned(z.mountPoint, fmt.Sprintf("/dev/zram%d", z.num)); err != nil {
 			return fmt.Errorf("target %s cleanup: %w", z.spec, err)
 		}
 		z.mountPoint = ""
@@ -448,9 +428,7 @@ func (z *zramDevice) cleanup() error {
 		}
 		z.dir, z.lock = "", nil
 	}
-	inFlight.Lock()
-	delete(inFlight.m, z)
-	inFlight.Unlock()
+	unregisterCleanup(z.id)
 	return nil
 }
 
@@ -474,20 +452,6 @@ func removeZramDir(dir string, lock *os.File) error {
 	return nil
 }
 
-// unmountNoFollow unmounts dir without following a symbolic link in its
-// last component, detaching lazily when the filesystem is busy (a file an
-// interrupted run still maps). EINVAL means it is not mounted (any more).
-func unmountNoFollow(dir string) error {
-	err := unix.Unmount(dir, unix.UMOUNT_NOFOLLOW)
-	if errors.Is(err, unix.EBUSY) {
-		err = unix.Unmount(dir, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW)
-	}
-	if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("unmounting %s: %w", dir, err)
-	}
-	return nil
-}
-
 // zramRemove resets zram device n (freeing its memory) and removes it,
 // after checking it is still the device instance of diskseq ("" skips the
 // check: the kernel has no diskseq). A device already gone, or replaced by
@@ -495,11 +459,16 @@ func unmountNoFollow(dir string) error {
 // moment after a lazy unmount or while a cancelled mkfs exits, so busy is
 // retried for a few seconds.
 func zramRemove(n int, diskseq string) error {
-	if cur, err := readSys(n, "diskseq"); errors.Is(err, fs.ErrNotExist) {
+	cur, err := readSys(n, "diskseq")
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		if _, err := os.Stat(fmt.Sprintf("/sys/block/zram%d", n)); errors.Is(err, fs.ErrNotExist) {
 			return nil // gone already
 		}
-	} else if diskseq != "" && cur != diskseq {
+		// A kernel without diskseq: the number is all there is.
+	case err != nil:
+		return fmt.Errorf("zram%d: %w", n, err)
+	case diskseq != "" && cur != diskseq:
 		return nil // not ours any more
 	}
 	busy := func(err error) bool { return errors.Is(err, unix.EBUSY) }
@@ -687,17 +656,17 @@ func cleanStaleZram(dir string) (string, error) {
 	if rootOnlyDir(dir, true) != nil {
 		return "", nil
 	}
-	fd, err := unix.Open(filepath.Join(dir, "owner"), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	f, err := openOwnedRegular(filepath.Join(dir, "owner"))
 	if errors.Is(err, unix.ENOENT) {
 		return removeEmptyZramDir(dir), nil
 	}
 	if err != nil {
-		return "", nil // not a regular file it can open: not provably ours
+		return "", nil // not a regular file of root's: not provably ours
 	}
-	f := os.NewFile(uintptr(fd), filepath.Join(dir, "owner"))
 	defer f.Close()
+	fd := int(f.Fd())
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != 0 || st.Nlink != 1 {
+	if err := unix.Fstat(fd, &st); err != nil || st.Uid != 0 || st.Nlink != 1 {
 		return "", nil
 	}
 	// The lock is held for as long as the run that made the target lives;
@@ -714,7 +683,7 @@ func cleanStaleZram(dir string) (string, error) {
 		return "", nil
 	}
 	mnt := filepath.Join(dir, "mnt")
-	mounts, err := readZramMounts()
+	mounts, err := readMountInfo()
 	if err != nil {
 		return "", err
 	}
@@ -729,7 +698,7 @@ func cleanStaleZram(dir string) (string, error) {
 		default:
 			// No diskseq on this kernel: only the device mounted on
 			// this directory proves it.
-			ours = slices.ContainsFunc(mounts, func(m zramMount) bool { return m.Point == mnt && m.Source == fmt.Sprintf("/dev/zram%d", o.Device) })
+			ours = slices.ContainsFunc(mounts, func(m mountInfo) bool { return m.Point == mnt && m.Source == fmt.Sprintf("/dev/zram%d", o.Device) })
 		}
 	}
 	if ours {
@@ -742,14 +711,14 @@ func cleanStaleZram(dir string) (string, error) {
 			if m.Point != mnt {
 				return "", fmt.Errorf("zram%d, which a killed lockbench run (pid %d) made, is also mounted on %s: left alone", o.Device, o.PID, m.Point)
 			}
-			if err := unmountNoFollow(mnt); err != nil {
+			if err := unmountOwned(mnt, name); err != nil {
 				return "", err
 			}
 		}
 		if err := zramRemove(o.Device, o.Diskseq); err != nil {
 			return "", err
 		}
-	} else if slices.ContainsFunc(mounts, func(m zramMount) bool { return m.Point == mnt }) {
+	} else if slices.ContainsFunc(mounts, func(m mountInfo) bool { return m.Point == mnt }) {
 		return "", fmt.Errorf("%s is a mount point lockbench cannot prove it made: left alone", mnt)
 	}
 	if err := removeZramDir(dir, nil); err != nil {
@@ -782,44 +751,4 @@ func removeEmptyZramDir(dir string) string {
 		return ""
 	}
 	return fmt.Sprintf("removed the empty directory %s that a killed lockbench run left", dir)
-}
-
-// zramMount is one line of /proc/self/mountinfo.
-type zramMount struct {
-	Dev    string // "major:minor" of the mounted filesystem
-	Point  string
-	FSType string
-	Source string
-}
-
-// readZramMounts reads /proc/self/mountinfo.
-func readZramMounts() ([]zramMount, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, fmt.Errorf("reading the mount table: %w", err)
-	}
-	defer f.Close()
-	return parseZramMounts(f)
-}
-
-// parseZramMounts parses the format of /proc/self/mountinfo: ID, parent,
-// major:minor, root, mount point, options, optional fields up to "-", then
-// type, source and superblock options. btrfs shows an anonymous major:minor
-// there, so its device is known by the source.
-func parseZramMounts(r io.Reader) ([]zramMount, error) {
-	var out []zramMount
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		sep := slices.Index(f, "-")
-		if len(f) < 6 || sep < 6 || sep+2 >= len(f) {
-			continue
-		}
-		out = append(out, zramMount{Dev: f[2], Point: unescapeMount(f[4]), FSType: f[sep+1], Source: unescapeMount(f[sep+2])})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading the mount table: %w", err)
-	}
-	return out, nil
 }

@@ -177,22 +177,24 @@ func TestParseOwner(t *testing.T) {
 	}
 }
 
-func TestParseZramMounts(t *testing.T) {
+// TestParseMountInfoZram: the mount table lines the zram cleaner reads,
+// btrfs's anonymous device among them.
+func TestParseMountInfoZram(t *testing.T) {
 	in := `22 1 253:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw
 98 22 0:52 / /run/lockbench/zram-btrfs-1-2/mnt rw,relatime shared:40 - btrfs /dev/zram1 rw,ssd,space_cache=v2
 99 22 252:2 / /mnt/a\040b rw - xfs /dev/zram2 rw
 100 22 7:0 / /x rw master:3 shared:9 - ext4 /dev/loop0 rw
 short line
 `
-	got, err := parseZramMounts(strings.NewReader(in))
-	want := []zramMount{
-		{"253:1", "/", "ext4", "/dev/vda1"},
-		{"0:52", "/run/lockbench/zram-btrfs-1-2/mnt", "btrfs", "/dev/zram1"},
-		{"252:2", "/mnt/a b", "xfs", "/dev/zram2"},
-		{"7:0", "/x", "ext4", "/dev/loop0"},
+	got, err := parseMountInfo(strings.NewReader(in))
+	want := []mountInfo{
+		{"/", "ext4", "/dev/vda1", "253:1"},
+		{"/run/lockbench/zram-btrfs-1-2/mnt", "btrfs", "/dev/zram1", "0:52"},
+		{"/mnt/a b", "xfs", "/dev/zram2", "252:2"},
+		{"/x", "ext4", "/dev/loop0", "7:0"},
 	}
 	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Errorf("parseZramMounts = %+v, %v; want %+v", got, err, want)
+		t.Errorf("parseMountInfo = %+v, %v; want %+v", got, err, want)
 	}
 }
 
@@ -232,7 +234,7 @@ func zramGone(t *testing.T, dev, diskseq, dir string) {
 		size, _ := readSys(n, "disksize")
 		t.Errorf("%s (diskseq %s) is still attached, disksize %s; want it removed", dev, diskseq, size)
 	}
-	mounts, err := readZramMounts()
+	mounts, err := readMountInfo()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,17 +284,17 @@ func TestPrepareZram(t *testing.T) {
 			if err := cleanup(); err != nil {
 				t.Errorf("second cleanup() = %v; want nil", err)
 			}
-			inFlight.Lock()
-			left := len(inFlight.m)
-			inFlight.Unlock()
+			liveCleanups.Lock()
+			left := len(liveCleanups.fns)
+			liveCleanups.Unlock()
 			if left != 0 {
-				t.Errorf("after cleanup, %d zram targets are still registered for CleanupNow", left)
+				t.Errorf("after cleanup, %d cleanups are still registered for CleanupLive", left)
 			}
 		})
 	}
 }
 
-// TestPrepareZramInterrupted cancels the setup, runs CleanupNow (the
+// TestPrepareZramInterrupted cancels the setup, runs CleanupLive (the
 // second Ctrl-C) after each stage of it and at times throughout it from
 // another goroutine, and checks that each leaves nothing: the test's
 // devices removed, nothing mounted, no directory.
@@ -315,8 +317,8 @@ func TestPrepareZramInterrupted(t *testing.T) {
 			signals.Add(1)
 			go func() {
 				defer signals.Done()
-				if err := CleanupNow(); err != nil {
-					t.Errorf("CleanupNow after %s = %v", stage, err)
+				if err := CleanupLive(); err != nil {
+					t.Errorf("CleanupLive after %s = %v", stage, err)
 				}
 			}()
 		}
@@ -328,7 +330,7 @@ func TestPrepareZramInterrupted(t *testing.T) {
 		if entries, _ := os.ReadDir(state); len(entries) != 0 {
 			t.Errorf("%s: the state directory holds %v; want nothing", when, entries)
 		}
-		mounts, _ := readZramMounts()
+		mounts, _ := readMountInfo()
 		for _, m := range mounts {
 			if underAny(m.Point, state) {
 				t.Errorf("%s: %s is left mounted", when, m.Point)
@@ -360,12 +362,12 @@ func TestPrepareZramInterrupted(t *testing.T) {
 		mu.Unlock()
 		_, cleanup, _ := Prepare(context.Background(), ts)
 		signals.Wait()
-		// CleanupNow alone must have undone everything (the process
+		// CleanupLive alone must have undone everything (the process
 		// exits after it); the setup's own cleanup then has nothing
 		// to do.
-		checkNothingLeft("CleanupNow after " + stage)
+		checkNothingLeft("CleanupLive after " + stage)
 		if err := cleanup(); err != nil {
-			t.Errorf("cleanup after CleanupNow after %s = %v", stage, err)
+			t.Errorf("cleanup after CleanupLive after %s = %v", stage, err)
 		}
 	}
 	mu.Lock()
@@ -379,24 +381,24 @@ func TestPrepareZramInterrupted(t *testing.T) {
 			done <- cleanup
 		}()
 		time.Sleep(delay)
-		nowErr := CleanupNow()
+		nowErr := CleanupLive()
 		var cleanup func() error
 		select {
 		case cleanup = <-done:
 		case <-time.After(30 * time.Second):
-			t.Fatalf("Prepare did not return 30 s after CleanupNow at %v", delay)
+			t.Fatalf("Prepare did not return 30 s after CleanupLive at %v", delay)
 		}
 		if nowErr != nil {
-			t.Errorf("CleanupNow at %v = %v", delay, nowErr)
+			t.Errorf("CleanupLive at %v = %v", delay, nowErr)
 		}
 		// A setup that finished before the signal is undone by a
-		// second CleanupNow, as a signal after setup would.
-		if err := CleanupNow(); err != nil {
-			t.Errorf("second CleanupNow at %v = %v", delay, err)
+		// second CleanupLive, as a signal after setup would.
+		if err := CleanupLive(); err != nil {
+			t.Errorf("second CleanupLive at %v = %v", delay, err)
 		}
-		checkNothingLeft(fmt.Sprintf("CleanupNow at %v", delay))
+		checkNothingLeft(fmt.Sprintf("CleanupLive at %v", delay))
 		if err := cleanup(); err != nil {
-			t.Errorf("cleanup after CleanupNow at %v = %v", delay, err)
+			t.Errorf("cleanup after CleanupLive at %v = %v", delay, err)
 		}
 	}
 	mu.Lock()

@@ -488,7 +488,9 @@ func merge(workers []*Worker, elapsed time.Duration, clk *clock.Clock) results.R
 			if hist[k] == nil {
 				hist[k] = hdrhistogram.New(1, 100_000_000_000, 3)
 			}
-			hist[k].Merge(w.hist[k])
+			if w.hist[k] != nil { // nil: no operation of k was timed
+				hist[k].Merge(w.hist[k])
+			}
 			if roles[k] == nil {
 				roles[k] = map[string]bool{}
 			}

@@ -118,8 +118,9 @@ func (s *series) tick(ops *[NumKinds]int64, now clock.Ticks) {
 }
 
 // mergeSeries re-bins every worker's windows at the coarsest width and
-// renders them as results windows.
-func mergeSeries(all []*series) []results.Window {
+// renders them as a results series: one column per kind that any window
+// counted or timed.
+func mergeSeries(all []*series) *results.Series {
 	if len(all) == 0 {
 		return nil
 	}
@@ -143,32 +144,42 @@ func mergeSeries(all []*series) []results.Window {
 			}
 		}
 	}
-	clk := all[0].clk
-	out := make([]results.Window, len(merged))
-	for i, m := range merged {
-		w := results.Window{Start: clk.Duration(clock.Ticks(i) * width), Ops: map[string]int64{}, P99: map[string]int64{}}
-		for k := Kind(0); k < NumKinds; k++ {
-			if m.ops[k] != 0 {
-				w.Ops[k.String()] = m.ops[k]
-			}
-			var total uint64
-			for _, c := range m.lat[k] {
-				total += uint64(c)
-			}
-			if total == 0 {
+	out := &results.Series{Width: all[0].clk.Duration(width), Windows: len(merged)}
+	for k := Kind(0); k < NumKinds; k++ {
+		var col *results.SeriesKind
+		for i := range merged {
+			m := &merged[i]
+			p99 := p99Of(&m.lat[k])
+			if m.ops[k] == 0 && p99 == 0 {
 				continue
 			}
-			need := (total*99 + 99) / 100
-			var acc uint64
-			for b, c := range m.lat[k] {
-				acc += uint64(c)
-				if acc >= need {
-					w.P99[k.String()] = int64(1) << b
-					break
-				}
+			if col == nil {
+				out.Kinds = append(out.Kinds, results.SeriesKind{Op: k.String(), Ops: make([]int64, len(merged)), P99: make([]int64, len(merged))})
+				col = &out.Kinds[len(out.Kinds)-1]
 			}
+			col.Ops[i], col.P99[i] = m.ops[k], p99
 		}
-		out[i] = w
 	}
 	return out
+}
+
+// p99Of is the upper bound of the bucket that holds a window's p99, 0
+// when the window timed nothing.
+func p99Of(lat *[logBuckets]uint32) int64 {
+	var total uint64
+	for _, c := range lat {
+		total += uint64(c)
+	}
+	if total == 0 {
+		return 0
+	}
+	need := (total*99 + 99) / 100
+	var acc uint64
+	for b, c := range lat {
+		acc += uint64(c)
+		if acc >= need {
+			return int64(1) << b
+		}
+	}
+	return 0
 }

@@ -133,10 +133,6 @@ func newWorker(id, slot int, role Role, seed uint64, maxWrite int) *Worker {
 		mapped:   make([]uint32, maxWrite),
 	}
 	w.lk.init()
-	for k := range w.hist {
-		// 1 ns .. 100 s at 3 significant digits.
-		w.hist[k] = hdrhistogram.New(1, 100_000_000_000, 3)
-	}
 	return w
 }
 

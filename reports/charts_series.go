@@ -47,8 +47,8 @@ func seriesSpec(f *results.File, g *cellGroup, pal palette) (*chartSpec, error) 
 	end, widest := time.Duration(math.MaxInt64), time.Duration(0)
 	for _, cs := range g.cells {
 		if rep := firstSeries(cs.cell); rep != nil && len(rep.Exclusive) > 0 {
-			w := rep.Series[1].Start - rep.Series[0].Start
-			end, widest = min(end, rep.Series[len(rep.Series)-1].Start+w), max(widest, w)
+			w := rep.Series.Width
+			end, widest = min(end, rep.Series.Start(rep.Series.Len())), max(widest, w)
 		}
 	}
 	span := min(max(seriesSpan, 40*widest), end)
@@ -106,7 +106,7 @@ func firstSeries(c *results.Cell) *results.Rep {
 		return nil
 	}
 	for i := range c.Reps {
-		if len(c.Reps[i].Series) > 1 {
+		if c.Reps[i].Series.Len() > 1 {
 			return &c.Reps[i]
 		}
 	}
@@ -116,23 +116,28 @@ func firstSeries(c *results.Cell) *results.Rep {
 // seriesPanels draws one strategy's row over [from, to); it
 // returns nil panels when the repetition has no window of the operation.
 func seriesPanels(rep *results.Rep, k opKey, strategy string, pal palette, from, to time.Duration) (left, right *plot.Plot, line *plotter.Line, width time.Duration, kinds []string, err error) {
-	width = rep.Series[1].Start - rep.Series[0].Start
+	width = rep.Series.Width
 	ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
 
 	var p99s, counts plotter.XYs
 	ylo, yhi, cmax := math.Inf(1), 0.0, 1.0
 	total := 0.0
-	for _, w := range rep.Series {
-		if w.Start < from || w.Start >= to {
+	col := rep.Series.Kind(k.op)
+	for i := range rep.Series.Len() {
+		start := rep.Series.Start(i)
+		if start < from || start >= to {
 			continue
 		}
-		n := float64(w.Ops[k.op])
+		var n, v float64
+		if col != nil {
+			n, v = float64(col.Ops[i]), float64(col.P99[i])
+		}
 		total += n
-		counts = append(counts, plotter.XY{X: ms(w.Start), Y: n})
+		counts = append(counts, plotter.XY{X: ms(start), Y: n})
 		cmax = math.Max(cmax, n)
-		if v, ok := w.P99[k.op]; ok && v > 0 {
-			p99s = append(p99s, plotter.XY{X: ms(w.Start), Y: float64(v)})
-			ylo, yhi = math.Min(ylo, float64(v)), math.Max(yhi, float64(v))
+		if v > 0 {
+			p99s = append(p99s, plotter.XY{X: ms(start), Y: v})
+			ylo, yhi = math.Min(ylo, v), math.Max(yhi, v)
 		}
 	}
 	if len(counts) < 2 || total == 0 {

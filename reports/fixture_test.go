@@ -141,7 +141,7 @@ func fixture() *results.File {
 
 // fixtureSeries is 20 windows of 100ms: perWindow write faults each, with
 // a dip of half during the windows that hold an fsync, and fsyncsPer fsyncs.
-func fixtureSeries(perWindow int64, fsyncsPer float64) []results.Window {
+func fixtureSeries(perWindow int64, fsyncsPer float64) *results.Series {
 	ws := make([]results.Window, 20)
 	for i := range ws {
 		faults := perWindow
@@ -154,5 +154,5 @@ func fixtureSeries(perWindow int64, fsyncsPer float64) []results.Window {
 			P99:   map[string]int64{"write-fault": 5000},
 		}
 	}
-	return ws
+	return results.NewSeries(100*time.Millisecond, ws)
 }

@@ -121,7 +121,9 @@ func studyCell(rng *rand.Rand, tgt desc.Target, scenario string, threads int, st
 				studyOp(rng, "punch", "puncher", 100, 1, fs/2, 2*fs),
 			)
 			if r == 0 {
-				rep.Series, rep.Exclusive = studySeries(strategy, rate/8)
+				var ws []results.Window
+				ws, rep.Exclusive = studySeries(strategy, rate/8)
+				rep.Series = results.NewSeries(time.Millisecond, ws)
 			}
 		}
 		cell.Reps = append(cell.Reps, rep)

@@ -2,7 +2,6 @@ package results
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,19 +11,10 @@ import (
 	"time"
 )
 
-// WriteFile writes f to path with WriteAtomic, indented JSON. A nil Cells
-// is written as [] (a run interrupted before any repetition finished).
+// WriteFile writes f to path with WriteAtomic: gzip-compressed JSON when
+// the name ends in ".gz" (Compressed), indented JSON otherwise (Encode).
 func WriteFile(path string, f *File) error {
-	if f.Cells == nil {
-		g := *f
-		g.Cells = []Cell{}
-		f = &g
-	}
-	return WriteAtomic(path, func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(f)
-	})
+	return WriteAtomic(path, func(w io.Writer) error { return Encode(w, f, Compressed(path)) })
 }
 
 // WriteAtomic writes what render produces to path, the one write path of
@@ -312,12 +302,12 @@ func writeFIFO(d *dirHandle, name string, render func(io.Writer) error) (err err
 	}
 }
 
-// Read decodes a results file of schema OldestSchema to SchemaVersion and
-// rejects other versions. Older files keep their own Schema number.
+// Read decodes a results file of schema OldestSchema to SchemaVersion,
+// plain or gzip-compressed JSON, and rejects other versions. Older files
+// keep their own Schema number.
 func Read(r io.Reader) (*File, error) {
-	var f File
-	dec := json.NewDecoder(r)
-	if err := dec.Decode(&f); err != nil {
+	f, err := decode(r)
+	if err != nil {
 		return nil, fmt.Errorf("results: %w", err)
 	}
 	if f.Schema == 0 && f.Tool != "lockbench" {
@@ -329,7 +319,7 @@ func Read(r io.Reader) (*File, error) {
 	for i := range f.Cells {
 		f.Cells[i].Config.SetEngine()
 	}
-	return &f, nil
+	return f, nil
 }
 
 // ReadFile reads the results file at path. A FIFO is read once its

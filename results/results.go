@@ -12,12 +12,14 @@ import (
 
 // SchemaVersion is the version of the results file format. Version 2 adds
 // kernel cells (strategy "kernel"), each worker's getrusage counts
-// (Worker.Usage) and the sigbus_beyond_eof counter; version 1 files read as
-// they are (the new fields stay empty). Config.Engine came later within
-// version 2, as an added field: files without it read with the engine
-// their strategy implies (Config.SetEngine). Readers reject any other
-// version.
-const SchemaVersion = 2
+// (Worker.Usage) and the sigbus_beyond_eof counter; Config.Engine came
+// later within version 2, as an added field: files without it read with
+// the engine their strategy implies (Config.SetEngine). Version 3 stores a
+// repetition's time series as columns (Series) instead of one object per
+// window, and may be gzip-compressed (a name ending in .gz). Version 1 and
+// 2 files read as they are (the new fields stay empty, a schema 2 series
+// becomes columns). Readers reject any other version.
+const SchemaVersion = 3
 
 // OldestSchema is the oldest version Read accepts.
 const OldestSchema = 1
@@ -125,7 +127,7 @@ type Rep struct {
 	Ops        []OpStats     `json:"ops"`
 	Counters   Counters      `json:"counters"`
 	Workers    []Worker      `json:"workers"`
-	Series     []Window      `json:"series,omitempty"`
+	Series     *Series       `json:"series,omitempty"`
 	Exclusive  []Event       `json:"exclusive,omitempty"`
 	Violations []Violation   `json:"violations,omitempty"`
 	// ViolationsTotal counts every violation; Violations keeps the first
@@ -216,13 +218,6 @@ type ThreadUsage struct {
 	// sleep); involuntary ones: it was preempted.
 	Voluntary   int64 `json:"voluntary_switches"`
 	Involuntary int64 `json:"involuntary_switches"`
-}
-
-// Window is one time-series window.
-type Window struct {
-	Start time.Duration    `json:"start_ns"`
-	Ops   map[string]int64 `json:"ops"`
-	P99   map[string]int64 `json:"p99_ns,omitempty"`
 }
 
 // Event is one exclusive operation (fsync, punch, truncate) in time.

@@ -169,7 +169,7 @@ func TestHostile(t *testing.T) {
 	report := filepath.Join(shared, "report")
 	asNobody(t, fmt.Sprintf(`
 		cd %[1]s
-		ln -s %[2]s/results.json lockbench-results.json
+		ln -s %[2]s/results.json lockbench-results.json.gz
 		ln -s %[2]s/results.json r.json
 		ln -s %[2]s/nonexistent.json dangling.json
 		mkdir -m 0777 report
@@ -191,7 +191,7 @@ func TestHostile(t *testing.T) {
 		ln -s %[2]s/cache %[8]s
 	`, shared, vault, stale[0], stale[1], decoyMnt, shmPlants[0], shmPlants[1], shmPlants[2]))
 	planted := append(append([]string{
-		filepath.Join(shared, "lockbench-results.json"), filepath.Join(shared, "r.json"), filepath.Join(shared, "dangling.json"),
+		filepath.Join(shared, "lockbench-results.json.gz"), filepath.Join(shared, "r.json"), filepath.Join(shared, "dangling.json"),
 		filepath.Join(report, "index.html"), filepath.Join(shared, "linkdir"), filepath.Join(shared, "lockbench-report"),
 	}, stale...), shmPlants...)
 

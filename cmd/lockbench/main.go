@@ -143,7 +143,7 @@ const usageText = `lockbench: the cost and safety of serialising mmap page fault
 usage:
   lockbench [-quick] [-v]    the default study (about 4 minutes; -quick about 1): all strategies x fault-scale
                              (1..all CPUs), fsync-storm, fsync-read, punch, write-fail on tmpfs and the temp dir,
-                             then a short verify; prints the findings, writes lockbench-results.json (-o) and
+                             then a short verify; prints the findings, writes lockbench-results.json.gz (-o) and
                              lockbench-report/ (-report-dir); also -seed N, -q
   lockbench run [flags]      run and print a table (lockbench run -h for flags)
   lockbench sweep [flags]    the same, lists everywhere

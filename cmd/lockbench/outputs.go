@@ -158,8 +158,7 @@ func exitNow() error {
 	for _, fn := range exitCleanups.fns {
 		err = joinErrors(err, fn())
 	}
-	// zram targets still being set up are in no cleanup list yet.
-	return joinErrors(err, hardware.CleanupNow())
+	return err
 }
 
 // flagOf names the command-line flag of each field the lower layers

@@ -49,7 +49,7 @@ func (f *runFlags) register(fs *flag.FlagSet, defStrategy, defScenario string) {
 	fs.DurationVar(&f.warmup, "warmup", 0, "discarded warm-up run per cell")
 	fs.StringVar(&f.pin, "pin", "none", "worker placement: none, compact, scatter, smt-pairs, cpus=LIST")
 	fs.StringVar(&f.format, "format", "text", "output format on stdout: "+strings.Join(reports.Formats, ", "))
-	fs.StringVar(&f.out, "o", "lockbench-results.json", "results file (written atomically, or through for a device or FIFO; empty: none)")
+	fs.StringVar(&f.out, "o", "lockbench-results.json.gz", "results file, JSON, gzip-compressed when the name ends in .gz (written atomically, or through for a device or FIFO; empty: none)")
 	fs.StringVar(&f.html, "html", "", "also write a self-contained HTML report to this file")
 	fs.StringVar(&f.clockKind, "clock", "auto", "timer: "+strings.Join(clock.KindNames(), ", "))
 	fs.BoolVar(&f.oracle, "oracle", false, "check invariants I1-I5 while running (costs time)")

@@ -59,7 +59,7 @@ func cmdStudy(ctx context.Context, rr repRunner, args []string, stdout, stderr i
 	fs := newFlagSet("lockbench")
 	quick := fs.Bool("quick", false, "a shorter study (4 reps of 60ms per cell, verify 200ms per cell): about a minute")
 	verbose := fs.Bool("v", false, "also print every cell's table")
-	out := fs.String("o", "lockbench-results.json", "results file (JSON)")
+	out := fs.String("o", "lockbench-results.json.gz", "results file (JSON, gzip-compressed when the name ends in .gz)")
 	reportDir := fs.String("report-dir", "lockbench-report", "report directory: index.html and its PNG charts")
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	seed := fs.Uint64("seed", 1, "seed of every random choice")

@@ -32,7 +32,8 @@ const (
 // file is [0, math.MaxUint64).
 //
 // Slots. Every caller names its slot, its worker id in [0, slots); a slot is
-// used by one goroutine at a time and may hold up to four ranges at once. A
+// used by one goroutine at a time and may hold up to four ranges at once
+// (and the whole file, which is not one of them). A
 // slot that already holds a range must take further ones with TryLock: a
 // blocking Lock can deadlock against a waiter that waits for the slot.
 //
@@ -73,7 +74,11 @@ type RangeLock struct {
 	// Ranged requests read it and, while nothing changes, never write it.
 	gate  atomic.Uint64
 	slots []rangeSlot
-	_     [falseSharingPad - 8 - 24]byte
+	// fileOwner is 1 + the slot that holds the whole file, 0 when none
+	// does: the whole file's hold is its handle and this word, written
+	// by the gate's owner only, not one of the slot's four holds.
+	fileOwner int32
+	_         [falseSharingPad - 8 - 24 - 4]byte
 
 	stripes [rangeStripes]rangeStripe
 
@@ -86,8 +91,11 @@ type RangeLock struct {
 // nothing.
 type RangeHandle struct {
 	slot int32
-	hold int32 // 1 + the slot's hold index
+	hold int32 // 1 + the slot's hold index, or rangeFileHold
 }
+
+// rangeFileHold is the hold of a handle to the whole file.
+const rangeFileHold = -1
 
 // The gate word.
 const (
@@ -129,13 +137,12 @@ type rangeSlot struct {
 type rangeHold struct {
 	start, end uint64
 	inline     uint64 // the range's inline word (one holder), or 0
-	kind       uint8  // rangeHoldShared, rangeHoldExcl or rangeHoldFile
+	kind       uint8  // rangeHoldShared, rangeHoldExcl or rangeHoldDist
 }
 
 const (
 	rangeHoldShared = iota
 	rangeHoldExcl
-	rangeHoldFile // the whole file, exclusive: the file level only
 	rangeHoldDist // shared, counted in the slot's dist (inline is the word's identity)
 )
 
@@ -285,6 +292,16 @@ func (rl *RangeLock) TryLock(slot int, start, end uint64, m Mode) (RangeHandle, 
 
 // Unlock releases a range taken by Lock or TryLock.
 func (rl *RangeLock) Unlock(h RangeHandle) {
+	if h.hold == rangeFileHold {
+		if rl.fileOwner != h.slot+1 {
+			panic("locks: RangeLock.Unlock: range not held")
+		}
+		rl.fileOwner = 0
+		if !rl.gate.CompareAndSwap(rangeClosed, 0) {
+			rl.openFile()
+		}
+		return
+	}
 	hold := uint(h.hold) - 1
 	if hold >= rangeHolds || uint(h.slot) >= uint(len(rl.slots)) {
 		panic("locks: RangeLock.Unlock: invalid handle")
@@ -307,11 +324,6 @@ func (rl *RangeLock) Unlock(h RangeHandle) {
 				rl.wakeDrainer()
 				return
 			}
-		case rangeHoldFile:
-			if rl.gate.CompareAndSwap(rangeClosed, 0) {
-				sl.inUse &^= 1 << hold
-				return
-			}
 		}
 	}
 	rl.unlockSlow(sl, hold)
@@ -326,8 +338,6 @@ func (rl *RangeLock) unlockSlow(sl *rangeSlot, hold uint) {
 	}
 	hd := &sl.holds[hold]
 	switch hd.kind {
-	case rangeHoldFile:
-		rl.openFile()
 	case rangeHoldDist:
 		rl.unlockDist(sl, &rl.stripes[hd.start>>rangeGranuleShift%rangeStripes], hd.inline)
 		sl.ranged--
@@ -339,12 +349,20 @@ func (rl *RangeLock) unlockSlow(sl *rangeSlot, hold uint) {
 }
 
 // lock is Lock and TryLock. Its fast paths are kept small, with everything
-// else in lockSlow, so that they need no stack frame to speak of: an
+// else in lockSlow and lockFileSlow, so that they need no stack frame to
+// speak of: the whole file with no ranged request since the last one (one
+// compare-and-swap on the gate and the owner word, as a mutex), an
 // exclusive or shared page-aligned range within one granule on an empty
-// stripe, a shared one whose identical range holds the stripe's word (the
-// distributed form, see rangeDist), and the whole file with no ranged request
-// since the last one.
+// stripe, and a shared one whose identical range holds the stripe's word
+// (the distributed form, see rangeDist).
 func (rl *RangeLock) lock(slot int, start, end uint64, m Mode, try bool) (RangeHandle, bool) {
+	if start == 0 && end == math.MaxUint64 && m == Exclusive {
+		if uint(slot) < uint(len(rl.slots)) && rl.gate.CompareAndSwap(0, rangeClosed) {
+			rl.fileOwner = int32(slot) + 1
+			return RangeHandle{slot: int32(slot), hold: rangeFileHold}, true
+		}
+		return rl.lockFileSlow(slot, try)
+	}
 	sl := &rl.slots[slot]
 	hold := bits.TrailingZeros8(^sl.inUse)
 	if g := start >> rangeGranuleShift; g == (end-1)>>rangeGranuleShift && start < end && hold < rangeHolds &&
@@ -375,13 +393,24 @@ func (rl *RangeLock) lock(slot int, start, end uint64, m Mode, try bool) (RangeH
 		} else if kind == rangeHoldShared && rangeIdent(w) == rangeIdent(iw) {
 			return rl.lockShared(slot, start, end, m, try)
 		}
-	} else if start == 0 && end == math.MaxUint64 && m == Exclusive && hold < rangeHolds &&
-		rl.gate.CompareAndSwap(0, rangeClosed) {
-		sl.holds[hold].set(start, end, 0, rangeHoldFile)
-		sl.inUse |= 1 << hold
-		return RangeHandle{slot: int32(slot), hold: int32(hold + 1)}, true
 	}
 	return rl.lockSlow(slot, start, end, m, try)
+}
+
+// lockFileSlow is lock's path for the whole file when the gate is not
+// free: a ranged request ran since the last whole-file one, or the gate
+// is closed.
+//
+//go:noinline
+func (rl *RangeLock) lockFileSlow(slot int, try bool) (RangeHandle, bool) {
+	if uint(slot) >= uint(len(rl.slots)) {
+		panic(fmt.Sprintf("locks: RangeLock: slot %d out of range [0, %d)", slot, len(rl.slots)))
+	}
+	if !rl.lockFile(try) {
+		return RangeHandle{}, false
+	}
+	rl.fileOwner = int32(slot) + 1
+	return RangeHandle{slot: int32(slot), hold: rangeFileHold}, true
 }
 
 // lockSlow is lock's general path.
@@ -394,22 +423,15 @@ func (rl *RangeLock) lockSlow(slot int, start, end uint64, m Mode, try bool) (Ra
 		rangeMisuse(slot, start, end, m)
 	}
 	excl := m == Exclusive
-	if excl && start == 0 && end == math.MaxUint64 {
-		if !rl.lockFile(try) {
-			return RangeHandle{}, false
-		}
-		sl.holds[hold].set(start, end, 0, rangeHoldFile)
-	} else {
-		if !rl.lockRanged(sl.ranged != 0, slot, start, end, excl, try) {
-			return RangeHandle{}, false
-		}
-		iw, ok := rangeInlineWord(start, end, excl)
-		if !ok || start>>rangeGranuleShift != (end-1)>>rangeGranuleShift {
-			iw = 0
-		}
-		sl.holds[hold].set(start, end, iw, rangeHoldKind(excl))
-		sl.ranged++
+	if !rl.lockRanged(sl.ranged != 0, slot, start, end, excl, try) {
+		return RangeHandle{}, false
 	}
+	iw, ok := rangeInlineWord(start, end, excl)
+	if !ok || start>>rangeGranuleShift != (end-1)>>rangeGranuleShift {
+		iw = 0
+	}
+	sl.holds[hold].set(start, end, iw, rangeHoldKind(excl))
+	sl.ranged++
 	sl.inUse |= 1 << hold
 	return RangeHandle{slot: int32(slot), hold: int32(hold + 1)}, true
 }

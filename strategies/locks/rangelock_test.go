@@ -259,6 +259,8 @@ func TestRangeLockMisuse(t *testing.T) {
 	rl := NewRangeLock(1)
 	h := rl.Lock(0, 0, 1, Shared)
 	rl.Unlock(h)
+	hf := rl.Lock(0, 0, math.MaxUint64, Exclusive)
+	rl.Unlock(hf)
 	tests := []struct {
 		name string
 		f    func()
@@ -268,6 +270,9 @@ func TestRangeLockMisuse(t *testing.T) {
 		{"mode Skip", func() { rl.Lock(0, 0, 1, Skip) }},
 		{"zero handle", func() { rl.Unlock(RangeHandle{}) }},
 		{"double unlock", func() { rl.Unlock(h) }},
+		{"double unlock of the whole file", func() { rl.Unlock(hf) }},
+		{"whole file for a slot out of range", func() { rl.Lock(1, 0, math.MaxUint64, Exclusive) }},
+		{"whole file for a negative slot", func() { rl.TryLock(-1, 0, math.MaxUint64, Exclusive) }},
 		{"zero slots", func() { NewRangeLock(0) }},
 	}
 	for _, tt := range tests {
@@ -453,7 +458,7 @@ func testRangeExclusion(t *testing.T, rl *RangeLock, sp rangeSpace) {
 					h = rl.Lock(w, s, e, m)
 				}
 				n++
-				if rl.slots[w].holds[h.hold-1].kind == rangeHoldDist {
+				if h.hold != rangeFileHold && rl.slots[w].holds[h.hold-1].kind == rangeHoldDist {
 					dist++
 				}
 				sh.enter(s, e, m == Exclusive)
