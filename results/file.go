@@ -73,14 +73,7 @@ func WriteNew(dir, prefix, suffix string, f *File) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if f.Cells == nil {
-		g := *f
-		g.Cells = []Cell{}
-		f = &g
-	}
-	enc := json.NewEncoder(fh)
-	enc.SetIndent("", "  ")
-	err = enc.Encode(f)
+	err = Encode(fh, f, Compressed(name))
 	if err == nil {
 		err = fh.Chmod(0o644)
 	}
