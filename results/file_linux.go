@@ -119,7 +119,7 @@ func resolve(path string, mkdir bool) (*dirHandle, string, fs.FileInfo, error) {
 			return d, name, nil, nil
 		case errors.Is(err, unix.ENOENT):
 			return fail(fmt.Errorf("directory %s does not exist: %w", here, errNoDir))
-		case errors.Is(err, unix.ENAMETOOLONG):
+		case errors.Is(err, errNameTooLong):
 			return fail(fmt.Errorf("%s: file name too long (at most %d bytes a name)", path, nameMax))
 		case err != nil:
 			return fail(&fs.PathError{Op: "open", Path: here, Err: err})
