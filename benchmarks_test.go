@@ -16,11 +16,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"lockbench/hardware"
 	"lockbench/hotpath"
@@ -292,16 +294,35 @@ func BenchmarkWriteFault(b *testing.B) {
 					}
 					b.ReportAllocs()
 					b.ResetTimer()
-					for i := 0; i < b.N; i++ {
-						if err := bn.WriteFault(3); err != nil {
-							b.Fatal(err)
+					// min-batch-ns/op is the fastest batch of faultBatch
+					// faults: on a loaded machine, preemption only adds
+					// to a batch, so the minimum keeps the path's own cost
+					// where ns/op (the mean) takes the load's.
+					best := math.Inf(1)
+					for i := 0; i < b.N; {
+						n := min(faultBatch, b.N-i)
+						t0 := time.Now()
+						for range n {
+							if err := bn.WriteFault(3); err != nil {
+								b.Fatal(err)
+							}
 						}
+						if n == faultBatch {
+							best = min(best, float64(time.Since(t0).Nanoseconds())/faultBatch)
+						}
+						i += n
+					}
+					if !math.IsInf(best, 1) {
+						b.ReportMetric(best, "min-batch-ns/op")
 					}
 				})
 			}
 		}
 	}
 }
+
+// faultBatch is BenchmarkWriteFault's batch for min-batch-ns/op.
+const faultBatch = 256
 
 // BenchmarkStore is a store through a writable mapping: no fault, the
 // PTE check and the stores-in-flight count only.
@@ -351,6 +372,42 @@ func BenchmarkStore(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkLoop is the runner's faulter loop (hotpath's foregroundLoop over
+// the model's operations) with fault-scale's mix of stores, loads and zaps,
+// on one thread: BenchmarkHotpath's per-operation path without its start,
+// merge and background roles. min-batch-ns/op is the fastest batch of
+// faultBatch operations (see BenchmarkWriteFault).
+func BenchmarkLoop(b *testing.B) {
+	sc, err := hotpath.LookupScenario("fault-scale")
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, _ := strategies.New("rwsem", strategies.Options{})
+	bn, err := hotpath.NewBench(st, tmpfsDir(b), 16, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bn.Close()
+	b.Run(benchname.Join("scenario", sc.Name, "strategy", "rwsem", "target", "tmpfs", "threads", "1"), func(b *testing.B) {
+		b.ReportAllocs()
+		best := math.Inf(1)
+		for i := 0; i < b.N; {
+			n := min(faultBatch, b.N-i)
+			t0 := time.Now()
+			if err := bn.Loop(&sc, int64(n)); err != nil {
+				b.Fatal(err)
+			}
+			if n == faultBatch {
+				best = min(best, float64(time.Since(t0).Nanoseconds())/faultBatch)
+			}
+			i += n
+		}
+		if !math.IsInf(best, 1) {
+			b.ReportMetric(best, "min-batch-ns/op")
+		}
+	})
 }
 
 // BenchmarkPrimitive is the lock primitives against their peers

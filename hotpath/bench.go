@@ -2,6 +2,7 @@ package hotpath
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"lockbench/hotpath/clock"
@@ -105,3 +106,12 @@ func (b *Bench) StoreLoop(p int, i int64) error {
 
 // SetTimed turns the sampled latency timing on or off (off: counting only).
 func (b *Bench) SetTimed(on bool) { b.w.untimed = !on }
+
+// Loop runs n operations of the runner's faulter loop on the bench's inode
+// with scenario sc's mix of stores, loads and zaps (one thread): the loop
+// BenchmarkHotpath's model cells run, without the runner's start and merge.
+func (b *Bench) Loop(sc *Scenario, n int64) error {
+	var stop atomic.Bool
+	b.w.opIndex = 0
+	return foregroundLoop(modelOps{in: b.in, faultAround: sc.FaultAround}, b.w, sc, 1, n, &stop)
+}

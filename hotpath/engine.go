@@ -43,9 +43,10 @@ type engine interface {
 // The loops are generic over the engineOps type, whose two implementations
 // are values of different shapes, so each engine's loop is compiled on its
 // own. Go calls a type parameter's methods through the instantiation's
-// dictionary: each operation is one indirect call where the two copies of
-// the loop made a direct one, beside an operation of 100 ns or more
-// (BenchmarkHotpath before and after: docs/MEASUREMENTS.md, issue 21).
+// dictionary: each operation is one indirect call, and the model's timing
+// sits in modelOps' methods, one call level below the loop, where the two
+// copies of the loop made one direct call. BenchmarkLoop measures what that
+// costs on the cheapest operations (docs/MEASUREMENTS.md, issue 21).
 type engineOps interface {
 	// pages is the file's size in pages.
 	pages() int

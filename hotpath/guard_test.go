@@ -24,15 +24,26 @@ func TestFaultShrunkMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc, _ := LookupScenario("fault-scale")
-	timer := time.AfterFunc(150*time.Millisecond, func() {
-		m, _ := filepath.Glob(filepath.Join(dir, backingPrefix+"*"))
-		for _, p := range m {
-			os.Truncate(p, 0)
+	// The cut comes 150 ms after the workers start (OnStart), not after
+	// the call: under -race on a loaded machine, setting up can take
+	// longer, and a cut before the files exist cuts nothing.
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
 		}
-	})
-	defer timer.Stop()
+	}()
 	start := time.Now()
-	_, err = Run(t.Context(), Config{Strategy: st, Scenario: sc, Threads: 2, Duration: 5 * time.Second, Seed: 1, Dir: dir, Watchdog: time.Second})
+	_, err = Run(t.Context(), Config{Strategy: st, Scenario: sc, Threads: 2, Duration: 5 * time.Second, Seed: 1, Dir: dir, Watchdog: time.Second,
+		OnStart: func() {
+			start = time.Now()
+			timer = time.AfterFunc(150*time.Millisecond, func() {
+				m, _ := filepath.Glob(filepath.Join(dir, backingPrefix+"*"))
+				for _, p := range m {
+					os.Truncate(p, 0)
+				}
+			})
+		}})
 	// Whichever worker touches the shrunk mapping first decides the error:
 	// a store's SIGBUS (a *FaultError) or the flusher's pwrite from the
 	// mapping (EFAULT). Either way the run returns instead of crashing.

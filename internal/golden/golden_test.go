@@ -109,3 +109,40 @@ func TestCheck(t *testing.T) {
 		t.Errorf("changed output: %q; want one failure with the diff", r.failed)
 	}
 }
+
+// FuzzEdits: the edit script rebuilds both texts (equal and removed lines
+// are want, equal and added lines are got, in order, at their line
+// numbers), through the LCS and through the positional fallback.
+func FuzzEdits(f *testing.F) {
+	f.Add("a\nb\nc", "a\nx\nc", false)
+	f.Add("", "a\n", true)
+	f.Add("x\nx\ny", "y\nx\nx\nx", false)
+	f.Fuzz(func(t *testing.T, want, got string, fallback bool) {
+		if fallback {
+			defer func(old int) { maxCells = old }(maxCells)
+			maxCells = 0
+		}
+		w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+		var rw, rg []string
+		for _, o := range edits(w, g) {
+			if o.kind != '+' {
+				if o.wl != len(rw)+1 {
+					t.Fatalf("%q: want line number %d; want %d", o.text, o.wl, len(rw)+1)
+				}
+				rw = append(rw, o.text)
+			}
+			if o.kind != '-' {
+				if o.gl != len(rg)+1 {
+					t.Fatalf("%q: got line number %d; want %d", o.text, o.gl, len(rg)+1)
+				}
+				rg = append(rg, o.text)
+			}
+		}
+		if strings.Join(rw, "\n") != want || strings.Join(rg, "\n") != got {
+			t.Fatalf("edits rebuild %q and %q; want %q and %q", rw, rg, want, got)
+		}
+		if (Diff(want, got) == "") != (want == got) {
+			t.Fatalf("Diff(%q, %q) empty: %v; want empty exactly when equal", want, got, want != got)
+		}
+	})
+}
