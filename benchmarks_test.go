@@ -419,6 +419,7 @@ func BenchmarkPrimitive(b *testing.B) { primbench.Run(b) }
 // with the reason (see hotpathScenarios).
 var hotpathLeftOut = map[string]string{
 	"punch-naive": "differs from punch only for none: a race reproducer, not a cost",
+	"fsync-write": "fsync-storm without its puncher, the study's isolation of fsync; fsync-storm's benchmark covers its roles",
 }
 
 // TestHotpathScenarios keeps the key-role table true: every scenario is

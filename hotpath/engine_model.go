@@ -34,6 +34,7 @@ func (m *modelEngine) background(w *Worker, spec RoleSpec, stop *atomic.Bool) er
 
 func (m *modelEngine) finish(rep *results.Rep) error {
 	rep.LockTrace = &results.LockTrace{Source: results.LockSourceModel, Full: m.cfg.LockStats}
+	m.in.overlapOps(rep) // the calibrated model's <op>@fsync, @punch (calib.go)
 	if m.cfg.Oracle {
 		var fin []results.Violation
 		if err := protected("oracle", func() error {

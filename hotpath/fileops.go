@@ -193,6 +193,9 @@ func (w *Worker) cleanup(in *Inode, p, from, cend int) {
 func (w *Worker) read(in *Inode, p0, n int) (uint64, error) {
 	t := w.startTimer(KRead)
 	defer w.stopTimer(KRead, t)
+	if in.calib != nil {
+		defer w.recordOverlap(in, ovRead, t, in.calib.busyNow())
+	}
 	if in.readIOLock {
 		w.rlock(in.io, lkIO)
 		defer w.runlock(in.io, lkIO)
@@ -259,9 +262,21 @@ func (w *Worker) writebackPage(in *Inode, p int, block bool) error {
 		return nil
 	}
 	w.ctr.WritebackPages++
+	w.at(in, spWriteback)
 	if err := in.writeDisk(p); err != nil {
 		pg.state.And(^uint32(pgWriteback))
 		return fmt.Errorf("writeback of page %d: %w", p, err)
+	}
+	if in.calib != nil {
+		// The calibrated model's disk file is buffered: submit the page's
+		// write to the device now, without waiting, as writeback submits
+		// its bio (the kernel engine's flusher does the same with
+		// sync_file_range); fsync and punch wait for it.
+		off := int64(p) * int64(in.pageSize)
+		if err := unix.SyncFileRange(in.diskFD, off, int64(in.pageSize), unix.SYNC_FILE_RANGE_WRITE); err != nil {
+			pg.state.And(^uint32(pgWriteback))
+			return fmt.Errorf("writeback of page %d: %w", p, err)
+		}
 	}
 	in.delay.at(dWritebackIO)
 	pl = w.takePlan(in, in.plans[strategies.OpWritebackEnd], uint64(p*in.pageSize), uint64((p+1)*in.pageSize))
@@ -310,6 +325,18 @@ func (w *Worker) reclaimSweep(in *Inode, stop *atomic.Bool) {
 func (w *Worker) invalidate(in *Inode, op strategies.Op, p0, p1 int, between func()) error {
 	w.wlock(in.io, lkIO)
 	defer w.wunlock(in.io, lkIO)
+	if in.calib != nil {
+		// The calibrated model's disk file is buffered: write the range's
+		// dirty disk pages back before taking the plan, as ext4_punch_hole
+		// and xfs_flush_unmap_range (filemap_write_and_wait_range) and
+		// btrfs_punch_hole (btrfs_wait_ordered_range) do before they take
+		// the invalidate lock or the extent range, so that the real
+		// fallocate below does no data I/O inside the plan's locks.
+		const all = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+		if err := unix.SyncFileRange(in.diskFD, int64(p0)*int64(in.pageSize), int64(p1-p0)*int64(in.pageSize), all); err != nil {
+			return fmt.Errorf("writing back pages [%d,%d) of the disk file: %w", p0, p1, err)
+		}
+	}
 	var pl planLocks
 	for {
 		for p := p0; p < p1; p++ {
@@ -334,6 +361,9 @@ func (w *Worker) invalidate(in *Inode, op strategies.Op, p0, p1 int, between fun
 		in.oracle.reset(p0, p1)
 	}
 	in.delay.at(dPunchDropFree)
+	if op == strategies.OpPunch {
+		w.at(in, spPunch)
+	}
 	w.wlock(in.ix, lkIX)
 	for p := p0; p < p1; p++ {
 		if in.extState(p) != extHole {
@@ -399,6 +429,10 @@ func (w *Worker) checkInvalidated(in *Inode, p0, p1 int) {
 func (w *Worker) punch(in *Inode, p0, n int) error {
 	t := w.startTimer(KPunch)
 	defer w.stopTimer(KPunch, t)
+	if in.calib != nil {
+		in.calib.busy.punch.Add(1)
+		defer in.calib.busy.punch.Add(-1)
+	}
 	return w.invalidate(in, strategies.OpPunch, p0, min(p0+n, in.npages), nil)
 }
 

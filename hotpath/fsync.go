@@ -22,24 +22,39 @@ const fsyncLeaf = 32
 // fsync writes back every dirty page, waits for writeback, and logs the
 // extent layout (btrfs's tree log): first the unmodified items leaf by leaf,
 // then the blocks modified since the last fsync. Each block is logged once
-// unless the layout changes under the logging, which is R5. The strategy's OpFsyncLog
-// plan is taken for the whole fsync, except ER, which covers the logging
-// phase only (writeback completion takes ER in rangelock): not the
-// writeback and wait before it, nor the fdatasync after it.
+// unless the layout changes under the logging, which is R5.
+//
+// Spans (docs/MODEL.md, "Lock spans"): the OpFsyncLog plan's IO and MK are
+// taken before the writeback and released after the logging, before the
+// log commit (btrfs_sync_file: btrfs_inode_lock(BTRFS_ILOCK_MMAP) before
+// start_ordered_ops, btrfs_inode_unlock before btrfs_sync_log). ER covers
+// the logging phase only, after the wait for writeback (ordered-extent
+// completion takes the range lock, so holding it across the wait would
+// deadlock). The log commit, the model's fdatasync, runs with no lock.
 func (w *Worker) fsync(in *Inode, log *[]logRecord) error {
 	t := w.startTimer(KFsync)
 	defer w.stopTimer(KFsync, t)
+	if in.calib != nil {
+		in.calib.busy.fsync.Add(1)
+		defer in.calib.busy.fsync.Add(-1)
+	}
 	plan := in.plans[strategies.OpFsyncLog]
 	outer := plan
 	outer.ER = strategies.Skip
 	pl := w.takePlan(in, outer, 0, 0)
-	defer w.dropPlan(in, pl)
+	locked := true
+	defer func() {
+		if locked {
+			w.dropPlan(in, pl)
+		}
+	}()
 	// fsync "starts" once it holds IO: no punch or truncate can run from
 	// here to the end of the check.
 	var snap *fsyncSnap
 	if in.oracle != nil {
 		snap = in.oracle.fsyncStart(w, in)
 	}
+	w.at(in, spFsyncWriteback)
 	// Write back every page dirty now, waiting first for writeback in
 	// flight (a page redirtied while under writeback must be written again).
 	for p := 0; p < in.npages; p++ {
@@ -60,8 +75,19 @@ func (w *Worker) fsync(in *Inode, log *[]logRecord) error {
 			yield()
 		}
 	}
+	if in.calib != nil {
+		// The calibrated model's disk file is buffered: its writeback
+		// copies pages into the disk file's cache, and here, as
+		// btrfs_sync_file's start_ordered_ops and wait, fsync writes them to
+		// the device and waits, all pages in one batch, inside its locks.
+		const all = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+		if err := unix.SyncFileRange(in.diskFD, 0, 0, all); err != nil {
+			return fmt.Errorf("fsync: writing back the disk file: %w", err)
+		}
+	}
 	inner := strategies.Plan{ER: plan.ER, ERFull: plan.ERFull}
 	il := w.takePlan(in, inner, 0, uint64(in.npages*in.pageSize))
+	w.at(in, spFsyncLog)
 	*log = (*log)[:0]
 	for b0 := 0; b0 < in.npages; b0 += fsyncLeaf {
 		w.rlock(in.ix, lkIX)
@@ -92,17 +118,22 @@ func (w *Worker) fsync(in *Inode, log *[]logRecord) error {
 	}
 	w.wunlock(in.ix, lkIX)
 	w.ctr.FsyncLogged += int64(len(*log))
-	// The logging phase ends here, and ER with it (docs/MODEL.md: ER(X)
-	// over the whole file for the logging phase); the fdatasync after it
-	// runs under the outer plan's IO and MK only.
-	w.dropPlan(in, il)
-	err := unix.Fdatasync(in.diskFD)
-	if err != nil {
-		return fmt.Errorf("fsync: %w", err)
-	}
-	in.fsyncs.Add(1)
+	// The log is complete: I5 is checked on it while IO still keeps punch
+	// and truncate out (the commit below writes it, but changes nothing the
+	// check reads).
 	if snap != nil {
 		in.oracle.fsyncEnd(w, in, snap, *log)
 	}
+	// The logging phase ends here, and every lock with it: ER (its span is
+	// the logging phase) and IO and MK (btrfs releases them before
+	// btrfs_sync_log). The commit runs unlocked.
+	w.dropPlan(in, il)
+	w.dropPlan(in, pl)
+	locked = false
+	w.at(in, spFsyncCommit)
+	if err := unix.Fdatasync(in.diskFD); err != nil {
+		return fmt.Errorf("fsync: %w", err)
+	}
+	in.fsyncs.Add(1)
 	return nil
 }

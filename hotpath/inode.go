@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"lockbench/results"
 	"lockbench/strategies"
 )
 
@@ -109,6 +110,10 @@ type Inode struct {
 
 	oracle *oracle // nil when the oracle is off
 	delay  *delays // nil when delay injection is off
+	// calib is the calibration the model spends (-calibrate), nil when off;
+	// spanHook, set by tests only, sees the locks held at each span point.
+	calib    *calibState
+	spanHook func(w *Worker, sp spanPoint)
 
 	_          [linePad]byte
 	punchEpoch atomic.Uint64 // bumped by every punch and truncate
@@ -138,6 +143,9 @@ type InodeConfig struct {
 	// ReadIOLock makes buffered read() take IO(S), as XFS takes its IOLOCK
 	// shared; by default read() takes no inode lock (ext4, btrfs).
 	ReadIOLock bool
+	// Calibration makes the model spend the real filesystem's measured
+	// phase costs (calib.go); nil is the uncalibrated model.
+	Calibration *results.Calibration
 }
 
 // Open creates the two backing files in cfg.Dir, maps the cache file shared
@@ -185,11 +193,19 @@ func Open(cfg InodeConfig) (in *Inode, err error) {
 	in.naiveOK = mech.NaiveFaultAround
 	in.retry = mech.Retry
 	in.readIOLock = cfg.ReadIOLock
+	if x, ok := cfg.Strategy.(interface{ ReadIOLock() bool }); ok && x.ReadIOLock() {
+		in.readIOLock = true // a filesystem's scheme whose read() takes IO(S) (xfs)
+	}
 	if cfg.Oracle {
 		in.oracle = newOracle(n, cfg.Regions)
 	}
 	if cfg.Delay != nil {
 		in.delay = newDelays(*cfg.Delay)
+	}
+	if cfg.Calibration != nil {
+		if in.calib, err = newCalibState(cfg.Calibration, cfg.Slots); err != nil {
+			return nil, err
+		}
 	}
 	// Close the partly opened inode on error: through a local copy, since
 	// `return nil, err` sets the named result to nil first.

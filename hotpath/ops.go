@@ -158,6 +158,9 @@ func (w *Worker) readFault(in *Inode, p int, faultAround, naive bool) (faultResu
 // (map_pages), by trylock and recheck unless naive.
 func (w locker[A]) readFault(in *Inode, p int, faultAround, naive bool) (faultResult, error) {
 	t := w.startTimer(KReadFault)
+	if in.calib != nil {
+		defer w.recordOverlap(in, ovReadFault, t, in.calib.busyNow())
+	}
 	w.ctr.Faults++
 	w.rlock(in.mm, lkMM)
 	defer func() {
@@ -259,6 +262,7 @@ func (w locker[A]) fillPage(in *Inode, p int, op strategies.Op) error {
 	in.delay.at(dFaultFill)
 	var err error
 	if st == extWritten {
+		w.at(in, spFill) // the read from the device
 		err = in.readDisk(p)
 	} else if st != extInline {
 		clear(in.pageBytes(p))
@@ -299,6 +303,9 @@ func (w *Worker) casExtent(in *Inode, b int, from, to uint32) uint32 {
 func (w locker[A]) writeFault(in *Inode, p int, flags faultFlags) (faultResult, error) {
 	t := w.startTimer(KWriteFault)
 	defer w.stopTimer(KWriteFault, t)
+	if in.calib != nil {
+		defer w.recordOverlap(in, ovWriteFault, t, in.calib.busyNow())
+	}
 	w.ctr.Faults++
 	w.rlock(in.mm, lkMM)
 	if int64(p) >= in.size.Load() {
@@ -362,6 +369,7 @@ func (w locker[A]) writeFault(in *Inode, p int, flags faultFlags) (faultResult, 
 		in.delay.at(dInlineConvert)
 		w.convertInline(in, p)
 	}
+	w.at(in, spWriteFault)
 	pg.state.Or(pgDirty)
 	for {
 		v := pg.pte.Load()

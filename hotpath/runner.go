@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"lockbench/hotpath/clock"
+	"lockbench/internal/quantile"
 	"lockbench/results"
 	"lockbench/strategies"
 )
@@ -65,6 +66,9 @@ type Config struct {
 	// exclusive hold (-locks); contended acquisitions and their waits are
 	// recorded whatever it says.
 	LockStats bool
+	// Calibration makes the model spend the real filesystem's measured
+	// phase costs (-calibrate; calib.go); nil is the uncalibrated model.
+	Calibration *results.Calibration
 }
 
 // DeadlockError is returned when the watchdog finds no progress.
@@ -182,7 +186,7 @@ func openEngine(cfg *Config, plan []RoleSpec) (engine, error) {
 	in, err := Open(InodeConfig{
 		Dir: cfg.Dir, FileSize: cfg.FileSize, PageSize: cfg.PageSize, Slots: len(plan),
 		Strategy: cfg.Strategy, Regions: regions, Oracle: cfg.Oracle, Delay: cfg.Delay, Direct: cfg.Direct,
-		ReadIOLock: cfg.Scenario.ReadIOLock || cfg.ReadIOLock,
+		ReadIOLock: cfg.Scenario.ReadIOLock || cfg.ReadIOLock, Calibration: cfg.Calibration,
 	})
 	if err != nil {
 		return nil, err
@@ -541,16 +545,16 @@ func merge(workers []*Worker, elapsed time.Duration, clk *clock.Clock) results.R
 	return rep
 }
 
-// latencyOf summarises a histogram; percentiles are capped at the max (the
-// HDR bucket's upper edge can exceed the largest value recorded).
+// latencyOf summarises a histogram by the nearest rank (package quantile,
+// as the kernel's lock waits); percentiles are capped at the max (the HDR
+// bucket's upper edge can exceed the largest value recorded).
 func latencyOf(h *hdrhistogram.Histogram) results.Latency {
 	if h == nil || h.TotalCount() == 0 {
 		return results.Latency{}
 	}
-	mx := h.Max()
-	q := func(p float64) time.Duration { return time.Duration(min(h.ValueAtQuantile(p), mx)) }
+	q := func(p float64) time.Duration { return quantile.Histogram(h, p) }
 	return results.Latency{
 		Samples: h.TotalCount(), Mean: time.Duration(h.Mean()),
-		P50: q(50), P90: q(90), P99: q(99), P999: q(99.9), Max: time.Duration(mx),
+		P50: q(0.50), P90: q(0.90), P99: q(0.99), P999: q(0.999), Max: time.Duration(h.Max()),
 	}
 }

@@ -125,6 +125,12 @@ var Scenarios = []Scenario{
 			{Role: RolePuncher, Count: 1, Interval: 2 * time.Millisecond}, {Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}},
 		Delays: []string{"fsync-leaf"},
 	},
+	{
+		Name: "fsync-write", Description: "fsync-storm without the puncher: faulters storing while an fsync thread syncs every 500µs, so write faults stall on fsync alone (a cost scenario)",
+		FileSize: 1 * mib, Pattern: Uniform, Stores: 0.8, Loads: 0.1, FaultAround: true,
+		Roles: []RoleSpec{{Role: RoleFaulter, Share: 1}, {Role: RoleFsync, Count: 1, Interval: 500 * time.Microsecond},
+			{Role: RoleFlusher, Count: 1, Interval: 200 * time.Microsecond}},
+	},
 	fsyncRead(false),
 	fsyncRead(true),
 	{

@@ -29,6 +29,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"lockbench/internal/quantile"
 )
 
 // Options tune a Tracer. Zero values take the defaults.
@@ -764,11 +766,8 @@ func JoinKinds(total map[string]time.Duration) string {
 }
 
 // Quantile returns the q-quantile (0 <= q <= 1) of ascending durations by
-// the nearest-rank method; 0 for none.
+// the nearest-rank method (package quantile, the one method of lockbench);
+// 0 for none.
 func Quantile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.999999999) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
+	return quantile.Durations(sorted, q)
 }

@@ -558,12 +558,12 @@ func ciSubtitle(reduced bool) string {
 // keyOp is the operation a scenario's spectrum and time series show: the
 // first question's.
 func keyOp(scenario string, ops []opKey) (opKey, bool) {
-	for _, q := range questions {
-		if q.scenario == scenario && q.measure != "ops/s" && slices.Contains(ops, opKey{q.op, q.role}) {
-			return opKey{q.op, q.role}, true
+	for _, m := range scenarioMeasures(scenario) {
+		if isLatency(m) && slices.Contains(ops, opKey{m.op, m.role}) {
+			return opKey{m.op, m.role}, true
 		}
 	}
-	k := opKey{defaultQuestion.op, defaultQuestion.role}
+	k := opKey{defaultMeasure.op, defaultMeasure.role}
 	return k, slices.Contains(ops, k)
 }
 

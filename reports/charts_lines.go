@@ -161,9 +161,9 @@ func scalingGroups(groups []*cellGroup) []*scalingGroup {
 // throughputOp is the operation whose rate a scaling chart shows: the
 // scenario's ops/s question's, else its key operation.
 func throughputOp(scenario string, ops []opKey) (opKey, bool) {
-	for _, q := range questions {
-		if q.scenario == scenario && q.measure == "ops/s" && slices.Contains(ops, opKey{q.op, q.role}) {
-			return opKey{q.op, q.role}, true
+	for _, m := range scenarioMeasures(scenario) {
+		if m.name == "ops/s" && slices.Contains(ops, opKey{m.op, m.role}) {
+			return opKey{m.op, m.role}, true
 		}
 	}
 	return keyOp(scenario, ops)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -12,70 +13,205 @@ import (
 	"lockbench/results"
 )
 
-// This file turns a results file into findings: short sentences, each one
-// comparison of a strategy with another on the measure that matters for a
-// scenario, backed by the ratio, its confidence interval and the
-// Mann-Whitney p-value. A difference is stated only when the test says it
-// is real (p < Alpha); otherwise the finding says "no difference detected".
+// This file turns a results file into findings: one comparison each, of a
+// strategy with another on the measure that shows a question's effect, on
+// one target. The statistics are stats.go's Judge: the Hodges-Lehmann
+// shift with its interval, the Mann-Whitney p-value, and that p-value
+// adjusted (Benjamini-Hochberg) over every comparison the file asks, so the
+// expected share of false differences among those stated stays at Alpha
+// however many comparisons a study makes.
+//
+// Every comparison has a fixed direction: the strategy first, the one it
+// is compared with second (the baseline "none", or the pair a question
+// names, "rangelock vs rwsem"), so an effect reads the same way in every
+// section, every run and every file.
 
-// question is what the findings ask of one scenario: its key operation and
-// role, the measure, at which thread count, and against which strategies.
+// question is one argument of the source threads (docs/DESIGN.md,
+// "Findings"), asked of one scenario: its measures, the first of which is
+// the headline printed on stdout, and its extra comparisons.
 type question struct {
-	scenario, op, role string
-	measure            string // "mean", "p50", "p99" or "ops/s"
+	id       string // stable, part of every finding's ID
+	title    string
+	scenario string
 	// maxThreads asks at the largest thread count the file ran the
 	// scenario at; otherwise at the smallest.
 	maxThreads bool
-	// cost states the difference ("adds 23ns") instead of the ratio.
+	measures   []measure
+	pairs      [][2]string // {strategy, versus} beside each strategy against Baseline
+	// fs, when set, is the one filesystem the question is about: a target
+	// of that type answers it when the file has one, every target when not.
+	fs string
+}
+
+// measure is what a question reads of a cell.
+type measure struct {
+	name     string // "mean90", "p50", "p99.9", "max", "ops/s", "stall", "per-op"
+	op, role string
+	// counter is the protocol counter of a "per-op" measure, counted per
+	// operation op.
+	counter string
+	// cost states the difference first ("+23ns") with the ratio beside it
+	// and the difference's share of the kernel's operation.
 	cost bool
-	// pairs are extra comparisons {strategy, versus} beside each
-	// strategy against Baseline.
-	pairs [][2]string
-	what  string // why this measure, for the report
+	// kernelOp is the kernel engine's operation that gives the scale
+	// (write-fault@fsync: the kernel's write faults during an fsync); op
+	// when empty.
+	kernelOp string
 }
 
-// questions are the default study's questions, in the order findings are
-// listed. A scenario that is not here gets defaultQuestion.
+// questions are the questions a study answers, in the order findings are
+// listed (docs/DESIGN.md, "Findings", says why each measure).
 var questions = []question{
-	// The mean of the fastest 90% of faults: one writeback stall in a
-	// repetition moves a plain mean by more than a lock costs, and the
-	// median is one timer tick for every strategy.
-	{scenario: "fault-scale", op: "write-fault", role: "faulter", measure: "mean90", cost: true,
-		what: "the lock's cost on an uncontended write fault"},
-	{scenario: "fault-scale", op: "store", role: "faulter", measure: "ops/s", maxThreads: true,
-		what: "store throughput at all CPUs"},
-	{scenario: "fsync-storm", op: "write-fault", role: "faulter", measure: "p99", maxThreads: true,
-		pairs: [][2]string{{"rangelock", "rwsem"}}, what: "write faults stalled by fsync"},
-	{scenario: "fsync-read", op: "read", role: "reader", measure: "p99", maxThreads: true,
-		pairs: [][2]string{{"rangelock", "rwsem"}}, what: "read() stalled by fsync"},
-	{scenario: "fsync-read", op: "write-fault", role: "faulter", measure: "p99", maxThreads: true,
-		pairs: [][2]string{{"rwsem", "rangelock"}}, what: "write faults stalled by fsync"},
-	{scenario: "punch", op: "read-fault", role: "faulter", measure: "p99", maxThreads: true,
-		what: "page instantiation stalled by hole punch"},
-	{scenario: "write-fail", op: "write-fault", role: "faulter", measure: "p99", maxThreads: true,
-		what: "write faults beside failing writes"},
+	{id: "fault-cost", title: "lock cost, uncontended", scenario: "fault-scale",
+		measures: []measure{{name: "mean90", op: "write-fault", role: "faulter", cost: true}}},
+	{id: "scaling", title: "scaling", scenario: "fault-scale", maxThreads: true,
+		measures: []measure{{name: "ops/s", op: "store", role: "faulter"}}},
+	{id: "fsync-write", title: "fsync vs write faults", scenario: "fsync-write", maxThreads: true,
+		pairs: [][2]string{{"rangelock", "rwsem"}},
+		measures: []measure{
+			{name: "stall", op: "store", role: "faulter"},
+			{name: "ops/s", op: "store", role: "faulter"},
+			{name: "p99.9", op: "write-fault", role: "faulter", kernelOp: "write-fault@fsync"},
+			{name: "max", op: "write-fault", role: "faulter", kernelOp: "write-fault@fsync"},
+		}},
+	{id: "fsync-read", title: "fsync vs reads (btrfs, R5)", scenario: "fsync-read",
+		maxThreads: true, fs: "btrfs", pairs: [][2]string{{"rangelock", "rwsem"}},
+		measures: []measure{
+			{name: "p99.9", op: "read", role: "reader"},
+			{name: "p99.9", op: "write-fault", role: "faulter", kernelOp: "write-fault@fsync"},
+		}},
+	{id: "fsync-read-xfs", title: "fsync vs read() under the IOLOCK (XFS)", scenario: "fsync-read-xfs",
+		maxThreads: true, fs: "xfs", measures: []measure{{name: "p99.9", op: "read", role: "reader"}}},
+	{id: "punch", title: "punch vs faults and page fills (R2)", scenario: "punch", maxThreads: true,
+		measures: []measure{
+			{name: "p99.9", op: "read-fault", role: "faulter"},
+			{name: "ops/s", op: "load", role: "faulter"},
+		}},
+	{id: "write-fail", title: "failed writes vs write faults (XFS, R1)", scenario: "write-fail", maxThreads: true,
+		measures: []measure{
+			{name: "p99.9", op: "write-fault", role: "faulter"},
+			{name: "ops/s", op: "store", role: "faulter"},
+		}},
+	{id: "stale-map", title: "stale mappings: the validity cookie (R3)", scenario: "stale-map", maxThreads: true,
+		measures: []measure{
+			{name: "mean90", op: "write", role: "writer", cost: true},
+			{name: "per-op", op: "write", role: "writer", counter: "remaps"},
+		}},
+	{id: "inline", title: "inline conversion: retry, GUP (ext4, R4)", scenario: "inline", maxThreads: true,
+		measures: []measure{
+			{name: "p99.9", op: "write-fault", role: "faulter"},
+			{name: "per-op", op: "write-fault", role: "faulter", counter: "retries"},
+			{name: "per-op", op: "write-fault", role: "faulter", counter: "sigbus"},
+		}},
+	{id: "fsync-storm", title: "fsync and punch vs write faults", scenario: "fsync-storm", maxThreads: true,
+		pairs: [][2]string{{"rangelock", "rwsem"}},
+		measures: []measure{
+			{name: "stall", op: "store", role: "faulter"},
+			{name: "p99.9", op: "write-fault", role: "faulter"},
+		}},
 }
 
-var defaultQuestion = question{op: "write-fault", role: "faulter", measure: "p99", maxThreads: true}
+// defaultMeasure is asked of a scenario no question names.
+var defaultMeasure = measure{name: "p99.9", op: "write-fault", role: "faulter"}
+
+// scenarioMeasures are the measures the questions ask of scenario, in
+// order (the charts show the first latency and the first rate).
+func scenarioMeasures(scenario string) []measure {
+	var out []measure
+	for _, q := range questions {
+		if q.scenario == scenario {
+			out = append(out, q.measures...)
+		}
+	}
+	return out
+}
+
+// strategyOrder is the order of comparisons within a question: the
+// strategies by how much they serialise, then any other in file order.
+var strategyOrder = []string{"rangelock", "rwsem", "seqcount", "faultretry"}
 
 // Findings returns the findings of f, in the order of questions, then by
-// target and strategy as they appear in f.
+// measure, comparison and target, with p-values adjusted over all of them.
 func Findings(f *results.File) []results.Finding {
 	return findings(Summarize(f))
 }
 
 func findings(sums []CellSummary) []results.Finding {
 	var out []results.Finding
+	var js []Judgement
+	var groups []*cellGroup
 	for _, q := range questionsFor(sums) {
-		for _, g := range questionGroups(sums, q) {
-			out = append(out, answer(q, g)...)
+		for _, m := range q.measures {
+			for _, cmp := range comparisons(sums, q) {
+				for _, g := range questionGroups(sums, q) {
+					if f, j, ok := compareIn(q, m, g, cmp); ok {
+						out = append(out, f)
+						js = append(js, j)
+						groups = append(groups, g)
+					}
+				}
+			}
 		}
+	}
+	ps := make([]float64, len(js))
+	for i := range js {
+		ps[i] = js[i].P
+	}
+	for i, padj := range AdjustBH(ps) {
+		setJudgement(&out[i], js[i].Adjust(padj))
+		if surprising(out[i]) {
+			out[i].Explained = explain(out[i], groups[i])
+		}
+		out[i].Text = findingText(out[i])
 	}
 	return out
 }
 
-// questionsFor returns the questions for the scenarios in sums: those of
-// questions whose scenario ran, then defaultQuestion for every other.
+// surprising reports whether f states that a serialising strategy does
+// better than the unsafe baseline, which serialises nothing.
+func surprising(f results.Finding) bool {
+	if !f.Significant || f.Versus != Baseline {
+		return false
+	}
+	if measureKind(f) == "ops/s" {
+		return f.Direction > 0
+	}
+	return f.Direction < 0 && measureKind(f) != "per-op"
+}
+
+// explain says what in the cells of g explains the surprise f, or that
+// nothing does. The one explanation lockbench knows: under the baseline,
+// faults redirty pages while fsync writes them, so each fsync writes (and
+// logs) more and takes longer, and the faulters wait on it longer.
+func explain(f results.Finding, g *cellGroup) string {
+	none, s := cellOf(g, Baseline), cellOf(g, f.Strategy)
+	fsyncOf := func(c *CellSummary) (p50, perFsync float64, ok bool) {
+		o := findOpByName(c.Ops, "fsync")
+		if o == nil || !o.P50.Valid() || c.cell == nil {
+			return 0, 0, false
+		}
+		var xs []float64
+		for _, r := range c.cell.Reps {
+			for _, op := range r.Ops {
+				if op.Op == "fsync" && op.Count > 0 {
+					xs = append(xs, float64(r.Counters.FsyncLogged)/float64(op.Count))
+				}
+			}
+		}
+		return o.P50.Median, Describe(xs).Median, len(xs) > 0
+	}
+	where := fmt.Sprintf("%s beats %s on %s (%s)", f.Strategy, Baseline, f.TargetLabel, shortMeasure(f))
+	np50, nper, ok1 := fsyncOf(none)
+	sp50, sper, ok2 := fsyncOf(s)
+	if ok1 && ok2 && np50 > sp50 && nper > sper {
+		return fmt.Sprintf("explained: %s: %s's fsync p50 %s vs %s, %s vs %s extents logged per fsync (faults redirty what fsync writes)",
+			where, Baseline, formatNanos(np50), formatNanos(sp50), sig3(nper), sig3(sper))
+	}
+	return "unexplained: " + where
+}
+
+// questionsFor returns the questions for the scenarios in sums, then one
+// with defaultMeasure for every scenario no question names.
 func questionsFor(sums []CellSummary) []question {
 	var scenarios []string
 	for _, s := range sums {
@@ -91,16 +227,40 @@ func questionsFor(sums []CellSummary) []question {
 	}
 	for _, sc := range scenarios {
 		if !slices.ContainsFunc(questions, func(q question) bool { return q.scenario == sc }) {
-			q := defaultQuestion
-			q.scenario = sc
-			out = append(out, q)
+			out = append(out, question{id: sc, title: sc, scenario: sc, maxThreads: true, measures: []measure{defaultMeasure}})
 		}
 	}
 	return out
 }
 
+// comparisons are q's comparisons in their fixed order and direction:
+// every model strategy against Baseline, then q's pairs.
+func comparisons(sums []CellSummary, q question) [][2]string {
+	var names []string
+	for _, s := range sums {
+		n := s.Config.Strategy
+		if s.Config.Scenario == q.scenario && n != Baseline && n != Kernel && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	slices.SortStableFunc(names, func(a, b string) int { return orderOf(a) - orderOf(b) })
+	var out [][2]string
+	for _, n := range names {
+		out = append(out, [2]string{n, Baseline})
+	}
+	return append(out, q.pairs...)
+}
+
+func orderOf(strategy string) int {
+	if i := slices.Index(strategyOrder, strategy); i >= 0 {
+		return i
+	}
+	return len(strategyOrder)
+}
+
 // questionGroups returns the groups of cells q is asked of: one per target
-// (and placement) of q's scenario, at q's thread count.
+// (and placement) of q's scenario at q's thread count; only targets of q's
+// filesystem when the file has one.
 func questionGroups(sums []CellSummary, q question) []*cellGroup {
 	var gs []*cellGroup
 	for _, g := range groupCells(sums) {
@@ -108,7 +268,9 @@ func questionGroups(sums []CellSummary, q question) []*cellGroup {
 			gs = append(gs, g)
 		}
 	}
-	// Keep one thread count per target: the smallest or the largest.
+	if q.fs != "" && slices.ContainsFunc(gs, func(g *cellGroup) bool { return fsOf(g) == q.fs }) {
+		gs = slices.DeleteFunc(gs, func(g *cellGroup) bool { return fsOf(g) != q.fs })
+	}
 	var out []*cellGroup
 	for _, g := range gs {
 		best := true
@@ -129,78 +291,145 @@ func questionGroups(sums []CellSummary, q question) []*cellGroup {
 	return out
 }
 
-// answer compares, in group g, every strategy but the kernel with Baseline
-// and then q's pairs; with the kernel engine in g it adds what the model's
-// lock costs relative to a real fault.
-func answer(q question, g *cellGroup) []results.Finding {
-	cells := map[string]*CellSummary{}
-	var order []string
+func fsOf(g *cellGroup) string {
+	if len(g.cells) == 0 {
+		return ""
+	}
+	return g.cells[0].Config.TargetInfo.FSType
+}
+
+// cellOf is the first cell of strategy in g.
+func cellOf(g *cellGroup, strategy string) *CellSummary {
 	for _, c := range g.cells {
-		name := c.Config.Strategy
-		if _, dup := cells[name]; !dup {
-			cells[name] = c
-			order = append(order, name)
+		if c.Config.Strategy == strategy {
+			return c
 		}
 	}
-	var out []results.Finding
-	add := func(strategy, versus string) {
-		a, b := cells[strategy], cells[versus]
-		if a == nil || b == nil {
-			return
-		}
-		if f, ok := compareCells(q, a, b); ok {
-			out = append(out, f)
-		}
-	}
-	for _, s := range order {
-		if s != Baseline && s != Kernel {
-			add(s, Baseline)
-		}
-	}
-	for _, p := range q.pairs {
-		add(p[0], p[1])
-	}
-	if k := cells[Kernel]; k != nil && q.cost {
-		addKernelShare(q, out, k)
-	}
-	return out
+	return nil
 }
 
-// addKernelShare gives each significant cost finding its share of the
-// kernel engine's same operation: what the lock would add to a real fault.
-func addKernelShare(q question, fs []results.Finding, k *CellSummary) {
-	o := findOp(k.Ops, q.op, q.role)
+// compareIn is the finding of m in group g for the comparison cmp; false
+// when either cell is missing or lacks the measure.
+func compareIn(q question, m measure, g *cellGroup, cmp [2]string) (results.Finding, Judgement, bool) {
+	a, b := cellOf(g, cmp[0]), cellOf(g, cmp[1])
+	if a == nil || b == nil {
+		return results.Finding{}, Judgement{}, false
+	}
+	ea, eb := measureOf(a, m), measureOf(b, m)
+	if !ea.Valid() || !eb.Valid() {
+		return results.Finding{}, Judgement{}, false
+	}
+	if m.name == "per-op" && ea.Max == 0 && eb.Max == 0 {
+		// A counter neither strategy ever moved (remaps without a
+		// cookie): nothing to test, and a test of zeros would only dilute
+		// the false-discovery control.
+		return results.Finding{}, Judgement{}, false
+	}
+	j := Judge(eb, ea, floorOf(m, a, b))
+	if math.IsNaN(j.Delta) {
+		return results.Finding{}, Judgement{}, false
+	}
+	cfg := a.Config
+	f := results.Finding{
+		ID:       findingID(q.id, cfg.Target, cmp, m),
+		Question: q.id, Scenario: cfg.Scenario, Threads: cfg.Threads, Target: cfg.Target, TargetLabel: TargetLabel(cfg),
+		Op: m.op, Role: m.role, Measure: measureName(m), Strategy: cmp[0], Versus: cmp[1],
+		Base: eb.Median, Value: ea.Median,
+	}
+	if k := cellOf(g, Kernel); k != nil {
+		kop := m
+		if m.kernelOp != "" {
+			kop.op = m.kernelOp
+		}
+		if e := measureOf(k, kop); e.Valid() && e.Median > 0 {
+			f.Kernel, f.KernelOp = e.Median, kop.op
+			if isLatency(m) {
+				f.KernelShare = j.Delta / e.Median
+			}
+		}
+	}
+	return f, j, true
+}
+
+// findingID is the finding's stable id: question, target, comparison and
+// measure, as "fsync-write/tmpfs/rangelock-vs-none/stall(store)".
+func findingID(q, target string, cmp [2]string, m measure) string {
+	return fmt.Sprintf("%s/%s/%s-vs-%s/%s", q, target, cmp[0], cmp[1], measureName(m))
+}
+
+// measureName names a measure in findings and ids: "p99.9(write-fault)",
+// "stall(store)", "remaps/write".
+func measureName(m measure) string {
+	if m.name == "per-op" {
+		return m.counter + "/" + m.op
+	}
+	return m.name + "(" + m.op + ")"
+}
+
+// isLatency reports whether m is a time, in ns.
+func isLatency(m measure) bool {
+	switch m.name {
+	case "ops/s", "stall", "per-op":
+		return false
+	}
+	return true
+}
+
+// floorOf is m's absolute resolution: the larger timer floor of the two
+// cells for a latency, two percentage points for a stall share, nothing
+// for a rate (MinMeaningful applies to every measure).
+func floorOf(m measure, a, b *CellSummary) float64 {
+	switch {
+	case m.name == "stall":
+		return MinMeaningful
+	case isLatency(m):
+		return math.Max(a.TimerFloor.Median, b.TimerFloor.Median)
+	}
+	return 0
+}
+
+// StateFinding fills f's statistics and verdict from j (after Adjust with
+// the adjusted p of f's family) and its Text in the findings' words: the
+// API for other packages' comparisons (calibration's counterfactuals) that
+// should read like a study's findings. f's identity (ID, Question,
+// Scenario, Threads, Target, TargetLabel, Op, Role, Measure, Strategy,
+// Versus, Base, Value) is the caller's.
+func StateFinding(f *results.Finding, j Judgement) {
+	setJudgement(f, j)
+	f.Text = findingText(*f)
+}
+
+// FindingClause is a finding's verdict and numbers without where it holds:
+// "difference: +1.2ms (5.0x [2.6, 6.6]) p'=0.004, kernel 3.2ms".
+func FindingClause(f results.Finding) string { return clause(f) }
+
+func setJudgement(f *results.Finding, j Judgement) {
+	f.Ratio, f.RatioLo, f.RatioHi = j.Ratio, j.RatioLo, j.RatioHi
+	f.Delta, f.DeltaLo, f.DeltaHi, f.Level = j.Delta, j.DeltaLo, j.DeltaHi, j.Level
+	f.P, f.PAdj, f.N1, f.N2 = j.P, j.PAdj, j.N1, j.N2
+	f.Verdict, f.Direction, f.Detectable = string(j.Verdict), j.Direction, j.Detectable
+	f.Significant = j.Verdict == Different
+	if math.IsNaN(f.Ratio) {
+		f.Ratio, f.RatioLo, f.RatioHi = 0, 0, 0 // JSON has no NaN
+	}
+	if math.IsNaN(f.Detectable) {
+		f.Detectable = 0
+	}
+}
+
+// measureOf returns m over the repetitions of cell c.
+func measureOf(c *CellSummary, m measure) Estimate {
+	if m.name == "stall" || m.name == "per-op" {
+		return perRep(c, m)
+	}
+	o := findOp(c.Ops, m.op, m.role)
 	if o == nil {
-		o = findOpByName(k.Ops, q.op)
+		o = findOpByName(c.Ops, m.op)
 	}
 	if o == nil {
-		return
+		return Estimate{}
 	}
-	e := measureOf(k, o, q.measure)
-	if !e.Valid() || e.Median <= 0 {
-		return
-	}
-	for i := range fs {
-		f := &fs[i]
-		if !f.Significant {
-			continue
-		}
-		f.KernelNs, f.KernelShare = e.Median, f.Delta/e.Median
-		f.Text += fmt.Sprintf("; a real %s here (kernel) takes %s, so that is %s of it", q.op, formatNanos(f.KernelNs), signedPercent(f.KernelShare))
-	}
-}
-
-// measureLabel is a measure's name for people.
-func measureLabel(m string) string {
-	if m == "mean90" {
-		return "mean of the fastest 90%"
-	}
-	return m
-}
-
-// measureOf returns the estimate q asks for of an operation of cell c.
-func measureOf(c *CellSummary, o *OpSummary, measure string) Estimate {
-	switch measure {
+	switch m.name {
 	case "mean90":
 		return trimmedMeans(c, o)
 	case "mean":
@@ -209,41 +438,70 @@ func measureOf(c *CellSummary, o *OpSummary, measure string) Estimate {
 		return o.P50
 	case "p99":
 		return o.P99
+	case "p99.9":
+		return o.P999
+	case "max":
+		return o.Max
 	case "ops/s":
 		return o.PerSecond
 	}
 	return Estimate{}
 }
 
-// compareCells is the finding of q's measure in a against b; false when
-// either lacks the operation or the measure has no positive values.
-func compareCells(q question, a, b *CellSummary) (results.Finding, bool) {
-	oa, ob := findOp(a.Ops, q.op, q.role), findOp(b.Ops, q.op, q.role)
-	if oa == nil || ob == nil {
-		return results.Finding{}, false
+// perRep computes a stall share or a counter per operation in each
+// repetition of c.
+func perRep(c *CellSummary, m measure) Estimate {
+	if c.cell == nil {
+		return Estimate{}
 	}
-	ea, eb := measureOf(a, oa, q.measure), measureOf(b, ob, q.measure)
-	if !ea.Valid() || !eb.Valid() {
-		return results.Finding{}, false
+	var xs []float64
+	for _, r := range c.cell.Reps {
+		switch m.name {
+		case "stall":
+			if v, ok := stallShare(r, m.op); ok {
+				xs = append(xs, v)
+			}
+		case "per-op":
+			var n int64
+			for _, o := range r.Ops {
+				if o.Op == m.op && o.Role == m.role {
+					n += o.Count
+				}
+			}
+			v, ok := counterOf(r.Counters, m.counter)
+			if ok && n > 0 && c.Config.Strategy != Kernel { // the kernel has no protocol counters
+				xs = append(xs, float64(v)/float64(n))
+			}
+		}
 	}
-	sh := EstimateShift(eb, ea)
-	if math.IsNaN(sh.Ratio) {
-		return results.Finding{}, false
+	return Describe(xs)
+}
+
+// stallShare is the share of r's time-series windows in which no op
+// completed: the time the role made no progress. Not ok without a series.
+func stallShare(r results.Rep, op string) (float64, bool) {
+	n := r.Series.Len()
+	if n < 2 {
+		return 0, false
 	}
-	c := Compare(eb, ea)
-	cfg := a.Config
-	f := results.Finding{
-		Scenario: cfg.Scenario, Threads: cfg.Threads, Target: cfg.Target, TargetLabel: TargetLabel(cfg),
-		Op: q.op, Role: q.role, Measure: q.measure, Strategy: cfg.Strategy, Versus: b.Config.Strategy,
-		Ratio: sh.Ratio, RatioLo: sh.RatioLo, RatioHi: sh.RatioHi,
-		Delta: sh.Delta, DeltaLo: sh.DeltaLo, DeltaHi: sh.DeltaHi, Level: sh.Level,
-		P: c.P, N1: c.N1, N2: c.N2,
-		// The test and the interval must agree: with ties the U test
-		// can reject while the interval of the ratio still holds 1.
-		Significant: c.Significant && (sh.RatioLo > 1 || sh.RatioHi < 1),
+	k := r.Series.Kind(op)
+	zero := 0
+	for i := range n {
+		if k == nil || k.Ops[i] == 0 {
+			zero++
+		}
 	}
-	f.Text = findingWhere(f) + ": " + findingClause(f, q.cost)
-	return f, true
+	return float64(zero) / float64(n), true
+}
+
+// counterOf is the named protocol counter of cs (its JSON name).
+func counterOf(cs results.Counters, name string) (int64, bool) {
+	for _, cf := range results.CounterFields {
+		if cf.Name == name {
+			return *cf.Ptr(&cs), true
+		}
+	}
+	return 0, false
 }
 
 // TargetLabel names a cell's target for people: the filesystem type and
@@ -259,11 +517,6 @@ func TargetLabel(c results.Config) string {
 	return t.FSType
 }
 
-// findingWhere is "fsync-storm, 2 threads, tmpfs".
-func findingWhere(f results.Finding) string {
-	return fmt.Sprintf("%s, %s, %s", f.Scenario, threadsText(f.Threads), f.TargetLabel)
-}
-
 func threadsText(n int) string {
 	if n == 1 {
 		return "1 thread"
@@ -271,36 +524,132 @@ func threadsText(n int) string {
 	return fmt.Sprintf("%d threads", n)
 }
 
-// findingClause is the finding without where it holds:
-// "rangelock's write-fault p99 is 14x none's [9.1x, 21x], p=0.002", or with
-// cost "rangelock adds 23ns to none's write-fault mean (+46%) [+30%, +61%],
-// p=0.002", or "rwsem's write-fault p99: no difference detected from none
-// (p=0.39)".
-func findingClause(f results.Finding, cost bool) string {
-	what := f.Op + " " + measureLabel(f.Measure)
-	if !f.Significant {
-		return fmt.Sprintf("%s's %s: no difference detected from %s (%s)", f.Strategy, what, f.Versus, notFoundNumbers(f))
+// measureLabel is a finding's measure for people: "write-fault p99.9",
+// "time faulters made no store progress", "remaps per write".
+func measureLabel(f results.Finding) string {
+	switch measureKind(f) {
+	case "mean90":
+		return f.Op + " mean of the fastest 90%"
+	case "stall":
+		return "time " + f.Role + "s made no " + f.Op + " progress"
+	case "ops/s":
+		return f.Op + "s per second"
+	case "max":
+		return "longest " + f.Op
+	case "per-op":
+		c, op, _ := strings.Cut(f.Measure, "/")
+		return c + " per " + op
 	}
-	if cost && f.Measure != "ops/s" {
-		verb := "adds"
-		d, lo, hi := f.Delta, f.DeltaLo, f.DeltaHi
-		if d < 0 {
-			verb, d, lo, hi = "saves", -d, -hi, -lo
-		}
-		return fmt.Sprintf("%s %s %s over %s's %s (%s) [%s, %s], %s", f.Strategy, verb, formatNanos(d), f.Versus, what,
-			signedPercent(f.Ratio-1), signedPercent(f.RatioLo-1), signedPercent(f.RatioHi-1), formatP(f.P))
-	}
-	return fmt.Sprintf("%s's %s is %s %s's [%s, %s], %s", f.Strategy, what, formatTimes(f.Ratio), f.Versus,
-		formatTimes(f.RatioLo), formatTimes(f.RatioHi), formatP(f.P))
+	name, _, _ := strings.Cut(f.Measure, "(")
+	return f.Op + " " + name
 }
 
-// notFoundNumbers backs "no difference detected": the p-value, and the
-// interval when the test alone would have rejected.
-func notFoundNumbers(f results.Finding) string {
-	if f.P < Alpha {
-		return fmt.Sprintf("%s but the interval [%s, %s] holds 1", formatP(f.P), formatTimes(f.RatioLo), formatTimes(f.RatioHi))
+func measureKind(f results.Finding) string {
+	name, _, _ := strings.Cut(f.Measure, "(")
+	if strings.Contains(f.Measure, "/") && !strings.Contains(f.Measure, "(") {
+		return "per-op"
 	}
-	return formatP(f.P)
+	return name
+}
+
+// findingText is a finding as one sentence: "fsync-write, 2 threads, ext4
+// (vda): rangelock vs none, share of time faulters made no store progress:
+// difference, +41 points [+30, +52] (5.0% -> 46%), p'=0.004".
+func findingText(f results.Finding) string {
+	return fmt.Sprintf("%s, %s, %s: %s vs %s, %s: %s", f.Scenario, threadsText(f.Threads), f.TargetLabel,
+		f.Strategy, f.Versus, measureLabel(f), clause(f))
+}
+
+// clause is a finding's verdict and numbers, the same words everywhere:
+//
+//	difference: +1.2ms (5.0x [2.6x, 6.6x]), p'=0.004; kernel 3.2ms
+//	no meaningful difference: +0.4% [-1.1%, +1.5%], below the 2% resolution
+//	no difference detected (p'=0.41): could detect beyond -12%/+15%
+func clause(f results.Finding) string {
+	switch Verdict(f.Verdict) {
+	case Different:
+		return "difference: " + effect(f) + ", " + formatPAdj(f.PAdj) + kernelScale(f)
+	case NotMeaningful:
+		return "no meaningful difference: " + effect(f) + ", within the resolution"
+	}
+	s := "no difference detected (" + formatPAdj(f.PAdj) + ")"
+	if f.RatioHi > 0 {
+		s += fmt.Sprintf(": the interval [%s, %s] rules out larger effects", formatTimes(f.RatioLo), formatTimes(f.RatioHi))
+	} else {
+		s += fmt.Sprintf(": interval %s", deltaRange(f))
+	}
+	return s
+}
+
+// effect is the difference in absolute units with the ratio and its
+// interval.
+func effect(f results.Finding) string {
+	switch measureKind(f) {
+	case "stall":
+		return fmt.Sprintf("%+.0f points [%+.0f, %+.0f] (%s -> %s)", 100*f.Delta, 100*f.DeltaLo, 100*f.DeltaHi,
+			formatPercent(f.Base), formatPercent(f.Value))
+	case "per-op":
+		if f.RatioHi == 0 {
+			return fmt.Sprintf("%s -> %s per %s", perOp(f.Base), perOp(f.Value), f.Op)
+		}
+	}
+	d := signedAmount(f, f.Delta)
+	if f.RatioHi == 0 {
+		return d + " " + deltaRange(f)
+	}
+	return fmt.Sprintf("%s (%s [%s, %s])", d, formatTimes(f.Ratio), formatRate(f.RatioLo), formatRate(f.RatioHi))
+}
+
+func deltaRange(f results.Finding) string {
+	return "[" + signedAmount(f, f.DeltaLo) + ", " + signedAmount(f, f.DeltaHi) + "]"
+}
+
+// signedAmount is a difference in the measure's unit: "+1.2ms",
+// "-340k/s", "+0.012".
+func signedAmount(f results.Finding, v float64) string {
+	sign := "+"
+	if v < 0 {
+		sign = "-"
+	}
+	switch measureKind(f) {
+	case "ops/s":
+		return sign + formatRate(math.Abs(v)) + "/s"
+	case "per-op":
+		return sign + perOp(math.Abs(v))
+	case "stall":
+		return fmt.Sprintf("%+.0f points", 100*v)
+	}
+	return sign + formatNanos(math.Abs(v))
+}
+
+// perOp is a count per operation to three significant digits, however
+// small: "0.000412".
+func perOp(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) }
+
+// kernelScale is the kernel engine's same measure on the same target:
+// "; kernel 3.2ms (+1.3% of it)".
+func kernelScale(f results.Finding) string {
+	if f.Kernel <= 0 {
+		return ""
+	}
+	op := ""
+	if f.KernelOp != f.Op {
+		op = " " + f.KernelOp
+	}
+	switch measureKind(f) {
+	case "ops/s":
+		return fmt.Sprintf("; kernel%s %s/s", op, formatRate(f.Kernel))
+	case "stall":
+		return fmt.Sprintf("; kernel%s %s", op, formatPercent(f.Kernel))
+	case "per-op":
+		return ""
+	}
+	return fmt.Sprintf("; kernel%s %s, so %s of it", op, formatNanos(f.Kernel), signedPercent(f.KernelShare))
+}
+
+// formatPAdj is the adjusted p-value: "p'=0.004".
+func formatPAdj(p float64) string {
+	return strings.Replace(formatP(p), "p", "p'", 1)
 }
 
 // formatTimes formats a ratio as "14x", "1.3x", "0.52x", "382kx".
@@ -317,150 +666,6 @@ func signedPercent(f float64) string {
 		return "-" + formatPercent(-f)
 	}
 	return "+" + formatPercent(f)
-}
-
-// FindingSection is the findings of one question: a heading, a row per
-// strategy comparison with a cell per target, and the same as lines.
-type FindingSection struct {
-	Heading string   // "fsync-storm, 2 threads: faulter write-fault p99 (write faults stalled by fsync)"
-	Targets []string // the targets' labels, the table's columns
-	Rows    []FindingRow
-	// Lines are the rows as text, for stdout: "rangelock vs none: tmpfs
-	// 14x [9.1x, 21x] p=0.002; ext4 (vda) ..." or, when no target shows a
-	// difference, "rwsem vs none: no difference detected (tmpfs p=0.39,
-	// ext4 (vda) p=0.7)".
-	Lines []string
-}
-
-// FindingRow is one comparison on every target.
-type FindingRow struct {
-	Label string // "rangelock vs none"
-	Cells []FindingCell
-}
-
-// FindingCell is one finding's numbers; Text is empty where the target has
-// no such comparison.
-type FindingCell struct {
-	Text        string
-	Significant bool
-}
-
-// FindingSections groups findings for reading: one section per scenario,
-// operation and measure, one row per strategy and versus, the targets side
-// by side. stdout and the HTML report print these.
-func FindingSections(fs []results.Finding) []FindingSection {
-	var out []FindingSection
-	type rowKey struct{ strategy, versus string }
-	type section struct {
-		targets []string
-		rows    []rowKey
-		cells   map[rowKey]map[string]results.Finding
-		cost    bool
-	}
-	idx := map[string]int{}
-	var secs []*section
-	for _, f := range fs {
-		q := questionOf(f)
-		h := fmt.Sprintf("%s, %s: %s %s %s", f.Scenario, threadsText(f.Threads), f.Role, f.Op, measureLabel(f.Measure))
-		if q.what != "" {
-			h += " (" + q.what + ")"
-		}
-		i, ok := idx[h]
-		if !ok {
-			i = len(out)
-			idx[h] = i
-			out = append(out, FindingSection{Heading: h})
-			secs = append(secs, &section{cells: map[rowKey]map[string]results.Finding{}, cost: q.cost})
-		}
-		sc := secs[i]
-		if !slices.Contains(sc.targets, f.TargetLabel) {
-			sc.targets = append(sc.targets, f.TargetLabel)
-		}
-		k := rowKey{f.Strategy, f.Versus}
-		if _, ok := sc.cells[k]; !ok {
-			sc.rows = append(sc.rows, k)
-			sc.cells[k] = map[string]results.Finding{}
-		}
-		sc.cells[k][f.TargetLabel] = f
-	}
-	for i, sc := range secs {
-		out[i].Targets = sc.targets
-		// Rows without a difference on any target share one line per
-		// versus, so the summary stays one screen.
-		quiet := map[string][]string{}
-		quietP := map[string]float64{}
-		var quietOrder []string
-		for _, k := range sc.rows {
-			row := FindingRow{Label: k.strategy + " vs " + k.versus}
-			var parts []string
-			any, minP := false, 1.0
-			for _, t := range sc.targets {
-				f, ok := sc.cells[k][t]
-				if !ok {
-					row.Cells = append(row.Cells, FindingCell{})
-					continue
-				}
-				c := FindingCell{Text: shortClause(f, sc.cost), Significant: f.Significant}
-				row.Cells = append(row.Cells, c)
-				any = any || f.Significant
-				parts = append(parts, t+" "+c.Text)
-				minP = math.Min(minP, f.P)
-			}
-			out[i].Rows = append(out[i].Rows, row)
-			if any {
-				out[i].Lines = append(out[i].Lines, row.Label+": "+strings.Join(parts, "; "))
-				continue
-			}
-			if _, ok := quiet[k.versus]; !ok {
-				quietOrder = append(quietOrder, k.versus)
-				quietP[k.versus] = minP
-			}
-			quietP[k.versus] = math.Min(quietP[k.versus], minP)
-			quiet[k.versus] = append(quiet[k.versus], k.strategy)
-		}
-		for _, v := range quietOrder {
-			why := ""
-			if quietP[v] < Alpha {
-				why = ", whose interval holds 1"
-			}
-			out[i].Lines = append(out[i].Lines, fmt.Sprintf("%s vs %s: no difference detected on any target (smallest p=%s%s)",
-				strings.Join(quiet[v], ", "), v, strings.TrimPrefix(formatP(quietP[v]), "p="), why))
-		}
-	}
-	return out
-}
-
-// shortClause is a finding's numbers alone: "14x [9.1x, 21x] p=0.002",
-// "+23ns (+46% [+30%, +61%]) p=0.002", "no difference detected (p=0.39)".
-func shortClause(f results.Finding, cost bool) string {
-	if !f.Significant {
-		return fmt.Sprintf("no difference detected (%s)", notFoundNumbers(f))
-	}
-	if cost && f.Measure != "ops/s" {
-		sign := "+"
-		if f.Delta < 0 {
-			sign = "-"
-		}
-		s := fmt.Sprintf("%s%s (%s [%s, %s]) %s", sign, formatNanos(math.Abs(f.Delta)),
-			signedPercent(f.Ratio-1), signedPercent(f.RatioLo-1), signedPercent(f.RatioHi-1), formatP(f.P))
-		if f.KernelNs > 0 {
-			s += fmt.Sprintf(", %s of kernel's %s", signedPercent(f.KernelShare), formatNanos(f.KernelNs))
-		}
-		return s
-	}
-	return fmt.Sprintf("%s [%s, %s] %s", formatTimes(f.Ratio), formatTimes(f.RatioLo), formatTimes(f.RatioHi), formatP(f.P))
-}
-
-// questionOf finds the question a finding answers.
-func questionOf(f results.Finding) question {
-	for _, q := range questions {
-		if q.scenario == f.Scenario && q.op == f.Op && q.role == f.Role && q.measure == f.Measure {
-			return q
-		}
-	}
-	q := defaultQuestion
-	q.scenario, q.op, q.role, q.measure = f.Scenario, f.Op, f.Role, f.Measure
-	return q
 }
 
 // trimmedMeans is, over the repetitions of c, the mean latency of the
@@ -484,27 +689,4 @@ func trimmedMeans(c *CellSummary, o *OpSummary) Estimate {
 		}
 	}
 	return Describe(xs)
-}
-
-// trimmedMean is the mean of the smallest share of h's values (each
-// bucket at its midpoint).
-func trimmedMean(h *hdrhistogram.Histogram, share float64) float64 {
-	keep := int64(math.Ceil(share * float64(h.TotalCount())))
-	var n int64
-	sum := 0.0
-	for _, b := range h.Distribution() {
-		if b.Count == 0 {
-			continue
-		}
-		take := min(b.Count, keep-n)
-		sum += float64(take) * float64(b.From+b.To) / 2
-		n += take
-		if n >= keep {
-			break
-		}
-	}
-	if n == 0 {
-		return 0
-	}
-	return sum / float64(n)
 }

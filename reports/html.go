@@ -269,7 +269,8 @@ func (b *pageBuilder) addSource(label string, f *results.File) *htmlSource {
 	if !f.Created.IsZero() {
 		src.Created = f.Created.UTC().Format(time.RFC3339)
 	}
-	src.Preamble, src.Findings = FindingsPreamble(f), FindingSections(Findings(f))
+	fs := Findings(f)
+	src.Preamble, src.Findings = FindingsPreamble(f, len(fs)), FindingSections(fs)
 	if f.Verify != nil {
 		src.Verify = verifyTable(f.Verify)
 		src.Verdict = VerifyVerdict(f.Verify)
@@ -644,6 +645,7 @@ details { margin: 0.5em 0; } summary { cursor: pointer; color: #245; }
 <table class="findings"><tr><th></th>{{range .Targets}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}<tr><th>{{.Label}}</th>{{range .Cells}}<td class="{{if .Significant}}found{{else}}none-found{{end}}">{{.Text}}</td>{{end}}</tr>
 {{end}}</table>
+{{range .Notes}}<p class="p">{{.}}</p>{{end}}
 {{else}}<p>No findings: the file has no comparable cells.</p>{{end}}</div>
 {{if .Verdict}}<p class="verdict">{{.Verdict}}</p>{{end}}
 {{end}}

@@ -1,33 +1,36 @@
 package reports
 
 // This file holds every statistic reports computes. Everything else in the
-// package calls Describe and Compare and never does arithmetic on samples
-// itself, so the methods below are the whole statistical contract of
-// lockbench's reports.
+// package calls Describe, Compare, EstimateShift, Judge and AdjustBH and
+// never does arithmetic on samples itself, so the methods below are the
+// whole statistical contract of lockbench's reports.
 //
 // The method is benchstat's (golang.org/x/perf/benchmath.AssumeNothing):
 // benchmark measurements are not normal, so the centre is the median of the
 // repetitions, its interval is an exact order-statistic (binomial) interval,
 // and two samples are compared with the Mann-Whitney U test.
 //
-// Note: golang.org/x/perf/benchmath is reachable through the module proxy
-// and would have been the first choice. It was rejected because it cannot be
-// used without adding golang.org/x/perf and github.com/aclements/go-moremath
-// to go.mod, which this package does not own, and because its AssumeNothing
-// reports a ±∞ interval for fewer than six repetitions, which hides the
-// spread lockbench's usual three repetitions do show (see medianCI). The
-// expected values in stats_test.go were cross-checked against
-// benchmath/go-moremath (MannWhitneyUTest, QuantileCI) where the methods
-// agree. Medians, extremes, midranks and the normal distribution come from
-// github.com/montanaflynn/stats; it has no rank-sum test (its ranksum.go is
-// commented out) and no binomial distribution, so those two are written here.
+// Where the libraries have the statistic, it comes from them:
+// github.com/montanaflynn/stats for the descriptive statistics (median,
+// extremes, mean); github.com/aclements/go-moremath (what benchmath itself
+// uses) for the Mann-Whitney U test (MannWhitneyUTest), the interval of the
+// median (QuantileCI, BinomialDist) and the null distribution of U (UDist).
+// Written here because neither library has them: the Hodges-Lehmann shift
+// and its interval (EstimateShift), the Benjamini-Hochberg adjustment
+// (AdjustBH), the trimmed mean of a histogram, and the verdict of a
+// comparison (Judge). Percentiles of raw values use package quantile's
+// nearest rank, as the measuring packages do.
 
 import (
 	"fmt"
 	"math"
 	"sort"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
+	mstats "github.com/aclements/go-moremath/stats"
 	"github.com/montanaflynn/stats"
+
+	"lockbench/internal/quantile"
 )
 
 // Confidence is the level of every confidence interval reports computes.
@@ -41,11 +44,10 @@ const Alpha = 0.05
 // beyond which Describe warns, as benchstat flags a variation above 5%.
 const WideSpread = 0.05
 
-// exactUTestLimit is the largest sample size for which Compare uses the
-// exact distribution of the U statistic (with or without ties); beyond it,
-// the normal approximation with tie and continuity corrections is used. The
-// exact computation grows as n³: 50+50 values take tens of milliseconds at
-// worst (U near its mean), far less in the tails that matter.
+// exactUTestLimit is the largest sample size for which shiftRank uses the
+// exact distribution of U (go-moremath's UDist); beyond it, the normal
+// approximation. It is go-moremath's MannWhitneyExactLimit, so the test and
+// the interval switch together.
 const exactUTestLimit = 50
 
 // Estimate summarises one measure over the repetitions of a cell: the
@@ -126,62 +128,43 @@ func fewRepsWarning(n int, level float64) string {
 }
 
 // medianCI returns the 1-based order statistics [lo, hi] of the exact
-// symmetric confidence interval of the median of n values, and its actual
-// level. The number of values below the population median is Binomial(n,
-// 1/2), so [x(k), x(n+1-k)] covers the median with probability
-// 1 - 2·P(B ≤ k-1); medianCI takes the largest k reaching level. When even
-// k = 1 does not (n < 6 at 95%), it returns [1, n] and that interval's lower
+// confidence interval of the median of n values (go-moremath's QuantileCI,
+// benchstat's), and its actual level. Where QuantileCI finds two equally
+// good intervals one rank apart (Ambiguous), medianCI takes both, so the
+// interval is symmetric and "±x%" never hides one side. When no interval
+// reaches level (n < 6 at 95%), it returns [1, n] and that interval's lower
 // level 1 - 2^(1-n) rather than an infinite interval.
-//
-// Note: go-moremath's QuantileCI (used by benchstat) may choose an
-// asymmetric, left-biased interval with a level closer to the request; the
-// symmetric interval is the textbook one and is never narrower on one side
-// only, which keeps "±x%" honest. For n ≤ 40 (checked) they agree whenever
-// moremath's interval is symmetric.
 func medianCI(n int, level float64) (lo, hi int, actual float64) {
 	if n <= 0 {
 		return 0, 0, 0
 	}
-	best := 0
-	for k := 1; k <= (n+1)/2; k++ {
-		if 1-2*binomialHalfCDF(n, k-1) < level {
-			break
-		}
-		best = k
+	ci := mstats.QuantileCI(n, 0.5, level)
+	lo, hi = ci.LoOrder, ci.HiOrder
+	if ci.Ambiguous {
+		hi++
 	}
-	if best == 0 {
-		return 1, n, math.Max(0, 1-2*binomialHalfCDF(n, 0))
+	if lo < 1 || hi > n {
+		lo, hi = 1, n
 	}
-	return best, n + 1 - best, 1 - 2*binomialHalfCDF(n, best-1)
+	return lo, hi, orderLevel(n, lo, hi)
+}
+
+// orderLevel is the probability that the order statistics [x(lo), x(hi)]
+// of n values cover their population median: P(lo ≤ B < hi) for B ~
+// Binomial(n, 1/2), the number of values below the median.
+func orderLevel(n, lo, hi int) float64 {
+	b := mstats.BinomialDist{N: n, P: 0.5}
+	return math.Max(0, b.CDF(float64(hi-1))-b.CDF(float64(lo-1)))
 }
 
 // minRepsForCI is the smallest number of repetitions whose median has an
 // interval at level (6 for 95%).
 func minRepsForCI(level float64) int {
 	for n := 2; ; n++ {
-		if 1-2*binomialHalfCDF(n, 0) >= level {
+		if orderLevel(n, 1, n) >= level {
 			return n
 		}
 	}
-}
-
-// binomialHalfCDF is P(B ≤ k) for B ~ Binomial(n, 1/2), summed in log space
-// so that large n does not underflow 2^-n.
-func binomialHalfCDF(n, k int) float64 {
-	if k < 0 {
-		return 0
-	}
-	if k >= n {
-		return 1
-	}
-	lgn, _ := math.Lgamma(float64(n + 1))
-	sum := 0.0
-	for i := 0; i <= k; i++ {
-		lgi, _ := math.Lgamma(float64(i + 1))
-		lgni, _ := math.Lgamma(float64(n - i + 1))
-		sum += math.Exp(lgn - lgi - lgni - float64(n)*math.Ln2)
-	}
-	return math.Min(sum, 1)
 }
 
 // Comparison is the result of comparing a measure of one cell with the same
@@ -251,120 +234,30 @@ var errAllEqual = fmt.Errorf("all values are equal: no test")
 
 // mannWhitney returns the U statistic of x (pairs (xi, yj) with xi > yj,
 // ties counting one half) and the two-sided p-value of the Mann-Whitney U
-// test of x against y.
+// test of x against y: go-moremath's MannWhitneyUTest, exact up to 50
+// values a side (25 with ties), the normal approximation with tie and
+// continuity corrections beyond.
 func mannWhitney(x, y []float64) (u, p float64, err error) {
-	n1, n2 := len(x), len(y)
-	if n1 == 0 || n2 == 0 {
+	if len(x) == 0 || len(y) == 0 {
 		return 0, 1, fmt.Errorf("empty sample: no test")
 	}
-	pooled := append(append([]float64(nil), x...), y...)
-	ranks, err := stats.Rank(pooled) // midranks: ties share their mean rank
+	r, err := mstats.MannWhitneyUTest(x, y, mstats.LocationDiffers)
+	if err == mstats.ErrSamplesEqual {
+		return float64(len(x)*len(y)) / 2, 1, errAllEqual
+	}
 	if err != nil {
 		return 0, 1, err
 	}
-	r1 := 0.0
-	for _, r := range ranks[:n1] {
-		r1 += r
-	}
-	u1 := r1 - float64(n1*(n1+1))/2
-	u2 := float64(n1*n2) - u1
-	ties := tieSizes(pooled)
-	if len(ties) == 1 {
-		return u1, 1, errAllEqual
-	}
-	if n1 <= exactUTestLimit && n2 <= exactUTestLimit {
-		if u1 == u2 {
-			// The distribution is symmetric about its mean; doubling the
-			// CDF at the mean would count its probability mass twice.
-			return u1, 1, nil
-		}
-		usmall := math.Min(u1, u2)
-		// R1 ≤ Rsmall ⟺ U1 ≤ Usmall; the distribution of U1 under the
-		// null hypothesis is that of U2, so one tail serves both.
-		rsmall := usmall + float64(n1*(n1+1))/2
-		return u1, math.Min(1, 2*rankSumCDF(ranks, n1, rsmall)), nil
-	}
-	n := float64(n1 + n2)
-	t := 0.0
-	for _, k := range ties {
-		t += float64(k*k*k - k)
-	}
-	sigma := math.Sqrt(float64(n1*n2) / 12 * ((n + 1) - t/(n*(n-1))))
-	d := u1 - float64(n1*n2)/2
-	d -= math.Copysign(0.5, d) // continuity correction
-	z := math.Abs(d) / sigma
-	return u1, math.Min(1, 2*stats.NormCdf(-z, 0, 1)), nil
-}
-
-// tieSizes returns the sizes of the groups of equal values in xs, in
-// ascending order of value.
-func tieSizes(xs []float64) []int {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	var sizes []int
-	for i := 0; i < len(s); {
-		j := i + 1
-		for j < len(s) && s[j] == s[i] {
-			j++
-		}
-		sizes = append(sizes, j-i)
-		i = j
-	}
-	return sizes
-}
-
-// rankSumCDF is P(R ≤ r) where R is the sum of k ranks drawn without
-// replacement from ranks (midranks, so multiples of 1/2): the exact null
-// distribution of the rank sum of a sample of size k, ties included
-// (Klotz 1966). It counts the k-subsets with doubled rank sum at most 2r
-// with a dynamic program over the ranks, and divides by C(len(ranks), k).
-// Counts are float64 because C(100, 50) overflows an integer; their
-// relative error stays near 1e-15.
-func rankSumCDF(ranks []float64, k int, r float64) float64 {
-	limit := int(math.Round(2 * r))
-	if limit < 0 {
-		return 0
-	}
-	// ways[j][s]: number of j-subsets of the ranks seen so far with
-	// doubled sum s; sums above limit are never needed.
-	ways := make([][]float64, k+1)
-	for j := range ways {
-		ways[j] = make([]float64, limit+1)
-	}
-	ways[0][0] = 1
-	n := len(ranks)
-	seen := 0 // sum of the doubled ranks processed: no subset sum exceeds it
-	for i, rk := range ranks {
-		d := int(math.Round(2 * rk))
-		seen += d
-		// Only subset sizes that can still grow to k matter.
-		for j := min(k, i+1); j >= max(1, k-(n-1-i)); j-- {
-			for s := min(seen, limit); s >= d; s-- {
-				ways[j][s] += ways[j-1][s-d]
-			}
-		}
-	}
-	below := 0.0
-	for _, w := range ways[k] {
-		below += w
-	}
-	total := 1.0 // C(n, k), exact in float64 up to n = 57 and within 1e-15 beyond
-	for i := 1; i <= k; i++ {
-		total = total * float64(n-k+i) / float64(i)
-	}
-	return math.Min(1, below/total)
+	return r.U, math.Min(1, r.P), nil
 }
 
 // minUTestP is the smallest two-sided p-value the exact U test can give
-// for samples of n1 and n2 values: 2 / C(n1+n2, n1).
+// for samples of n1 and n2 values: twice P(U = 0).
 func minUTestP(n1, n2 int) float64 {
 	if n1 == 0 || n2 == 0 {
 		return 1
 	}
-	lc, _ := math.Lgamma(float64(n1 + n2 + 1))
-	l1, _ := math.Lgamma(float64(n1 + 1))
-	l2, _ := math.Lgamma(float64(n2 + 1))
-	return math.Min(1, 2*math.Exp(-(lc-l1-l2)))
+	return math.Min(1, 2*mstats.UDist{N1: n1, N2: n2}.CDF(0))
 }
 
 // minRepsForUTest is the smallest n for which n against n repetitions can
@@ -433,11 +326,7 @@ func EstimateShift(base, new Estimate) Shift {
 func shiftRank(m, n int, level float64) (k int, actual float64) {
 	cdf := func(u int) float64 { // P(U ≤ u), no ties
 		if m <= exactUTestLimit && n <= exactUTestLimit {
-			ranks := make([]float64, m+n)
-			for i := range ranks {
-				ranks[i] = float64(i + 1)
-			}
-			return rankSumCDF(ranks, m, float64(u+m*(m+1)/2))
+			return mstats.UDist{N1: m, N2: n}.CDF(float64(u))
 		}
 		mu := float64(m*n) / 2
 		sigma := math.Sqrt(float64(m*n*(m+n+1)) / 12)
@@ -452,3 +341,148 @@ func shiftRank(m, n int, level float64) (k int, actual float64) {
 	}
 	return k, math.Max(0, 1-2*cdf(k-1))
 }
+
+// Quantile is the q-quantile (0 <= q <= 1) of ascending values by the
+// nearest rank, the method every lockbench percentile uses; NaN for none.
+func Quantile(sorted []float64, q float64) float64 { return quantile.Floats(sorted, q) }
+
+// trimmedMean is the mean of the smallest share of h's values (each
+// bucket at its midpoint).
+func trimmedMean(h *hdrhistogram.Histogram, share float64) float64 {
+	keep := int64(math.Ceil(share * float64(h.TotalCount())))
+	var n int64
+	sum := 0.0
+	for _, b := range h.Distribution() {
+		if b.Count == 0 {
+			continue
+		}
+		take := min(b.Count, keep-n)
+		sum += float64(take) * float64(b.From+b.To) / 2
+		n += take
+		if n >= keep {
+			break
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
+// AdjustBH returns the Benjamini-Hochberg adjusted p-values of ps (in the
+// same order): the smallest false-discovery rate at which each comparison
+// would be stated, p(i)·m/i made monotone from the largest down. Stating
+// the comparisons whose adjusted p is below Alpha keeps the expected share
+// of false differences among those stated at or below Alpha, whatever the
+// number of comparisons (for independent or positively dependent tests).
+func AdjustBH(ps []float64) []float64 {
+	m := len(ps)
+	idx := make([]int, m)
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return ps[idx[a]] < ps[idx[b]] })
+	out := make([]float64, m)
+	prev := 1.0
+	for r := m; r >= 1; r-- {
+		i := idx[r-1]
+		prev = math.Min(prev, ps[i]*float64(m)/float64(r))
+		out[i] = math.Min(1, prev)
+	}
+	return out
+}
+
+// MinMeaningful is the relative difference below which a comparison is
+// "no meaningful difference" even when the test detects it: below the
+// measurement's resolution on a shared machine.
+const MinMeaningful = 0.02
+
+// Verdict is what a comparison says.
+type Verdict string
+
+const (
+	// Different: the adjusted p is below Alpha, the interval excludes no
+	// change, and the estimate is beyond the resolution.
+	Different Verdict = "difference"
+	// NotMeaningful: the difference is below the resolution (MinMeaningful
+	// or the timer floor), or the interval lies within it.
+	NotMeaningful Verdict = "no meaningful difference"
+	// NotDetected: the run cannot tell; Judgement.Detectable says how large
+	// a difference it could have told.
+	NotDetected Verdict = "no difference detected"
+)
+
+// Judgement is one comparison of a measure of new against base: the
+// Hodges-Lehmann shift with its interval, the Mann-Whitney p-value, the
+// p-value adjusted over all comparisons of a study, and the verdict. It is
+// the statistics of a finding; other packages (calibration) use Judge and
+// Adjust to state their comparisons as findings do.
+type Judgement struct {
+	Shift
+	P, PAdj float64
+	N1, N2  int // repetitions of base and new
+	// Floor is the absolute resolution in the measure's unit (the timer
+	// floor for a latency, 0 for none): a difference smaller is not
+	// meaningful whatever its ratio.
+	Floor   float64
+	Verdict Verdict
+	// Direction is +1 when new is larger, -1 when smaller, 0 unless
+	// Verdict is Different.
+	Direction int
+	// Detectable is the smallest relative difference the comparison could
+	// have detected: the farthest its interval reaches from no change.
+	Detectable float64
+}
+
+// Judge compares new with base (both from Describe); floor is the
+// measure's absolute resolution. The adjusted p starts as P: a single
+// comparison; call Adjust with the study's adjusted p.
+func Judge(base, new Estimate, floor float64) Judgement {
+	j := Judgement{Shift: EstimateShift(base, new), Floor: floor}
+	c := Compare(base, new)
+	j.P, j.N1, j.N2 = c.P, c.N1, c.N2
+	return j.Adjust(j.P)
+}
+
+// Adjust returns j with the adjusted p-value padj and the verdict it
+// gives.
+func (j Judgement) Adjust(padj float64) Judgement {
+	j.PAdj = padj
+	hasRatio := !math.IsNaN(j.Ratio)
+	var excludes, inBand, pointBeyond bool
+	if hasRatio {
+		excludes = j.RatioLo > 1 || j.RatioHi < 1
+		inBand = j.RatioLo >= 1-MinMeaningful && j.RatioHi <= 1+MinMeaningful
+		pointBeyond = math.Abs(j.Ratio-1) >= MinMeaningful
+		j.Detectable = math.Max(j.RatioHi-1, 1-j.RatioLo)
+	} else {
+		excludes = j.DeltaLo > 0 || j.DeltaHi < 0
+		inBand = j.DeltaLo >= -j.Floor && j.DeltaHi <= j.Floor
+		pointBeyond = true
+		j.Detectable = math.NaN()
+	}
+	if j.Floor > 0 {
+		inBand = inBand || j.DeltaLo >= -j.Floor && j.DeltaHi <= j.Floor
+		pointBeyond = pointBeyond && math.Abs(j.Delta) >= j.Floor
+	}
+	j.Direction = 0
+	switch {
+	case math.IsNaN(j.Delta):
+		j.Verdict = NotDetected
+	case padj < Alpha && excludes && pointBeyond:
+		j.Verdict = Different
+		j.Direction = 1
+		if j.Delta < 0 || hasRatio && j.Ratio < 1 {
+			j.Direction = -1
+		}
+	case padj < Alpha && excludes, inBand:
+		j.Verdict = NotMeaningful
+	default:
+		j.Verdict = NotDetected
+	}
+	return j
+}
+
+// Decided reports whether more repetitions would not change the kind of
+// answer: a difference, or none that matters.
+func (j Judgement) Decided() bool { return j.Verdict != NotDetected }

@@ -35,6 +35,7 @@ var CounterFields = []CounterField{
 	{"fsync_logged_extents", func(c *Counters) *int64 { return &c.FsyncLogged }, false},
 	{"il_contended", func(c *Counters) *int64 { return &c.ILWaits }, false},
 	{"unchecked_fsyncs", func(c *Counters) *int64 { return &c.UncheckedFsyncs }, false},
+	{"calibrated_ns", func(c *Counters) *int64 { return &c.CalibratedNs }, false},
 }
 
 // Add adds o's counters to c: counts are summed, maxima kept.

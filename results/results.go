@@ -45,6 +45,15 @@ type File struct {
 	// by reports.Findings when the file is written; readers may recompute
 	// them.
 	Findings []Finding `json:"findings,omitempty"`
+	// Notes are what a study could not ask and why, one line each
+	// ("btrfs questions on every target: mkfs.btrfs not found").
+	Notes []string `json:"notes,omitempty"`
+
+	// Calibrations are the targets' measured phase costs (-calibrate), the
+	// model's calibrated time; -calibration FILE reuses them.
+	Calibrations []Calibration `json:"calibrations,omitempty"`
+	// Validations are `lockbench validate`'s tables, one per target.
+	Validations []Validation `json:"validations,omitempty"`
 }
 
 // The engines a cell can run on (Config.Engine).
@@ -95,6 +104,9 @@ type Config struct {
 	Watchdog time.Duration `json:"watchdog_ns,omitempty"`
 	// RolePlace is -role-place: where the exclusive roles ran.
 	RolePlace string `json:"role_place,omitempty"`
+	// Calibrated is the target whose measured phase costs the model spent
+	// (-calibrate); the cell's Strategy then ends in "+calibrated".
+	Calibrated string `json:"calibrated,omitempty"`
 }
 
 // SetEngine fills in an Engine left empty by a file written before the
@@ -196,6 +208,10 @@ type Counters struct {
 	// UncheckedFsyncs are fsyncs the oracle could not check (layout
 	// history overflowed).
 	UncheckedFsyncs int64 `json:"unchecked_fsyncs"`
+	// CalibratedNs is the calibrated time the model spent (-calibrate):
+	// durations drawn from the real filesystem's measured phases, spent
+	// inside the locks the kernel holds for them, in nanoseconds.
+	CalibratedNs int64 `json:"calibrated_ns,omitempty"`
 }
 
 // Worker is one worker of a repetition and where it ran.
@@ -280,9 +296,15 @@ type VerifyCell struct {
 }
 
 // Finding is one comparison a report states: a measure of one operation of
-// Strategy against the same of Versus, in one scenario, thread count and
-// target, over the repetitions of both cells.
+// Strategy against the same of Versus (the baseline, or the second of a
+// pair: always this direction), in one scenario, thread count and target,
+// over the repetitions of both cells. reports/stats.go defines the
+// statistics.
 type Finding struct {
+	// ID is stable across runs and machines: question, target spec,
+	// comparison and measure ("fsync-write/tmpfs/rangelock-vs-none/stall(store)").
+	ID       string `json:"id"`
+	Question string `json:"question"`
 	Scenario string `json:"scenario"`
 	Threads  int    `json:"threads"`
 	Target   string `json:"target"`
@@ -290,34 +312,54 @@ type Finding struct {
 	TargetLabel string `json:"target_label"`
 	Op          string `json:"op"`
 	Role        string `json:"role"`
-	// Measure is "mean90" (the mean of the fastest 90% of operations),
-	// "mean", "p50", "p99" or "ops/s".
+	// Measure is the measure and its operation: "mean90(write-fault)" (the
+	// mean of the fastest 90%), "p99.9(read)", "max(write-fault)",
+	// "ops/s(store)", "stall(store)" (the share of time-series windows
+	// with no such operation), or a counter per operation ("remaps/write").
 	Measure  string `json:"measure"`
 	Strategy string `json:"strategy"`
 	Versus   string `json:"versus"`
+	// Base and Value are the medians of Versus and Strategy.
+	Base  float64 `json:"base"`
+	Value float64 `json:"value"`
 	// Ratio is the Hodges-Lehmann ratio Strategy/Versus (the median of the
-	// pairwise ratios of repetitions), in [RatioLo, RatioHi] at Level.
+	// pairwise ratios of repetitions), in [RatioLo, RatioHi] at Level; 0
+	// when a value is not positive (no ratio).
 	Ratio   float64 `json:"ratio"`
 	RatioLo float64 `json:"ratio_lo"`
 	RatioHi float64 `json:"ratio_hi"`
-	// Delta is the same shift as a difference, in ns for a latency and in
-	// operations per second for a rate.
+	// Delta is the same shift as a difference, in the measure's unit (ns,
+	// operations per second, a share, a count per operation).
 	Delta   float64 `json:"delta"`
 	DeltaLo float64 `json:"delta_lo"`
 	DeltaHi float64 `json:"delta_hi"`
 	Level   float64 `json:"level"`
-	// P is the two-sided Mann-Whitney U test p-value; Significant is P
-	// below the report's alpha (0.05): only then does Text state a
-	// difference.
-	P           float64 `json:"p"`
-	N1          int     `json:"n_versus"`
-	N2          int     `json:"n_strategy"`
-	Significant bool    `json:"significant"`
-	// KernelNs is the kernel engine's mean of the same operation on the
-	// same target, when the file has it (a lock cost's finding only), and
-	// KernelShare Delta as a share of it: what the lock adds to a real
-	// fault.
-	KernelNs    float64 `json:"kernel_ns,omitempty"`
+	// P is the two-sided Mann-Whitney U test p-value; PAdj is P adjusted
+	// over every finding of the file (Benjamini-Hochberg).
+	P    float64 `json:"p"`
+	PAdj float64 `json:"p_adj"`
+	N1   int     `json:"n_versus"`
+	N2   int     `json:"n_strategy"`
+	// Verdict is "difference", "no meaningful difference" (below the
+	// resolution: 2% or the timer floor) or "no difference detected";
+	// Significant is Verdict == "difference".
+	Verdict     string `json:"verdict"`
+	Significant bool   `json:"significant"`
+	// Direction is +1 when Strategy's value is larger, -1 when smaller, 0
+	// without a difference.
+	Direction int `json:"direction"`
+	// Detectable is the smallest relative difference the comparison could
+	// have detected (how far its ratio interval reaches from 1).
+	Detectable float64 `json:"detectable,omitempty"`
+	// Kernel is the kernel engine's same measure of KernelOp on the same
+	// target, when the file has it, and KernelShare Delta as a share of
+	// it (latencies only): what the lock adds to a real operation.
+	Kernel      float64 `json:"kernel,omitempty"`
+	KernelOp    string  `json:"kernel_op,omitempty"`
 	KernelShare float64 `json:"kernel_share,omitempty"`
-	Text        string  `json:"text"`
+	// Explained, on a surprising difference (a serialising strategy
+	// better than the unsafe baseline), is what in the data explains it,
+	// or "unexplained: ...".
+	Explained string `json:"explained,omitempty"`
+	Text      string `json:"text"`
 }

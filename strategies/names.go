@@ -74,7 +74,10 @@ func Lookup(name string) (Info, error) {
 			return s, nil
 		}
 	}
-	return Info{}, fmt.Errorf("unknown strategy %q (allowed: %s)", name, strings.Join(Names(), ", "))
+	if s, ok := lookupScheme(name); ok {
+		return s, nil
+	}
+	return Info{}, fmt.Errorf("unknown strategy %q (allowed: %s)", name, strings.Join(append(Names(), SchemeNames()...), ", "))
 }
 
 // Baseline returns the name of the unsafe baseline: the strategy every race

@@ -94,7 +94,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{"bogus", Options{}, "unknown strategy \"bogus\" (allowed: none, rangelock, rwsem, seqcount, faultretry)"},
+		{"bogus", Options{}, "unknown strategy \"bogus\" (allowed: none, rangelock, rwsem, seqcount, faultretry, scheme-btrfs, scheme-ext4, scheme-xfs)"},
 		{"faultretry", Options{GUPShare: 1.5}, "GUPShare must be in [0,1], got 1.5"},
 		{"faultretry", Options{GUPShare: -0.1}, "GUPShare must be in [0,1], got -0.1"},
 		{"faultretry", Options{Fallback: "x"}, "Fallback unknown fallback \"x\" (allowed: sigbus, convert-unlocked)"},
@@ -104,7 +104,7 @@ func TestNewRejectsBadInput(t *testing.T) {
 			t.Errorf("New(%q, %+v) = %v; want %q", tc.name, tc.opts, err, tc.want)
 		}
 	}
-	for _, n := range Names() {
+	for _, n := range append(Names(), SchemeNames()...) {
 		s, err := New(n, Options{})
 		if err != nil || s.Name() != n {
 			t.Errorf("New(%q) = %v, %v; want a strategy named %q", n, s, err, n)

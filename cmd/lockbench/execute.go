@@ -47,6 +47,14 @@ func execute(ctx context.Context, name string, f *runFlags, p *plan, stdout, std
 			Created: time.Now().UTC(), Machine: machine.Desc(), Cells: []results.Cell{},
 		}}
 		printNote(stderr, p.note)
+		if s.cals, err = calibrations(ctx, &f.cal, machine, targets, f.seed, f.quiet, stderr); err != nil {
+			return err
+		}
+		for _, t := range targets {
+			if c := s.cals[t.Spec]; c != nil {
+				s.file.Calibrations = append(s.file.Calibrations, *c)
+			}
+		}
 		g := grid{strategies: p.strategies, scenarios: p.scenarios, threads: p.threads, targets: targets, reps: f.reps, runs: p.runsCell}
 		s.progress = newProgress(stderr, g.cells(), f.quiet)
 		runErr := s.runCells(ctx, g)
@@ -150,6 +158,8 @@ type session struct {
 	deadlocks int
 	stderr    io.Writer
 	locksOff  bool // the "kernel lock waits off" line was printed
+	// cals are the targets' calibrations by spec (-calibrate), nil when off.
+	cals map[string]*results.Calibration
 }
 
 // repRunner runs one repetition: hotpath.Run, or in a test what the test
@@ -249,6 +259,12 @@ func (s *session) startCell(ctx context.Context, pt point) (*cellRun, error) {
 	}
 	if f.delay > 0 {
 		c.cfg.Delay = &hotpath.DelayConfig{For: f.delay, Points: pt.Scenario.Delays}
+	}
+	if cal := s.cals[pt.Target.Spec]; cal != nil && pt.Strategy != hotpath.KernelName {
+		c.cfg.Calibration = cal
+		c.cfg.Direct = false // buffered: fsync writes the disk file back in one batch (hotpath/fsync.go)
+		c.cell.Config.Strategy += calibSuffix
+		c.cell.Config.Calibrated = pt.Target.Spec
 	}
 	if c.cfg.Pin, err = s.pinner(pt.Threads); err != nil {
 		return nil, err

@@ -126,6 +126,8 @@ func runWith(ctx context.Context, rr repRunner, args []string, stdout, stderr io
 		return cmdRun(ctx, rr, args[0], args[1:], stdout, stderr)
 	case "verify":
 		return cmdVerify(ctx, rr, args[1:], stdout, stderr)
+	case "validate":
+		return cmdValidate(ctx, rr, args[1:], stdout, stderr)
 	case "report":
 		return cmdReport(args[1:], stdout, stderr)
 	case "hw":
@@ -135,20 +137,22 @@ func runWith(ctx context.Context, rr repRunner, args []string, stdout, stderr io
 	case "help", "-h", "-help", "--help":
 		return cmdHelp(ctx, args[1:], stdout, stderr)
 	}
-	return usagef("unknown command %q (allowed: run, sweep, verify, report, hw, list, help)", args[0])
+	return usagef("unknown command %q (allowed: run, sweep, verify, validate, report, hw, list, help)", args[0])
 }
 
 const usageText = `lockbench: the cost and safety of serialising mmap page faults against file operations
 
 usage:
-  lockbench [-quick] [-v]    the default study (about 4 minutes; -quick about 1): all strategies x fault-scale
-                             (1..all CPUs), fsync-storm, fsync-read, punch, write-fail on tmpfs and the temp dir,
-                             then a short verify; prints the findings, writes lockbench-results.json.gz (-o) and
-                             lockbench-report/ (-report-dir); also -seed N, -q
+  lockbench [-quick] [-v]    the default study (under 5 minutes; -quick about 2): the source threads' questions,
+                             all strategies x fault-scale (1 thread, every CPU), fsync-write, punch, write-fail,
+                             stale-map, inline on tmpfs and the temp dir, fsync-read on btrfs and fsync-read-xfs
+                             on xfs loop targets (as root), then a short verify; prints the findings, writes
+                             lockbench-results.json.gz (-o) and lockbench-report/ (-report-dir); also -seed N, -q
   lockbench run [flags]      run and print a table (lockbench run -h for flags)
   lockbench sweep [flags]    the same, lists everywhere
   lockbench verify [flags]   race oracle: strategy x race matrix
-  lockbench report [flags] FILE...
+  lockbench validate [flags] the calibrated model under each filesystem's own scheme against the kernel (-target LIST)
+  lockbench report [flags] FILE...  (two files: the second against the first, cell by cell)
   lockbench hw [-json]
   lockbench list
 `
@@ -161,8 +165,8 @@ func cmdHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	}
 	switch args[0] {
-	case "run", "sweep", "verify", "report", "hw", "list":
+	case "run", "sweep", "verify", "validate", "report", "hw", "list":
 		return run(ctx, []string{args[0], "-h"}, stdout, stderr)
 	}
-	return usagef("help: unknown command %q (allowed: run, sweep, verify, report, hw, list)", args[0])
+	return usagef("help: unknown command %q (allowed: run, sweep, verify, validate, report, hw, list)", args[0])
 }

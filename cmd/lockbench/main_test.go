@@ -209,10 +209,10 @@ func badInputs(notDir, schema99 string) []badInput {
 		{"kernel with inline data", []string{"run", "-strategy", "kernel", "-scenario", "inline"}, 2, []string{"-scenario", "inline", "inline_data"}},
 
 		// Subcommands.
-		{"unknown subcommand", []string{"bogus"}, 2, []string{`"bogus"`, "run, sweep, verify, report, hw, list, help"}},
+		{"unknown subcommand", []string{"bogus"}, 2, []string{`"bogus"`, "run, sweep, verify, validate, report, hw, list, help"}},
 		{"list with an argument", []string{"list", "extra"}, 2, []string{"extra"}},
 		{"hw with an argument", []string{"hw", "extra"}, 2, []string{"extra"}},
-		{"help of an unknown subcommand", []string{"help", "bogus"}, 2, []string{`"bogus"`, "run, sweep, verify, report, hw, list"}},
+		{"help of an unknown subcommand", []string{"help", "bogus"}, 2, []string{`"bogus"`, "run, sweep, verify, validate, report, hw, list"}},
 
 		// verify: its own -budget and -seed, and only race scenarios.
 		{"verify budget zero", []string{"verify", "-budget", "0s"}, 2, []string{"-budget", `"0s"`, "positive", "2s", "1000000ops"}},

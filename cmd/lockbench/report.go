@@ -17,6 +17,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	format := fs.String("format", "text", "output format on stdout: "+strings.Join(reports.Formats, ", ")+" (json of several files: one array)")
 	dir := fs.String("o", "", "also write a report directory: DIR/index.html with its PNG charts beside it, the files side by side")
 	charts := fs.String("charts", "", "also write the PNG charts of each file into this directory")
+	each := fs.Bool("each", false, "with two files, report each instead of comparing the second (new) with the first (base)")
 	if done, err := parseFlags(fs, args, stdout); done || err != nil {
 		return err
 	}
@@ -57,6 +58,14 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	if *dir != "" {
 		if err := reports.WriteReportDir(*dir, files); err != nil {
 			return err
+		}
+	}
+	if len(files) == 2 && !*each {
+		switch *format {
+		case "text":
+			return reports.CompareText(stdout, files[0], files[1])
+		case "html":
+			return reports.CompareHTML(stdout, files[0], files[1])
 		}
 	}
 	return reporter(stdout, files)

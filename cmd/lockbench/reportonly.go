@@ -16,7 +16,7 @@ import (
 const reportOnlyUsage = `lockbench (report-only build for ` + runtime.GOOS + `; measuring needs Linux)
 
 usage:
-  lockbench report [flags] FILE...   render results files (lockbench report -h for flags)
+  lockbench report [flags] FILE...   render results files; two: the second against the first, cell by cell
 `
 
 // runReportOnly is the report-only program (main_other.go's): report and

@@ -3,56 +3,99 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
 	"lockbench/hardware"
+	"lockbench/hotpath"
 	"lockbench/reports"
 	"lockbench/results"
 )
 
-// The default study is what `lockbench` with no command runs: every
-// strategy on the scenarios that show the trade-offs, on tmpfs and the temp
-// dir's filesystem, with enough repetitions for a 95% interval of every
-// median, then a short race-oracle run; it prints the findings and writes
-// the results file and a report directory.
+// The default study is what `lockbench` with no command runs: the source
+// threads' questions (docs/DESIGN.md, "Findings"), each on the scenario
+// that isolates its effect, every strategy on tmpfs and the temp dir's
+// filesystem, the filesystem-specific questions on loop targets of that
+// filesystem when the machine can make them; then more repetitions for the
+// cells whose comparisons are undecided, within the study's budget, and a
+// short race-oracle run; it prints the findings and writes the results file
+// and a report directory.
 
-// studyParts are the default study's scenarios and their thread counts:
-// fault-scale across every CPU count (scaling), the contended scenarios at
-// two threads.
-var studyParts = []struct{ scenarios, threads string }{
-	{"fault-scale", "1..max"},
-	{"fsync-storm,fsync-read,punch,write-fail", "2"},
+// studyPart is one grid of the default study.
+type studyPart struct {
+	scenarios, threads string
+	// strategies is "all" when empty; models leaves the kernel engine out
+	// where its scale is not part of the question's answer.
+	strategies string
+	// target is "auto" (tmpfs and the temp dir's filesystem) when empty.
+	target string
+	// fs, when set, runs the part on a loop target of that filesystem
+	// (root and its mkfs needed), instead of the default targets.
+	fs string
+	// gupShare is the share of faulter stores from get_user_pages callers.
+	gupShare float64
+}
+
+// models are the model's strategies, without the kernel engine.
+const models = "none,rangelock,rwsem,seqcount,faultretry"
+
+// studyParts are the default study's grids: fault-scale at one thread and
+// at every CPU (the lock's cost, scaling) and fsync-write with the kernel
+// engine beside the model (the kernel's scale); punch and write-fail on
+// the model; stale-map and inline (protocol costs the model counts, with a
+// tenth of inline's stores from GUP callers) on tmpfs; and the btrfs and
+// XFS questions, kernel included, on their filesystems (on the default
+// targets when the machine cannot make one, with a note saying why).
+// Fewer cells leave the budget repetitions for the undecided ones.
+var studyParts = []studyPart{
+	{scenarios: "fault-scale", threads: "1..max"},
+	{scenarios: "fsync-write", threads: "2"},
+	{scenarios: "punch,write-fail", threads: "2", strategies: models},
+	{scenarios: "stale-map", threads: "2", strategies: models, target: "tmpfs"},
+	{scenarios: "inline", threads: "2", strategies: models, target: "tmpfs", gupShare: 0.1},
+	{scenarios: "fsync-read", threads: "2", fs: "btrfs"},
+	{scenarios: "fsync-read-xfs", threads: "2", fs: "xfs"},
 }
 
 // studySize is how long the study measures: repetitions per cell, time
-// per repetition, and the race oracle's budget per cell.
+// per repetition, the race oracle's budget per cell, and the time the
+// measuring may take with the repetitions added to undecided cells.
 type studySize struct {
 	name     string
 	reps     int
+	maxReps  int
 	duration time.Duration
 	verify   string
+	budget   time.Duration
 }
 
 var (
-	// fullStudy has 6 repetitions, the fewest for a 95% interval of a
-	// median; about 4 minutes on a 2-CPU VM.
-	fullStudy = studySize{"default", 6, 200 * time.Millisecond, "800ms"}
+	// fullStudy has 6 repetitions of 200ms, the fewest for a 95% interval
+	// of a median, and up to 12 for undecided cells while the measuring
+	// stays within 3m40s, so the whole study (with verify and the report)
+	// stays within 5 minutes. (Shorter repetitions would buy more of them,
+	// starting one costs about as much as measuring it, but the lock's
+	// cost on a 100ms repetition swings with the pages it first creates.)
+	fullStudy = studySize{"default", 6, 12, 200 * time.Millisecond, "500ms", 220 * time.Second}
 	// quickStudy has 4, the fewest for a Mann-Whitney p below 0.05; about
 	// a minute.
-	quickStudy = studySize{"quick", 4, 60 * time.Millisecond, "200ms"}
+	quickStudy = studySize{"quick", 4, 6, 60 * time.Millisecond, "200ms", 40 * time.Second}
 )
 
 // studyWindow is the time-series window: 200 windows over a 200ms
-// repetition, so one fsync or punch stall is its own window.
+// repetition, so one fsync or punch stall is its own window (and the
+// faulters' stall share is the share of windows without a store).
 const studyWindow = time.Millisecond
 
 func cmdStudy(ctx context.Context, rr repRunner, args []string, stdout, stderr io.Writer) error {
@@ -108,10 +151,11 @@ func cmdStudy(ctx context.Context, rr repRunner, args []string, stdout, stderr i
 		}
 		fmt.Fprintln(stdout)
 	}
-	fmt.Fprintf(stdout, "lockbench %s study: %d cells x %d reps of %v, measured in %s, verify %s per cell; total %s\n",
-		size.name, len(file.Cells), size.reps, size.duration, measured.Round(time.Second), size.verify, time.Since(start).Round(time.Second))
+	fmt.Fprintf(stdout, "lockbench %s study: %d cells x %s reps of %v, measured in %s, verify %s/cell; total %s\n",
+		size.name, len(file.Cells), repsRange(file), size.duration, measured.Round(time.Second), size.verify, time.Since(start).Round(time.Second))
 	if *quick {
-		fmt.Fprintf(stdout, "(-quick: %d reps per cell, enough for a p-value but too few for a 95%% interval of each median; without -quick: 6)\n", size.reps)
+		fmt.Fprintf(stdout, "(-quick: %d reps per cell, too few for a difference to survive %d tests; without -quick: %d-%d)\n",
+			size.reps, len(file.Findings), fullStudy.reps, fullStudy.maxReps)
 	}
 	if err := reports.WriteFindings(stdout, file); err != nil {
 		return err
@@ -136,18 +180,29 @@ func cmdStudy(ctx context.Context, rr repRunner, args []string, stdout, stderr i
 func runStudy(ctx context.Context, rr repRunner, size studySize, seed uint64, quiet, locks bool, stderr io.Writer) (*results.File, time.Duration, error) {
 	var flags []*runFlags
 	var plans []*plan
+	var notes []string
+	specs := []hardware.TargetSpec{}
 	for _, part := range studyParts {
+		target, strategy := cmp.Or(part.target, "auto"), cmp.Or(part.strategies, "all")
+		if part.fs != "" {
+			if why := loopUnavailable(part.fs); why != "" {
+				notes = append(notes, fmt.Sprintf("%s on the default targets: no loop:%s target (%s)", part.scenarios, part.fs, why))
+			} else {
+				target = "loop:" + part.fs
+			}
+		}
 		f := &runFlags{
-			strategy: "all", scenario: part.scenarios, threads: part.threads, target: "auto",
+			strategy: strategy, scenario: part.scenarios, threads: part.threads, target: target,
 			duration: size.duration, seed: seed, reps: size.reps, pin: "none", format: "text",
 			clockKind: "auto", watchdog: 10 * time.Second, fallback: "sigbus", quiet: quiet, window: studyWindow,
-			locks: locks,
+			locks: locks, gupShare: part.gupShare,
 		}
 		p, err := f.validate()
 		if err != nil {
 			return nil, 0, err
 		}
 		p.runRep = rr
+		specs = addSpecs(specs, p.targets)
 		flags, plans = append(flags, f), append(plans, p)
 	}
 	v, vp, err := studyVerifyPlan(size, seed)
@@ -161,22 +216,29 @@ func runStudy(ctx context.Context, rr repRunner, size studySize, seed uint64, qu
 	}
 	file := &results.File{
 		Schema: results.SchemaVersion, Tool: "lockbench", Command: "lockbench" + map[bool]string{true: " -quick"}[size.name == "quick"],
-		Created: time.Now().UTC(), Machine: machine.Desc(), Cells: []results.Cell{},
+		Created: time.Now().UTC(), Machine: machine.Desc(), Cells: []results.Cell{}, Notes: notes,
 	}
 	var measured time.Duration
-	err = withTargets(ctx, plans[0].targets, stderr, func(targets []hardware.Target) error {
+	err = withTargets(ctx, specs, stderr, func(targets []hardware.Target) error {
 		start := time.Now()
 		var grids []grid
 		total := len(vp.strategies) * (len(vp.scenarios) + min(len(vp.holetest), 1))
 		for _, p := range plans {
 			printNote(stderr, p.note)
-			g := grid{strategies: p.strategies, scenarios: p.scenarios, threads: p.threads, targets: targets, reps: 1, runs: p.runsCell}
+			g := grid{strategies: p.strategies, scenarios: p.scenarios, threads: p.threads, targets: targetsOf(targets, p.targets),
+				reps: 1, runs: p.runsCell}
 			grids = append(grids, g)
 			total += g.cells() * size.reps
 		}
 		progress := newProgress(stderr, total, quiet)
 		defer progress.done()
 		err := measureInterleaved(ctx, grids, flags, plans, machine, file, progress, size.reps)
+		if err == nil && ctx.Err() == nil {
+			err = measureUndecided(ctx, grids, flags, plans, machine, file, progress, size, start)
+			for j := range file.Cells {
+				file.Cells[j].Config.Reps = max(file.Cells[j].Config.Reps, len(file.Cells[j].Reps))
+			}
+		}
 		measured = time.Since(start)
 		if err != nil || ctx.Err() != nil {
 			return err
@@ -203,6 +265,57 @@ func runStudy(ctx context.Context, rr repRunner, size studySize, seed uint64, qu
 	return file, measured, err
 }
 
+// addSpecs adds to specs those of more it does not name yet: a part's
+// "tmpfs" and another's "auto" name one directory, prepared once.
+func addSpecs(specs, more []hardware.TargetSpec) []hardware.TargetSpec {
+	for _, ts := range more {
+		if !slices.ContainsFunc(specs, func(o hardware.TargetSpec) bool { return o.String() == ts.String() }) {
+			specs = append(specs, ts)
+		}
+	}
+	return specs
+}
+
+// targetsOf keeps the prepared targets whose spec is in specs.
+func targetsOf(all []hardware.Target, specs []hardware.TargetSpec) []hardware.Target {
+	var out []hardware.Target
+	for _, t := range all {
+		if slices.ContainsFunc(specs, func(ts hardware.TargetSpec) bool { return ts.String() == t.Spec }) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// loopUnavailable says why the study cannot make a loop target of fs
+// ("not root", "mkfs.btrfs not found"), or "" when it can.
+func loopUnavailable(fs string) string {
+	if os.Geteuid() != 0 {
+		return "not root"
+	}
+	for _, tool := range []string{"mkfs." + fs, "losetup", "mount"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return tool + " not found"
+		}
+	}
+	return ""
+}
+
+// repsRange is "6" or "6-12": the repetitions of the file's cells.
+func repsRange(f *results.File) string {
+	lo, hi := 0, 0
+	for i, c := range f.Cells {
+		if n := len(c.Reps); i == 0 || n < lo {
+			lo = n
+		}
+		hi = max(hi, len(c.Reps))
+	}
+	if lo == hi {
+		return fmt.Sprint(lo)
+	}
+	return fmt.Sprintf("%d-%d", lo, hi)
+}
+
 // measureInterleaved runs the grids reps times over, one repetition of
 // every cell per pass, and gathers the passes' repetitions into one cell
 // each: a drift of the machine (another job, the page cache, the CPU's
@@ -211,11 +324,10 @@ func runStudy(ctx context.Context, rr repRunner, size studySize, seed uint64, qu
 // back) would put "none", the baseline, first in every group.
 func measureInterleaved(ctx context.Context, grids []grid, flags []*runFlags, plans []*plan, machine hardware.Machine,
 	file *results.File, progress *progress, reps int) error {
-	type key struct {
-		strategy, scenario, target string
-		threads                    int
+	at := map[cellKey]int{}
+	for j, c := range file.Cells {
+		at[cellKey{c.Config.Strategy, c.Config.Scenario, c.Config.Target, c.Config.Threads}] = j
 	}
-	at := map[key]int{}
 	for pass := 0; pass < reps; pass++ {
 		for i, g := range grids {
 			one := *flags[i]
@@ -225,7 +337,7 @@ func measureInterleaved(ctx context.Context, grids []grid, flags []*runFlags, pl
 			err := s.runCells(ctx, g)
 			for _, c := range part.Cells {
 				c.Config.Reps = reps
-				k := key{c.Config.Strategy, c.Config.Scenario, c.Config.Target, c.Config.Threads}
+				k := cellKey{c.Config.Strategy, c.Config.Scenario, c.Config.Target, c.Config.Threads}
 				j, ok := at[k]
 				if !ok {
 					at[k] = len(file.Cells)
@@ -248,6 +360,100 @@ func measureInterleaved(ctx context.Context, grids []grid, flags []*runFlags, pl
 		}
 	}
 	return nil
+}
+
+// cellKey identifies a cell of the study.
+type cellKey struct {
+	strategy, scenario, target string
+	threads                    int
+}
+
+// measureUndecided adds repetitions, two per round, to the cells of the
+// comparisons the findings cannot decide yet ("no difference detected":
+// neither a difference nor an interval within the resolution), until every
+// comparison is decided, a cell has size.maxReps, or the measuring since
+// start would overrun size.budget; when the budget cannot take every
+// undecided cell, a round takes those of the comparisons nearest to a
+// decision (smallest p) first. Decided cells stop: sequential, as the
+// findings' statistics allow (docs/DESIGN.md, "Findings").
+func measureUndecided(ctx context.Context, grids []grid, flags []*runFlags, plans []*plan, machine hardware.Machine,
+	file *results.File, progress *progress, size studySize, start time.Time) error {
+	const step = 2
+	for {
+		undecided := undecidedCells(file, size.maxReps-step)
+		// One repetition of a cell takes about twice the duration (its
+		// setup costs about as much as its measuring).
+		perCell := time.Duration(step) * 2 * size.duration
+		fit := int((size.budget - time.Since(start)) / perCell)
+		if len(undecided) == 0 || fit < 2 {
+			return nil
+		}
+		keys := slices.Collect(maps.Keys(undecided))
+		slices.SortFunc(keys, func(a, b cellKey) int { return cmp.Compare(undecided[a], undecided[b]) })
+		take := map[cellKey]bool{}
+		for _, k := range keys[:min(fit, len(keys))] {
+			take[k] = true
+		}
+		progress.total += len(take) * step
+		for range step {
+			for i, g := range grids {
+				var sub []grid
+				for pt := range g.points() {
+					if take[cellKey{pt.Strategy, pt.Scenario.Name, pt.Target.Spec, pt.Threads}] {
+						sub = append(sub, grid{strategies: []string{pt.Strategy}, scenarios: []hotpath.Scenario{pt.Scenario},
+							threads: []int{pt.Threads}, targets: []hardware.Target{pt.Target}, reps: 1, runs: g.runs})
+					}
+				}
+				if len(sub) == 0 {
+					continue
+				}
+				if err := measureInterleaved(ctx, sub, repeat(flags[i], len(sub)), repeatPlan(plans[i], len(sub)), machine, file, progress, 1); err != nil || ctx.Err() != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+func repeat(f *runFlags, n int) []*runFlags {
+	out := make([]*runFlags, n)
+	for i := range out {
+		out[i] = f
+	}
+	return out
+}
+
+func repeatPlan(p *plan, n int) []*plan {
+	out := make([]*plan, n)
+	for i := range out {
+		out[i] = p
+	}
+	return out
+}
+
+// undecidedCells are the cells, with at most limit repetitions, of the
+// comparisons whose verdict is "no difference detected", each with the
+// smallest p of its undecided comparisons.
+func undecidedCells(file *results.File, limit int) map[cellKey]float64 {
+	reps := map[cellKey]int{}
+	for _, c := range file.Cells {
+		reps[cellKey{c.Config.Strategy, c.Config.Scenario, c.Config.Target, c.Config.Threads}] = len(c.Reps)
+	}
+	out := map[cellKey]float64{}
+	for _, f := range reports.Findings(file) {
+		if reports.Verdict(f.Verdict) != reports.NotDetected {
+			continue
+		}
+		for _, s := range []string{f.Strategy, f.Versus} {
+			k := cellKey{s, f.Scenario, f.Target, f.Threads}
+			if n, ok := reps[k]; ok && n <= limit {
+				if p, seen := out[k]; !seen || f.P < p {
+					out[k] = f.P
+				}
+			}
+		}
+	}
+	return out
 }
 
 // studyVerifyPlan is verify's defaults at the study's budget, with a 1 MiB

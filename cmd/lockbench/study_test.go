@@ -1,0 +1,80 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"lockbench/hardware"
+	"lockbench/hotpath"
+	"lockbench/results"
+)
+
+// Every scenario of the study exists: availableScenarios would drop a
+// misspelt one silently, and with it a question.
+func TestStudyPartsExist(t *testing.T) {
+	for _, p := range studyParts {
+		for _, sc := range strings.Split(p.scenarios, ",") {
+			if !slices.Contains(hotpath.ScenarioNames(), sc) {
+				t.Errorf("study part %q: no scenario %q", p.scenarios, sc)
+			}
+		}
+	}
+}
+
+// Two parts naming one target (auto's tmpfs and tmpfs) prepare it once:
+// hardware.PrepareAll rejects a directory listed twice.
+func TestStudyTargetsOnce(t *testing.T) {
+	var specs []hardware.TargetSpec
+	for _, spec := range []string{"auto", "tmpfs", "auto", "tmpfs,dir:/tmp"} {
+		ts, err := hardware.ParseTargets(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		specs = addSpecs(specs, ts)
+	}
+	seen := map[string]bool{}
+	for _, ts := range specs {
+		if seen[ts.String()] {
+			t.Errorf("target %s listed twice in %v", ts, specs)
+		}
+		seen[ts.String()] = true
+	}
+	if !seen["tmpfs"] {
+		t.Errorf("targets %v lack tmpfs", specs)
+	}
+}
+
+// undecidedCells picks the cells of comparisons the findings cannot decide
+// yet, and stops at the repetition limit.
+func TestUndecidedCells(t *testing.T) {
+	cell := func(strategy string, p999 []time.Duration) results.Cell {
+		c := results.Cell{Config: results.Config{Strategy: strategy, Scenario: "punch", Threads: 2, Target: "tmpfs"}}
+		for i, v := range p999 {
+			c.Reps = append(c.Reps, results.Rep{Index: i, TimerFloor: 20, Ops: []results.OpStats{{
+				Op: "read-fault", Role: "faulter", Count: 1000, PerSecond: 1e5,
+				Latency: results.Latency{Samples: 1000, P50: v / 10, P99: v / 2, P999: v, Max: 2 * v}}}})
+		}
+		return c
+	}
+	noisy := []time.Duration{100e3, 300e3, 150e3, 250e3, 120e3, 280e3}
+	f := &results.File{Cells: []results.Cell{
+		cell("none", noisy),
+		cell("rwsem", []time.Duration{110e3, 290e3, 160e3, 240e3, 130e3, 270e3}), // undecided
+		cell("rangelock", []time.Duration{50e6, 51e6, 52e6, 53e6, 54e6, 55e6}),   // decided
+	}}
+	got := undecidedCells(f, 10)
+	want := []cellKey{{"none", "punch", "tmpfs", 2}, {"rwsem", "punch", "tmpfs", 2}}
+	for _, k := range want {
+		if _, ok := got[k]; !ok {
+			t.Errorf("undecided cells %v lack %v", got, k)
+		}
+	}
+	if _, ok := got[cellKey{"rangelock", "punch", "tmpfs", 2}]; ok {
+		t.Errorf("rangelock (100x slower, decided) picked for more repetitions: %v", got)
+	}
+	if got := undecidedCells(f, 5); len(got) != 0 {
+		t.Errorf("cells at the repetition limit picked: %v", got)
+	}
+}

@@ -1,0 +1,248 @@
+package hotpath
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"lockbench/hotpath/clock"
+	"lockbench/results"
+)
+
+// The calibrated model (docs/MODEL.md, "Spans and calibrated phases"): at
+// each phase below the model either does the same real I/O as the kernel
+// (writeback and page fills through the O_DIRECT disk file, the log commit
+// as a real fdatasync, punch as a real fallocate) or, where it cannot
+// (page_mkwrite's reservation and journal work, btrfs's log-tree copy),
+// spends a duration drawn with the worker's seeded generator from the
+// distribution measured on the real filesystem, inside the locks the
+// kernel holds for that work.
+
+// Calibrated phase names, as results.PhaseDist.Phase carries them.
+const (
+	PhaseWriteFault = "write-fault"     // a real write fault (store to a write-protected page)
+	PhaseReadFault  = "read-fault"      // a real read fault filling an evicted page
+	PhaseWriteback  = "writeback"       // one dirty page written back and waited for
+	PhaseFill       = "page-fill"       // read() of an evicted page from the device
+	PhaseLogCommit  = "log-commit"      // fdatasync with only metadata dirty
+	PhaseFsync      = "fsync"           // fdatasync with one dirty page
+	PhaseFsyncLog   = "fsync-log"       // fsync minus its writeback and its log commit (per sample)
+	PhaseExclusive  = "fsync-exclusive" // fsync's exclusive span (btrfs i_mmap_lock), where it has one
+	PhasePunch      = "punch"           // fallocate PUNCH_HOLE of 16 written pages
+)
+
+// PhaseNames lists the calibrated phases in the order outputs show them.
+func PhaseNames() []string {
+	return []string{PhaseWriteFault, PhaseReadFault, PhaseWriteback, PhaseFill, PhaseLogCommit, PhaseFsync, PhaseFsyncLog, PhaseExclusive, PhasePunch}
+}
+
+// spanPoint is a place in the hot path where a phase of the kernel's work
+// runs: tests observe the locks held there (Inode.spanHook), and a
+// calibrated inode spends the phase's drawn cost there.
+type spanPoint uint8
+
+const (
+	spWriteFault     spanPoint = iota // page_mkwrite's work, under the plan, F held
+	spFill                            // a page fill's read, under the fill plan, F held
+	spWriteback                       // writeback's I/O, under the writeback flag only
+	spFsyncWriteback                  // fsync: start of its writeback, under the outer plan
+	spFsyncLog                        // fsync: the logging phase, under the outer plan and ER
+	spFsyncCommit                     // fsync: the log commit, after every lock is released
+	spPunch                           // punch: freeing the blocks, under IO(X) and the plan
+	numSpanPoints
+)
+
+var spanNames = [numSpanPoints]string{"write-fault", "fill", "writeback", "fsync-writeback", "fsync-log", "fsync-commit", "punch"}
+
+func (s spanPoint) String() string { return spanNames[s] }
+
+// spendPhase is the calibrated phase spent at each span point ("" where
+// the model does the real I/O itself).
+var spendPhase = [numSpanPoints]string{spWriteFault: PhaseWriteFault, spFill: PhaseFill, spFsyncLog: PhaseFsyncLog}
+
+// calibState is an inode's calibration: per span point, the samples to
+// draw from (nil: nothing spent).
+type calibState struct {
+	draw [numSpanPoints][]int64
+	busy calibBusy
+	ovl  []overlap // per worker slot
+}
+
+// newCalibState checks c and keeps the samples the model spends.
+func newCalibState(c *results.Calibration, slots int) (*calibState, error) {
+	cs := &calibState{ovl: make([]overlap, slots)}
+	for sp, name := range spendPhase {
+		if name == "" {
+			continue
+		}
+		d := c.Phase(name)
+		if d == nil {
+			return nil, fmt.Errorf("calibration of %s has no phase %s", c.Target, name)
+		}
+		for _, v := range d.Samples {
+			if v < 0 {
+				return nil, fmt.Errorf("calibration of %s: phase %s has a negative sample %d", c.Target, name, v)
+			}
+		}
+		if !d.Absent && len(d.Samples) > 0 {
+			cs.draw[sp] = d.Samples
+		}
+	}
+	return cs, nil
+}
+
+// at marks span point sp: the test hook sees the locks held, and a
+// calibrated inode spends a drawn duration of the phase.
+func (w *Worker) at(in *Inode, sp spanPoint) {
+	if in.spanHook != nil {
+		in.spanHook(w, sp)
+	}
+	if in.calib == nil {
+		return
+	}
+	if s := in.calib.draw[sp]; len(s) > 0 {
+		d := time.Duration(s[w.rng.Uint64N(uint64(len(s)))])
+		w.ctr.CalibratedNs += int64(d)
+		Spin(w.clk, d)
+	}
+}
+
+// spinSleepAbove is the longest wait spent entirely busy; a longer one
+// sleeps for all but its last spinSleepSlack and spins the rest. A sleep
+// wakes late (tens of microseconds on a quiet machine, most of a
+// millisecond on a loaded one), but a phase of milliseconds spent busy
+// would take a CPU from the other roles for all of it, which the kernel's
+// phases (mostly waits for I/O) do not: on a 2-CPU machine that starves the
+// faulters the validation compares.
+const (
+	spinSleepAbove = time.Millisecond
+	spinSleepSlack = 200 * time.Microsecond
+)
+
+// Spin spends d on the calling goroutine: a busy-wait on clk (the TSC where
+// the run uses it) for anything under a millisecond; a longer wait sleeps
+// until spinSleepSlack before its end and spins the rest. It allocates
+// nothing.
+func Spin(clk *clock.Clock, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t0 := clk.Now()
+	if d >= spinSleepAbove {
+		time.Sleep(d - spinSleepSlack)
+	}
+	for clk.Since(t0) < d {
+	}
+}
+
+// CreateScratch creates a scratch file in dir as the model's backing files
+// are made (O_EXCL, flocked, named for this process so that CleanStale
+// removes it after a kill), for the calibration's real measurements.
+// remove closes and removes it, and only it.
+func CreateScratch(dir string) (f *os.File, remove func() error, err error) {
+	if f, err = createBacking(dir); err != nil {
+		return nil, nil, err
+	}
+	name := f.Name()
+	return f, func() error {
+		cerr := f.Close()
+		rerr := os.Remove(name)
+		live.Delete(name)
+		return errors.Join(cerr, rerr)
+	}, nil
+}
+
+// overlap is one worker's operations (write faults, read faults, read())
+// that overlapped an fsync or a punch, as the kernel engine records write
+// faults (kernel.go, write-fault@fsync and @punch), for the calibrated model
+// only: validate and its counterfactual compare them.
+type overlap struct {
+	h [numOverlapKinds][2]*hdrhistogram.Histogram // [kind][0: fsync, 1: punch]
+	_ [linePad]byte
+}
+
+// The operations whose overlap with fsync and punch is recorded.
+const (
+	ovWriteFault = iota
+	ovReadFault
+	ovRead
+	numOverlapKinds
+)
+
+var overlapNames = [numOverlapKinds]string{"write-fault", "read-fault", "read"}
+
+// calibBusy counts the fsyncs and punches running, for overlap.
+type calibBusy struct {
+	_     [linePad]byte
+	fsync atomic.Int32
+	_     [linePad - 4]byte
+	punch atomic.Int32
+	_     [linePad - 4]byte
+}
+
+// busyNow is the fsync and punch bits of what runs now.
+func (cs *calibState) busyNow() uint8 {
+	var b uint8
+	if cs.busy.fsync.Load() > 0 {
+		b |= 1
+	}
+	if cs.busy.punch.Load() > 0 {
+		b |= 2
+	}
+	return b
+}
+
+// recordOverlap records an operation of kind ov that started at t, when
+// an fsync or a punch ran at its start (before) or at its end.
+func (w *Worker) recordOverlap(in *Inode, ov int, t clock.Ticks, before uint8) {
+	if t < 0 {
+		return
+	}
+	b := before | in.calib.busyNow()
+	if b == 0 {
+		return
+	}
+	o := &in.calib.ovl[w.slot]
+	d := max(int64(w.clk.Since(t)), 1)
+	for i := 0; i < 2; i++ {
+		if b&(1<<i) == 0 {
+			continue
+		}
+		if o.h[ov][i] == nil {
+			o.h[ov][i] = hdrhistogram.New(1, 100_000_000_000, 3)
+		}
+		o.h[ov][i].RecordValue(d)
+	}
+}
+
+// overlapOps adds the calibrated model's <op>@fsync and <op>@punch
+// operations to rep, as the kernel engine adds write-fault@fsync and @punch.
+func (in *Inode) overlapOps(rep *results.Rep) {
+	if in.calib == nil {
+		return
+	}
+	roles := [numOverlapKinds]string{RoleFaulter.String(), RoleFaulter.String(), RoleReader.String()}
+	for ov := range numOverlapKinds {
+		for i, during := range []string{"fsync", "punch"} {
+			h := hdrhistogram.New(1, 100_000_000_000, 3)
+			for j := range in.calib.ovl {
+				if g := in.calib.ovl[j].h[ov][i]; g != nil {
+					h.Merge(g)
+				}
+			}
+			if h.TotalCount() == 0 {
+				continue
+			}
+			st := results.OpStats{Op: overlapNames[ov] + "@" + during, Role: roles[ov], Count: h.TotalCount(),
+				PerSecond: float64(h.TotalCount()) / rep.Elapsed.Seconds(), SampleEvery: 1, Latency: latencyOf(h)}
+			if enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase); err == nil {
+				st.Hist = string(enc)
+			}
+			rep.Ops = append(rep.Ops, st)
+		}
+	}
+}

@@ -1,0 +1,212 @@
+package hotpath
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"lockbench/results"
+	"lockbench/strategies"
+)
+
+// spanSite is one lock site's span test: how to drive the operation to its
+// span point, and the locks the kernel holds there.
+type spanSite struct {
+	name  string
+	point spanPoint
+	// setup prepares the pages (by other), run is the operation (by w).
+	setup func(t *testing.T, other *Worker, in *Inode)
+	run   func(w *Worker, in *Inode) error
+}
+
+var spanSites = []spanSite{
+	{"write fault", spWriteFault,
+		func(t *testing.T, o *Worker, in *Inode) { written(t, o, in, 1) },
+		func(w *Worker, in *Inode) error { _, err := w.writeFault(in, 1, flagAllowRetry); return err }},
+	{"read fault fill", spFill,
+		func(t *testing.T, o *Worker, in *Inode) { written(t, o, in, 2); evict(t, o, in, 2) },
+		func(w *Worker, in *Inode) error { _, err := w.readFault(in, 2, false, false); return err }},
+	{"read() fill", spFill,
+		func(t *testing.T, o *Worker, in *Inode) { written(t, o, in, 2); evict(t, o, in, 2) },
+		func(w *Worker, in *Inode) error { _, err := w.read(in, 2, 1); return err }},
+	{"writeback I/O", spWriteback,
+		func(t *testing.T, o *Worker, in *Inode) { mustStore(t, o, in, 3) },
+		func(w *Worker, in *Inode) error { return w.writebackPage(in, 3, true) }},
+	{"fsync writeback", spFsyncWriteback,
+		func(t *testing.T, o *Worker, in *Inode) { mustStore(t, o, in, 3) },
+		func(w *Worker, in *Inode) error { var l []logRecord; return w.fsync(in, &l) }},
+	{"fsync logging", spFsyncLog,
+		func(t *testing.T, o *Worker, in *Inode) { mustStore(t, o, in, 3) },
+		func(w *Worker, in *Inode) error { var l []logRecord; return w.fsync(in, &l) }},
+	{"fsync log commit", spFsyncCommit,
+		func(t *testing.T, o *Worker, in *Inode) { mustStore(t, o, in, 3) },
+		func(w *Worker, in *Inode) error { var l []logRecord; return w.fsync(in, &l) }},
+	{"punch", spPunch,
+		func(t *testing.T, o *Worker, in *Inode) { written(t, o, in, 4) },
+		func(w *Worker, in *Inode) error { return w.punch(in, 4, 2) }},
+}
+
+// spanWant is, per strategy and site, the locks held at the span point, as
+// docs/MODEL.md's "Lock spans" table gives them (with the kernel function
+// where each span starts and ends). Strategies without a row here are
+// checked against their plans (planSpan).
+var spanWant = map[string]map[string]string{
+	"rwsem": {
+		"write fault": "MM IL MK F", "read fault fill": "MM IL F", "read() fill": "IL F", "writeback I/O": "nothing",
+		"fsync writeback": "IO MK", "fsync logging": "IO MK", "fsync log commit": "nothing", "punch": "IO IL",
+	},
+	"rangelock": {
+		"write fault": "MM ER F", "read fault fill": "MM ER F", "read() fill": "ER F", "writeback I/O": "nothing",
+		"fsync writeback": "IO", "fsync logging": "IO ER", "fsync log commit": "nothing", "punch": "IO ER",
+	},
+	"scheme-btrfs": {
+		"write fault": "MM MK ER F", "read fault fill": "MM IL ER F", "read() fill": "IL ER F", "writeback I/O": "nothing",
+		"fsync writeback": "IO MK", "fsync logging": "IO MK", "fsync log commit": "nothing", "punch": "IO MK ER",
+	},
+	"scheme-ext4": {
+		"write fault": "MM IL F", "read fault fill": "MM IL F", "read() fill": "IL F", "writeback I/O": "nothing",
+		"fsync writeback": "nothing", "fsync logging": "nothing", "fsync log commit": "nothing", "punch": "IO IL",
+	},
+	"scheme-xfs": {
+		"write fault": "MM IL F", "read fault fill": "MM IL F", "read() fill": "IO IL F", "writeback I/O": "nothing",
+		"fsync writeback": "nothing", "fsync logging": "nothing", "fsync log commit": "nothing", "punch": "IO IL",
+	},
+}
+
+// planSpan is what the plans say is held at a site's span point.
+func planSpan(in *Inode, site string) string {
+	var m uint32
+	add := func(p strategies.Plan) {
+		for _, x := range []struct {
+			mode strategies.Mode
+			c    lockClass
+		}{{p.IO, lkIO}, {p.IL, lkIL}, {p.MK, lkMK}, {p.ER, lkER}} {
+			if x.mode != strategies.Skip {
+				m |= 1 << x.c
+			}
+		}
+	}
+	switch site {
+	case "write fault":
+		m |= 1<<lkMM | 1<<lkF
+		add(in.plans[strategies.OpWriteFault])
+	case "read fault fill":
+		m |= 1<<lkMM | 1<<lkF
+		add(in.plans[strategies.OpReadFault])
+	case "read() fill":
+		m |= 1 << lkF
+		if in.readIOLock {
+			m |= 1 << lkIO
+		}
+		add(in.plans[strategies.OpRead])
+	case "fsync writeback":
+		p := in.plans[strategies.OpFsyncLog]
+		p.ER = strategies.Skip
+		add(p)
+	case "fsync logging":
+		add(in.plans[strategies.OpFsyncLog])
+	case "punch":
+		m |= 1 << lkIO
+		add(in.plans[strategies.OpPunch])
+	}
+	return heldString(m)
+}
+
+// TestLockSpans drives each lock site of each strategy (and each real
+// filesystem's scheme) to the point where the kernel does the phase's work,
+// and checks the locks held there: the span each lock covers. In particular
+// fsync's IO and MK are released before the log commit, and rangelock's
+// ER(0..max) covers the logging phase but not the writeback before it.
+func TestLockSpans(t *testing.T) {
+	for _, sn := range slices.Concat(strategies.Names(), strategies.SchemeNames()) {
+		for _, site := range spanSites {
+			t.Run(fmt.Sprintf("strategy=%s/%s", sn, site.name), func(t *testing.T) {
+				in := openTest(t, sn, strategies.Options{})
+				w, other := testWorker(t, 0, RoleFsync), testWorker(t, 1, RoleFaulter)
+				site.setup(t, other, in)
+				var got []string
+				in.spanHook = func(hw *Worker, sp spanPoint) {
+					if hw == w && sp == site.point {
+						got = append(got, heldString(hw.held))
+					}
+				}
+				if err := site.run(w, in); err != nil {
+					t.Fatalf("%s: %v", site.name, err)
+				}
+				in.spanHook = nil
+				want := planSpan(in, site.name)
+				if row, ok := spanWant[sn]; ok {
+					if want != row[site.name] {
+						t.Fatalf("the plans of %s hold %q at %s; docs/MODEL.md says %q", sn, want, site.name, row[site.name])
+					}
+				}
+				if len(got) == 0 {
+					t.Fatalf("%s never reached span point %v", site.name, site.point)
+				}
+				for _, g := range got {
+					if g != want {
+						t.Errorf("%s at %v holds %q; want %q", site.name, site.point, g, want)
+					}
+				}
+				checkUnlocked(t, in, site.name, w, other)
+			})
+		}
+	}
+}
+
+func testCalibration(d time.Duration) *results.Calibration {
+	s := []int64{int64(d), int64(d), int64(d)}
+	return &results.Calibration{Target: "test", FS: "test", Phases: []results.PhaseDist{
+		{Phase: PhaseWriteFault, Samples: s}, {Phase: PhaseFill, Samples: s}, {Phase: PhaseFsyncLog, Samples: s}}}
+}
+
+// TestCalibratedRun: a calibrated run spends the drawn time (counted), at
+// the write fault at least once per fault, and records the write faults
+// that overlapped fsync as the kernel engine does.
+func TestCalibratedRun(t *testing.T) {
+	sc, err := LookupScenario("fsync-storm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := strategies.New("scheme-btrfs", strategies.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, Config{Strategy: st, Scenario: sc, Threads: 2, Duration: 300 * time.Millisecond, Seed: 1, Dir: t.TempDir(),
+		Calibration: testCalibration(20 * time.Microsecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var faults int64
+	ops := map[string]bool{}
+	for _, o := range rep.Ops {
+		ops[o.Op] = true
+		if o.Op == "write-fault" {
+			faults = o.Count
+			if o.Latency.P50 < 20*time.Microsecond {
+				t.Errorf("calibrated write fault p50 %v; want at least the 20µs spent in it", o.Latency.P50)
+			}
+		}
+	}
+	if faults == 0 || rep.Counters.CalibratedNs < faults*int64(20*time.Microsecond) {
+		t.Errorf("calibrated_ns %d for %d write faults; want at least 20µs each", rep.Counters.CalibratedNs, faults)
+	}
+	if !ops["write-fault@fsync"] {
+		t.Errorf("no write-fault@fsync in %v", ops)
+	}
+}
+
+func TestCalibStateRejects(t *testing.T) {
+	c := testCalibration(time.Microsecond)
+	c.Phases[0].Samples = []int64{-1}
+	if _, err := newCalibState(c, 1); err == nil || !strings.Contains(err.Error(), "negative") {
+		t.Errorf("negative sample: %v", err)
+	}
+	c = testCalibration(time.Microsecond)
+	c.Phases = c.Phases[1:]
+	if _, err := newCalibState(c, 1); err == nil || !strings.Contains(err.Error(), "no phase write-fault") {
+		t.Errorf("missing phase: %v", err)
+	}
+}
