@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -30,6 +29,16 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usagef("-format: %v", err)
 	}
+	// A directory named by a link that another user planted where others
+	// can write is not followed (results.WriteAtomic's rule): refused
+	// before any file is read, in one line.
+	for _, d := range []struct{ flag, path string }{{"-o", *dir}, {"-charts", *charts}} {
+		if d.path != "" {
+			if err := results.CheckLink(strings.TrimRight(d.path, "/")); err != nil {
+				return usagef("%s: %v", d.flag, err)
+			}
+		}
+	}
 	var files []*results.File
 	for _, path := range fs.Args() {
 		f, err := results.ReadFile(path)
@@ -41,14 +50,10 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "report: %s\n", reports.FileLine(path, f))
 		files = append(files, f)
 	}
-	for _, d := range []struct{ flag, path string }{{"-o", *dir}, {"-charts", *charts}} {
+	outDirs := []struct{ flag, path string }{{"-o", *dir}, {"-charts", *charts}}
+	for _, d := range outDirs {
 		if d.path != "" {
-			// A directory named by a link that another user planted where
-			// others can write is not followed (results.WriteAtomic's rule).
-			if err := results.CheckLink(strings.TrimRight(d.path, "/")); err != nil {
-				return usagef("%s: %v", d.flag, err)
-			}
-			if err := os.MkdirAll(d.path, 0o755); err != nil {
+			if err := results.MkdirAll(d.path); err != nil {
 				return fmt.Errorf("%s: %w", d.flag, err)
 			}
 		}
