@@ -53,10 +53,11 @@ const (
 	spFsyncLog                        // fsync: the logging phase, under the outer plan and ER
 	spFsyncCommit                     // fsync: the log commit, after every lock is released
 	spPunch                           // punch: freeing the blocks, under IO(X) and the plan
+	spFsyncStartOps                   // fsync (calibrated): the first start_ordered_ops, no lock
 	numSpanPoints
 )
 
-var spanNames = [numSpanPoints]string{"write-fault", "fill", "writeback", "fsync-writeback", "fsync-log", "fsync-commit", "punch"}
+var spanNames = [numSpanPoints]string{"write-fault", "fill", "writeback", "fsync-writeback", "fsync-log", "fsync-commit", "punch", "fsync-start-ops"}
 
 func (s spanPoint) String() string { return spanNames[s] }
 

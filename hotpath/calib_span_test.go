@@ -210,3 +210,41 @@ func TestCalibStateRejects(t *testing.T) {
 		t.Errorf("missing phase: %v", err)
 	}
 }
+
+// TestFsyncStartOpsUnlocked: the calibrated fsync submits the pages dirty
+// at its start with no lock held (btrfs_sync_file's first
+// start_ordered_ops, before btrfs_inode_lock), so that under IO and MK it
+// only writes the pages dirtied since and waits.
+func TestFsyncStartOpsUnlocked(t *testing.T) {
+	st, err := strategies.New("scheme-btrfs", strategies.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := Open(InodeConfig{Dir: t.TempDir(), FileSize: tPages * tPageSize, PageSize: tPageSize,
+		Slots: 4, Strategy: st, Regions: 8, Oracle: true, Calibration: testCalibration(time.Microsecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close() })
+	w, other := testWorker(t, 0, RoleFsync), testWorker(t, 1, RoleFaulter)
+	mustStore(t, other, in, 3)
+	got := map[spanPoint]string{}
+	in.spanHook = func(hw *Worker, sp spanPoint) {
+		if hw == w && (sp == spFsyncStartOps || sp == spFsyncWriteback) {
+			dirty := in.pages[3].state.Load()&pgDirty != 0
+			got[sp] = fmt.Sprintf("%s dirty=%v", heldString(hw.held), dirty)
+		}
+	}
+	var l []logRecord
+	if err := w.fsync(in, &l); err != nil {
+		t.Fatal(err)
+	}
+	in.spanHook = nil
+	if g, want := got[spFsyncStartOps], "nothing dirty=true"; g != want {
+		t.Errorf("first start_ordered_ops: %q; want %q", g, want)
+	}
+	if g, want := got[spFsyncWriteback], "IO MK dirty=false"; g != want {
+		t.Errorf("under btrfs_inode_lock: %q; want %q (page 3 submitted before the lock)", g, want)
+	}
+	checkUnlocked(t, in, "fsync", w, other)
+}
