@@ -54,10 +54,11 @@ const (
 	spFsyncCommit                     // fsync: the log commit, after every lock is released
 	spPunch                           // punch: freeing the blocks, under IO(X) and the plan
 	spFsyncStartOps                   // fsync (calibrated): the first start_ordered_ops, no lock
+	spPunchFlush                      // punch (calibrated, xfs and btrfs schemes): the range's writeback under the plan
 	numSpanPoints
 )
 
-var spanNames = [numSpanPoints]string{"write-fault", "fill", "writeback", "fsync-writeback", "fsync-log", "fsync-commit", "punch", "fsync-start-ops"}
+var spanNames = [numSpanPoints]string{"write-fault", "fill", "writeback", "fsync-writeback", "fsync-log", "fsync-commit", "punch", "fsync-start-ops", "punch-flush"}
 
 func (s spanPoint) String() string { return spanNames[s] }
 
