@@ -107,7 +107,7 @@ func cmdStudy(ctx context.Context, rr repRunner, args []string, stdout, stderr i
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	seed := fs.Uint64("seed", 1, "seed of every random choice")
 	locks := fs.Bool("locks", false, "lock-wait tables in the report (as run -locks: the model's cells count every lock, which costs time)")
-	calib := fs.Bool("calibrate", false, "first calibrate each target the kernel engine runs on, and run the model cells of those parts there calibrated (\"+calibrated\"; the calibrations are stored in the results file): off by default, as it adds the calibrations' time and makes the parts' model cells calibrated ones")
+	calib := fs.Bool("calibrate", true, "first calibrate each target the kernel engine runs on (a few seconds each), and run the model cells of those parts there calibrated (\"+calibrated\"; the calibrations are stored in the results file); -calibrate=false: the uncalibrated model everywhere")
 	if done, err := parseFlags(fs, args, stdout); done || err != nil {
 		return err
 	}
