@@ -15,6 +15,7 @@ import (
 type Bench struct {
 	in *Inode
 	w  *Worker
+	mo modelState // Loop's operations
 }
 
 // NewBench opens a pages-page inode in dir under strategy st.
@@ -113,5 +114,6 @@ func (b *Bench) SetTimed(on bool) { b.w.untimed = !on }
 func (b *Bench) Loop(sc *Scenario, n int64) error {
 	var stop atomic.Bool
 	b.w.opIndex = 0
-	return foregroundLoop(modelOps{in: b.in, faultAround: sc.FaultAround}, b.w, sc, 1, n, &stop)
+	b.mo = modelState{in: b.in, faultAround: sc.FaultAround}
+	return foregroundLoop(modelOps{&b.mo}, b.w, sc, 1, n, &stop)
 }

@@ -46,7 +46,10 @@ type engine interface {
 // dictionary: each operation is one indirect call, and the model's timing
 // sits in modelOps' methods, one call level below the loop, where the two
 // copies of the loop made one direct call. BenchmarkLoop measures what that
-// costs on the cheapest operations (docs/MEASUREMENTS.md, issue 21).
+// costs on the cheapest operations (docs/MEASUREMENTS.md, issue 21). The
+// engineOps values are one or two pointers, since every call passes the
+// value in registers; cmd/lockbench's default.pgo inlines the model's store
+// into modelOps.store (docs/DESIGN.md, "Data flow").
 type engineOps interface {
 	// pages is the file's size in pages.
 	pages() int
@@ -72,7 +75,7 @@ type engineOps interface {
 }
 
 var (
-	_ engineOps = modelOps{}
+	_ engineOps = modelOps{&modelState{}}
 	_ engineOps = kernelOps{}
 	_ engine    = (*modelEngine)(nil)
 	_ engine    = (*kernelEngine)(nil)

@@ -16,7 +16,7 @@ type modelEngine struct {
 // ops is the model's engineOps for worker w's role.
 func (m *modelEngine) ops(w *Worker) modelOps {
 	sc := &m.cfg.Scenario
-	o := modelOps{in: m.in, gup: m.gup, faultAround: sc.FaultAround, naive: sc.NaiveFaultAround && m.in.naiveOK}
+	o := modelOps{&modelState{in: m.in, gup: m.gup, faultAround: sc.FaultAround, naive: sc.NaiveFaultAround && m.in.naiveOK}}
 	if w.Role == RoleFsync {
 		log := make([]logRecord, 0, m.in.npages*2)
 		o.log = &log
@@ -53,8 +53,13 @@ func (m *modelEngine) close() error { return m.in.Close() }
 func (m *modelEngine) abandon()     { m.in.removeFiles() }
 
 // modelOps is the model's engineOps: each role's operation on the model
-// inode (ops.go, fileops.go, fsync.go), timed as the model times it.
-type modelOps struct {
+// inode (ops.go, fileops.go, fsync.go), timed as the model times it. It is
+// one pointer: the shared loops pass it to every operation, and a value of
+// several words would be reloaded into as many registers for each call.
+type modelOps struct{ *modelState }
+
+// modelState is what a worker's model operations read.
+type modelState struct {
 	in                 *Inode
 	gup                float64      // share of stores made by get_user_pages
 	faultAround, naive bool         // the scenario's read fault-around

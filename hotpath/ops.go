@@ -3,6 +3,7 @@ package hotpath
 import (
 	"fmt"
 
+	"lockbench/hotpath/clock"
 	"lockbench/strategies"
 )
 
@@ -158,14 +159,17 @@ func (w *Worker) readFault(in *Inode, p int, faultAround, naive bool) (faultResu
 // (map_pages), by trylock and recheck unless naive.
 func (w locker[A]) readFault(in *Inode, p int, faultAround, naive bool) (faultResult, error) {
 	t := w.startTimer(KReadFault)
-	if in.calib != nil {
-		defer w.recordOverlap(in, ovReadFault, t, in.calib.busyNow())
-	}
+	busy := in.busyBefore()
 	w.ctr.Faults++
 	w.rlock(in.mm, lkMM)
+	// One defer: a second, conditional one would make Go give up open-coded
+	// defers for the function and run both through the runtime.
 	defer func() {
 		w.runlock(in.mm, lkMM)
 		w.stopTimer(KReadFault, t)
+		if in.calib != nil {
+			w.recordOverlap(in, ovReadFault, t, busy)
+		}
 	}()
 	if int64(p) >= in.size.Load() {
 		return faultBeyondEOF, nil
@@ -297,15 +301,31 @@ func (w *Worker) casExtent(in *Inode, b int, from, to uint32) uint32 {
 	return w.dyn().casExtent(in, b, from, to)
 }
 
+// busyBefore is the calibrated model's fsync and punch activity at the
+// start of a fault (calibState.busyNow), 0 when the model is not calibrated.
+func (in *Inode) busyBefore() uint8 {
+	if in.calib == nil {
+		return 0
+	}
+	return in.calib.busyNow()
+}
+
+// endFault ends a fault of kind k timed from t: its overlap with fsync and
+// punch when calibrated (recordOverlap), then its timing. It is the
+// fault's one deferred call, so that the defer stays open-coded.
+func (w *Worker) endFault(in *Inode, k Kind, ov int, t clock.Ticks, busy uint8) {
+	if in.calib != nil {
+		w.recordOverlap(in, ov, t, busy)
+	}
+	w.stopTimer(k, t)
+}
+
 // writeFault is the write fault on page p: MM(S), a read fault's fill if the
 // page is not cached, then page_mkwrite under the OpWriteFault plan: F, IX,
 // HOLE -> DELALLOC, INLINE -> converted, page dirty, PTE rw.
 func (w locker[A]) writeFault(in *Inode, p int, flags faultFlags) (faultResult, error) {
 	t := w.startTimer(KWriteFault)
-	defer w.stopTimer(KWriteFault, t)
-	if in.calib != nil {
-		defer w.recordOverlap(in, ovWriteFault, t, in.calib.busyNow())
-	}
+	defer w.endFault(in, KWriteFault, ovWriteFault, t, in.busyBefore())
 	w.ctr.Faults++
 	w.rlock(in.mm, lkMM)
 	if int64(p) >= in.size.Load() {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"lockbench/hardware"
+	"lockbench/hardware/desc"
 	"lockbench/results"
 )
 
@@ -111,7 +111,7 @@ func syntheticFile(rng *rand.Rand, reps int, share float64, machine string) *res
 		Schema: results.SchemaVersion, Tool: "lockbench", Command: "lockbench",
 		Created: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC), Machine: m,
 	}
-	targets := []hardware.Target{
+	targets := []desc.Target{
 		{Spec: "tmpfs", Path: "/dev/shm/lockbench", FSType: "tmpfs"},
 		{Spec: "dir:/tmp", Path: "/tmp", FSType: "ext4", Device: "/dev/vda"},
 	}
@@ -131,7 +131,7 @@ func syntheticFile(rng *rand.Rand, reps int, share float64, machine string) *res
 	return f
 }
 
-func synthCell(rng *rand.Rand, tgt hardware.Target, scenario string, threads int, strategy string, reps int, effect bool) results.Cell {
+func synthCell(rng *rand.Rand, tgt desc.Target, scenario string, threads int, strategy string, reps int, effect bool) results.Cell {
 	cfg := results.Config{
 		Strategy: strategy, Scenario: scenario, Threads: threads, Target: tgt.Spec, TargetInfo: tgt,
 		Pin: "none", Seed: 1, FileSize: 1 << 20, PageSize: 4096, Duration: 200 * time.Millisecond, Reps: reps,

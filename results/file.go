@@ -28,19 +28,23 @@ func WriteFile(path string, f *File) error {
 // through in place, and a FIFO too once a reader comes (FIFOWait; with
 // none, an error instead of a hang). A directory or a socket is an error.
 //
-// A symbolic link is followed (the link stays and its target is
-// replaced) only when it is trusted: owned by the caller, or in a
+// A symbolic link, as the last component of path or any directory along
+// it, is followed only when it is trusted: owned by the caller, or in a
 // directory that others cannot write; a link that another user planted in
-// /tmp or a shared directory is refused, as is a dangling link (it is not
-// replaced by a regular file) and a loop. CheckOutput says all this
-// before anything is measured.
+// /tmp or a shared directory is refused, as is a dangling last link (it
+// is not replaced by a regular file) and a loop. On Linux the path is
+// walked one component at a time (resolve) and the file is written
+// through the descriptor of the directory the walk checked, so a
+// component swapped after the check cannot redirect the write.
+// CheckOutput says all this before anything is measured.
 func WriteAtomic(path string, render func(io.Writer) error) error {
-	real, info, err := resolveOutput(path)
+	d, name, info, err := resolve(path, false)
 	if err != nil {
 		return err
 	}
+	defer d.close()
 	if info == nil {
-		return wrap(path, writeRenamed(real, nil, render))
+		return wrap(path, writeRenamed(d, name, nil, render))
 	}
 	switch m := info.Mode(); {
 	case m.IsDir():
@@ -48,20 +52,60 @@ func WriteAtomic(path string, render func(io.Writer) error) error {
 	case m&fs.ModeSocket != 0:
 		return fmt.Errorf("%s is a socket; want a file path", path)
 	case m&fs.ModeNamedPipe != 0:
-		return wrap(path, writeFIFO(real, render))
+		return wrap(path, writeFIFO(d, name, render))
 	case !m.IsRegular():
-		return wrap(path, writeThrough(real, render))
+		return wrap(path, writeThrough(d, name, render))
 	}
-	return wrap(path, writeRenamed(real, info, render))
+	return wrap(path, writeRenamed(d, name, info, render))
+}
+
+// WriteNew writes f as a new file in dir, named prefix, a random part and
+// suffix, created exclusively (never over anything) in the directory the
+// link-checked walk reached, and returns its path: the fallback when -o
+// cannot be written.
+func WriteNew(dir, prefix, suffix string, f *File) (string, error) {
+	d, _, _, err := resolve(filepath.Join(dir, "x"), false)
+	if err != nil {
+		return "", err
+	}
+	defer d.close()
+	fh, name, err := d.createTemp(prefix, suffix)
+	if err != nil {
+		return "", err
+	}
+	err = Encode(fh, f, Compressed(name))
+	if err == nil {
+		err = fh.Chmod(0o644)
+	}
+	if err == nil {
+		err = fh.Sync()
+	}
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		d.remove(name)
+		return "", err
+	}
+	return filepath.Join(d.path, name), nil
 }
 
 // CheckOutput checks before measuring that WriteAtomic can write path as
 // far as its type and links tell: not a directory or a socket, no
-// untrusted, dangling or looping link. It does not probe the directory.
+// untrusted link along the path, no dangling or looping link. A missing
+// directory is left to the caller to name; it does not probe the
+// directory (ProbeDir does).
 func CheckOutput(path string) error {
-	_, info, err := resolveOutput(path)
-	if err != nil || info == nil {
+	d, _, info, err := resolve(path, false)
+	if errors.Is(err, errNoDir) {
+		return nil
+	}
+	if err != nil {
 		return err
+	}
+	d.close()
+	if info == nil {
+		return nil
 	}
 	switch m := info.Mode(); {
 	case m.IsDir():
@@ -72,14 +116,57 @@ func CheckOutput(path string) error {
 	return nil
 }
 
-// CheckLink checks that following path, when it is a symbolic link, is
-// trusted (see WriteAtomic): for a directory lockbench writes into.
+// ProbeDir checks that a file can be created in the directory that holds
+// path (as WriteAtomic reaches it): it creates and removes an empty
+// temporary file there, through the walked directory's descriptor.
+func ProbeDir(path string) error {
+	d, _, _, err := resolve(path, false)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	fh, name, err := d.createTemp(".lockbench-probe-", "")
+	if err != nil {
+		return fmt.Errorf("directory %s is not writable: %w", d.path, err)
+	}
+	fh.Close()
+	return d.remove(name)
+}
+
+// CheckLink checks that following path, a directory lockbench writes
+// into, is trusted: no untrusted link along it (see WriteAtomic). A
+// directory that does not exist yet is fine (MkdirAll makes it).
 func CheckLink(path string) error {
-	_, _, err := resolveOutput(path)
-	if errors.Is(err, errDangling) {
+	d, _, _, err := resolve(path, false)
+	if errors.Is(err, errDangling) || errors.Is(err, errNoDir) {
 		return nil
 	}
+	if err == nil {
+		d.close()
+	}
 	return err
+}
+
+// MkdirAll makes the directory path and the missing ones along it, mode
+// 0755, walking it as WriteAtomic does: a symbolic link along it is
+// followed only when trusted, and each directory is made in the one the
+// walk checked (mkdirat on its descriptor).
+func MkdirAll(path string) error {
+	d, name, info, err := resolve(path, true)
+	if errors.Is(err, errDangling) {
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	switch {
+	case info == nil:
+		return mkdirIn(d, name)
+	case !info.IsDir():
+		return fmt.Errorf("%s is not a directory", path)
+	}
+	return nil
 }
 
 // wrap prefixes err with path unless it already names it.
@@ -90,87 +177,53 @@ func wrap(path string, err error) error {
 	return fmt.Errorf("%s: %w", path, err)
 }
 
-// errDangling marks a link whose target does not exist.
-var errDangling = errors.New("dangling symbolic link")
+// errDangling marks a link whose target does not exist; errNoDir a
+// missing directory along a path.
+var (
+	errDangling = errors.New("dangling symbolic link")
+	errNoDir    = errors.New("no such directory")
+)
 
 // maxLinks bounds the links followed, as the kernel's 40.
 const maxLinks = 40
 
-// resolveOutput follows path's symbolic links, each only when trusted, and
-// returns the file at the end of them with its Lstat (nil when it does not
-// exist yet and path was not a link).
-func resolveOutput(path string) (string, fs.FileInfo, error) {
-	p := path
-	for hops := 0; ; hops++ {
-		fi, err := os.Lstat(p)
-		switch {
-		case errors.Is(err, fs.ErrNotExist) && hops > 0:
-			return "", nil, fmt.Errorf("%s is a symbolic link to %s, which does not exist: %w not replaced by a file (create the target or remove the link)", path, p, errDangling)
-		case errors.Is(err, fs.ErrNotExist):
-			return p, nil, nil
-		case errors.Is(err, errNameTooLong):
-			return "", nil, fmt.Errorf("%s: file name too long (at most %d bytes a name)", path, nameMax)
-		case err != nil:
-			return "", nil, err
-		case fi.Mode()&fs.ModeSymlink == 0:
-			return p, fi, nil
-		case hops == maxLinks:
-			return "", nil, fmt.Errorf("%s: symbolic link loop (more than %d links)", path, maxLinks)
-		}
-		if err := trustedLink(p, fi); err != nil {
-			return "", nil, err
-		}
-		dest, err := os.Readlink(p)
-		if err != nil {
-			return "", nil, err
-		}
-		if !filepath.IsAbs(dest) {
-			dest = filepath.Join(filepath.Dir(p), dest)
-		}
-		p = dest
-	}
-}
-
 // nameMax is the longest file name (one path element) Linux filesystems take.
 const nameMax = 255
 
-// trustedLink allows following the symbolic link p only when the caller
-// owns it or nobody else can write its directory: the rule of the
+// trustedLink allows following the symbolic link p, owned by uid, in the
+// directory dir of mode dirMode, only when the caller owns the link or
+// nobody else can write dir (not world-writable). This is the rule of the
 // kernel's fs.protected_symlinks, which cannot protect a link that
-// lockbench resolves itself.
-func trustedLink(p string, fi fs.FileInfo) error {
-	uid, _, ok := fileOwner(fi)
-	if !ok || uid == os.Geteuid() {
-		return nil
-	}
-	dir := filepath.Dir(p)
-	di, err := os.Stat(dir)
-	if err != nil {
-		return err
-	}
-	if di.Mode().Perm()&0o002 == 0 {
+// lockbench resolves itself, made stricter: the kernel refuses only in a
+// sticky world-writable directory and also trusts a link owned by the
+// directory's owner; lockbench refuses in any world-writable directory,
+// sticky or not (in a non-sticky one anybody can replace any link), and
+// trusts only its own user's links there.
+func trustedLink(p string, uid int, dir string, dirMode uint32) error {
+	if uid == os.Geteuid() || dirMode&0o002 == 0 {
 		return nil
 	}
 	return fmt.Errorf("%s is a symbolic link of uid %d in %s, which others can write: not following it (remove it or write elsewhere)", p, uid, dir)
 }
 
-// writeRenamed writes through a temporary file renamed over path; old is
-// the file it replaces, if any, whose permissions and owner it keeps.
-func writeRenamed(path string, old fs.FileInfo, render func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+tmpBase(filepath.Base(path))+".tmp-*")
+// writeRenamed writes through a temporary file in d renamed over name;
+// old is the file it replaces, if any, whose permissions and owner it
+// keeps.
+func writeRenamed(d *dirHandle, name string, old fs.FileInfo, render func(io.Writer) error) (err error) {
+	tmp, tmpName, err := d.createTemp("."+tmpBase(name)+".tmp-", "")
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
 			tmp.Close()
-			os.Remove(tmp.Name())
+			d.remove(tmpName)
 		}
 	}()
 	if err = render(tmp); err != nil {
 		return err
 	}
-	// CreateTemp makes the file 0600; results and reports are for sharing,
+	// The temporary file is 0600; results and reports are for sharing,
 	// and a file replaced keeps its own mode.
 	perm := fs.FileMode(0o644)
 	if old != nil {
@@ -188,7 +241,7 @@ func writeRenamed(path string, old fs.FileInfo, render func(io.Writer) error) (e
 	if err = tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	return d.rename(tmpName, name)
 }
 
 // tmpBase shortens a long file name for its temporary file's name, which
@@ -201,8 +254,8 @@ func tmpBase(name string) string {
 }
 
 // writeThrough writes to a device in place, never through a link.
-func writeThrough(path string, render func(io.Writer) error) (err error) {
-	fh, err := os.OpenFile(path, os.O_WRONLY|oNoFollow|oNoctty, 0)
+func writeThrough(d *dirHandle, name string, render func(io.Writer) error) (err error) {
+	fh, err := d.open(name, os.O_WRONLY|oNoctty, 0)
 	if err != nil {
 		return err
 	}
@@ -220,10 +273,10 @@ var FIFOWait = 10 * time.Second
 
 // writeFIFO writes to a FIFO once a reader has it open: opened
 // non-blocking (ENXIO while nobody reads), retried until FIFOWait.
-func writeFIFO(path string, render func(io.Writer) error) (err error) {
+func writeFIFO(d *dirHandle, name string, render func(io.Writer) error) (err error) {
 	deadline := time.Now().Add(FIFOWait)
 	for {
-		fh, err := os.OpenFile(path, os.O_WRONLY|oNonblock|oNoFollow, 0)
+		fh, err := d.open(name, os.O_WRONLY|oNonblock, 0)
 		if err == nil {
 			defer func() {
 				if cerr := fh.Close(); cerr != nil && err == nil {

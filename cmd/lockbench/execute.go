@@ -364,21 +364,16 @@ func fallbackDirs(out string) []string {
 func saveFallback(file *results.File, out string) (string, error) {
 	var errs error
 	for _, dir := range fallbackDirs(out) {
-		tmp, err := os.CreateTemp(dir, "lockbench-results-saved-*.json")
+		// Through the link-checked walk of dir, as -o.
+		name, err := results.WriteNew(dir, "lockbench-results-saved-", ".json", file)
 		if err != nil {
 			errs = joinErrors(errs, err)
 			continue
 		}
-		tmp.Close()
-		if err := results.WriteFile(tmp.Name(), file); err != nil {
-			os.Remove(tmp.Name())
-			errs = joinErrors(errs, err)
-			continue
-		}
-		if abs, err := filepath.Abs(tmp.Name()); err == nil {
+		if abs, err := filepath.Abs(name); err == nil {
 			return abs, nil
 		}
-		return tmp.Name(), nil
+		return name, nil
 	}
 	return "", errs
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -266,5 +267,84 @@ func TestHostile(t *testing.T) {
 		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
 			t.Errorf("the refused report directory was half-written: %s", p)
 		}
+	}
+}
+
+// TestHostileMiddleLink: the link rule holds for every directory along an
+// output path, not only its last component. uid 65534 plants a link to a
+// root-only directory of decoys as a middle component, in a world-writable
+// sticky directory (as /tmp) and in a world-writable one without the
+// sticky bit; root's -o, -html, -hdr-log, report -o and -charts through it
+// are refused with exit 2 and one line naming the link, its owner and its
+// directory, and nothing is written in the decoys' directory. root's own
+// link in a directory only root can write is still followed.
+func TestHostileMiddleLink(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the hostile-user suite runs as root (it drops to uid 65534 to plant, then runs lockbench as root)")
+	}
+	vault := t.TempDir() // 0700 root
+	decoys := []decoy{newDecoy(t, vault, "r.json"), newDecoy(t, vault, "index.html")}
+	good := filepath.Join(t.TempDir(), "good.json")
+	tgt := t.TempDir()
+	if code, stderr := runRoot(t, "/", 60*time.Second, "run", "-strategy", "rwsem", "-scenario", "fsync-storm", "-duration", "50ms", "-target", "tmpfs", "-o", good, "-q"); code != 0 {
+		t.Fatalf("making a results file: exit %d\n%s", code, stderr)
+	}
+	for _, mode := range []string{"1777", "0777"} {
+		shared, err := os.MkdirTemp("", "lockbench-hostile-mid-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(shared) })
+		m, _ := strconv.ParseUint(mode, 8, 32)
+		if err := unix.Chmod(shared, uint32(m)); err != nil {
+			t.Fatal(err)
+		}
+		asNobody(t, fmt.Sprintf("mkdir %[1]s/real && ln -s %[2]s %[1]s/link && ln -s real %[1]s/own", shared, vault))
+		link := filepath.Join(shared, "link")
+		run := []string{"run", "-strategy", "rwsem", "-scenario", "fsync-storm", "-duration", "50ms", "-target", "dir:" + tgt, "-q"}
+		for _, s := range []struct {
+			name string
+			args []string
+		}{
+			{"-o", append(run, "-o", filepath.Join(link, "r.json"))},
+			{"-o new file", append(run, "-o", filepath.Join(link, "new.json"))},
+			{"-o two levels", append(run, "-o", filepath.Join(shared, "real", "..", "link", "r.json"))},
+			{"-html", append(run, "-o", "", "-html", filepath.Join(link, "index.html"))},
+			{"-hdr-log", append(run, "-o", "", "-hdr-log", filepath.Join(link, "h.hlog"))},
+			{"report -o", []string{"report", "-o", filepath.Join(link, "rep"), good}},
+			{"report -charts", []string{"report", "-charts", filepath.Join(link, "charts"), good}},
+		} {
+			code, stderr := runRoot(t, "/", 60*time.Second, s.args...)
+			want := link + " is a symbolic link of uid 65534 in " + shared + ", which others can write"
+			if code != 2 || !strings.Contains(stderr, want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("mode %s, %s through a planted middle link: exit %d, stderr %q; want exit 2 and one line with %q", mode, s.name, code, stderr, want)
+			}
+			for _, d := range decoys {
+				d.check(t)
+			}
+			if m, _ := filepath.Glob(filepath.Join(vault, "*")); len(m) != len(decoys) {
+				t.Errorf("mode %s, %s: files made in the decoys' directory: %v", mode, s.name, m)
+			}
+		}
+		// A link nobody planted in the shared directory but that root
+		// made there (its own): followed.
+		mine := filepath.Join(shared, "mine")
+		if err := os.Symlink(tgt, mine); err != nil {
+			t.Fatal(err)
+		}
+		if code, stderr := runRoot(t, "/", 60*time.Second, append(run, "-o", filepath.Join(mine, "ok.json"))...); code != 0 {
+			t.Errorf("mode %s: -o through root's own link in the shared directory: exit %d\n%s", mode, code, stderr)
+		}
+	}
+	// root's link in a directory only root can write: followed, as the
+	// kernel does.
+	priv := t.TempDir()
+	os.Chmod(priv, 0o755)
+	os.Symlink(tgt, filepath.Join(priv, "out"))
+	if code, stderr := runRoot(t, "/", 60*time.Second, "report", "-o", filepath.Join(priv, "out", "rep"), good); code != 0 {
+		t.Errorf("report -o through root's link in a root-only directory: exit %d\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(tgt, "rep", "index.html")); err != nil {
+		t.Errorf("the report did not land in the link's target: %v", err)
 	}
 }

@@ -69,12 +69,10 @@ func checkOutputPath(flagName, path string) error {
 	if !st.IsDir() {
 		return usagef("%s %s: %s is not a directory", flagName, path, dir)
 	}
-	tmp, err := os.CreateTemp(dir, ".lockbench-probe-*")
-	if err != nil {
-		return fmt.Errorf("%s %s: directory %s is not writable: %w", flagName, path, dir, err)
+	// Probed through the descriptor of the directory the link check walked.
+	if err := results.ProbeDir(path); err != nil {
+		return fmt.Errorf("%s %s: %w", flagName, path, err)
 	}
-	tmp.Close()
-	os.Remove(tmp.Name())
 	return nil
 }
 

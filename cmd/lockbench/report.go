@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"lockbench/reports"
@@ -43,7 +42,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 			if err := results.CheckLink(strings.TrimRight(d.path, "/")); err != nil {
 				return usagef("%s: %v", d.flag, err)
 			}
-			if err := os.MkdirAll(d.path, 0o755); err != nil {
+			if err := results.MkdirAll(d.path); err != nil {
 				return fmt.Errorf("%s: %w", d.flag, err)
 			}
 		}

@@ -311,7 +311,8 @@ const runtimeThreads = 16
 // validateLimits checks the resource limits that apply to this process
 // before anything is measured: RLIMIT_AS (ulimit -v) against the model,
 // the mapped backing files and the runtime, RLIMIT_NPROC (ulimit -u, not
-// enforced on root) against one thread per worker and the runtime's.
+// enforced on root) against one thread per worker and the runtime's,
+// besides the tasks the user already runs (the limit counts them all).
 // Past either, the run would die mid-cell and leave its files.
 func (f *runFlags) validateLimits(p *plan) error {
 	th := slices.Max(p.threads)
@@ -327,9 +328,9 @@ func (f *runFlags) validateLimits(p *plan) error {
 	}
 	if np, err := hardware.ProcessLimit(); err == nil && np.Limited {
 		for _, sc := range p.scenarios {
-			if need := th + backgroundWorkers(sc) + runtimeThreads; uint64(need) > np.Value {
-				return fmt.Errorf("RLIMIT_NPROC (ulimit -u) is %d and scenario %s with -threads %d needs about %d threads (one per worker and the Go runtime's), besides the user's other processes: raise the limit or lower -threads",
-					np.Value, sc.Name, th, need)
+			if need := th + backgroundWorkers(sc) + runtimeThreads; uint64(need)+np.InUse > np.Value {
+				return fmt.Errorf("RLIMIT_NPROC (ulimit -u) is %d, this user's other processes and threads use %d and scenario %s with -threads %d needs about %d more (one per worker and the Go runtime's): raise the limit, end some of them or lower -threads",
+					np.Value, np.InUse, sc.Name, th, need)
 			}
 		}
 	}

@@ -111,6 +111,18 @@ func TestSecurityLimits(t *testing.T) {
 		}
 		assertNoBackingFiles(t, tgt)
 	})
+	t.Run("RLIMIT_NPROC counts the user's other tasks", func(t *testing.T) {
+		// Room for this run's threads alone, not with the 90 tasks the
+		// user already runs (before, only this run's were counted).
+		t.Cleanup(hardware.SetLimitsForTest(hardware.Limit{}, hardware.Limit{Value: 100, Limited: true, InUse: 90}))
+		tgt := t.TempDir()
+		got := runCLI(t.Context(), "run", "-strategy", "kernel,rwsem", "-scenario", "fsync-storm", "-target", "dir:"+tgt, "-o", "")
+		want := "RLIMIT_NPROC (ulimit -u) is 100, this user's other processes and threads use 90 and scenario fsync-storm with -threads "
+		if got.code != 1 || !strings.Contains(got.stderr, want) || !strings.Contains(got.stderr, " more ") || strings.Count(strings.TrimSpace(got.stderr), "\n") != 0 {
+			t.Errorf("run with 90 of 100 tasks in use = exit %d, %q; want exit 1 and one line with %q", got.code, got.stderr, want)
+		}
+		assertNoBackingFiles(t, tgt)
+	})
 	t.Run("RLIMIT_NPROC", func(t *testing.T) {
 		t.Cleanup(hardware.SetLimitsForTest(hardware.Limit{}, hardware.Limit{Value: 8, Limited: true}))
 		tgt := t.TempDir()

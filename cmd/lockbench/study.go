@@ -478,7 +478,7 @@ func writeStudy(file *results.File, out, reportDir string) error {
 	if err := results.WriteFile(out, file); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(reportDir, 0o755); err != nil {
+	if err := results.MkdirAll(reportDir); err != nil {
 		return fmt.Errorf("-report-dir: %w", err)
 	}
 	if err := reports.WriteReportDir(reportDir, []*results.File{file}); err != nil {
