@@ -139,7 +139,7 @@ func hotpathTargets(b *testing.B) []benchTarget {
 //
 // One b.N is one foreground operation: the run's op budget (the CLI's
 // -ops) is b.N, split evenly over the foreground workers (at least one
-// each); background roles (fsync, puncher, flusher, reclaimer, inliner,
+// each: a b.N below their number is raised to it, as -benchtime 1x asks); background roles (fsync, puncher, flusher, reclaimer, inliner,
 // truncater) run at their scenario's pace until the foreground workers are
 // done. ns/op is therefore wall time per foreground operation (the inverse
 // of their aggregate throughput, not a latency). The timer covers only the
@@ -181,7 +181,7 @@ func BenchmarkHotpath(b *testing.B) {
 					name := benchname.Join("strategy", sn, "scenario", sc.Name, "target", tgt.name, "threads", strconv.Itoa(th))
 					b.Run(name, func(b *testing.B) {
 						cfg := hotpath.Config{
-							Scenario: sc, Threads: th, OpLimit: int64(b.N), Seed: 1,
+							Scenario: sc, Threads: th, OpLimit: int64(max(b.N, sc.ForegroundWorkers(th))), Seed: 1,
 							Dir: tgt.dir, Clock: clk, Direct: true, Engine: hotpath.EngineOf(sn),
 							OnStart: b.StartTimer, OnStop: b.StopTimer,
 						}

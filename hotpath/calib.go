@@ -53,10 +53,12 @@ const (
 	spFsyncLog                        // fsync: the logging phase, under the outer plan and ER
 	spFsyncCommit                     // fsync: the log commit, after every lock is released
 	spPunch                           // punch: freeing the blocks, under IO(X) and the plan
+	spFsyncStartOps                   // fsync (calibrated): the first start_ordered_ops, no lock
+	spPunchFlush                      // punch (calibrated, xfs and btrfs schemes): the range's writeback under the plan
 	numSpanPoints
 )
 
-var spanNames = [numSpanPoints]string{"write-fault", "fill", "writeback", "fsync-writeback", "fsync-log", "fsync-commit", "punch"}
+var spanNames = [numSpanPoints]string{"write-fault", "fill", "writeback", "fsync-writeback", "fsync-log", "fsync-commit", "punch", "fsync-start-ops", "punch-flush"}
 
 func (s spanPoint) String() string { return spanNames[s] }
 

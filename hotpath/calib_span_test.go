@@ -210,3 +210,78 @@ func TestCalibStateRejects(t *testing.T) {
 		t.Errorf("missing phase: %v", err)
 	}
 }
+
+// TestFsyncStartOpsUnlocked: the calibrated fsync submits the pages dirty
+// at its start with no lock held (btrfs_sync_file's first
+// start_ordered_ops, before btrfs_inode_lock), so that under IO and MK it
+// only writes the pages dirtied since and waits.
+func TestFsyncStartOpsUnlocked(t *testing.T) {
+	st, err := strategies.New("scheme-btrfs", strategies.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := Open(InodeConfig{Dir: t.TempDir(), FileSize: tPages * tPageSize, PageSize: tPageSize,
+		Slots: 4, Strategy: st, Regions: 8, Oracle: true, Calibration: testCalibration(time.Microsecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close() })
+	w, other := testWorker(t, 0, RoleFsync), testWorker(t, 1, RoleFaulter)
+	mustStore(t, other, in, 3)
+	got := map[spanPoint]string{}
+	in.spanHook = func(hw *Worker, sp spanPoint) {
+		if hw == w && (sp == spFsyncStartOps || sp == spFsyncWriteback) {
+			dirty := in.pages[3].state.Load()&pgDirty != 0
+			got[sp] = fmt.Sprintf("%s dirty=%v", heldString(hw.held), dirty)
+		}
+	}
+	var l []logRecord
+	if err := w.fsync(in, &l); err != nil {
+		t.Fatal(err)
+	}
+	in.spanHook = nil
+	if g, want := got[spFsyncStartOps], "nothing dirty=true"; g != want {
+		t.Errorf("first start_ordered_ops: %q; want %q", g, want)
+	}
+	if g, want := got[spFsyncWriteback], "IO MK dirty=false"; g != want {
+		t.Errorf("under btrfs_inode_lock: %q; want %q (page 3 submitted before the lock)", g, want)
+	}
+	checkUnlocked(t, in, "fsync", w, other)
+}
+
+// TestPunchFlushSpan: the calibrated punch writes its range back inside the
+// invalidate lock where the filesystem does (xfs: MMAPLOCK_EXCL before
+// xfs_flush_unmap_range; btrfs: i_mmap_lock before btrfs_wait_ordered_range,
+// the extent range after), and before it on ext4 (ext4_punch_hole).
+func TestPunchFlushSpan(t *testing.T) {
+	for sn, want := range map[string]string{"scheme-xfs": "IO IL", "scheme-btrfs": "IO MK", "scheme-ext4": ""} {
+		t.Run(sn, func(t *testing.T) {
+			st, err := strategies.New(sn, strategies.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := Open(InodeConfig{Dir: t.TempDir(), FileSize: tPages * tPageSize, PageSize: tPageSize,
+				Slots: 4, Strategy: st, Regions: 8, Oracle: true, Calibration: testCalibration(time.Microsecond)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { in.Close() })
+			w, other := testWorker(t, 0, RolePuncher), testWorker(t, 1, RoleFaulter)
+			written(t, other, in, 4)
+			got := ""
+			in.spanHook = func(hw *Worker, sp spanPoint) {
+				if hw == w && sp == spPunchFlush {
+					got = heldString(hw.held)
+				}
+			}
+			if err := w.punch(in, 4, 2); err != nil {
+				t.Fatal(err)
+			}
+			in.spanHook = nil
+			if got != want {
+				t.Errorf("held at the punch's writeback: %q; want %q", got, want)
+			}
+			checkUnlocked(t, in, "punch", w, other)
+		})
+	}
+}

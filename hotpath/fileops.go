@@ -325,26 +325,46 @@ func (w *Worker) reclaimSweep(in *Inode, stop *atomic.Bool) {
 func (w *Worker) invalidate(in *Inode, op strategies.Op, p0, p1 int, between func()) error {
 	w.wlock(in.io, lkIO)
 	defer w.wunlock(in.io, lkIO)
-	if in.calib != nil {
-		// The calibrated model's disk file is buffered: write the range's
-		// dirty disk pages back before taking the plan, as ext4_punch_hole
-		// and xfs_flush_unmap_range (filemap_write_and_wait_range) and
-		// btrfs_punch_hole (btrfs_wait_ordered_range) do before they take
-		// the invalidate lock or the extent range, so that the real
-		// fallocate below does no data I/O inside the plan's locks.
-		const all = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
-		if err := unix.SyncFileRange(in.diskFD, int64(p0)*int64(in.pageSize), int64(p1-p0)*int64(in.pageSize), all); err != nil {
-			return fmt.Errorf("writing back pages [%d,%d) of the disk file: %w", p0, p1, err)
+	// The calibrated model's disk file is buffered: punch writes the
+	// range's dirty disk pages back so that the real fallocate below does
+	// no data I/O inside the plan's locks. ext4_punch_hole does it
+	// (filemap_write_and_wait_range) before it takes the invalidate lock;
+	// xfs (xfs_file_fallocate takes MMAPLOCK_EXCL, then
+	// xfs_free_file_space's xfs_flush_unmap_range) and btrfs
+	// (btrfs_punch_hole: btrfs_inode_lock(BTRFS_ILOCK_MMAP), then
+	// btrfs_wait_ordered_range, then the extent range) do it under the
+	// invalidate lock, the extent range taken after it.
+	flushed := in.calib == nil
+	underPlan := op == strategies.OpPunch && in.punchFlushIL
+	if !flushed && !underPlan {
+		if err := w.flushRange(in, p0, p1); err != nil {
+			return err
 		}
+		flushed = true
 	}
-	var pl planLocks
+	outer, inner := in.plans[op], strategies.Plan{}
+	if underPlan {
+		inner = strategies.Plan{ER: outer.ER, ERFull: outer.ERFull}
+		outer.ER = strategies.Skip
+	}
+	r0, r1 := uint64(p0*in.pageSize), uint64(p1*in.pageSize)
+	var pl, il planLocks
 	for {
 		for p := p0; p < p1; p++ {
 			for in.pages[p].state.Load()&pgWriteback != 0 {
 				yield()
 			}
 		}
-		pl = w.takePlan(in, in.plans[op], uint64(p0*in.pageSize), uint64(p1*in.pageSize))
+		pl = w.takePlan(in, outer, r0, r1)
+		if !flushed {
+			w.at(in, spPunchFlush)
+			if err := w.flushRange(in, p0, p1); err != nil {
+				w.dropPlan(in, pl)
+				return err
+			}
+			flushed = true
+		}
+		il = w.takePlan(in, inner, r0, r1)
 		if between != nil {
 			between() // truncate sets i_size before dropping the page cache
 			between = nil
@@ -354,9 +374,11 @@ func (w *Worker) invalidate(in *Inode, op strategies.Op, p0, p1 int, between fun
 		}
 		// Writeback started under us (the flusher takes none of the plan's
 		// locks, and rangelock's completion needs ER): release, wait, retry.
+		w.dropPlan(in, il)
 		w.dropPlan(in, pl)
 	}
 	defer w.dropPlan(in, pl)
+	defer w.dropPlan(in, il)
 	if in.oracle != nil {
 		in.oracle.reset(p0, p1)
 	}
@@ -377,6 +399,16 @@ func (w *Worker) invalidate(in *Inode, op strategies.Op, p0, p1 int, between fun
 	in.punchEpoch.Add(1)
 	if in.oracle != nil {
 		w.checkInvalidated(in, p0, p1)
+	}
+	return nil
+}
+
+// flushRange writes the calibrated model's disk pages [p0, p1) back and
+// waits (filemap_write_and_wait_range).
+func (w *Worker) flushRange(in *Inode, p0, p1 int) error {
+	const all = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+	if err := unix.SyncFileRange(in.diskFD, int64(p0)*int64(in.pageSize), int64(p1-p0)*int64(in.pageSize), all); err != nil {
+		return fmt.Errorf("writing back pages [%d,%d) of the disk file: %w", p0, p1, err)
 	}
 	return nil
 }

@@ -25,9 +25,11 @@ const fsyncLeaf = 32
 // unless the layout changes under the logging, which is R5.
 //
 // Spans (docs/MODEL.md, "Lock spans"): the OpFsyncLog plan's IO and MK are
-// taken before the writeback and released after the logging, before the
-// log commit (btrfs_sync_file: btrfs_inode_lock(BTRFS_ILOCK_MMAP) before
-// start_ordered_ops, btrfs_inode_unlock before btrfs_sync_log). ER covers
+// taken before the wait for writeback and released after the logging,
+// before the log commit (btrfs_sync_file: a first start_ordered_ops with no
+// lock, then btrfs_inode_lock(BTRFS_ILOCK_MMAP), a second start_ordered_ops
+// for pages dirtied since, the wait, the logging, btrfs_inode_unlock before
+// btrfs_sync_log). The calibrated model submits the first pass unlocked. ER covers
 // the logging phase only, after the wait for writeback (ordered-extent
 // completion takes the range lock, so holding it across the wait would
 // deadlock). The log commit, the model's fdatasync, runs with no lock.
@@ -37,6 +39,24 @@ func (w *Worker) fsync(in *Inode, log *[]logRecord) error {
 	if in.calib != nil {
 		in.calib.busy.fsync.Add(1)
 		defer in.calib.busy.fsync.Add(-1)
+	}
+	if in.calib != nil {
+		// btrfs_sync_file's first start_ordered_ops runs before it takes
+		// btrfs_inode_lock(BTRFS_ILOCK_MMAP): every page dirty now is
+		// submitted for writeback with no inode lock held. The calibrated
+		// model splits a page's writeback into submission (writebackPage's
+		// sync_file_range WRITE) and the wait (below, inside the locks), so
+		// it can do the same; the uncalibrated model's writeback completes
+		// in one call, and moving it out would take the I/O wait out of
+		// the span too, so it keeps its writeback inside.
+		w.at(in, spFsyncStartOps)
+		for p := 0; p < in.npages; p++ {
+			if in.pages[p].state.Load()&(pgDirty|pgWriteback) == pgDirty {
+				if err := w.writebackPage(in, p, true); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	plan := in.plans[strategies.OpFsyncLog]
 	outer := plan
@@ -55,8 +75,10 @@ func (w *Worker) fsync(in *Inode, log *[]logRecord) error {
 		snap = in.oracle.fsyncStart(w, in)
 	}
 	w.at(in, spFsyncWriteback)
-	// Write back every page dirty now, waiting first for writeback in
-	// flight (a page redirtied while under writeback must be written again).
+	// Write back every page dirty now (calibrated: those dirtied since the
+	// first pass, as btrfs's second start_ordered_ops under the lock),
+	// waiting first for writeback in flight (a page redirtied while under
+	// writeback must be written again).
 	for p := 0; p < in.npages; p++ {
 		pg := &in.pages[p]
 		for pg.state.Load()&(pgDirty|pgWriteback) != 0 {

@@ -86,6 +86,7 @@ type Inode struct {
 	naiveOK       bool
 	retry         *strategies.RetryPolicy
 	readIOLock    bool // XFS: buffered read() takes IO(S)
+	punchFlushIL  bool // xfs, btrfs schemes: punch writes its range back under the plan (ER after)
 
 	// The written words (size, punchEpoch, fsyncs, inlineGen) each sit on
 	// their own pair of cache lines, apart from the words every store,
@@ -195,6 +196,9 @@ func Open(cfg InodeConfig) (in *Inode, err error) {
 	in.readIOLock = cfg.ReadIOLock
 	if x, ok := cfg.Strategy.(interface{ ReadIOLock() bool }); ok && x.ReadIOLock() {
 		in.readIOLock = true // a filesystem's scheme whose read() takes IO(S) (xfs)
+	}
+	if x, ok := cfg.Strategy.(interface{ PunchFlushLocked() bool }); ok {
+		in.punchFlushIL = x.PunchFlushLocked()
 	}
 	if cfg.Oracle {
 		in.oracle = newOracle(n, cfg.Regions)

@@ -248,6 +248,18 @@ func (s Scenario) workerPlan(threads int) []RoleSpec {
 	return out
 }
 
+// ForegroundWorkers is the number of foreground workers the scenario runs
+// at threads (each foreground role has at least one).
+func (s Scenario) ForegroundWorkers(threads int) int {
+	n := 0
+	for _, r := range s.workerPlan(threads) {
+		if r.Role.Foreground() {
+			n++
+		}
+	}
+	return n
+}
+
 // MinPages is the smallest file, in pages, the scenario can run on: its
 // writes, punches, fault-around window and inline blocks must fit, with room
 // for the truncater to cut at least one page.

@@ -336,6 +336,10 @@ func Counterfactuals(v results.Validation, design, chosen *results.Cell) []resul
 // CounterfactualText writes the findings, one line each.
 func CounterfactualText(w io.Writer, cs []results.Counterfactual) {
 	for _, c := range cs {
+		if c.Text != "" {
+			fmt.Fprintf(w, "  finding: %s: %s\n", c.Question, c.Text)
+			continue
+		}
 		fmt.Fprintf(w, "  finding: on %s %s, %s %s is %s against %s's %s: %s [%.2f, %.2f] at %.0f%%, p=%.3f (%s)\n",
 			c.Target, c.Scenario, c.Design, c.Measure, formatNanos(c.Design50), c.Chosen, formatNanos(c.Chosen50),
 			vFormatRatio(c.Ratio), c.RatioLo, c.RatioHi, 100*c.Level, c.P, c.Validated)

@@ -59,4 +59,9 @@ type Counterfactual struct {
 	// Validated says how far the model was from the kernel on Target:
 	// "validated within 1.8x" or "NOT validated (worst 3.1x)".
 	Validated string `json:"validated"`
+	// Question names the rejected design ("R1: ..."), and Text states the
+	// finding in the findings' words with Validated beside it; both empty
+	// for the btrfs question's lines of older files.
+	Question string `json:"question,omitempty"`
+	Text     string `json:"text,omitempty"`
 }

@@ -18,7 +18,14 @@ type Scheme struct {
 	fs   string
 	// readIO: buffered read() takes IO(S) (XFS's IOLOCK).
 	readIO bool
-	plan   func(Op) Plan
+	// flushLocked: punch writes its range back inside the plan's
+	// invalidate lock (xfs: xfs_file_fallocate takes MMAPLOCK_EXCL before
+	// xfs_free_file_space's xfs_flush_unmap_range; btrfs: btrfs_punch_hole
+	// takes btrfs_inode_lock(BTRFS_ILOCK_MMAP) before
+	// btrfs_wait_ordered_range, and the extent range after it), not before
+	// it as ext4_punch_hole does.
+	flushLocked bool
+	plan        func(Op) Plan
 }
 
 var _ Strategy = Scheme{}
@@ -39,6 +46,10 @@ func (s Scheme) FS() string { return s.fs }
 // ReadIOLock reports whether the scheme's buffered read() takes IO(S); the
 // hot path reads it as the XFS option.
 func (s Scheme) ReadIOLock() bool { return s.readIO }
+
+// PunchFlushLocked reports whether the scheme's punch writes its range back
+// inside its invalidate lock (xfs, btrfs) rather than before it (ext4).
+func (s Scheme) PunchFlushLocked() bool { return s.flushLocked }
 
 // btrfsPlan is btrfs (Linux 6.x): page_mkwrite takes i_mmap_lock(S) and the
 // extent range of its page (btrfs_page_mkwrite); page fills take the
@@ -87,9 +98,9 @@ func ext4Plan(op Op) Plan {
 // excludes nothing) and xfs (ext4's, plus IOLOCK(S) for buffered read():
 // xfs_file_buffered_read's xfs_ilock(XFS_IOLOCK_SHARED)).
 var Schemes = []Scheme{
-	{name: "scheme-btrfs", fs: "btrfs", plan: btrfsPlan},
+	{name: "scheme-btrfs", fs: "btrfs", flushLocked: true, plan: btrfsPlan},
 	{name: "scheme-ext4", fs: "ext4", plan: ext4Plan},
-	{name: "scheme-xfs", fs: "xfs", readIO: true, plan: ext4Plan},
+	{name: "scheme-xfs", fs: "xfs", readIO: true, flushLocked: true, plan: ext4Plan},
 }
 
 // SchemeNames lists the schemes' strategy names.

@@ -17,6 +17,7 @@ import (
 	"lockbench/hotpath"
 	"lockbench/hotpath/clock"
 	"lockbench/reports"
+	"lockbench/results"
 	"lockbench/strategies"
 )
 
@@ -68,6 +69,9 @@ func (f *runFlags) register(fs *flag.FlagSet, defStrategy, defScenario string) {
 
 // plan is a validated command line: the cells to run.
 type plan struct {
+	// cals, set by the study's -calibrate, are the calibrations its model
+	// cells spend, by target spec (run and sweep keep theirs in session).
+	cals       map[string]*results.Calibration
 	strategies []string
 	scenarios  []hotpath.Scenario
 	threads    []int

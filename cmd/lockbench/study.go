@@ -107,6 +107,7 @@ func cmdStudy(ctx context.Context, rr repRunner, args []string, stdout, stderr i
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	seed := fs.Uint64("seed", 1, "seed of every random choice")
 	locks := fs.Bool("locks", false, "lock-wait tables in the report (as run -locks: the model's cells count every lock, which costs time)")
+	calib := fs.Bool("calibrate", true, "first calibrate each target the kernel engine runs on (a few seconds each), and run the model cells of those parts there calibrated (\"+calibrated\"; the calibrations are stored in the results file); -calibrate=false: the uncalibrated model everywhere")
 	if done, err := parseFlags(fs, args, stdout); done || err != nil {
 		return err
 	}
@@ -134,7 +135,7 @@ func cmdStudy(ctx context.Context, rr repRunner, args []string, stdout, stderr i
 		size = quickStudy
 	}
 	start := time.Now()
-	file, measured, runErr := runStudy(ctx, rr, size, *seed, *quiet, *locks, stderr)
+	file, measured, runErr := runStudy(ctx, rr, size, *seed, *quiet, *locks, *calib, stderr)
 	if file == nil {
 		return runErr
 	}
@@ -178,7 +179,7 @@ func cmdStudy(ctx context.Context, rr repRunner, args []string, stdout, stderr i
 // runs the verify matrix into it, under one progress bar. It returns the
 // file (nil when nothing could start), how long the measuring took, and
 // the error that stopped it early.
-func runStudy(ctx context.Context, rr repRunner, size studySize, seed uint64, quiet, locks bool, stderr io.Writer) (*results.File, time.Duration, error) {
+func runStudy(ctx context.Context, rr repRunner, size studySize, seed uint64, quiet, locks, calib bool, stderr io.Writer) (*results.File, time.Duration, error) {
 	var flags []*runFlags
 	var plans []*plan
 	var notes []string
@@ -222,6 +223,11 @@ func runStudy(ctx context.Context, rr repRunner, size studySize, seed uint64, qu
 	var measured time.Duration
 	err = withTargets(ctx, specs, stderr, func(targets []hardware.Target) error {
 		start := time.Now()
+		if calib {
+			if err := studyCalibrations(ctx, plans, targets, machine, seed, quiet, file, stderr); err != nil {
+				return err
+			}
+		}
 		var grids []grid
 		total := len(vp.strategies) * (len(vp.scenarios) + min(len(vp.holetest), 1))
 		for _, p := range plans {
@@ -334,7 +340,7 @@ func measureInterleaved(ctx context.Context, grids []grid, flags []*runFlags, pl
 			one := *flags[i]
 			one.reps = 1
 			part := &results.File{}
-			s := &session{f: &one, p: plans[i], machine: machine, file: part, progress: progress}
+			s := &session{f: &one, p: plans[i], machine: machine, file: part, progress: progress, cals: plans[i].cals}
 			err := s.runCells(ctx, g)
 			for _, c := range part.Cells {
 				c.Config.Reps = reps
@@ -517,4 +523,36 @@ func buildVersion() string {
 		v += "+dirty"
 	}
 	return v
+}
+
+// studyCalibrations calibrates (-calibrate) every target that a part of
+// the study runs the kernel engine on, stores the calibrations in file,
+// and gives them to those parts, whose model cells then run calibrated.
+func studyCalibrations(ctx context.Context, plans []*plan, targets []hardware.Target, machine hardware.Machine, seed uint64, quiet bool, file *results.File, stderr io.Writer) error {
+	var kt []hardware.Target
+	for _, p := range plans {
+		if !slices.Contains(p.strategies, hotpath.KernelName) {
+			continue
+		}
+		for _, t := range targetsOf(targets, p.targets) {
+			if !slices.ContainsFunc(kt, func(u hardware.Target) bool { return u.Spec == t.Spec }) {
+				kt = append(kt, t)
+			}
+		}
+	}
+	cals, err := calibrations(ctx, &calibFlags{calibrate: true}, machine, kt, seed, quiet, stderr)
+	if err != nil {
+		return err
+	}
+	for _, t := range kt {
+		if c := cals[t.Spec]; c != nil {
+			file.Calibrations = append(file.Calibrations, *c)
+		}
+	}
+	for _, p := range plans {
+		if slices.Contains(p.strategies, hotpath.KernelName) {
+			p.cals = cals
+		}
+	}
+	return nil
 }

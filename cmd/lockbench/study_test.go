@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -76,5 +78,39 @@ func TestUndecidedCells(t *testing.T) {
 	}
 	if got := undecidedCells(f, 5); len(got) != 0 {
 		t.Errorf("cells at the repetition limit picked: %v", got)
+	}
+}
+
+// TestStudyCalibrations: -calibrate calibrates the targets of the parts
+// that run the kernel engine, stores the calibrations in the results
+// file, and gives them to those parts only.
+func TestStudyCalibrations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures the real tmpfs")
+	}
+	specs, err := hardware.ParseTargets("tmpfs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, cleanup, err := hardware.PrepareAll(context.Background(), specs)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer cleanup()
+	m, err := hardware.Detect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kern := &plan{strategies: []string{hotpath.KernelName, "rwsem"}, targets: specs}
+	model := &plan{strategies: []string{"rwsem"}, targets: specs}
+	file := &results.File{}
+	if err := studyCalibrations(context.Background(), []*plan{model, kern}, targets, m, 1, true, file, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if len(file.Calibrations) != 1 || file.Calibrations[0].Target != targets[0].Spec {
+		t.Fatalf("calibrations stored: %+v; want one, of %s", file.Calibrations, targets[0].Spec)
+	}
+	if kern.cals[targets[0].Spec] == nil || model.cals != nil {
+		t.Errorf("kernel part's calibrations %v, model-only part's %v; want the target's, and none", kern.cals, model.cals)
 	}
 }

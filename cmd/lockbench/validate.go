@@ -77,7 +77,7 @@ func cmdValidate(ctx context.Context, rr repRunner, args []string, stdout, stder
 	fs.StringVar(&v.html, "html", "", "also write the validation tables as an HTML page to this file")
 	fs.StringVar(&v.format, "format", "text", "stdout: text or json (the validation tables)")
 	fs.BoolVar(&v.quiet, "q", false, "no progress on stderr")
-	fs.BoolVar(&v.counterfactual, "counterfactual", true, "also state the rejected full-range extent lock's cost against btrfs's i_mmap_lock (fsync-read, rangelock vs rwsem) in each target's calibrated model")
+	fs.BoolVar(&v.counterfactual, "counterfactual", true, "also state the rejected designs' costs in each target's calibrated model: btrfs's full-range extent lock against i_mmap_lock (fsync-read), XFS's IL(X) around failed-write cleanup (write-fail), the validity cookie (stale-map), VM_FAULT_RETRY (inline) and fault-around (punch)")
 	fs.StringVar(&v.cal.file, "calibration", "", "reuse the calibrations stored in this results file instead of measuring")
 	fs.BoolVar(&v.cal.force, "calibration-force", false, "use -calibration FILE even when its machine fingerprint or kernel differ")
 	if done, err := parseNoArgs(fs, args, stdout); done || err != nil {
@@ -261,6 +261,16 @@ func validateTarget(ctx context.Context, rr repRunner, v *validateFlags, machine
 		}
 		file.Cells = append(file.Cells, cells...)
 		val.Counterfactuals = reports.Counterfactuals(val, &cells[0], &cells[1])
+		for _, q := range cfQuestions {
+			var pair [2]results.Cell
+			for i, side := range []cfSide{q.design, q.chosen} {
+				if pair[i], err = counterfactualCell(ctx, rr, v, t, cal, clk, stderr, q.scenario, side); err != nil {
+					return err
+				}
+			}
+			file.Cells = append(file.Cells, pair[:]...)
+			val.Counterfactuals = append(val.Counterfactuals, reports.StateCounterfactual(val, q.question, &pair[0], &pair[1], q.measures)...)
+		}
 	}
 	file.Validations = append(file.Validations, val)
 	if v.format == "text" {
@@ -304,4 +314,67 @@ func counterfactualCells(ctx context.Context, rr repRunner, v *validateFlags, t 
 		cells = append(cells, cell)
 	}
 	return cells, nil
+}
+
+// cfSide is one side of a counterfactual question: a model strategy with
+// its options, on the scenario changed by mod (nil: as listed), named
+// label in the results (with the calibrated suffix).
+type cfSide struct {
+	label, strategy string
+	opts            strategies.Options
+	mod             func(*hotpath.Scenario)
+}
+
+// cfQuestions are the rejected designs of issue 19 beyond the btrfs one,
+// each run in the target's calibrated model: design against chosen.
+var cfQuestions = []struct {
+	question, scenario string
+	design, chosen     cfSide
+	measures           []reports.CFMeasure
+}{
+	{"R1: XFS's IL(X) around failed-write cleanup (without it: none, the protocol with every fix out)", "write-fail",
+		cfSide{label: "rwsem", strategy: "rwsem"}, cfSide{label: "none", strategy: "none"},
+		[]reports.CFMeasure{{Op: "write-fault", Stat: "p99"}, {Op: "write-fault", Stat: "p99.9"}, {Op: "store", Stat: "ops/s"}, {Op: "write", Stat: "ops/s"}}},
+	{"R3: the validity cookie (iomap_valid) against the inode lock alone", "stale-map",
+		cfSide{label: "seqcount", strategy: "seqcount"}, cfSide{label: "rwsem", strategy: "rwsem"},
+		[]reports.CFMeasure{{Op: "write", Stat: "p50"}, {Op: "write", Stat: "p99"}, {Op: "write", Counter: "remaps"}, {Op: "write", Counter: "validations"}, {Op: "write", Stat: "ops/s"}}},
+	{"R4: VM_FAULT_RETRY for the inline conversion (10% get_user_pages faults, SIGBUS fallback) against rwsem", "inline",
+		cfSide{label: "faultretry-gup0.1", strategy: "faultretry", opts: strategies.Options{GUPShare: 0.1}}, cfSide{label: "rwsem", strategy: "rwsem"},
+		[]reports.CFMeasure{{Op: "write-fault", Counter: "retries"}, {Op: "write-fault", Counter: "sigbus"}, {Op: "write-fault", Stat: "p50"}, {Op: "write-fault", Stat: "p99"}}},
+	{"fault-around under the mmap lock (a read fault maps up to 16 cached pages) against no fault-around", "punch",
+		cfSide{label: "rwsem-faultaround", strategy: "rwsem"}, cfSide{label: "rwsem-nofaultaround", strategy: "rwsem", mod: func(s *hotpath.Scenario) { s.FaultAround = false }},
+		[]reports.CFMeasure{{Op: "read-fault", Stat: "p50"}, {Op: "read-fault", Stat: "p99"}, {Op: "load", Counter: "faults"}, {Op: "load", Stat: "ops/s"}}},
+}
+
+// counterfactualCell runs one side of a counterfactual question on t in
+// the calibrated model.
+func counterfactualCell(ctx context.Context, rr repRunner, v *validateFlags, t hardware.Target, cal *results.Calibration, clk *clock.Clock, stderr io.Writer, scenario string, side cfSide) (results.Cell, error) {
+	sc, err := hotpath.LookupScenario(scenario)
+	if err != nil {
+		return results.Cell{}, err
+	}
+	if side.mod != nil {
+		side.mod(&sc)
+	}
+	st, err := strategies.New(side.strategy, side.opts)
+	if err != nil {
+		return results.Cell{}, err
+	}
+	cfg := hotpath.Config{Strategy: st, Calibration: cal, Scenario: sc, Threads: v.threads, Duration: v.duration, Seed: v.seed,
+		Dir: t.Path, Watchdog: 30 * time.Second, Clock: clk}
+	cell := results.Cell{Config: results.Config{Engine: hotpath.EngineModel.String(), Strategy: side.label + calibSuffix, Scenario: sc.Name, Threads: v.threads, Target: t.Spec, TargetInfo: t,
+		Pin: "none", Seed: v.seed, FileSize: sc.FileSize, PageSize: 4096, Duration: v.duration, Reps: v.reps,
+		Clock: clk.Kind(), Watchdog: cfg.Watchdog, Calibrated: t.Spec, Options: side.opts.String()}}
+	for r := 0; r < v.reps; r++ {
+		if !v.quiet {
+			fmt.Fprintf(stderr, "lockbench: validate %s counterfactual %s %s rep %d/%d\n", t.Spec, cell.Config.Strategy, sc.Name, r+1, v.reps)
+		}
+		rep, err := rr.run(ctx, cfg)
+		if err != nil {
+			return results.Cell{}, fmt.Errorf("validate %s %s %s: %w", t.Spec, side.label, sc.Name, err)
+		}
+		rep.Index = r
+		cell.Reps = append(cell.Reps, rep)
+	}
+	return cell, nil
 }

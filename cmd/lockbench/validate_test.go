@@ -11,6 +11,7 @@ import (
 	"lockbench/hardware"
 	"lockbench/hotpath"
 	"lockbench/results"
+	"lockbench/strategies"
 )
 
 // TestValidateBadInput: every refusal is one line, exit 2, before measuring.
@@ -98,4 +99,35 @@ func TestCalibrationFileRefused(t *testing.T) {
 		t.Errorf("calibrated run spent no calibrated time: %+v", f.Cells[0].Reps[0].Counters)
 	}
 	assertNoBackingFiles(t, tgt)
+}
+
+// TestCounterfactualQuestions: each rejected design validate states runs a
+// real scenario under real strategies, names its question, and reads
+// only counters the results carry.
+func TestCounterfactualQuestions(t *testing.T) {
+	if len(cfQuestions) < 4 {
+		t.Fatalf("%d counterfactual questions; want R1, R3, R4 and fault-around", len(cfQuestions))
+	}
+	counters := map[string]bool{}
+	for _, cf := range results.CounterFields {
+		counters[cf.Name] = true
+	}
+	for _, q := range cfQuestions {
+		if _, err := hotpath.LookupScenario(q.scenario); err != nil || q.question == "" {
+			t.Errorf("%q: scenario %q: %v", q.question, q.scenario, err)
+		}
+		for _, side := range []cfSide{q.design, q.chosen} {
+			if _, err := strategies.New(side.strategy, side.opts); err != nil || side.label == "" {
+				t.Errorf("%q: strategy %q: %v", q.question, side.strategy, err)
+			}
+		}
+		for _, m := range q.measures {
+			if m.Counter != "" && !counters[m.Counter] {
+				t.Errorf("%q: no counter %q in the results", q.question, m.Counter)
+			}
+		}
+		if q.design.label == q.chosen.label {
+			t.Errorf("%q compares %s with itself", q.question, q.design.label)
+		}
+	}
 }
