@@ -238,7 +238,7 @@ func questionsFor(sums []CellSummary) []question {
 func comparisons(sums []CellSummary, q question) [][2]string {
 	var names []string
 	for _, s := range sums {
-		n := s.Config.Strategy
+		n := modelStrategy(s.Config.Strategy)
 		if s.Config.Scenario == q.scenario && n != Baseline && n != Kernel && !slices.Contains(names, n) {
 			names = append(names, n)
 		}
@@ -298,10 +298,16 @@ func fsOf(g *cellGroup) string {
 	return g.cells[0].Config.TargetInfo.FSType
 }
 
+// modelStrategy is a cell's strategy without the "+calibrated" of a
+// calibrated model cell (-calibrate): a study calibrates a target for all
+// its model cells or for none, so within one group the names compare as
+// the strategies they are, and a finding's id does not depend on it.
+func modelStrategy(name string) string { return strings.TrimSuffix(name, "+calibrated") }
+
 // cellOf is the first cell of strategy in g.
 func cellOf(g *cellGroup, strategy string) *CellSummary {
 	for _, c := range g.cells {
-		if c.Config.Strategy == strategy {
+		if modelStrategy(c.Config.Strategy) == strategy {
 			return c
 		}
 	}
@@ -573,9 +579,15 @@ func clause(f results.Finding) string {
 		return "no meaningful difference: " + effect(f) + ", within the resolution"
 	}
 	s := "no difference detected (" + formatPAdj(f.PAdj) + ")"
-	if f.RatioHi > 0 {
+	switch {
+	case f.RatioHi > 0 && (f.RatioLo > 1 || f.RatioHi < 1):
+		// The interval is at the 95% level of this one comparison; the
+		// adjusted p is at the study's false-discovery rate, which is
+		// stricter: say which of the two decided.
+		s += fmt.Sprintf(": the unadjusted interval [%s, %s] excludes 1, the false-discovery adjustment does not", formatTimes(f.RatioLo), formatTimes(f.RatioHi))
+	case f.RatioHi > 0:
 		s += fmt.Sprintf(": the interval [%s, %s] rules out larger effects", formatTimes(f.RatioLo), formatTimes(f.RatioHi))
-	} else {
+	default:
 		s += fmt.Sprintf(": interval %s", deltaRange(f))
 	}
 	return s

@@ -47,7 +47,7 @@ func TestFindingsScreenBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkScreen(t, buf.String(), 20)
-	if !strings.Contains(buf.String(), "more differences: see the report") {
+	if !strings.Contains(buf.String(), "more differences in the report") {
 		t.Errorf("a cut summary must say what it left out:\n%s", buf.String())
 	}
 }
@@ -265,5 +265,31 @@ func TestAdjustBH(t *testing.T) {
 	}
 	if len(AdjustBH(nil)) != 0 {
 		t.Error("AdjustBH(nil) not empty")
+	}
+}
+
+// TestFindingsCalibratedCells: a study whose model cells ran calibrated
+// (strategy "rwsem+calibrated", -calibrate) states the same findings, under
+// the same ids, as one whose cells did not (the default study calibrates
+// the targets the kernel runs on; its fault-scale and fsync sections were
+// empty when the names did not pair).
+func TestFindingsCalibratedCells(t *testing.T) {
+	plain := studyFixture()
+	cal := *plain // the fixture is shared: change a copy of its cells
+	cal.Cells = slices.Clone(plain.Cells)
+	for i := range cal.Cells {
+		c := &cal.Cells[i].Config
+		if c.Strategy != Kernel && !strings.HasPrefix(c.Strategy, Kernel) {
+			c.Strategy += "+calibrated"
+		}
+	}
+	want, got := Findings(plain), Findings(&cal)
+	if len(want) == 0 || len(got) != len(want) {
+		t.Fatalf("calibrated cells gave %d findings; want %d (> 0)", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].ID != want[i].ID || got[i].Verdict != want[i].Verdict {
+			t.Errorf("finding %d = %s %s; want %s %s", i, got[i].ID, got[i].Verdict, want[i].ID, want[i].Verdict)
+		}
 	}
 }

@@ -207,49 +207,79 @@ const (
 )
 
 // fitLines cuts sections' lines to budget lines in all (headings
-// included): every section keeps its heading, its summary line and its
-// notes; differences are cut from the end of the longest section first,
-// and a cut section says how many it left for the report.
+// included). Every section keeps its heading and its summary line; the
+// lines left are dealt out one at a time to the sections in turn,
+// differences first (each section's strongest first), then notes, so
+// that every question shows its clearest effect before any shows its
+// second. What a section could not show is counted at the end of its
+// summary line ("+3 more in the report"), or on a line of its own when
+// it has no summary line or the count does not fit.
 func fitLines(secs []FindingSection, budget int) [][]string {
-	keep := make([]int, len(secs)) // differences kept per section
-	total := 0
-	for i, s := range secs {
-		keep[i] = s.ndiff
-		total += 1 + len(s.Lines) + min(len(s.Notes), maxNotes+1)
+	keepD := make([]int, len(secs))
+	keepN := make([]int, len(secs))
+	left := budget
+	for _, s := range secs {
+		left -= 1 + len(s.Lines) - s.ndiff
+		if len(s.Lines) == s.ndiff && s.ndiff > 0 {
+			left-- // room for its "more" line, should any be cut
+		}
 	}
-	for total > budget {
-		longest := -1
-		for i, s := range secs {
-			if keep[i] > 0 && (longest < 0 || 1+len(s.Lines)-s.ndiff+keep[i] > 1+len(secs[longest].Lines)-secs[longest].ndiff+keep[longest]) {
-				longest = i
+	deal := func(keep []int, have func(FindingSection) int) {
+		for more := true; more && left > 0; {
+			more = false
+			for i, s := range secs {
+				if left > 0 && keep[i] < have(s) {
+					keep[i]++
+					left--
+					more = true
+				}
 			}
 		}
-		if longest < 0 {
-			break
-		}
-		if keep[longest] == secs[longest].ndiff {
-			total++ // its "more in the report" line
-		}
-		keep[longest]--
-		total--
 	}
+	deal(keepD, func(s FindingSection) int { return s.ndiff })
+	deal(keepN, func(s FindingSection) int { return min(len(s.Notes), maxNotes) })
 	out := make([][]string, len(secs))
 	for i, s := range secs {
 		out[i] = append(out[i], s.Heading)
-		out[i] = append(out[i], s.Lines[:keep[i]]...)
-		if cut := s.ndiff - keep[i]; cut > 0 {
-			out[i] = append(out[i], fmt.Sprintf("  (%d more differences: see the report)", cut))
+		out[i] = append(out[i], s.Lines[:keepD[i]]...)
+		rest := slices.Clone(s.Lines[s.ndiff:])
+		for _, n := range s.Notes[:keepN[i]] {
+			rest = append(rest, "  "+clip(n))
 		}
-		out[i] = append(out[i], s.Lines[s.ndiff:]...)
-		for j, n := range s.Notes {
-			if j == maxNotes && len(s.Notes) > maxNotes+1 {
-				out[i] = append(out[i], fmt.Sprintf("  (%d more notes: see the report)", len(s.Notes)-maxNotes))
-				break
+		var more []string
+		if cut := s.ndiff - keepD[i]; cut > 0 {
+			more = append(more, fmt.Sprintf("+%d more difference%s", cut, pluralS(cut)))
+		}
+		if cut := len(s.Notes) - keepN[i]; cut > 0 {
+			more = append(more, fmt.Sprintf("+%d note%s", cut, pluralS(cut)))
+		}
+		if len(more) > 0 {
+			tail := strings.Join(more, ", ") + " in the report"
+			switch {
+			case len(s.Lines) == s.ndiff:
+				rest = append(rest, "  ("+tail+")") // its line was kept free above
+			case utf8.RuneCountInString(rest[0]+"; "+tail) <= Columns:
+				rest[0] += "; " + tail
+			default:
+				short := fmt.Sprintf("; +%d in the report", s.ndiff-keepD[i]+len(s.Notes)-keepN[i])
+				r := []rune(rest[0])
+				if n := Columns - utf8.RuneCountInString(short) - 1; len(r) > n {
+					r = append(r[:n], '…')
+				}
+				rest[0] = string(r) + short
 			}
-			out[i] = append(out[i], "  "+clip(n))
 		}
+		out[i] = append(out[i], rest...)
 	}
 	return out
+}
+
+// pluralS is "s" unless n is 1.
+func pluralS(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // maxNotes is how many notes a section prints on stdout.
