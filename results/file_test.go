@@ -111,3 +111,20 @@ func checkResults(t *testing.T, p string) {
 		t.Errorf("temporary files left: %v", m)
 	}
 }
+
+// TestAddRepKeepsChartedEvents: the exclusive events stay on the first
+// repetition with a series (the one the charts draw) and leave the later
+// ones.
+func TestAddRepKeepsChartedEvents(t *testing.T) {
+	ev := []Event{{Op: "fsync", Start: 1, End: 2}}
+	series := NewSeries(time.Millisecond, []Window{{Ops: map[string]int64{"store": 1}}, {Ops: map[string]int64{"store": 2}}})
+	var c Cell
+	c.AddRep(Rep{Exclusive: ev})                 // no series: kept, nothing charted yet
+	c.AddRep(Rep{Exclusive: ev, Series: series}) // the charted one
+	c.AddRep(Rep{Exclusive: ev, Series: series})
+	for i, want := range []int{1, 1, 0} {
+		if got := len(c.Reps[i].Exclusive); got != want {
+			t.Errorf("rep %d keeps %d events; want %d", i, got, want)
+		}
+	}
+}

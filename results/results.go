@@ -129,6 +129,21 @@ type Cell struct {
 	Reps       []Rep  `json:"reps"`
 }
 
+// AddRep appends r to c's repetitions. The exclusive events (each fsync's,
+// punch's and truncate's start and end) are kept on the repetition the
+// time-series charts draw, the first with a series, and dropped from the
+// later ones: nothing else reads them, and a fsync every millisecond made
+// them a third of a study's file.
+func (c *Cell) AddRep(r Rep) {
+	for i := range c.Reps {
+		if c.Reps[i].Series.Len() > 1 {
+			r.Exclusive = nil
+			break
+		}
+	}
+	c.Reps = append(c.Reps, r)
+}
+
 // Rep is one repetition of a cell.
 type Rep struct {
 	Index      int           `json:"index"`
@@ -140,8 +155,10 @@ type Rep struct {
 	Counters   Counters      `json:"counters"`
 	Workers    []Worker      `json:"workers"`
 	Series     *Series       `json:"series,omitempty"`
-	Exclusive  []Event       `json:"exclusive,omitempty"`
-	Violations []Violation   `json:"violations,omitempty"`
+	// Exclusive is the exclusive operations' spans, on the repetition the
+	// charts draw only (Cell.AddRep).
+	Exclusive  []Event     `json:"exclusive,omitempty"`
+	Violations []Violation `json:"violations,omitempty"`
 	// ViolationsTotal counts every violation; Violations keeps the first
 	// few hundred of each worker.
 	ViolationsTotal int64  `json:"violations_total"`

@@ -211,7 +211,7 @@ func (s *session) runCells(ctx context.Context, g grid) error {
 			s.locksOff = true
 			fmt.Fprintf(s.stderr, "lockbench: kernel lock waits off, the run goes on without them: %s\n", lt.Unavailable)
 		}
-		cur.cell.Reps = append(cur.cell.Reps, rep)
+		cur.cell.AddRep(rep)
 		cur.cell.Incomplete = cur.cell.Incomplete || rep.Incomplete
 	}
 	return nil

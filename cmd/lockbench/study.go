@@ -353,7 +353,7 @@ func measureInterleaved(ctx context.Context, grids []grid, flags []*runFlags, pl
 				}
 				for _, r := range c.Reps {
 					r.Index = len(file.Cells[j].Reps)
-					file.Cells[j].Reps = append(file.Cells[j].Reps, r)
+					file.Cells[j].AddRep(r)
 				}
 				file.Cells[j].Incomplete = file.Cells[j].Incomplete || c.Incomplete
 			}
