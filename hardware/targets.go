@@ -123,23 +123,7 @@ func parseTarget(entry string) (TargetSpec, error) {
 		}
 		return TargetSpec{Kind: "dir", Path: abs}, nil
 	case "loop":
-		fsName, size, hasSize := strings.Cut(rest, ":")
-		i := slices.IndexFunc(LoopFilesystems, func(l LoopFS) bool { return l.Name == fsName })
-		if i < 0 {
-			return TargetSpec{}, fmt.Errorf("target %q: loop filesystem must be ext4, xfs or btrfs, as in loop:xfs:2G", entry)
-		}
-		ts := TargetSpec{Kind: "loop", FS: fsName, Size: DefaultLoopSize}
-		if hasSize {
-			n, err := ParseSize(size)
-			if err != nil {
-				return TargetSpec{}, fmt.Errorf("target %q: %w", entry, err)
-			}
-			ts.Size = n
-		}
-		if lf := LoopFilesystems[i]; ts.Size < lf.MinSize {
-			return TargetSpec{}, fmt.Errorf("target %q: a %s image must be at least %s", entry, fsName, formatSize(lf.MinSize))
-		}
-		return ts, nil
+		return parseBlockTarget(entry, rest, "loop", DefaultLoopSize, "image", "loop:xfs:2G")
 	case "zram":
 		return parseZram(entry, rest)
 	}

@@ -66,12 +66,20 @@ var zramPreferredAlgorithms = []string{"lz4", "lzo-rle", "lzo"}
 
 // parseZram parses the rest of a zram:FS[:SIZE] entry.
 func parseZram(entry, rest string) (TargetSpec, error) {
+	return parseBlockTarget(entry, rest, "zram", DefaultZramSize, "zram device", "zram:btrfs:1G")
+}
+
+// parseBlockTarget parses the rest of a KIND:FS[:SIZE] entry of a block
+// device lockbench makes and formats (loop, zram): FS one of
+// LoopFilesystems, SIZE at least its MinSize (def when absent); noun and
+// example name the device in the errors ("image", "loop:xfs:2G").
+func parseBlockTarget(entry, rest, kind string, def int64, noun, example string) (TargetSpec, error) {
 	fsName, size, hasSize := strings.Cut(rest, ":")
 	i := slices.IndexFunc(LoopFilesystems, func(l LoopFS) bool { return l.Name == fsName })
 	if i < 0 {
-		return TargetSpec{}, fmt.Errorf("target %q: zram filesystem must be ext4, xfs or btrfs, as in zram:btrfs:1G", entry)
+		return TargetSpec{}, fmt.Errorf("target %q: %s filesystem must be ext4, xfs or btrfs, as in %s", entry, kind, example)
 	}
-	ts := TargetSpec{Kind: "zram", FS: fsName, Size: DefaultZramSize}
+	ts := TargetSpec{Kind: kind, FS: fsName, Size: def}
 	if hasSize {
 		n, err := ParseSize(size)
 		if err != nil {
@@ -80,7 +88,7 @@ func parseZram(entry, rest string) (TargetSpec, error) {
 		ts.Size = n
 	}
 	if lf := LoopFilesystems[i]; ts.Size < lf.MinSize {
-		return TargetSpec{}, fmt.Errorf("target %q: a %s zram device must be at least %s", entry, fsName, formatSize(lf.MinSize))
+		return TargetSpec{}, fmt.Errorf("target %q: a %s %s must be at least %s", entry, fsName, noun, formatSize(lf.MinSize))
 	}
 	return ts, nil
 }
