@@ -294,13 +294,7 @@ func TestFaultSignals(t *testing.T) {
 		t.Run(fmt.Sprintf("%v twice=%v at=%v", sig, twice, at.Round(time.Millisecond)), func(t *testing.T) {
 			out, tgt := t.TempDir(), t.TempDir()
 			path := filepath.Join(out, "r.json")
-			cmd := lockbenchCmd(t, "sweep", "-strategy", "rwsem,none", "-scenario", "fault-scale,fsync-storm", "-duration", "150ms",
-				"-target", "dir:"+tgt, "-o", path, "-q")
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			cmd, stderr := startSweep(t, tgt, path, "150ms")
 			// The random point is a point of the sweep: from its first
 			// backing file on (before that, a signal meets a process that
 			// has not installed its handler yet and dies of it).
@@ -324,6 +318,21 @@ func TestFaultSignals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startSweep starts the interrupt tests' sweep (rwsem and none on
+// fault-scale and fsync-storm, each cell dur long) on the directory tgt,
+// writing path, its stderr collected.
+func startSweep(t *testing.T, tgt, path, dur string) (*exec.Cmd, *strings.Builder) {
+	t.Helper()
+	cmd := lockbenchCmd(t, "sweep", "-strategy", "rwsem,none", "-scenario", "fault-scale,fsync-storm", "-duration", dur,
+		"-target", "dir:"+tgt, "-o", path, "-q")
+	stderr := new(strings.Builder)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, stderr
 }
 
 // waitForFiles waits until dir holds n backing files of cmd's run.
@@ -460,13 +469,7 @@ func TestFaultKilledLoopRun(t *testing.T) {
 func TestFaultSIGHUP(t *testing.T) {
 	out, tgt := t.TempDir(), t.TempDir()
 	path := filepath.Join(out, "r.json")
-	cmd := lockbenchCmd(t, "sweep", "-strategy", "rwsem,none", "-scenario", "fault-scale,fsync-storm", "-duration", "300ms",
-		"-target", "dir:"+tgt, "-o", path, "-q")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stderr := startSweep(t, tgt, path, "300ms")
 	waitForFiles(t, cmd, tgt, 1)
 	time.Sleep(400 * time.Millisecond) // into the second cell
 	cmd.Process.Signal(syscall.SIGHUP)
