@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"golang.org/x/sys/unix"
 
 	"lockbench/hotpath/clock"
 	"lockbench/results"
+	"lockbench/strategies"
 )
 
 // The calibrated model (docs/MODEL.md, "Spans and calibrated phases"): at
@@ -55,10 +57,11 @@ const (
 	spPunch                           // punch: freeing the blocks, under IO(X) and the plan
 	spFsyncStartOps                   // fsync (calibrated): the first start_ordered_ops, no lock
 	spPunchFlush                      // punch (calibrated, xfs and btrfs schemes): the range's writeback under the plan
+	spStableWait                      // write fault (calibrated, btrfs): waiting for the page's real write, under the plan and F
 	numSpanPoints
 )
 
-var spanNames = [numSpanPoints]string{"write-fault", "fill", "writeback", "fsync-writeback", "fsync-log", "fsync-commit", "punch", "fsync-start-ops", "punch-flush"}
+var spanNames = [numSpanPoints]string{"write-fault", "fill", "writeback", "fsync-writeback", "fsync-log", "fsync-commit", "punch", "fsync-start-ops", "punch-flush", "stable-wait"}
 
 func (s spanPoint) String() string { return spanNames[s] }
 
@@ -70,13 +73,31 @@ var spendPhase = [numSpanPoints]string{spWriteFault: PhaseWriteFault, spFill: Ph
 // draw from (nil: nothing spent).
 type calibState struct {
 	draw [numSpanPoints][]int64
-	busy calibBusy
-	ovl  []overlap // per worker slot
+	// stable: the target's filesystem keeps a page stable while it is
+	// written (btrfs, for its data checksums): writeback marks the page
+	// pgDiskIO and a write fault waits for the real write (waitStable).
+	stable bool
+	busy   calibBusy
+	ovl    []overlap   // per worker slot
+	wb     []wbPending // per worker slot
 }
+
+// wbPending is the range of pages a writeback pass has copied into the
+// disk file and not yet submitted (submitWriteback).
+type wbPending struct {
+	lo, hi int // [lo, hi) in pages; hi == 0: none
+	_      [linePad - 16]byte
+}
+
+// pgDiskIO marks a page whose write to the disk file the calibrated model
+// submitted and no write fault has waited for since (btrfs targets only);
+// the other page state bits are in inode.go. Dropping the page clears it,
+// as a new page of the kernel's is not under writeback.
+const pgDiskIO = 1 << 5
 
 // newCalibState checks c and keeps the samples the model spends.
 func newCalibState(c *results.Calibration, slots int) (*calibState, error) {
-	cs := &calibState{ovl: make([]overlap, slots)}
+	cs := &calibState{ovl: make([]overlap, slots), wb: make([]wbPending, slots), stable: c.FS == "btrfs"}
 	for sp, name := range spendPhase {
 		if name == "" {
 			continue
@@ -247,4 +268,134 @@ func (in *Inode) overlapOps(rep *results.Rep) {
 			rep.Ops = append(rep.Ops, st)
 		}
 	}
+}
+
+// writebackPageCalib is writebackPage in the calibrated model, with the
+// page lock's span of the kernel's writepages: F is held from before the
+// page is write-protected (folio_clear_dirty_for_io's page_mkclean) through
+// the extent work (DELALLOC -> UNWRITTEN: the allocation) and the copy of
+// the page into the disk file (the bio being built), and released before
+// the write is submitted to the device, as iomap (iomap_writepage_map:
+// ->map_blocks and the ioend under the folio lock, folio_unlock, the ioend
+// submitted after), ext4 (mpage_prepare_extent_to_map locks the folios,
+// mpage_map_and_submit_extent allocates and adds them to the bio,
+// mpage_submit_folio unlocks; the bio is submitted when full or at the end)
+// and btrfs (extent_writepage: writepage_delalloc and the bio under the
+// folio lock) do. A write fault on a page that writeback has just
+// write-protected waits for it in lockPage, as page_mkwrite waits in
+// folio_lock. The submission is real I/O, after F: the pass's copied pages
+// are submitted together (submitWriteback: sync_file_range WRITE of their
+// range of the disk file, without waiting). On a btrfs target the page is
+// marked pgDiskIO: its next write fault waits for its write (waitStable).
+//
+// The plan of OpWritebackEnd (ER over the page, for the strategies that
+// have one) is taken before F, the model's one lock order, and held with
+// it; completion (UNWRITTEN -> WRITTEN) takes it again after, as
+// writebackPage does.
+func (w *Worker) writebackPageCalib(in *Inode, p int, block bool) error {
+	pg := &in.pages[p]
+	if s := pg.state.Load(); s&(pgPresent|pgDirty|pgWriteback) != pgPresent|pgDirty {
+		return nil // nothing to write back: no lock taken for it
+	}
+	if pg.state.Load()&pgDiskIO != 0 {
+		// The page's previous write may still be in flight, and btrfs
+		// would make the copy below wait for it (a page under writeback is
+		// stable): wait first, holding nothing. The kernel's writeback
+		// skips such a folio (WB_SYNC_NONE) or waits for it under the
+		// folio lock (WB_SYNC_ALL); the model waits unlocked in both cases
+		// so that the copy under F never does.
+		w.waitDiskIO(in, p)
+	}
+	r0, r1 := uint64(p*in.pageSize), uint64((p+1)*in.pageSize)
+	pl := w.takePlan(in, in.plans[strategies.OpWritebackEnd], r0, r1)
+	if block {
+		w.lockPage(pg)
+	} else if !w.trylockPage(pg) {
+		w.dropPlan(in, pl)
+		return nil
+	}
+	s := pg.state.Load()
+	if s&pgPresent == 0 || s&pgDirty == 0 || s&pgWriteback != 0 {
+		w.unlockPage(pg)
+		w.dropPlan(in, pl)
+		return nil
+	}
+	t := w.startTimer(KWriteback)
+	defer w.stopTimer(KWriteback, t)
+	in.wrprotect(pg)
+	pg.state.Store(s&^pgDirty | pgWriteback)
+	st := w.casExtent(in, p, extDelalloc, extUnwritten)
+	if st == extInline || st == extHole {
+		if st == extHole && in.oracle != nil {
+			w.violation(in, "I1b", strategies.R1, p, func() string { return fmt.Sprintf("dirty page %d has no extent (HOLE)", p) })
+		}
+		pg.state.And(^uint32(pgWriteback))
+		w.unlockPage(pg)
+		w.dropPlan(in, pl)
+		return nil
+	}
+	w.ctr.WritebackPages++
+	w.at(in, spWriteback)
+	err := in.writeDisk(p)
+	if err == nil && in.calib.stable {
+		pg.state.Or(pgDiskIO)
+	}
+	w.unlockPage(pg)
+	w.dropPlan(in, pl)
+	if err == nil {
+		if pd := &in.calib.wb[w.slot]; pd.hi == 0 {
+			pd.lo, pd.hi = p, p+1
+		} else {
+			pd.lo, pd.hi = min(pd.lo, p), max(pd.hi, p+1)
+		}
+	}
+	if err != nil {
+		pg.state.And(^uint32(pgWriteback))
+		return fmt.Errorf("writeback of page %d: %w", p, err)
+	}
+	in.delay.at(dWritebackIO)
+	pl = w.takePlan(in, in.plans[strategies.OpWritebackEnd], r0, r1)
+	switch w.casExtent(in, p, extUnwritten, extWritten) {
+	case extUnwritten, extWritten:
+	default:
+		w.ctr.WritebackStale++ // punched or converted meanwhile: do not convert
+	}
+	w.dropPlan(in, pl)
+	pg.state.And(^uint32(pgWriteback))
+	return nil
+}
+
+// waitDiskIO waits until the calibrated model's last write of page p to the
+// disk file has completed (sync_file_range SYNC_FILE_RANGE_WAIT_BEFORE on the
+// page: filemap_fdatawait_range, the real folio_wait_writeback of the disk
+// file's page) and clears pgDiskIO. An error ends the wait: the write's own
+// error is reported by whoever waits for the whole file (fsync).
+func (w *Worker) waitDiskIO(in *Inode, p int) {
+	off := int64(p) * int64(in.pageSize)
+	_ = unix.SyncFileRange(in.diskFD, off, int64(in.pageSize), unix.SYNC_FILE_RANGE_WAIT_BEFORE)
+	in.pages[p].state.And(^uint32(pgDiskIO))
+}
+
+// submitWriteback submits the pages this worker's writeback pass has copied
+// into the disk file since its last submission, in one sync_file_range
+// WRITE over their range, without waiting: the kernel's writepages builds
+// its bios under the folio locks and submits them in batches, not one
+// page at a time. The flusher calls it at the end of each pass and fsync
+// after its first (unlocked) pass; fsync's locked writeback and punch's
+// flush write and wait for their whole range anyway. A no-op when the
+// model is not calibrated or nothing is pending.
+func (w *Worker) submitWriteback(in *Inode) error {
+	if in.calib == nil {
+		return nil
+	}
+	pd := &in.calib.wb[w.slot]
+	if pd.hi == 0 {
+		return nil
+	}
+	off, n := int64(pd.lo)*int64(in.pageSize), int64(pd.hi-pd.lo)*int64(in.pageSize)
+	pd.lo, pd.hi = 0, 0
+	if err := unix.SyncFileRange(in.diskFD, off, n, unix.SYNC_FILE_RANGE_WRITE); err != nil {
+		return fmt.Errorf("writeback: submitting the disk file's pages: %w", err)
+	}
+	return nil
 }

@@ -119,7 +119,7 @@ func (o modelOps) writeback(w *Worker, stop *atomic.Bool) error {
 			}
 		}
 	}
-	return nil
+	return w.submitWriteback(in)
 }
 
 func (o modelOps) reclaim(w *Worker) error {
