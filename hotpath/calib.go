@@ -78,15 +78,7 @@ type calibState struct {
 	// pgDiskIO and a write fault waits for the real write (waitStable).
 	stable bool
 	busy   calibBusy
-	ovl    []overlap   // per worker slot
-	wb     []wbPending // per worker slot
-}
-
-// wbPending is the range of pages a writeback pass has copied into the
-// disk file and not yet submitted (submitWriteback).
-type wbPending struct {
-	lo, hi int // [lo, hi) in pages; hi == 0: none
-	_      [linePad - 16]byte
+	ovl    []overlap // per worker slot
 }
 
 // pgDiskIO marks a page whose write to the disk file the calibrated model
@@ -97,7 +89,7 @@ const pgDiskIO = 1 << 5
 
 // newCalibState checks c and keeps the samples the model spends.
 func newCalibState(c *results.Calibration, slots int) (*calibState, error) {
-	cs := &calibState{ovl: make([]overlap, slots), wb: make([]wbPending, slots), stable: c.FS == "btrfs"}
+	cs := &calibState{ovl: make([]overlap, slots), stable: c.FS == "btrfs"}
 	for sp, name := range spendPhase {
 		if name == "" {
 			continue
@@ -283,10 +275,11 @@ func (in *Inode) overlapOps(rep *results.Rep) {
 // and btrfs (extent_writepage: writepage_delalloc and the bio under the
 // folio lock) do. A write fault on a page that writeback has just
 // write-protected waits for it in lockPage, as page_mkwrite waits in
-// folio_lock. The submission is real I/O, after F: the pass's copied pages
-// are submitted together (submitWriteback: sync_file_range WRITE of their
-// range of the disk file, without waiting). On a btrfs target the page is
-// marked pgDiskIO: its next write fault waits for its write (waitStable).
+// folio_lock. The submission is real I/O, after F: sync_file_range WRITE of
+// the disk file's page, without waiting (the kernel's writepages submits a
+// bio per contiguous run, and the dirty pages of a storm are scattered). On
+// a btrfs target the page is marked pgDiskIO: its next write fault waits
+// for that write (waitStable).
 //
 // The plan of OpWritebackEnd (ER over the page, for the strategies that
 // have one) is taken before F, the model's one lock order, and held with
@@ -343,11 +336,8 @@ func (w *Worker) writebackPageCalib(in *Inode, p int, block bool) error {
 	w.unlockPage(pg)
 	w.dropPlan(in, pl)
 	if err == nil {
-		if pd := &in.calib.wb[w.slot]; pd.hi == 0 {
-			pd.lo, pd.hi = p, p+1
-		} else {
-			pd.lo, pd.hi = min(pd.lo, p), max(pd.hi, p+1)
-		}
+		off := int64(p) * int64(in.pageSize)
+		err = unix.SyncFileRange(in.diskFD, off, int64(in.pageSize), unix.SYNC_FILE_RANGE_WRITE)
 	}
 	if err != nil {
 		pg.state.And(^uint32(pgWriteback))
@@ -374,28 +364,4 @@ func (w *Worker) waitDiskIO(in *Inode, p int) {
 	off := int64(p) * int64(in.pageSize)
 	_ = unix.SyncFileRange(in.diskFD, off, int64(in.pageSize), unix.SYNC_FILE_RANGE_WAIT_BEFORE)
 	in.pages[p].state.And(^uint32(pgDiskIO))
-}
-
-// submitWriteback submits the pages this worker's writeback pass has copied
-// into the disk file since its last submission, in one sync_file_range
-// WRITE over their range, without waiting: the kernel's writepages builds
-// its bios under the folio locks and submits them in batches, not one
-// page at a time. The flusher calls it at the end of each pass and fsync
-// after its first (unlocked) pass; fsync's locked writeback and punch's
-// flush write and wait for their whole range anyway. A no-op when the
-// model is not calibrated or nothing is pending.
-func (w *Worker) submitWriteback(in *Inode) error {
-	if in.calib == nil {
-		return nil
-	}
-	pd := &in.calib.wb[w.slot]
-	if pd.hi == 0 {
-		return nil
-	}
-	off, n := int64(pd.lo)*int64(in.pageSize), int64(pd.hi-pd.lo)*int64(in.pageSize)
-	pd.lo, pd.hi = 0, 0
-	if err := unix.SyncFileRange(in.diskFD, off, n, unix.SYNC_FILE_RANGE_WRITE); err != nil {
-		return fmt.Errorf("writeback: submitting the disk file's pages: %w", err)
-	}
-	return nil
 }

@@ -119,7 +119,7 @@ func (o modelOps) writeback(w *Worker, stop *atomic.Bool) error {
 			}
 		}
 	}
-	return w.submitWriteback(in)
+	return nil
 }
 
 func (o modelOps) reclaim(w *Worker) error {

@@ -57,9 +57,6 @@ func (w *Worker) fsync(in *Inode, log *[]logRecord) error {
 				}
 			}
 		}
-		if err := w.submitWriteback(in); err != nil {
-			return err
-		}
 	}
 	plan := in.plans[strategies.OpFsyncLog]
 	outer := plan
