@@ -265,21 +265,20 @@ func (in *Inode) overlapOps(rep *results.Rep) {
 // writebackPageCalib is writebackPage in the calibrated model, with the
 // page lock's span of the kernel's writepages: F is held from before the
 // page is write-protected (folio_clear_dirty_for_io's page_mkclean) through
-// the extent work (DELALLOC -> UNWRITTEN: the allocation) and the copy of
-// the page into the disk file (the bio being built), and released before
-// the write is submitted to the device, as iomap (iomap_writepage_map:
-// ->map_blocks and the ioend under the folio lock, folio_unlock, the ioend
-// submitted after), ext4 (mpage_prepare_extent_to_map locks the folios,
-// mpage_map_and_submit_extent allocates and adds them to the bio,
-// mpage_submit_folio unlocks; the bio is submitted when full or at the end)
-// and btrfs (extent_writepage: writepage_delalloc and the bio under the
-// folio lock) do. A write fault on a page that writeback has just
-// write-protected waits for it in lockPage, as page_mkwrite waits in
-// folio_lock. The submission is real I/O, after F: sync_file_range WRITE of
-// the disk file's page, without waiting (the kernel's writepages submits a
-// bio per contiguous run, and the dirty pages of a storm are scattered). On
-// a btrfs target the page is marked pgDiskIO: its next write fault waits
-// for that write (waitStable).
+// the extent work (DELALLOC -> UNWRITTEN: the block allocation), as
+// writeback_iter / ext4's mpage_prepare_extent_to_map lock the folio before
+// clearing its dirty bit and keep it through the block mapping (ext4
+// mpage_map_and_submit_extent, iomap ->map_blocks, btrfs
+// writepage_delalloc), and released before the page's data goes to the
+// device. A write fault on a page that writeback has just write-protected
+// waits for it in lockPage, as page_mkwrite waits in folio_lock. The copy
+// into the disk file (a pwrite, which can itself wait for the disk file's
+// own folio and journal) and the submission (sync_file_range WRITE of the
+// disk file's page, without waiting) are real I/O, done after F: holding F
+// across them was tried and made the model's faults wait far longer than
+// the kernel's (docs/MEASUREMENTS.md, "Issue 19, third pass"). On a btrfs
+// target the page is then marked pgDiskIO: its next write fault waits for
+// that write (waitStable).
 //
 // The plan of OpWritebackEnd (ER over the page, for the strategies that
 // have one) is taken before F, the model's one lock order, and held with
@@ -329,12 +328,12 @@ func (w *Worker) writebackPageCalib(in *Inode, p int, block bool) error {
 	}
 	w.ctr.WritebackPages++
 	w.at(in, spWriteback)
+	w.unlockPage(pg)
+	w.dropPlan(in, pl)
 	err := in.writeDisk(p)
 	if err == nil && in.calib.stable {
 		pg.state.Or(pgDiskIO)
 	}
-	w.unlockPage(pg)
-	w.dropPlan(in, pl)
 	if err == nil {
 		off := int64(p) * int64(in.pageSize)
 		err = unix.SyncFileRange(in.diskFD, off, int64(in.pageSize), unix.SYNC_FILE_RANGE_WRITE)
