@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
@@ -110,6 +111,28 @@ func (w *Worker) at(in *Inode, sp spanPoint) {
 		d := time.Duration(s[w.rng.Uint64N(uint64(len(s)))])
 		w.ctr.CalibratedNs += int64(d)
 		Spin(w.clk, d)
+	}
+}
+
+// hooked reports whether an inode's fault paths must mark span points
+// (Worker.at) and record overlaps: when it is calibrated or a test watches
+// its span points. Worker.readFault and writeFault decide it once per fault.
+func (in *Inode) hooked() bool { return in.calib != nil || in.spanHook != nil }
+
+// hooked reports whether w's copy of the fault path marks span points and
+// records the calibrated model's overlaps: only the copy that reads its
+// accounting level per acquisition (acctDyn), which the fault paths run
+// for a hooked inode and read() and writeback run always. In the other
+// copies it is a constant false, and the hooks compile to nothing.
+func (w locker[A]) hooked() bool {
+	var a A
+	return unsafe.Sizeof(a) == unsafe.Sizeof(acctDyn{})
+}
+
+// at is Worker.at in the hooked copy of the fault path, nothing in the others.
+func (w locker[A]) at(in *Inode, sp spanPoint) {
+	if w.hooked() {
+		w.Worker.at(in, sp)
 	}
 }
 
