@@ -150,17 +150,25 @@ const (
 
 // Spin spends d on the calling goroutine: a busy-wait on clk (the TSC where
 // the run uses it) for anything under a millisecond; a longer wait sleeps
-// until spinSleepSlack before its end and spins the rest. It allocates
-// nothing.
+// until spinSleepSlack before its end and spins the rest. The wait compares
+// raw readings with a deadline computed once (Clock.Deadline), so each check
+// is one clock read and the overshoot is at most one read's cost, plus
+// whatever interruption (preemption, the hypervisor, an interrupt) spans the
+// deadline: a busy-wait cannot end while its goroutine is not running. It
+// allocates nothing.
+//
+// An overshoot is not carried forward to the next phase as a debt: see
+// docs/DESIGN.md, "Calibrated phases: no overshoot debt".
 func Spin(clk *clock.Clock, d time.Duration) {
 	if d <= 0 {
 		return
 	}
 	t0 := clk.Now()
+	end := clk.Deadline(t0, d)
 	if d >= spinSleepAbove {
 		time.Sleep(d - spinSleepSlack)
 	}
-	for clk.Since(t0) < d {
+	for clk.Now() < end {
 	}
 }
 
