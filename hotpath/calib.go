@@ -120,13 +120,36 @@ func (w *Worker) at(in *Inode, sp spanPoint) {
 func (in *Inode) hooked() bool { return in.calib != nil || in.spanHook != nil }
 
 // hooked reports whether w's copy of the fault path marks span points and
-// records the calibrated model's overlaps: only the copy that reads its
-// accounting level per acquisition (acctDyn), which the fault paths run
-// for a hooked inode and read() and writeback run always. In the other
-// copies it is a constant false, and the hooks compile to nothing.
+// records the calibrated model's overlaps: the hooked levels' copies, which
+// the fault paths run for a hooked inode (readFaultHooked,
+// writeFaultHooked), and acctDyn's, which read() and writeback run. In the
+// other copies it is a constant false, and the hooks compile to nothing.
 func (w locker[A]) hooked() bool {
 	var a A
-	return unsafe.Sizeof(a) == unsafe.Sizeof(acctDyn{})
+	return unsafe.Sizeof(a) >= unsafe.Sizeof(acctAbsentHooked{}) // the hooked levels and acctDyn
+}
+
+// readFaultHooked and writeFaultHooked are Worker.readFault and writeFault
+// for a hooked inode: the accounting level decided once, as for any fault,
+// in the copy that marks span points.
+func (w *Worker) readFaultHooked(in *Inode, p int, faultAround, naive bool) (faultResult, error) {
+	switch w.locks {
+	case locksOff:
+		return locker[acctOffHooked]{w}.readFault(in, p, faultAround, naive)
+	case locksOn:
+		return locker[acctOnHooked]{w}.readFault(in, p, faultAround, naive)
+	}
+	return locker[acctAbsentHooked]{w}.readFault(in, p, faultAround, naive)
+}
+
+func (w *Worker) writeFaultHooked(in *Inode, p int, flags faultFlags) (faultResult, error) {
+	switch w.locks {
+	case locksOff:
+		return locker[acctOffHooked]{w}.writeFault(in, p, flags)
+	case locksOn:
+		return locker[acctOnHooked]{w}.writeFault(in, p, flags)
+	}
+	return locker[acctAbsentHooked]{w}.writeFault(in, p, flags)
 }
 
 // at is Worker.at in the hooked copy of the fault path, nothing in the others.

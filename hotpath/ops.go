@@ -145,7 +145,7 @@ func waitStores(pg *page) {
 // for the whole fault, as is whether it marks span points (Inode.hooked).
 func (w *Worker) readFault(in *Inode, p int, faultAround, naive bool) (faultResult, error) {
 	if in.hooked() {
-		return w.dyn().readFault(in, p, faultAround, naive)
+		return w.readFaultHooked(in, p, faultAround, naive)
 	}
 	switch w.locks {
 	case locksOff:
@@ -284,7 +284,7 @@ func (w locker[A]) fillPage(in *Inode, p int, op strategies.Op) error {
 // for the whole fault, as is whether it marks span points (Inode.hooked).
 func (w *Worker) writeFault(in *Inode, p int, flags faultFlags) (faultResult, error) {
 	if in.hooked() {
-		return w.dyn().writeFault(in, p, flags)
+		return w.writeFaultHooked(in, p, flags)
 	}
 	switch w.locks {
 	case locksOff:
