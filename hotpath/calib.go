@@ -94,6 +94,17 @@ func newCalibState(c *results.Calibration, slots int) (*calibState, error) {
 			cs.draw[sp] = d.Samples
 		}
 	}
+	// Where fsync has no exclusive span (ext4, xfs), its work is the
+	// writeback and the log commit (ext4_sync_file: file_write_and_wait_range,
+	// then the jbd2 commit; xfs_file_fsync: the same, then xfs_log_force_seq),
+	// and the model does both for real (sync_file_range and fdatasync on
+	// its disk file). The fsync-log samples there are fsync less a
+	// writeback and a commit measured apart, floored at 0: their median is
+	// 0 and their tail is the noise of three separate measurements, not a
+	// phase, so nothing is spent for them.
+	if x := c.Phase(PhaseExclusive); x != nil && x.Absent {
+		cs.draw[spFsyncLog] = nil
+	}
 	return cs, nil
 }
 
