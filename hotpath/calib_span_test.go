@@ -306,3 +306,27 @@ func TestPunchFlushSpan(t *testing.T) {
 		})
 	}
 }
+
+// TestTruncateDropsDirty: the calibrated truncate writes no dirty page back
+// (truncate_pagecache drops them); only punch's writeback does.
+func TestTruncateDropsDirty(t *testing.T) {
+	st, err := strategies.New("rwsem", strategies.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := Open(InodeConfig{Dir: t.TempDir(), FileSize: tPages * tPageSize, PageSize: tPageSize,
+		Slots: 4, Strategy: st, Regions: 8, Oracle: true, Calibration: testCalibration(time.Microsecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close() })
+	w, other := testWorker(t, 0, RoleTruncater), testWorker(t, 1, RoleFaulter)
+	mustStore(t, other, in, tPages-1)
+	if err := w.truncate(in, tPages/2); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.ctr.WritebackPages; n != 0 {
+		t.Errorf("truncate wrote back %d dirty pages; want 0 (dropped unwritten)", n)
+	}
+	checkUnlocked(t, in, "truncate", w, other)
+}

@@ -346,7 +346,9 @@ func (w *Worker) invalidate(in *Inode, op strategies.Op, p0, p1 int, between fun
 	flushed := in.calib == nil
 	underPlan := flush != strategies.PunchFlushBefore
 	if !flushed && !underPlan {
-		if err := w.flushRange(in, p0, p1, true); err != nil {
+		// Truncate and re-inline flush the disk range only, as before this
+		// writeback model: truncate_pagecache drops dirty pages unwritten.
+		if err := w.flushRange(in, p0, p1, op == strategies.OpPunch, true); err != nil {
 			return err
 		}
 		flushed = true
@@ -367,7 +369,8 @@ func (w *Worker) invalidate(in *Inode, op strategies.Op, p0, p1 int, between fun
 		pl = w.takePlan(in, outer, r0, r1)
 		if !flushed {
 			w.at(in, spPunchFlush)
-			if err := w.flushRange(in, p0, p1, flush == strategies.PunchFlushLocked); err != nil {
+			wb := flush == strategies.PunchFlushLocked
+			if err := w.flushRange(in, p0, p1, wb, wb); err != nil {
 				w.dropPlan(in, pl)
 				return err
 			}
@@ -412,17 +415,22 @@ func (w *Worker) invalidate(in *Inode, op strategies.Op, p0, p1 int, between fun
 	return nil
 }
 
-// flushRange is the calibrated punch's writeback of pages [p0, p1). With
-// write, it is filemap_write_and_wait_range: the range's dirty pages are
-// written back (their stores reach the device before the page cache is
-// dropped, as xfs's and btrfs's punch write them), submitted in one batch
-// with the disk pages the flusher wrote back earlier, and waited for.
-// Without, it only waits for the writeback already in flight, as
-// truncate_inode_pages_range waits for each folio under writeback, and the
-// dirty pages are dropped unwritten.
-func (w *Worker) flushRange(in *Inode, p0, p1 int, write bool) error {
+// flushRange is the calibrated model's writeback of pages [p0, p1)
+// before they are dropped. With dirty and write, it is punch's
+// filemap_write_and_wait_range: the range's dirty pages are written back
+// (their stores reach the device before the page cache is dropped, as
+// xfs's and btrfs's punch write them), submitted in one batch with the
+// disk pages the flusher wrote back earlier, and waited for. With write
+// alone the disk range is written and waited for and dirty pages are
+// dropped unwritten (truncate). With neither it only waits for the
+// writeback already in flight, as truncate_inode_pages_range waits for
+// each folio under writeback (ext4's punch since 6.13).
+func (w *Worker) flushRange(in *Inode, p0, p1 int, dirty, write bool) error {
 	flags := unix.SYNC_FILE_RANGE_WAIT_BEFORE
 	if write {
+		flags |= unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+	}
+	if dirty {
 		for p := p0; p < p1; p++ {
 			if in.pages[p].state.Load()&(pgDirty|pgWriteback) == pgDirty {
 				if err := w.writeback1(in, p, true, false); err != nil {
@@ -430,7 +438,6 @@ func (w *Worker) flushRange(in *Inode, p0, p1 int, write bool) error {
 				}
 			}
 		}
-		flags |= unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
 	}
 	if err := unix.SyncFileRange(in.diskFD, int64(p0)*int64(in.pageSize), int64(p1-p0)*int64(in.pageSize), flags); err != nil {
 		return fmt.Errorf("writing back pages [%d,%d) of the disk file: %w", p0, p1, err)
