@@ -96,6 +96,10 @@ func Run(ctx context.Context, cfg Config) (rep results.Rep, err error) {
 		return rep, err
 	}
 	plan := cfg.Scenario.workerPlan(cfg.Threads)
+	// One P per worker for the run (procs.go): the workers are scheduled
+	// by the OS, as the kernel's threads they stand for are.
+	gomaxprocs, release := procs.acquire(len(plan))
+	defer release()
 	eng, err := openEngine(&cfg, plan)
 	if err != nil {
 		return rep, err
@@ -116,6 +120,7 @@ func Run(ctx context.Context, cfg Config) (rep results.Rep, err error) {
 	if stopped.deadlock != nil {
 		deadlocked = true
 		rep.Deadlock = stopped.deadlock.Error()
+		rep.GoMaxProcs = gomaxprocs
 		rep.Incomplete = true
 		rep.Elapsed = stopped.elapsed
 		return rep, stopped.deadlock
@@ -126,6 +131,7 @@ func Run(ctx context.Context, cfg Config) (rep results.Rep, err error) {
 	}
 	rep = merge(workers, stopped.elapsed, cfg.Clock)
 	rep.Incomplete = stopped.incomplete
+	rep.GoMaxProcs = gomaxprocs
 	return rep, eng.finish(&rep)
 }
 

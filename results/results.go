@@ -167,6 +167,11 @@ type Rep struct {
 	// lock class and role, or the kernel's lock waits per site and role.
 	Locks     []LockStat `json:"locks,omitempty"`
 	LockTrace *LockTrace `json:"lock_trace,omitempty"`
+	// GoMaxProcs is the Go runtime's GOMAXPROCS while the repetition ran:
+	// at least one per worker plus the harness's, so that a worker back
+	// from a blocking system call finds a free P (hotpath.Run); 0 in files
+	// written before it was recorded.
+	GoMaxProcs int `json:"gomaxprocs,omitempty"`
 }
 
 // OpStats is throughput and latency of one operation kind (read-fault,
