@@ -1,0 +1,405 @@
+package results
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/bits"
+	"strings"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// A histogram (OpStats.Hist) is held in one of two text forms:
+//
+//   - HDR's V2 compressed encoding in base64 (hdrhistogram-go's Encode):
+//     what the measuring code produces and what schema 1-3 files hold;
+//   - the compact form, "lbh1:" and base64 of the histogram's geometry and
+//     counts, entropy-coded (below): what schema 4 files hold.
+//
+// Both hold the same counts exactly: DecodeHist reads either into the same
+// histogram, and EncodeHist(DecodeHist(s)) re-encodes it in HDR's form with
+// the same bytes. The compact form exists because base64 of zlib output
+// does not compress: inside the file's gzip, HDR's form cost 5.1 of a
+// study's 7.1 MB; the compact form codes each count against the size of
+// the one before it, which is what the counts of a latency histogram have
+// in common, and costs about two thirds of that.
+//
+// The compact payload (before base64): uvarints significant figures,
+// lowest discernible value, highest trackable value, the number of
+// counts up to the last non-zero one (n) and the total count; then a
+// range-coded (LZMA's binary range coder) sequence of items covering
+// counts[0:n]: each item is a run of zero counts (its length) or one
+// non-zero count, told apart by a bit whose context is the previous item's
+// kind; a value v >= 1 is coded as its bit length under a context of the
+// previous count's bit length (a bit tree), then its bits below the top one
+// at even odds.
+const histCompactPrefix = "lbh1:"
+
+// HistCompact reports whether s is in the compact form.
+func HistCompact(s string) bool { return strings.HasPrefix(s, histCompactPrefix) }
+
+// DecodeHist returns the histogram s holds, in either form.
+func DecodeHist(s string) (*hdrhistogram.Histogram, error) {
+	if !HistCompact(s) {
+		return hdrhistogram.Decode([]byte(s))
+	}
+	b, err := base64.StdEncoding.DecodeString(s[len(histCompactPrefix):])
+	if err != nil {
+		return nil, fmt.Errorf("histogram: %w", err)
+	}
+	snap, err := decodeCompact(b)
+	if err != nil {
+		return nil, fmt.Errorf("histogram: %w", err)
+	}
+	return hdrhistogram.Import(snap), nil
+}
+
+// EncodeHist is h in HDR's V2 compressed encoding, base64: the form the
+// measuring code stores.
+func EncodeHist(h *hdrhistogram.Histogram) (string, error) {
+	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	return string(b), err
+}
+
+// CompactHist is s in the compact form, or s itself when it is already
+// compact, empty, or holds what the compact form does not (a conversion
+// ratio other than 1): never a lossy result.
+func CompactHist(s string) string {
+	if s == "" || HistCompact(s) {
+		return s
+	}
+	h, err := hdrhistogram.Decode([]byte(s))
+	if err != nil {
+		return s
+	}
+	snap := h.Export()
+	if r := snap.IntegerToDoubleConversionRatio; r != 0 && r != 1 {
+		return s
+	}
+	b, err := encodeCompact(snap)
+	if err != nil {
+		return s
+	}
+	return histCompactPrefix + base64.StdEncoding.EncodeToString(b)
+}
+
+// The coder's models: a bit's probability of 0 in 1/2048ths, adapted by
+// a 32nd of the distance after each bit (LZMA's).
+const (
+	probBits  = 11
+	probOne   = 1 << probBits
+	probShift = 5
+	// lenCtx is the contexts of a bit length: the previous count's bit
+	// length, 0 to 40 and more.
+	lenCtx = 41
+)
+
+type histModel struct {
+	kind   [2]uint16          // item is a zero run, by whether the previous one was
+	runLen [64]uint16         // bit tree of a zero run's bit length (1-63)
+	cntLen [lenCtx][64]uint16 // bit tree of a count's bit length, by the previous count's
+}
+
+func (m *histModel) reset() {
+	for i := range m.kind {
+		m.kind[i] = probOne / 2
+	}
+	for i := range m.runLen {
+		m.runLen[i] = probOne / 2
+	}
+	for c := range m.cntLen {
+		for i := range m.cntLen[c] {
+			m.cntLen[c][i] = probOne / 2
+		}
+	}
+}
+
+// rcEncoder is LZMA's range encoder.
+type rcEncoder struct {
+	low       uint64
+	rng       uint32
+	cache     byte
+	cacheSize int64
+	out       []byte
+}
+
+func newEncoder(out []byte) *rcEncoder {
+	return &rcEncoder{rng: 0xFFFFFFFF, cacheSize: 1, out: out}
+}
+
+func (e *rcEncoder) shiftLow() {
+	if uint32(e.low) < 0xFF000000 || e.low>>32 != 0 {
+		carry := byte(e.low >> 32)
+		temp := e.cache
+		for {
+			e.out = append(e.out, temp+carry)
+			temp = 0xFF
+			e.cacheSize--
+			if e.cacheSize == 0 {
+				break
+			}
+		}
+		e.cache = byte(e.low >> 24)
+	}
+	e.cacheSize++
+	e.low = (e.low & 0x00FFFFFF) << 8
+}
+
+func (e *rcEncoder) bit(p *uint16, b uint32) {
+	bound := (e.rng >> probBits) * uint32(*p)
+	if b == 0 {
+		e.rng = bound
+		*p += (probOne - *p) >> probShift
+	} else {
+		e.low += uint64(bound)
+		e.rng -= bound
+		*p -= *p >> probShift
+	}
+	for e.rng < 1<<24 {
+		e.rng <<= 8
+		e.shiftLow()
+	}
+}
+
+func (e *rcEncoder) direct(v uint64, n int) {
+	for i := n - 1; i >= 0; i-- {
+		e.rng >>= 1
+		if v>>uint(i)&1 != 0 {
+			e.low += uint64(e.rng)
+		}
+		for e.rng < 1<<24 {
+			e.rng <<= 8
+			e.shiftLow()
+		}
+	}
+}
+
+// tree codes x in [0, 64) with the six-bit tree t, top bit first.
+func (e *rcEncoder) tree(t *[64]uint16, x int) {
+	m := 1
+	for i := 5; i >= 0; i-- {
+		b := uint32(x>>uint(i)) & 1
+		e.bit(&t[m], b)
+		m = m<<1 | int(b)
+	}
+}
+
+// value codes v >= 1: its bit length in t, then the bits below the top.
+func (e *rcEncoder) value(t *[64]uint16, v uint64) {
+	n := bits.Len64(v)
+	e.tree(t, n)
+	e.direct(v, n-1)
+}
+
+func (e *rcEncoder) finish() []byte {
+	for range 5 {
+		e.shiftLow()
+	}
+	return e.out
+}
+
+type rcDecoder struct {
+	in   []byte
+	pos  int
+	rng  uint32
+	code uint32
+	// over counts the bytes read past the end, which a well-formed stream
+	// never needs beyond the coder's own flush.
+	over int
+}
+
+func newDecoder(in []byte) (*rcDecoder, error) {
+	if len(in) < 5 || in[0] != 0 {
+		return nil, errors.New("range-coded counts too short or corrupt")
+	}
+	d := &rcDecoder{in: in, pos: 5, rng: 0xFFFFFFFF}
+	d.code = binary.BigEndian.Uint32(in[1:5])
+	return d, nil
+}
+
+func (d *rcDecoder) next() byte {
+	if d.pos < len(d.in) {
+		d.pos++
+		return d.in[d.pos-1]
+	}
+	d.over++
+	return 0
+}
+
+func (d *rcDecoder) bit(p *uint16) uint32 {
+	bound := (d.rng >> probBits) * uint32(*p)
+	var b uint32
+	if d.code < bound {
+		d.rng = bound
+		*p += (probOne - *p) >> probShift
+	} else {
+		d.code -= bound
+		d.rng -= bound
+		*p -= *p >> probShift
+		b = 1
+	}
+	for d.rng < 1<<24 {
+		d.rng <<= 8
+		d.code = d.code<<8 | uint32(d.next())
+	}
+	return b
+}
+
+func (d *rcDecoder) direct(n int) uint64 {
+	var v uint64
+	for range n {
+		d.rng >>= 1
+		var b uint64
+		if d.code >= d.rng {
+			d.code -= d.rng
+			b = 1
+		}
+		v = v<<1 | b
+		for d.rng < 1<<24 {
+			d.rng <<= 8
+			d.code = d.code<<8 | uint32(d.next())
+		}
+	}
+	return v
+}
+
+func (d *rcDecoder) tree(t *[64]uint16) int {
+	m := 1
+	for range 6 {
+		m = m<<1 | int(d.bit(&t[m]))
+	}
+	return m - 64
+}
+
+// value decodes what rcEncoder.value coded; an error for a bit length of
+// 0 (no value is coded so).
+func (d *rcDecoder) value(t *[64]uint16) (uint64, error) {
+	n := d.tree(t)
+	if n == 0 {
+		return 0, errors.New("corrupt counts: a value of bit length 0")
+	}
+	return 1<<uint(n-1) | d.direct(n-1), nil
+}
+
+func lenContext(c uint64) int { return min(bits.Len64(c), lenCtx-1) }
+
+// encodeCompact is the compact payload of s (HistCompact's comment).
+func encodeCompact(s *hdrhistogram.Snapshot) ([]byte, error) {
+	n := len(s.Counts)
+	for n > 0 && s.Counts[n-1] == 0 {
+		n--
+	}
+	var total uint64
+	for _, c := range s.Counts[:n] {
+		if c < 0 {
+			return nil, errors.New("negative count")
+		}
+		if total += uint64(c); total > math.MaxInt64 {
+			return nil, errors.New("counts sum past MaxInt64")
+		}
+	}
+	if s.SignificantFigures < 0 || s.LowestTrackableValue < 0 || s.HighestTrackableValue < 0 {
+		return nil, errors.New("negative geometry")
+	}
+	out := make([]byte, 0, 64+n/2)
+	for _, v := range []uint64{uint64(s.SignificantFigures), uint64(s.LowestTrackableValue), uint64(s.HighestTrackableValue), uint64(n), total} {
+		out = binary.AppendUvarint(out, v)
+	}
+	var m histModel
+	m.reset()
+	e := newEncoder(out)
+	prevZero, prev := 0, uint64(0)
+	for i := 0; i < n; {
+		if s.Counts[i] == 0 {
+			j := i
+			for j < n && s.Counts[j] == 0 {
+				j++
+			}
+			e.bit(&m.kind[prevZero], 1)
+			e.value(&m.runLen, uint64(j-i))
+			i, prevZero = j, 1
+			continue
+		}
+		c := uint64(s.Counts[i])
+		e.bit(&m.kind[prevZero], 0)
+		e.value(&m.cntLen[lenContext(prev)], c)
+		i, prevZero, prev = i+1, 0, c
+	}
+	return e.finish(), nil
+}
+
+// maxCompactCounts bounds the counts a compact histogram may claim: HDR's
+// widest geometry (1 to MaxInt64 at 5 significant figures) has fewer.
+const maxCompactCounts = 1 << 24
+
+// decodeCompact reads encodeCompact's payload, checking it: the geometry
+// must be one HDR accepts, the items must cover exactly the counts
+// announced and sum to the total, and the stream must end where it does.
+func decodeCompact(b []byte) (*hdrhistogram.Snapshot, error) {
+	var hd [5]uint64
+	for i := range hd {
+		v, k := binary.Uvarint(b)
+		if k <= 0 {
+			return nil, errors.New("truncated header")
+		}
+		hd[i], b = v, b[k:]
+	}
+	sig, lo, hi, n, total := hd[0], hd[1], hd[2], hd[3], hd[4]
+	if sig > 5 || lo < 1 || hi > math.MaxInt64 || hi < 2*lo || total > math.MaxInt64 {
+		return nil, fmt.Errorf("invalid geometry: lowest %d, highest %d, %d significant figures", lo, hi, sig)
+	}
+	if n > maxCompactCounts {
+		return nil, fmt.Errorf("%d counts, more than any histogram has", n)
+	}
+	s := &hdrhistogram.Snapshot{LowestTrackableValue: int64(lo), HighestTrackableValue: int64(hi), SignificantFigures: int64(sig)}
+	if n == 0 {
+		if total != 0 || len(b) != 0 {
+			return nil, errors.New("corrupt empty histogram")
+		}
+		return s, s.Validate()
+	}
+	d, err := newDecoder(b)
+	if err != nil {
+		return nil, err
+	}
+	counts := make([]int64, n)
+	var m histModel
+	m.reset()
+	prevZero, prev, sum := 0, uint64(0), uint64(0)
+	for i := uint64(0); i < n; {
+		if d.bit(&m.kind[prevZero]) == 1 {
+			run, err := d.value(&m.runLen)
+			if err != nil {
+				return nil, err
+			}
+			if run > n-i {
+				return nil, errors.New("corrupt counts: a zero run past the end")
+			}
+			i, prevZero = i+run, 1
+			continue
+		}
+		c, err := d.value(&m.cntLen[lenContext(prev)])
+		if err != nil {
+			return nil, err
+		}
+		if sum += c; sum > total || c > math.MaxInt64 {
+			return nil, errors.New("corrupt counts: more than the total")
+		}
+		counts[i] = int64(c)
+		i, prevZero, prev = i+1, 0, c
+	}
+	if sum != total || counts[n-1] == 0 {
+		return nil, errors.New("corrupt counts: they do not add up to the total")
+	}
+	if d.over != 0 || d.pos != len(d.in) {
+		return nil, errors.New("corrupt counts: the stream's length does not match")
+	}
+	s.Counts = counts
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
