@@ -178,6 +178,13 @@ func FuzzRead(f *testing.F) {
 	zw.Close()
 	f.Add(gz.Bytes())
 	f.Add([]byte(`{"schema": 3, "cells": [{"reps": [{"series": [{"start_ns": 0, "ops": {"a": 1}}]}]}]}`))
+	v4 := *studyFile()
+	v4.Cells = v4.Cells[:1]
+	var plain bytes.Buffer
+	if err := Encode(&plain, &v4, false); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(plain.Bytes())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if f, err := Read(bytes.NewReader(b)); err == nil && f == nil {
 			t.Fatal("Read = nil file, nil error")

@@ -29,13 +29,14 @@ import (
 //
 // The compact payload (before base64): uvarints significant figures,
 // lowest discernible value, highest trackable value, the number of
-// counts up to the last non-zero one (n) and the total count; then a
-// range-coded (LZMA's binary range coder) sequence of items covering
-// counts[0:n]: each item is a run of zero counts (its length) or one
-// non-zero count, told apart by a bit whose context is the previous item's
-// kind; a value v >= 1 is coded as its bit length under a context of the
-// previous count's bit length (a bit tree), then its bits below the top one
-// at even odds.
+// counts up to the last non-zero one (n) and the total count; then, when
+// n > 0, a range-coded (LZMA's binary range coder) sequence of items
+// covering counts[0:n]: each item is a maximal run of zero counts (its
+// length) or one non-zero count, told apart by one bit (none after a run,
+// which a count always follows); a value v >= 1 is coded as its bit
+// length in a six-bit tree, a count's under the context of the previous
+// count's bit length, then its bits below the top one at even odds. The
+// models start from a fixed prior (histPrior) and adapt as LZMA's do.
 const histCompactPrefix = "lbh1:"
 
 // HistCompact reports whether s is in the compact form.
@@ -98,22 +99,54 @@ const (
 )
 
 type histModel struct {
-	kind   [2]uint16          // item is a zero run, by whether the previous one was
+	kind   uint16             // the item after a count is a zero run
 	runLen [64]uint16         // bit tree of a zero run's bit length (1-63)
 	cntLen [lenCtx][64]uint16 // bit tree of a count's bit length, by the previous count's
 }
 
-func (m *histModel) reset() {
-	for i := range m.kind {
-		m.kind[i] = probOne / 2
+// histPrior is the models' starting point, the same for every histogram:
+// a count's bit length near the previous count's (its probability halving
+// with each bit of distance), a zero run short, a zero run after a count
+// one time in four. A histogram is too short for models that start at
+// even odds to learn much.
+var histPrior = func() *histModel {
+	m := &histModel{kind: probOne / 4}
+	var w [64]float64
+	for l := 1; l < 64; l++ {
+		w[l] = math.Exp2(-0.7 * float64(l-1))
 	}
-	for i := range m.runLen {
-		m.runLen[i] = probOne / 2
-	}
+	treePrior(&m.runLen, &w)
 	for c := range m.cntLen {
-		for i := range m.cntLen[c] {
-			m.cntLen[c][i] = probOne / 2
+		centre := float64(c)
+		if c == 0 {
+			centre = 8 // no count yet: a few hundred
 		}
+		for l := 1; l < 64; l++ {
+			w[l] = math.Exp2(-math.Abs(float64(l) - centre))
+		}
+		treePrior(&m.cntLen[c], &w)
+	}
+	return m
+}()
+
+// treePrior sets the six-bit tree t to code l with probability w[l]/sum.
+func treePrior(t *[64]uint16, w *[64]float64) {
+	for node := 1; node < 64; node++ {
+		depth := bits.Len(uint(node)) - 1 // the bits of l above this node's
+		span := 64 >> uint(depth)
+		lo := (node - 1<<uint(depth)) * span
+		var zero, all float64
+		for l := lo; l < lo+span; l++ {
+			all += w[l]
+			if l < lo+span/2 {
+				zero += w[l]
+			}
+		}
+		p := probOne / 2.0
+		if all > 0 {
+			p = probOne * zero / all
+		}
+		t[node] = uint16(min(max(p, 31), probOne-31))
 	}
 }
 
@@ -308,25 +341,29 @@ func encodeCompact(s *hdrhistogram.Snapshot) ([]byte, error) {
 	for _, v := range []uint64{uint64(s.SignificantFigures), uint64(s.LowestTrackableValue), uint64(s.HighestTrackableValue), uint64(n), total} {
 		out = binary.AppendUvarint(out, v)
 	}
-	var m histModel
-	m.reset()
+	if n == 0 {
+		return out, nil
+	}
+	m := *histPrior
 	e := newEncoder(out)
-	prevZero, prev := 0, uint64(0)
+	afterRun, prev := false, uint64(0)
 	for i := 0; i < n; {
 		if s.Counts[i] == 0 {
 			j := i
 			for j < n && s.Counts[j] == 0 {
 				j++
 			}
-			e.bit(&m.kind[prevZero], 1)
+			e.bit(&m.kind, 1)
 			e.value(&m.runLen, uint64(j-i))
-			i, prevZero = j, 1
+			i, afterRun = j, true
 			continue
 		}
 		c := uint64(s.Counts[i])
-		e.bit(&m.kind[prevZero], 0)
+		if !afterRun { // a run is followed by a count
+			e.bit(&m.kind, 0)
+		}
 		e.value(&m.cntLen[lenContext(prev)], c)
-		i, prevZero, prev = i+1, 0, c
+		i, afterRun, prev = i+1, false, c
 	}
 	return e.finish(), nil
 }
@@ -366,11 +403,10 @@ func decodeCompact(b []byte) (*hdrhistogram.Snapshot, error) {
 		return nil, err
 	}
 	counts := make([]int64, n)
-	var m histModel
-	m.reset()
-	prevZero, prev, sum := 0, uint64(0), uint64(0)
+	m := *histPrior
+	afterRun, prev, sum := false, uint64(0), uint64(0)
 	for i := uint64(0); i < n; {
-		if d.bit(&m.kind[prevZero]) == 1 {
+		if !afterRun && d.bit(&m.kind) == 1 {
 			run, err := d.value(&m.runLen)
 			if err != nil {
 				return nil, err
@@ -378,7 +414,7 @@ func decodeCompact(b []byte) (*hdrhistogram.Snapshot, error) {
 			if run > n-i {
 				return nil, errors.New("corrupt counts: a zero run past the end")
 			}
-			i, prevZero = i+run, 1
+			i, afterRun = i+run, true
 			continue
 		}
 		c, err := d.value(&m.cntLen[lenContext(prev)])
@@ -389,7 +425,7 @@ func decodeCompact(b []byte) (*hdrhistogram.Snapshot, error) {
 			return nil, errors.New("corrupt counts: more than the total")
 		}
 		counts[i] = int64(c)
-		i, prevZero, prev = i+1, 0, c
+		i, afterRun, prev = i+1, false, c
 	}
 	if sum != total || counts[n-1] == 0 {
 		return nil, errors.New("corrupt counts: they do not add up to the total")
