@@ -1,13 +1,17 @@
 package results
 
 import (
+	"bytes"
+	"compress/zlib"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/bits"
 	"strings"
+	"sync"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -67,11 +71,27 @@ func EncodeHist(h *hdrhistogram.Histogram) (string, error) {
 
 // CompactHist is s in the compact form, or s itself when it is already
 // compact, empty, or holds what the compact form does not (a conversion
-// ratio other than 1): never a lossy result.
+// ratio other than 1): never a lossy result. It reads HDR's encoding
+// itself (v2Items) and falls back to hdrhistogram's decoder for what that
+// does not take.
 func CompactHist(s string) string {
 	if s == "" || HistCompact(s) {
 		return s
 	}
+	g, items, err := v2Items(s)
+	if err != nil {
+		return compactSlow(s)
+	}
+	b, err := encodeCompact(g, items)
+	if err != nil {
+		return compactSlow(s)
+	}
+	return histCompactPrefix + base64.StdEncoding.EncodeToString(b)
+}
+
+// compactSlow is CompactHist through hdrhistogram's decoder and the
+// histogram's dense counts.
+func compactSlow(s string) string {
 	h, err := hdrhistogram.Decode([]byte(s))
 	if err != nil {
 		return s
@@ -80,11 +100,149 @@ func CompactHist(s string) string {
 	if r := snap.IntegerToDoubleConversionRatio; r != 0 && r != 1 {
 		return s
 	}
-	b, err := encodeCompact(snap)
+	g := histGeom{sig: snap.SignificantFigures, lo: snap.LowestTrackableValue, hi: snap.HighestTrackableValue}
+	b, err := encodeCompact(g, denseItems(snap.Counts))
 	if err != nil {
 		return s
 	}
 	return histCompactPrefix + base64.StdEncoding.EncodeToString(b)
+}
+
+// histGeom is a histogram's geometry.
+type histGeom struct{ sig, lo, hi int64 }
+
+// countsLen is the length of g's counts array (0 for a geometry HDR does
+// not take), computed once per geometry.
+func (g histGeom) countsLen() int {
+	if v, ok := countsLens.Load(g); ok {
+		return v.(int)
+	}
+	n := 0
+	if g.sig >= 1 && g.sig <= 5 && g.lo >= 1 && g.hi >= 2*g.lo && g.hi <= 1<<62 {
+		n = len(hdrhistogram.New(g.lo, g.hi, int(g.sig)).Export().Counts)
+	}
+	countsLens.Store(g, n)
+	return n
+}
+
+var countsLens sync.Map // histGeom -> int
+
+// denseItems is counts as encodeCompact's items: a maximal run of zeros
+// as minus its length, a non-zero count as itself, without the zeros
+// after the last non-zero count.
+func denseItems(counts []int64) []int64 {
+	var items []int64
+	for i := 0; i < len(counts); {
+		if counts[i] != 0 {
+			items = append(items, counts[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(counts) && counts[j] == 0 {
+			j++
+		}
+		if j < len(counts) {
+			items = append(items, -int64(j-i))
+		}
+		i = j
+	}
+	return items
+}
+
+// v2Items reads HDR's V2 compressed encoding (hdrhistogram-go's Encode,
+// base64) into its geometry and encodeCompact's items, without the dense
+// counts array: an error for anything but a plain V2 histogram of a
+// geometry HDR takes (sig 1-5) and a conversion ratio of 1, which
+// compactSlow then handles.
+func v2Items(s string) (histGeom, []int64, error) {
+	var g histGeom
+	d, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(d) < 8 {
+		return g, nil, errors.New("not HDR's V2 encoding")
+	}
+	if int32(binary.BigEndian.Uint32(d[0:4]))&^0xf0 != hdrhistogram.V2CompressedEncodingCookieBase {
+		return g, nil, errors.New("not HDR's V2 compressed encoding")
+	}
+	zl := int64(int32(binary.BigEndian.Uint32(d[4:8])))
+	if zl < 0 || zl > int64(len(d)-8) {
+		return g, nil, errors.New("bad compressed length")
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(d[8 : 8+zl]))
+	if err != nil {
+		return g, nil, err
+	}
+	u, err := io.ReadAll(io.LimitReader(zr, 64<<20))
+	if err != nil || len(u) < 40 {
+		return g, nil, errors.New("bad compressed contents")
+	}
+	if int32(binary.BigEndian.Uint32(u[0:4]))&^0xf0 != hdrhistogram.V2EncodingCookieBase ||
+		int64(int32(binary.BigEndian.Uint32(u[4:8]))) != int64(len(u)-40) {
+		return g, nil, errors.New("bad V2 header")
+	}
+	g = histGeom{sig: int64(int32(binary.BigEndian.Uint32(u[12:16]))),
+		lo: int64(binary.BigEndian.Uint64(u[16:24])), hi: int64(binary.BigEndian.Uint64(u[24:32]))}
+	if r := math.Float64frombits(binary.BigEndian.Uint64(u[32:40])); r != 1 {
+		return g, nil, errors.New("a conversion ratio")
+	}
+	size := g.countsLen()
+	if size == 0 {
+		return g, nil, errors.New("a geometry for the slow path")
+	}
+	items := make([]int64, 0, 256)
+	at := 0
+	for p := u[40:]; len(p) > 0; {
+		v, k := zigzagLEB128(p)
+		if k == 0 {
+			return g, nil, errors.New("truncated counts")
+		}
+		p = p[k:]
+		switch {
+		case v == math.MinInt64:
+			return g, nil, errors.New("bad zero run")
+		case v > 0:
+			items = append(items, v)
+			at++
+		default: // a run of -v zeros; 0 is a run of one
+			run := max(-v, 1)
+			if n := len(items); n > 0 && items[n-1] < 0 {
+				items[n-1] -= run
+			} else {
+				items = append(items, -run)
+			}
+			at += int(min(run, int64(size)+1))
+		}
+		if at > size {
+			return g, nil, errors.New("counts past the geometry's")
+		}
+	}
+	if n := len(items); n > 0 && items[n-1] < 0 {
+		items = items[:n-1]
+	}
+	return g, items, nil
+}
+
+// zigzagLEB128 reads one of HDR's counts: ZigZag LEB128, the ninth byte
+// whole. k is 0 when p ends first.
+func zigzagLEB128(p []byte) (v int64, k int) {
+	var u uint64
+	for i := 0; i < 9; i++ {
+		if i >= len(p) {
+			return 0, 0
+		}
+		b := p[i]
+		if i == 8 {
+			u |= uint64(b) << 56
+			k = 9
+			break
+		}
+		u |= uint64(b&0x7f) << (7 * uint(i))
+		if b&0x80 == 0 {
+			k = i + 1
+			break
+		}
+	}
+	return int64(u>>1) ^ -int64(u&1), k
 }
 
 // The coder's models: a bit's probability of 0 in 1/2048ths, adapted by
@@ -319,26 +477,31 @@ func (d *rcDecoder) value(t *[64]uint16) (uint64, error) {
 
 func lenContext(c uint64) int { return min(bits.Len64(c), lenCtx-1) }
 
-// encodeCompact is the compact payload of s (HistCompact's comment).
-func encodeCompact(s *hdrhistogram.Snapshot) ([]byte, error) {
-	n := len(s.Counts)
-	for n > 0 && s.Counts[n-1] == 0 {
-		n--
-	}
-	var total uint64
-	for _, c := range s.Counts[:n] {
-		if c < 0 {
-			return nil, errors.New("negative count")
+// encodeCompact is the compact payload (HistCompact's comment) of a
+// histogram of geometry g whose counts are items (denseItems' form).
+func encodeCompact(g histGeom, items []int64) ([]byte, error) {
+	var n, total uint64
+	for i, v := range items {
+		if v < 0 {
+			if v == math.MinInt64 || i+1 == len(items) || i > 0 && items[i-1] < 0 {
+				return nil, errors.New("a zero run not between counts")
+			}
+			n += uint64(-v)
+			continue
 		}
-		if total += uint64(c); total > math.MaxInt64 {
+		if v == 0 {
+			return nil, errors.New("a zero count item")
+		}
+		if total += uint64(v); total > math.MaxInt64 {
 			return nil, errors.New("counts sum past MaxInt64")
 		}
+		n++
 	}
-	if s.SignificantFigures < 0 || s.LowestTrackableValue < 0 || s.HighestTrackableValue < 0 {
+	if g.sig < 0 || g.lo < 0 || g.hi < 0 {
 		return nil, errors.New("negative geometry")
 	}
-	out := make([]byte, 0, 64+n/2)
-	for _, v := range []uint64{uint64(s.SignificantFigures), uint64(s.LowestTrackableValue), uint64(s.HighestTrackableValue), uint64(n), total} {
+	out := make([]byte, 0, 64+len(items))
+	for _, v := range []uint64{uint64(g.sig), uint64(g.lo), uint64(g.hi), n, total} {
 		out = binary.AppendUvarint(out, v)
 	}
 	if n == 0 {
@@ -347,23 +510,19 @@ func encodeCompact(s *hdrhistogram.Snapshot) ([]byte, error) {
 	m := *histPrior
 	e := newEncoder(out)
 	afterRun, prev := false, uint64(0)
-	for i := 0; i < n; {
-		if s.Counts[i] == 0 {
-			j := i
-			for j < n && s.Counts[j] == 0 {
-				j++
-			}
+	for _, v := range items {
+		if v < 0 {
 			e.bit(&m.kind, 1)
-			e.value(&m.runLen, uint64(j-i))
-			i, afterRun = j, true
+			e.value(&m.runLen, uint64(-v))
+			afterRun = true
 			continue
 		}
-		c := uint64(s.Counts[i])
+		c := uint64(v)
 		if !afterRun { // a run is followed by a count
 			e.bit(&m.kind, 0)
 		}
 		e.value(&m.cntLen[lenContext(prev)], c)
-		i, afterRun, prev = i+1, false, c
+		afterRun, prev = false, c
 	}
 	return e.finish(), nil
 }

@@ -80,6 +80,9 @@ func TestCompactHistExact(t *testing.T) {
 			t.Errorf("%s: CompactHist kept HDR's form", name)
 			continue
 		}
+		if slow := compactSlow(s); slow != c {
+			t.Errorf("%s: CompactHist and compactSlow (through the dense counts) differ", name)
+		}
 		if CompactHist(c) != c {
 			t.Errorf("%s: CompactHist of a compact histogram changed it", name)
 		}
@@ -207,6 +210,9 @@ func FuzzCompactHist(f *testing.F) {
 			return
 		}
 		c := CompactHist(s)
+		if slow := compactSlow(s); slow != c {
+			t.Fatal("CompactHist and compactSlow differ")
+		}
 		d, err := DecodeHist(c)
 		if err != nil {
 			t.Fatalf("DecodeHist(CompactHist) = %v", err)
