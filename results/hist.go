@@ -78,7 +78,9 @@ func CompactHist(s string) string {
 	if s == "" || HistCompact(s) {
 		return s
 	}
-	g, items, err := v2Items(s)
+	inf := inflaters.Get().(*inflater)
+	defer inflaters.Put(inf)
+	g, items, err := v2Items(s, inf)
 	if err != nil {
 		return compactSlow(s)
 	}
@@ -151,11 +153,12 @@ func denseItems(counts []int64) []int64 {
 }
 
 // v2Items reads HDR's V2 compressed encoding (hdrhistogram-go's Encode,
-// base64) into its geometry and encodeCompact's items, without the dense
+// base64) into its geometry and encodeCompact's items (in inf's buffer,
+// valid until inf's next use), without the dense
 // counts array: an error for anything but a plain V2 histogram of a
 // geometry HDR takes (sig 1-5) and a conversion ratio of 1, which
 // compactSlow then handles.
-func v2Items(s string) (histGeom, []int64, error) {
+func v2Items(s string, inf *inflater) (histGeom, []int64, error) {
 	var g histGeom
 	d, err := base64.StdEncoding.DecodeString(s)
 	if err != nil || len(d) < 8 {
@@ -168,11 +171,7 @@ func v2Items(s string) (histGeom, []int64, error) {
 	if zl < 0 || zl > int64(len(d)-8) {
 		return g, nil, errors.New("bad compressed length")
 	}
-	zr, err := zlib.NewReader(bytes.NewReader(d[8 : 8+zl]))
-	if err != nil {
-		return g, nil, err
-	}
-	u, err := io.ReadAll(io.LimitReader(zr, 64<<20))
+	u, err := inf.inflate(d[8 : 8+zl])
 	if err != nil || len(u) < 40 {
 		return g, nil, errors.New("bad compressed contents")
 	}
@@ -189,7 +188,8 @@ func v2Items(s string) (histGeom, []int64, error) {
 	if size == 0 {
 		return g, nil, errors.New("a geometry for the slow path")
 	}
-	items := make([]int64, 0, 256)
+	items := inf.items[:0]
+	defer func() { inf.items = items[:0] }()
 	at := 0
 	for p := u[40:]; len(p) > 0; {
 		v, k := zigzagLEB128(p)
@@ -220,6 +220,37 @@ func v2Items(s string) (histGeom, []int64, error) {
 		items = items[:n-1]
 	}
 	return g, items, nil
+}
+
+// inflater inflates zlib streams into a buffer it reuses: a study's
+// thousands of histograms would otherwise make as many decompressors.
+type inflater struct {
+	src   bytes.Reader
+	zr    io.ReadCloser
+	out   bytes.Buffer
+	items []int64
+}
+
+var inflaters = sync.Pool{New: func() any { return new(inflater) }}
+
+// inflate returns the zlib stream z inflated (at most 64 MiB), valid
+// until the next call.
+func (f *inflater) inflate(z []byte) ([]byte, error) {
+	f.src.Reset(z)
+	var err error
+	if f.zr == nil {
+		f.zr, err = zlib.NewReader(&f.src)
+	} else {
+		err = f.zr.(zlib.Resetter).Reset(&f.src, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	f.out.Reset()
+	if _, err := f.out.ReadFrom(io.LimitReader(f.zr, 64<<20)); err != nil {
+		return nil, err
+	}
+	return f.out.Bytes(), nil
 }
 
 // zigzagLEB128 reads one of HDR's counts: ZigZag LEB128, the ninth byte
