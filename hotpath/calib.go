@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
@@ -113,6 +114,51 @@ func (w *Worker) at(in *Inode, sp spanPoint) {
 	}
 }
 
+// hooked reports whether an inode's fault paths must mark span points
+// (Worker.at) and record overlaps: when it is calibrated or a test watches
+// its span points. Worker.readFault and writeFault decide it once per fault.
+func (in *Inode) hooked() bool { return in.calib != nil || in.spanHook != nil }
+
+// hooked reports whether w's copy of the fault path marks span points and
+// records the calibrated model's overlaps: the hooked levels' copies, which
+// the fault paths run for a hooked inode (readFaultHooked,
+// writeFaultHooked), and acctDyn's, which read() and writeback run. In the
+// other copies it is a constant false, and the hooks compile to nothing.
+func (w locker[A]) hooked() bool {
+	var a A
+	return unsafe.Sizeof(a) >= unsafe.Sizeof(acctAbsentHooked{}) // the hooked levels and acctDyn
+}
+
+// readFaultHooked and writeFaultHooked are Worker.readFault and writeFault
+// for a hooked inode: the accounting level decided once, as for any fault,
+// in the copy that marks span points.
+func (w *Worker) readFaultHooked(in *Inode, p int, faultAround, naive bool) (faultResult, error) {
+	switch w.locks {
+	case locksOff:
+		return locker[acctOffHooked]{w}.readFault(in, p, faultAround, naive)
+	case locksOn:
+		return locker[acctOnHooked]{w}.readFault(in, p, faultAround, naive)
+	}
+	return locker[acctAbsentHooked]{w}.readFault(in, p, faultAround, naive)
+}
+
+func (w *Worker) writeFaultHooked(in *Inode, p int, flags faultFlags) (faultResult, error) {
+	switch w.locks {
+	case locksOff:
+		return locker[acctOffHooked]{w}.writeFault(in, p, flags)
+	case locksOn:
+		return locker[acctOnHooked]{w}.writeFault(in, p, flags)
+	}
+	return locker[acctAbsentHooked]{w}.writeFault(in, p, flags)
+}
+
+// at is Worker.at in the hooked copy of the fault path, nothing in the others.
+func (w locker[A]) at(in *Inode, sp spanPoint) {
+	if w.hooked() {
+		w.Worker.at(in, sp)
+	}
+}
+
 // spinSleepAbove is the longest wait spent entirely busy; a longer one
 // sleeps for all but its last spinSleepSlack and spins the rest. A sleep
 // wakes late (tens of microseconds on a quiet machine, most of a
@@ -127,17 +173,25 @@ const (
 
 // Spin spends d on the calling goroutine: a busy-wait on clk (the TSC where
 // the run uses it) for anything under a millisecond; a longer wait sleeps
-// until spinSleepSlack before its end and spins the rest. It allocates
-// nothing.
+// until spinSleepSlack before its end and spins the rest. The wait compares
+// raw readings with a deadline computed once (Clock.Deadline), so each check
+// is one clock read and the overshoot is at most one read's cost, plus
+// whatever interruption (preemption, the hypervisor, an interrupt) spans the
+// deadline: a busy-wait cannot end while its goroutine is not running. It
+// allocates nothing.
+//
+// An overshoot is not carried forward to the next phase as a debt: see
+// docs/DESIGN.md, "Calibrated phases: no overshoot debt".
 func Spin(clk *clock.Clock, d time.Duration) {
 	if d <= 0 {
 		return
 	}
 	t0 := clk.Now()
+	end := clk.Deadline(t0, d)
 	if d >= spinSleepAbove {
 		time.Sleep(d - spinSleepSlack)
 	}
-	for clk.Since(t0) < d {
+	for clk.Now() < end {
 	}
 }
 
