@@ -61,7 +61,8 @@ func seriesEveryRep(t *testing.T) *results.File {
 // TestReportsSameFromCompactFile: every report format but json (which
 // prints the file as it is) and `report base new` read the same from a
 // study written in schema 4's compact form as from the same study in
-// schema 3's form, stall shares of every repetition included.
+// schema 3's form, stall shares of every repetition included. -short
+// leaves out the HTML pages (their charts take most of the time).
 func TestReportsSameFromCompactFile(t *testing.T) {
 	old := seriesEveryRep(t)
 	compact := reencode(t, old, results.SchemaVersion)
@@ -85,8 +86,8 @@ func TestReportsSameFromCompactFile(t *testing.T) {
 		t.Fatalf("compact file: %d compact histograms, %d summarised series; want both", hists, summaries)
 	}
 	for _, format := range Formats {
-		if format == "json" {
-			continue
+		if format == "json" || format == "html" && testing.Short() {
+			continue // html draws every chart: seconds, a minute under -race
 		}
 		var a, b bytes.Buffer
 		if err := Render(&a, format, old); err != nil {
@@ -119,6 +120,9 @@ func TestReportsSameFromCompactFile(t *testing.T) {
 		"text": func(w *bytes.Buffer, b, n *results.File) error { return CompareText(w, b, n) },
 		"html": func(w *bytes.Buffer, b, n *results.File) error { return CompareHTML(w, b, n) },
 	} {
+		if name == "html" && testing.Short() {
+			continue
+		}
 		var a, b bytes.Buffer
 		if err := cmp(&a, base, old); err != nil {
 			t.Fatal(err)
