@@ -422,6 +422,9 @@ func (w locker[A]) writeFault(in *Inode, p int, flags faultFlags) (faultResult, 
 		in.delay.at(dInlineConvert)
 		w.convertInline(in, p)
 	}
+	if w.hooked() && in.calib != nil && pg.state.Load()&pgDiskIO != 0 {
+		w.waitStable(in, p) // btrfs: folio_wait_writeback in btrfs_page_mkwrite
+	}
 	w.at(in, spWriteFault)
 	pg.state.Or(pgDirty)
 	for {

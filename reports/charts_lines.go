@@ -32,7 +32,7 @@ func mergedHist(c *results.Cell, k opKey) (*hdrhistogram.Histogram, error) {
 			if o.Op != k.op || o.Role != k.role || o.Hist == "" {
 				continue
 			}
-			x, err := hdrhistogram.Decode([]byte(o.Hist))
+			x, err := results.DecodeHist(o.Hist)
 			if err != nil {
 				return nil, fmt.Errorf("%s rep %d %s: %w", c.Config.Strategy, r.Index, k.op, err)
 			}

@@ -159,7 +159,7 @@ func firstSeries(c *results.Cell) (*results.Rep, int) {
 		return nil, 0
 	}
 	for i := range c.Reps {
-		if c.Reps[i].Series.Len() > 1 {
+		if c.Reps[i].Series.Charted() {
 			return &c.Reps[i], i
 		}
 	}

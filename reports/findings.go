@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
-
 	"lockbench/results"
 )
 
@@ -490,14 +488,7 @@ func stallShare(r results.Rep, op string) (float64, bool) {
 	if n < 2 {
 		return 0, false
 	}
-	k := r.Series.Kind(op)
-	zero := 0
-	for i := range n {
-		if k == nil || k.Ops[i] == 0 {
-			zero++
-		}
-	}
-	return float64(zero) / float64(n), true
+	return float64(r.Series.ZeroWindows(op)) / float64(n), true
 }
 
 // counterOf is the named protocol counter of cs (its JSON name).
@@ -693,7 +684,7 @@ func trimmedMeans(c *CellSummary, o *OpSummary) Estimate {
 			if op.Op != o.Op || op.Role != o.Role || op.Hist == "" {
 				continue
 			}
-			h, err := hdrhistogram.Decode([]byte(op.Hist))
+			h, err := results.DecodeHist(op.Hist)
 			if err != nil || h.TotalCount() == 0 {
 				return Estimate{}
 			}

@@ -37,7 +37,7 @@ func WriteHDRLog(w io.Writer, f *results.File, op string) error {
 				if o.Op != op || o.Hist == "" {
 					continue
 				}
-				h, err := hdrhistogram.Decode([]byte(o.Hist))
+				h, err := results.DecodeHist(o.Hist)
 				if err != nil {
 					return fmt.Errorf("hdr log: cell %s/%s rep %d: %w", c.Config.Strategy, c.Config.Scenario, r.Index, err)
 				}

@@ -20,7 +20,8 @@ func Compressed(path string) bool { return strings.HasSuffix(path, ".gz") }
 // then (JSON's white space is a third of an indented file, which gzip
 // takes out anyway) and indented otherwise. It streams: it holds one
 // cell's encoding at a time, never the whole file's. A nil Cells is
-// written as [].
+// written as []. A file of schema 4 or later is written compacted
+// (Cell.Compact: the histograms in the compact form); f is not changed.
 func Encode(w io.Writer, f *File, gz bool) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var out io.Writer = bw
@@ -81,7 +82,12 @@ func encodeFile(w io.Writer, f *File, indent bool) error {
 		return err
 	}
 	for i := range f.Cells {
-		b, err := marshal(&f.Cells[i])
+		c := &f.Cells[i]
+		if f.Schema >= 4 {
+			cc := c.Compact()
+			c = &cc
+		}
+		b, err := marshal(c)
 		if err != nil {
 			return err
 		}

@@ -178,6 +178,13 @@ func FuzzRead(f *testing.F) {
 	zw.Close()
 	f.Add(gz.Bytes())
 	f.Add([]byte(`{"schema": 3, "cells": [{"reps": [{"series": [{"start_ns": 0, "ops": {"a": 1}}]}]}]}`))
+	v4 := *studyFile()
+	v4.Cells = v4.Cells[:1]
+	var plain bytes.Buffer
+	if err := Encode(&plain, &v4, false); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(plain.Bytes())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if f, err := Read(bytes.NewReader(b)); err == nil && f == nil {
 			t.Fatal("Read = nil file, nil error")
@@ -270,5 +277,67 @@ func BenchmarkDecode(b *testing.B) {
 			}
 			b.ReportMetric(float64(buf.Len())/1e6, "MB")
 		})
+	}
+}
+
+// BenchmarkStudyFile writes and reads a real study's results file, named
+// by $LOCKBENCH_RESULTS (a schema 3 file; skipped without one), in schema
+// 3's form and in schema 4's compact one: write is Encode (gzip), read is
+// Read, read+hists is Read and every histogram decoded, as the reports
+// do. MB is the file's size.
+//
+//	LOCKBENCH_RESULTS=lockbench-results.json.gz go test -run '^$' -bench StudyFile -benchtime 3x -count 6 ./results/
+func BenchmarkStudyFile(b *testing.B) {
+	path := os.Getenv("LOCKBENCH_RESULTS")
+	if path == "" {
+		b.Skip("LOCKBENCH_RESULTS names no results file")
+	}
+	f, err := ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if f.Schema >= 4 {
+		b.Skipf("%s is schema %d; want a schema 3 file, to write both forms from", path, f.Schema)
+	}
+	for _, schema := range []int{3, SchemaVersion} {
+		g := *f
+		g.Schema = schema
+		var buf bytes.Buffer
+		b.Run(fmt.Sprintf("write/schema=%d", schema), func(b *testing.B) {
+			for b.Loop() {
+				buf.Reset()
+				if err := Encode(&buf, &g, true); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(buf.Len())/1e6, "MB")
+		})
+		for _, hists := range []bool{false, true} {
+			name := map[bool]string{false: "read", true: "read+hists"}[hists]
+			b.Run(fmt.Sprintf("%s/schema=%d", name, schema), func(b *testing.B) {
+				for b.Loop() {
+					r, err := Read(bytes.NewReader(buf.Bytes()))
+					if err != nil {
+						b.Fatal(err)
+					}
+					if !hists {
+						continue
+					}
+					for _, c := range r.Cells {
+						for _, rep := range c.Reps {
+							for _, o := range rep.Ops {
+								if o.Hist == "" {
+									continue
+								}
+								if _, err := DecodeHist(o.Hist); err != nil {
+									b.Fatal(err)
+								}
+							}
+						}
+					}
+				}
+				b.ReportMetric(float64(buf.Len())/1e6, "MB")
+			})
+		}
 	}
 }

@@ -112,9 +112,9 @@ func checkResults(t *testing.T, p string) {
 	}
 }
 
-// TestAddRepKeepsChartedEvents: the exclusive events stay on the first
-// repetition with a series (the one the charts draw) and leave the later
-// ones.
+// TestAddRepKeepsChartedEvents: the exclusive events and the series'
+// columns stay on the first repetition with a series (the one the charts
+// draw); the later ones drop the events and keep a summary.
 func TestAddRepKeepsChartedEvents(t *testing.T) {
 	ev := []Event{{Op: "fsync", Start: 1, End: 2}}
 	series := NewSeries(time.Millisecond, []Window{{Ops: map[string]int64{"store": 1}}, {Ops: map[string]int64{"store": 2}}})
@@ -126,5 +126,11 @@ func TestAddRepKeepsChartedEvents(t *testing.T) {
 		if got := len(c.Reps[i].Exclusive); got != want {
 			t.Errorf("rep %d keeps %d events; want %d", i, got, want)
 		}
+	}
+	if !c.Reps[1].Series.Charted() || !c.Reps[2].Series.Summarized || c.Reps[2].Series.ZeroWindows("store") != 0 || c.Reps[2].Series.Len() != 2 {
+		t.Errorf("series: rep 1 charted %v, rep 2 %+v; want rep 1 charted, rep 2 summarised with 2 windows", c.Reps[1].Series.Charted(), c.Reps[2].Series)
+	}
+	if series.Summarized {
+		t.Error("AddRep changed the series it was given")
 	}
 }

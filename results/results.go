@@ -18,8 +18,12 @@ import (
 // repetition's time series as columns (Series) instead of one object per
 // window, and may be gzip-compressed (a name ending in .gz). Version 1 and
 // 2 files read as they are (the new fields stay empty, a schema 2 series
-// becomes columns). Readers reject any other version.
-const SchemaVersion = 3
+// becomes columns). Version 4 holds each histogram in the compact form
+// (hist.go; the same counts, exactly) and, on a cell's repetitions after
+// the one the charts draw, a summarised series (Series.Summarized) and no
+// exclusive events; version 3 files read as they are. Readers reject any
+// other version.
+const SchemaVersion = 4
 
 // OldestSchema is the oldest version Read accepts.
 const OldestSchema = 1
@@ -129,19 +133,52 @@ type Cell struct {
 	Reps       []Rep  `json:"reps"`
 }
 
-// AddRep appends r to c's repetitions. The exclusive events (each fsync's,
-// punch's and truncate's start and end) are kept on the repetition the
-// time-series charts draw, the first with a series, and dropped from the
-// later ones: nothing else reads them, and a fsync every millisecond made
-// them a third of a study's file.
+// AddRep appends r to c's repetitions, compacted (Compact): on the
+// repetitions after the one the time-series charts draw (the first with a
+// charted series), the exclusive events (each fsync's, punch's and
+// truncate's start and end) are dropped and the series summarised.
+// Nothing reads those of the later repetitions but a finding's stall
+// share, which the summary keeps.
 func (c *Cell) AddRep(r Rep) {
 	for i := range c.Reps {
-		if c.Reps[i].Series.Len() > 1 {
+		if c.Reps[i].Series.Charted() {
 			r.Exclusive = nil
+			r.Series = r.Series.Summary()
 			break
 		}
 	}
 	c.Reps = append(c.Reps, r)
+}
+
+// Compact is c as a schema 4 file holds it, sharing nothing c's readers
+// could see changed: each histogram in the compact form (CompactHist), and
+// on the repetitions after the charted one (AddRep) no exclusive events
+// and a summarised series. Every report reads the same from either.
+func (c *Cell) Compact() Cell {
+	out := *c
+	out.Reps = make([]Rep, len(c.Reps))
+	charted := false
+	for i, r := range c.Reps {
+		if charted {
+			r.Exclusive = nil
+			r.Series = r.Series.Summary()
+		} else {
+			charted = r.Series.Charted()
+		}
+		ops := make([]OpStats, len(r.Ops))
+		for j, o := range r.Ops {
+			o.Hist = CompactHist(o.Hist)
+			ops[j] = o
+		}
+		if r.Ops != nil {
+			r.Ops = ops
+		}
+		out.Reps[i] = r
+	}
+	if c.Reps == nil {
+		out.Reps = nil
+	}
+	return out
 }
 
 // Rep is one repetition of a cell.
@@ -156,7 +193,8 @@ type Rep struct {
 	Workers    []Worker      `json:"workers"`
 	Series     *Series       `json:"series,omitempty"`
 	// Exclusive is the exclusive operations' spans, on the repetition the
-	// charts draw only (Cell.AddRep).
+	// charts draw only (Cell.AddRep). Series is the time series: the
+	// columns on that repetition, a summary on the later ones.
 	Exclusive  []Event     `json:"exclusive,omitempty"`
 	Violations []Violation `json:"violations,omitempty"`
 	// ViolationsTotal counts every violation; Violations keeps the first
@@ -181,7 +219,9 @@ type OpStats struct {
 	// (seeded random) was.
 	SampleEvery int     `json:"sample_every"`
 	Latency     Latency `json:"latency"`
-	// Hist is the merged HDR histogram, base64 of its compressed encoding.
+	// Hist is the merged HDR histogram: base64 of HDR's V2 compressed
+	// encoding, or the compact form schema 4 files hold (hist.go); read it
+	// with DecodeHist.
 	Hist string `json:"hdr,omitempty"`
 }
 
@@ -229,6 +269,9 @@ type Counters struct {
 	// durations drawn from the real filesystem's measured phases, spent
 	// inside the locks the kernel holds for them, in nanoseconds.
 	CalibratedNs int64 `json:"calibrated_ns,omitempty"`
+	// StableWaits are the calibrated model's write faults that waited for
+	// their page's real write to the disk file (btrfs's stable pages).
+	StableWaits int64 `json:"stable_waits,omitempty"`
 }
 
 // Worker is one worker of a repetition and where it ran.
