@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"sync"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	mstats "github.com/aclements/go-moremath/stats"
@@ -324,6 +325,31 @@ func EstimateShift(base, new Estimate) Shift {
 // 1 - 2·P(U ≤ k-1) ≥ level. When even k = 1 falls short (too few values),
 // it returns 1 and the lower level of [min, max].
 func shiftRank(m, n int, level float64) (k int, actual float64) {
+	if level != Confidence {
+		return computeShiftRank(m, n, level)
+	}
+	// It depends on the sample sizes only: a study judges every
+	// comparison again after each round of repetitions, and the exact
+	// distribution of U costs a thousand times the rest of a Judge.
+	key := [2]int{m, n}
+	if r, ok := shiftRanks.Load(key); ok {
+		r := r.(rankLevel)
+		return r.k, r.level
+	}
+	k, actual = computeShiftRank(m, n, level)
+	shiftRanks.Store(key, rankLevel{k, actual})
+	return k, actual
+}
+
+type rankLevel struct {
+	k     int
+	level float64
+}
+
+// shiftRanks caches shiftRank at Confidence by sample sizes.
+var shiftRanks sync.Map
+
+func computeShiftRank(m, n int, level float64) (k int, actual float64) {
 	cdf := func(u int) float64 { // P(U ≤ u), no ties
 		if m <= exactUTestLimit && n <= exactUTestLimit {
 			return mstats.UDist{N1: m, N2: n}.CDF(float64(u))
