@@ -20,8 +20,8 @@ import (
 const (
 	seqMaxReps = 20
 	// seqBudget is the repetitions a study may spend per comparison,
-	// both sides: the default study's budget holds about 1000
-	// repetitions for its 78 cells, each in about 1.5 comparisons.
+	// both sides: 13 a side, as the default study's budget holds about
+	// 1000 repetitions for its 78 cells on a quiet machine.
 	seqBudget = 26
 )
 
