@@ -419,9 +419,20 @@ func verifyHoletest(ctx context.Context, v *verifyFlags, p *verifyPlan, tgt hard
 		if err != nil {
 			return fmt.Errorf("verify %s holetest: %w", sn, err)
 		}
+		// The baseline's cell is chased as a race scenario's is
+		// (chaseBaseline): up to -chase more seeds while none held.
+		for i := 0; sn == strategies.Baseline() && c.Verdict == results.Safe && i < v.chase && ctx.Err() == nil; i++ {
+			ci, err := holetest(ctx, st, tgt.Path, p.holetest, p.seed+uint64(1+i), v.delay)
+			if err != nil {
+				return fmt.Errorf("verify %s holetest: %w", sn, err)
+			}
+			mergeSeed(&c, ci)
+		}
 		c.Strategy = sn
 		if c.Verdict != results.Safe {
-			c.Replay = shellCommand("verify", holetestReplayArgs(sn, v, p))
+			seeded := *p
+			seeded.seed = c.Seed // the seed that reproduced it
+			c.Replay = shellCommand("verify", holetestReplayArgs(sn, v, &seeded))
 		}
 		if expectViolated(sn, strategies.R1) {
 			c.Expect = results.Violated
