@@ -89,6 +89,9 @@ func seqStudy(rng *rand.Rand, shifts []float64, spread float64) []int {
 // nulls, at most 5% of the comparisons are stated as differences, however
 // many times the procedure looked.
 func TestSyntheticSequentialNulls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100 sequential studies: a few seconds, run without -short")
+	}
 	rng := rand.New(rand.NewPCG(11, 12))
 	shifts := make([]float64, synthComparisons)
 	for i := range shifts {
@@ -115,6 +118,9 @@ func TestSyntheticSequentialNulls(t *testing.T) {
 // least 90% of the differences either states, never in opposite
 // directions: issue 20's goal for two studies with different seeds.
 func TestSyntheticSequentialAgreement(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100 sequential studies: a few seconds, run without -short")
+	}
 	rng := rand.New(rand.NewPCG(13, 14))
 	shifts := make([]float64, synthComparisons)
 	for i := range shifts {
