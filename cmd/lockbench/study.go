@@ -153,7 +153,7 @@ func cmdStudy(ctx context.Context, rr repRunner, args []string, stdout, stderr i
 		}
 		fmt.Fprintln(stdout)
 	}
-	fmt.Fprintf(stdout, "lockbench %s study: %d cells x %s reps of %v, measured in %s, verify %s/cell; total %s\n",
+	fmt.Fprintf(stdout, "lockbench %s study: %d cells x %s reps of %v in %s, verify %s/cell; total %s\n",
 		size.name, len(file.Cells), repsRange(file), size.duration, measured.Round(time.Second), size.verify, time.Since(start).Round(time.Second))
 	if *quick {
 		fmt.Fprintf(stdout, "(-quick: %d reps per cell, too few for a difference to survive %d tests; without -quick: %d-%d)\n",
