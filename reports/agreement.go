@@ -104,8 +104,12 @@ func WriteAgreement(w io.Writer, nameA, nameB string, ag Agreement) error {
 	p := &errWriter{w: w}
 	p.printf("agreement of %s (A) and %s (B), findings recomputed by this build, matched by id\n", nameA, nameB)
 	p.printf("  findings: A %d, B %d, in both %d; differences among them: A %d, B %d\n", ag.IDsA, ag.IDsB, ag.Common, ag.DiffA, ag.DiffB)
-	p.printf("  stated as a difference by either: %d; by both, same direction: %d (%s); opposite directions: %d\n",
-		ag.Either, ag.Both, formatPercent(ag.Share()), ag.Opposite)
+	if ag.Either == 0 {
+		p.printf("  neither states a difference: no agreement to measure\n")
+	} else {
+		p.printf("  stated as a difference by either: %d; by both, same direction: %d (%s); opposite directions: %d\n",
+			ag.Either, ag.Both, formatPercent(ag.Share()), ag.Opposite)
+	}
 	for _, r := range ag.Disagree {
 		p.printf("  %s\n    A: %s\n    B: %s\n", r.ID, agreementClause(r.A), agreementClause(r.B))
 	}

@@ -41,6 +41,10 @@ func TestAgreeCounts(t *testing.T) {
 	if got := agree(nil, nil).Share(); got != 1 {
 		t.Errorf("Share of two studies without differences = %v; want 1", got)
 	}
+	var buf bytes.Buffer
+	if err := WriteAgreement(&buf, "a", "b", agree(a[3:4], b[3:4])); err != nil || !bytes.Contains(buf.Bytes(), []byte("no agreement to measure")) {
+		t.Errorf("two studies without differences: %q, %v; want no share stated", buf.String(), err)
+	}
 }
 
 // Two synthetic studies, the second with one planted cell replaced by the
