@@ -6,11 +6,14 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"golang.org/x/sys/unix"
 
 	"lockbench/hotpath/clock"
 	"lockbench/results"
+	"lockbench/strategies"
 )
 
 // The calibrated model (docs/MODEL.md, "Spans and calibrated phases"): at
@@ -55,10 +58,11 @@ const (
 	spPunch                           // punch: freeing the blocks, under IO(X) and the plan
 	spFsyncStartOps                   // fsync (calibrated): the first start_ordered_ops, no lock
 	spPunchFlush                      // punch (calibrated, xfs and btrfs schemes): the range's writeback under the plan
+	spStableWait                      // write fault (calibrated, btrfs): waiting for the page's real write, under the plan and F
 	numSpanPoints
 )
 
-var spanNames = [numSpanPoints]string{"write-fault", "fill", "writeback", "fsync-writeback", "fsync-log", "fsync-commit", "punch", "fsync-start-ops", "punch-flush"}
+var spanNames = [numSpanPoints]string{"write-fault", "fill", "writeback", "fsync-writeback", "fsync-log", "fsync-commit", "punch", "fsync-start-ops", "punch-flush", "stable-wait"}
 
 func (s spanPoint) String() string { return spanNames[s] }
 
@@ -70,13 +74,23 @@ var spendPhase = [numSpanPoints]string{spWriteFault: PhaseWriteFault, spFill: Ph
 // draw from (nil: nothing spent).
 type calibState struct {
 	draw [numSpanPoints][]int64
-	busy calibBusy
-	ovl  []overlap // per worker slot
+	// stable: the target's filesystem keeps a page stable while it is
+	// written (btrfs, for its data checksums): writeback marks the page
+	// pgDiskIO and a write fault waits for the real write (waitStable).
+	stable bool
+	busy   calibBusy
+	ovl    []overlap // per worker slot
 }
+
+// pgDiskIO marks a page whose write to the disk file the calibrated model
+// submitted and no write fault has waited for since (btrfs targets only);
+// the other page state bits are in inode.go. Dropping the page clears it,
+// as a new page of the kernel's is not under writeback.
+const pgDiskIO = 1 << 5
 
 // newCalibState checks c and keeps the samples the model spends.
 func newCalibState(c *results.Calibration, slots int) (*calibState, error) {
-	cs := &calibState{ovl: make([]overlap, slots)}
+	cs := &calibState{ovl: make([]overlap, slots), stable: c.FS == "btrfs"}
 	for sp, name := range spendPhase {
 		if name == "" {
 			continue
@@ -113,6 +127,51 @@ func (w *Worker) at(in *Inode, sp spanPoint) {
 	}
 }
 
+// hooked reports whether an inode's fault paths must mark span points
+// (Worker.at) and record overlaps: when it is calibrated or a test watches
+// its span points. Worker.readFault and writeFault decide it once per fault.
+func (in *Inode) hooked() bool { return in.calib != nil || in.spanHook != nil }
+
+// hooked reports whether w's copy of the fault path marks span points and
+// records the calibrated model's overlaps: the hooked levels' copies, which
+// the fault paths run for a hooked inode (readFaultHooked,
+// writeFaultHooked), and acctDyn's, which read() and writeback run. In the
+// other copies it is a constant false, and the hooks compile to nothing.
+func (w locker[A]) hooked() bool {
+	var a A
+	return unsafe.Sizeof(a) >= unsafe.Sizeof(acctAbsentHooked{}) // the hooked levels and acctDyn
+}
+
+// readFaultHooked and writeFaultHooked are Worker.readFault and writeFault
+// for a hooked inode: the accounting level decided once, as for any fault,
+// in the copy that marks span points.
+func (w *Worker) readFaultHooked(in *Inode, p int, faultAround, naive bool) (faultResult, error) {
+	switch w.locks {
+	case locksOff:
+		return locker[acctOffHooked]{w}.readFault(in, p, faultAround, naive)
+	case locksOn:
+		return locker[acctOnHooked]{w}.readFault(in, p, faultAround, naive)
+	}
+	return locker[acctAbsentHooked]{w}.readFault(in, p, faultAround, naive)
+}
+
+func (w *Worker) writeFaultHooked(in *Inode, p int, flags faultFlags) (faultResult, error) {
+	switch w.locks {
+	case locksOff:
+		return locker[acctOffHooked]{w}.writeFault(in, p, flags)
+	case locksOn:
+		return locker[acctOnHooked]{w}.writeFault(in, p, flags)
+	}
+	return locker[acctAbsentHooked]{w}.writeFault(in, p, flags)
+}
+
+// at is Worker.at in the hooked copy of the fault path, nothing in the others.
+func (w locker[A]) at(in *Inode, sp spanPoint) {
+	if w.hooked() {
+		w.Worker.at(in, sp)
+	}
+}
+
 // spinSleepAbove is the longest wait spent entirely busy; a longer one
 // sleeps for all but its last spinSleepSlack and spins the rest. A sleep
 // wakes late (tens of microseconds on a quiet machine, most of a
@@ -127,17 +186,25 @@ const (
 
 // Spin spends d on the calling goroutine: a busy-wait on clk (the TSC where
 // the run uses it) for anything under a millisecond; a longer wait sleeps
-// until spinSleepSlack before its end and spins the rest. It allocates
-// nothing.
+// until spinSleepSlack before its end and spins the rest. The wait compares
+// raw readings with a deadline computed once (Clock.Deadline), so each check
+// is one clock read and the overshoot is at most one read's cost, plus
+// whatever interruption (preemption, the hypervisor, an interrupt) spans the
+// deadline: a busy-wait cannot end while its goroutine is not running. It
+// allocates nothing.
+//
+// An overshoot is not carried forward to the next phase as a debt: see
+// docs/DESIGN.md, "Calibrated phases: no overshoot debt".
 func Spin(clk *clock.Clock, d time.Duration) {
 	if d <= 0 {
 		return
 	}
 	t0 := clk.Now()
+	end := clk.Deadline(t0, d)
 	if d >= spinSleepAbove {
 		time.Sleep(d - spinSleepSlack)
 	}
-	for clk.Since(t0) < d {
+	for clk.Now() < end {
 	}
 }
 
@@ -247,4 +314,107 @@ func (in *Inode) overlapOps(rep *results.Rep) {
 			rep.Ops = append(rep.Ops, st)
 		}
 	}
+}
+
+// writebackPageCalib is writebackPage in the calibrated model, with the
+// page lock's span of the kernel's writepages: F is held from before the
+// page is write-protected (folio_clear_dirty_for_io's page_mkclean) through
+// the extent work (DELALLOC -> UNWRITTEN: the block allocation), as
+// writeback_iter / ext4's mpage_prepare_extent_to_map lock the folio before
+// clearing its dirty bit and keep it through the block mapping (ext4
+// mpage_map_and_submit_extent, iomap ->map_blocks, btrfs
+// writepage_delalloc), and released before the page's data goes to the
+// device. A write fault on a page that writeback has just write-protected
+// waits for it in lockPage, as page_mkwrite waits in folio_lock. The copy
+// into the disk file (a pwrite, which can itself wait for the disk file's
+// own folio and journal) and the submission (sync_file_range WRITE of the
+// disk file's page, without waiting) are real I/O, done after F: holding F
+// across them was tried and made the model's faults wait far longer than
+// the kernel's (docs/MEASUREMENTS.md, "Issue 19, third pass"). On a btrfs
+// target the page is then marked pgDiskIO: its next write fault waits for
+// that write (waitStable).
+//
+// The plan of OpWritebackEnd (ER over the page, for the strategies that
+// have one) is taken before F, the model's one lock order, and held with
+// it; completion (UNWRITTEN -> WRITTEN) takes it again after, as
+// writebackPage does.
+func (w *Worker) writebackPageCalib(in *Inode, p int, block bool) error {
+	pg := &in.pages[p]
+	if s := pg.state.Load(); s&(pgPresent|pgDirty|pgWriteback) != pgPresent|pgDirty {
+		return nil // nothing to write back: no lock taken for it
+	}
+	if pg.state.Load()&pgDiskIO != 0 {
+		// The page's previous write may still be in flight, and btrfs
+		// would make the copy below wait for it (a page under writeback is
+		// stable): wait first, holding nothing. The kernel's writeback
+		// skips such a folio (WB_SYNC_NONE) or waits for it under the
+		// folio lock (WB_SYNC_ALL); the model waits unlocked in both cases
+		// so that the copy under F never does.
+		w.waitDiskIO(in, p)
+	}
+	r0, r1 := uint64(p*in.pageSize), uint64((p+1)*in.pageSize)
+	pl := w.takePlan(in, in.plans[strategies.OpWritebackEnd], r0, r1)
+	if block {
+		w.lockPage(pg)
+	} else if !w.trylockPage(pg) {
+		w.dropPlan(in, pl)
+		return nil
+	}
+	s := pg.state.Load()
+	if s&pgPresent == 0 || s&pgDirty == 0 || s&pgWriteback != 0 {
+		w.unlockPage(pg)
+		w.dropPlan(in, pl)
+		return nil
+	}
+	t := w.startTimer(KWriteback)
+	defer w.stopTimer(KWriteback, t)
+	in.wrprotect(pg)
+	pg.state.Store(s&^pgDirty | pgWriteback)
+	st := w.casExtent(in, p, extDelalloc, extUnwritten)
+	if st == extInline || st == extHole {
+		if st == extHole && in.oracle != nil {
+			w.violation(in, "I1b", strategies.R1, p, func() string { return fmt.Sprintf("dirty page %d has no extent (HOLE)", p) })
+		}
+		pg.state.And(^uint32(pgWriteback))
+		w.unlockPage(pg)
+		w.dropPlan(in, pl)
+		return nil
+	}
+	w.ctr.WritebackPages++
+	w.at(in, spWriteback)
+	w.unlockPage(pg)
+	w.dropPlan(in, pl)
+	err := in.writeDisk(p)
+	if err == nil && in.calib.stable {
+		pg.state.Or(pgDiskIO)
+	}
+	if err == nil {
+		off := int64(p) * int64(in.pageSize)
+		err = unix.SyncFileRange(in.diskFD, off, int64(in.pageSize), unix.SYNC_FILE_RANGE_WRITE)
+	}
+	if err != nil {
+		pg.state.And(^uint32(pgWriteback))
+		return fmt.Errorf("writeback of page %d: %w", p, err)
+	}
+	in.delay.at(dWritebackIO)
+	pl = w.takePlan(in, in.plans[strategies.OpWritebackEnd], r0, r1)
+	switch w.casExtent(in, p, extUnwritten, extWritten) {
+	case extUnwritten, extWritten:
+	default:
+		w.ctr.WritebackStale++ // punched or converted meanwhile: do not convert
+	}
+	w.dropPlan(in, pl)
+	pg.state.And(^uint32(pgWriteback))
+	return nil
+}
+
+// waitDiskIO waits until the calibrated model's last write of page p to the
+// disk file has completed (sync_file_range SYNC_FILE_RANGE_WAIT_BEFORE on the
+// page: filemap_fdatawait_range, the real folio_wait_writeback of the disk
+// file's page) and clears pgDiskIO. An error ends the wait: the write's own
+// error is reported by whoever waits for the whole file (fsync).
+func (w *Worker) waitDiskIO(in *Inode, p int) {
+	off := int64(p) * int64(in.pageSize)
+	_ = unix.SyncFileRange(in.diskFD, off, int64(in.pageSize), unix.SYNC_FILE_RANGE_WAIT_BEFORE)
+	in.pages[p].state.And(^uint32(pgDiskIO))
 }

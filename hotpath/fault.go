@@ -52,3 +52,19 @@ func Protect(fn func() error) (fault *MemFault, err error) {
 
 // unsafeAddr is the address of b's first byte.
 func unsafeAddr(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
+
+// waitStable is btrfs's stable-page wait in the calibrated model: a write
+// fault that finds its page's write to the disk file still in flight
+// (pgDiskIO, set by writebackPageCalib on a btrfs target) waits, holding
+// the page lock and the fault's plan, until that real write has completed,
+// as btrfs_page_mkwrite's folio_wait_writeback waits for the folio's bio
+// (btrfs checksums data, so a page may not change under its write) and
+// btrfs_start_ordered_extent for the ordered extent behind it. The wait is
+// the real one: sync_file_range(SYNC_FILE_RANGE_WAIT_BEFORE) on the disk
+// file's page, which the model's writeback submitted. ext4 and xfs on a
+// device without stable writes do not wait, and the bit is never set there.
+func (w *Worker) waitStable(in *Inode, p int) {
+	w.at(in, spStableWait)
+	w.waitDiskIO(in, p)
+	w.ctr.StableWaits++
+}

@@ -227,6 +227,9 @@ func (w *Worker) read(in *Inode, p0, n int) (uint64, error) {
 // OpWritebackEnd plan, revalidating against the extent it set at submit.
 // With block false the page lock is only tried (the flusher).
 func (w *Worker) writebackPage(in *Inode, p int, block bool) error {
+	if in.calib != nil {
+		return w.writebackPageCalib(in, p, block)
+	}
 	pg := &in.pages[p]
 	if block {
 		w.lockPage(pg)

@@ -114,19 +114,25 @@ const (
 // so a fault path that decided its level once runs with no branch on it
 // per acquisition. acctDyn is the level read from the worker at each
 // acquisition: the Worker lock methods, for the operations that are not
-// locker methods. The four types differ in size, which is what keeps their
+// locker methods. The types differ in size, which is what keeps their
 // instantiations apart (Go compiles one copy per shape, and a type's shape
-// is its underlying type) and what the level is read from.
+// is its underlying type) and what the level is read from: bit 0 of the
+// size is waits, bit 1 full, bit 2 hooked (calib.go: the fault paths of a
+// calibrated inode or one a test watches, which mark span points); acctDyn,
+// the one size above them, reads the level and is hooked.
 type (
-	acctAbsent struct{}
-	acctOff    [1]byte
-	acctOn     [2]byte
-	acctDyn    [3]byte
+	acctAbsent       struct{}
+	acctOff          [1]byte
+	acctOn           [3]byte
+	acctAbsentHooked [4]byte
+	acctOffHooked    [5]byte
+	acctOnHooked     [7]byte
+	acctDyn          [8]byte
 )
 
 // accounting is the set of accounting levels.
 type accounting interface {
-	acctAbsent | acctOff | acctOn | acctDyn
+	acctAbsent | acctOff | acctOn | acctAbsentHooked | acctOffHooked | acctOnHooked | acctDyn
 }
 
 // locker is a worker taking locks with accounting level A. The fault paths
@@ -139,25 +145,19 @@ type locker[A accounting] struct{ *Worker }
 // full reports whether w counts every acquisition and times exclusive holds.
 func (w locker[A]) full() bool {
 	var a A
-	switch unsafe.Sizeof(a) {
-	case unsafe.Sizeof(acctOn{}):
-		return true
-	case unsafe.Sizeof(acctDyn{}):
+	if unsafe.Sizeof(a) == unsafe.Sizeof(acctDyn{}) {
 		return w.locks == locksOn
 	}
-	return false
+	return unsafe.Sizeof(a)&2 != 0
 }
 
 // waits reports whether w records contended acquisitions and their waits.
 func (w locker[A]) waits() bool {
 	var a A
-	switch unsafe.Sizeof(a) {
-	case unsafe.Sizeof(acctAbsent{}):
-		return false
-	case unsafe.Sizeof(acctDyn{}):
+	if unsafe.Sizeof(a) == unsafe.Sizeof(acctDyn{}) {
 		return w.locks != locksAbsent
 	}
-	return true
+	return unsafe.Sizeof(a)&1 != 0
 }
 
 // dyn is w as a locker that reads its accounting level per acquisition.

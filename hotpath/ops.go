@@ -142,8 +142,11 @@ func waitStores(pg *page) {
 // ---- read fault and fault-around ----
 
 // readFault is the read fault with w's lock accounting, decided here once
-// for the whole fault.
+// for the whole fault, as is whether it marks span points (Inode.hooked).
 func (w *Worker) readFault(in *Inode, p int, faultAround, naive bool) (faultResult, error) {
+	if in.hooked() {
+		return w.readFaultHooked(in, p, faultAround, naive)
+	}
 	switch w.locks {
 	case locksOff:
 		return locker[acctOff]{w}.readFault(in, p, faultAround, naive)
@@ -159,17 +162,14 @@ func (w *Worker) readFault(in *Inode, p int, faultAround, naive bool) (faultResu
 // (map_pages), by trylock and recheck unless naive.
 func (w locker[A]) readFault(in *Inode, p int, faultAround, naive bool) (faultResult, error) {
 	t := w.startTimer(KReadFault)
-	busy := in.busyBefore()
+	busy := w.busyBefore(in)
 	w.ctr.Faults++
 	w.rlock(in.mm, lkMM)
 	// One defer: a second, conditional one would make Go give up open-coded
 	// defers for the function and run both through the runtime.
 	defer func() {
 		w.runlock(in.mm, lkMM)
-		w.stopTimer(KReadFault, t)
-		if in.calib != nil {
-			w.recordOverlap(in, ovReadFault, t, busy)
-		}
+		w.endFault(in, KReadFault, ovReadFault, t, busy)
 	}()
 	if int64(p) >= in.size.Load() {
 		return faultBeyondEOF, nil
@@ -281,8 +281,11 @@ func (w locker[A]) fillPage(in *Inode, p int, op strategies.Op) error {
 // ---- write fault (page_mkwrite) ----
 
 // writeFault is the write fault with w's lock accounting, decided here once
-// for the whole fault.
+// for the whole fault, as is whether it marks span points (Inode.hooked).
 func (w *Worker) writeFault(in *Inode, p int, flags faultFlags) (faultResult, error) {
+	if in.hooked() {
+		return w.writeFaultHooked(in, p, flags)
+	}
 	switch w.locks {
 	case locksOff:
 		return locker[acctOff]{w}.writeFault(in, p, flags)
@@ -302,22 +305,32 @@ func (w *Worker) casExtent(in *Inode, b int, from, to uint32) uint32 {
 }
 
 // busyBefore is the calibrated model's fsync and punch activity at the
-// start of a fault (calibState.busyNow), 0 when the model is not calibrated.
-func (in *Inode) busyBefore() uint8 {
-	if in.calib == nil {
+// start of a fault (calibState.busyNow), 0 when the model is not calibrated
+// or the fault path's copy is not the hooked one.
+func (w locker[A]) busyBefore(in *Inode) uint8 {
+	if !w.hooked() || in.calib == nil {
 		return 0
 	}
 	return in.calib.busyNow()
 }
 
-// endFault ends a fault of kind k timed from t: its overlap with fsync and
-// punch when calibrated (recordOverlap), then its timing. It is the
-// fault's one deferred call, so that the defer stays open-coded.
+// endFault ends a fault of kind k timed from t: it counts it and, when it
+// was timed, records its overlap with fsync and punch when calibrated
+// (recordOverlap, which skips an untimed fault), then its timing. It is the
+// fault's one deferred call, so that the defer stays open-coded, and as
+// cheap as stopTimer when the fault is untimed.
 func (w *Worker) endFault(in *Inode, k Kind, ov int, t clock.Ticks, busy uint8) {
+	w.ops[k]++
+	if t >= 0 {
+		w.endTimedFault(in, k, ov, t, busy)
+	}
+}
+
+func (w *Worker) endTimedFault(in *Inode, k Kind, ov int, t clock.Ticks, busy uint8) {
 	if in.calib != nil {
 		w.recordOverlap(in, ov, t, busy)
 	}
-	w.stopTimer(k, t)
+	w.record(k, t)
 }
 
 // writeFault is the write fault on page p: MM(S), a read fault's fill if the
@@ -325,7 +338,7 @@ func (w *Worker) endFault(in *Inode, k Kind, ov int, t clock.Ticks, busy uint8) 
 // HOLE -> DELALLOC, INLINE -> converted, page dirty, PTE rw.
 func (w locker[A]) writeFault(in *Inode, p int, flags faultFlags) (faultResult, error) {
 	t := w.startTimer(KWriteFault)
-	defer w.endFault(in, KWriteFault, ovWriteFault, t, in.busyBefore())
+	defer w.endFault(in, KWriteFault, ovWriteFault, t, w.busyBefore(in))
 	w.ctr.Faults++
 	w.rlock(in.mm, lkMM)
 	if int64(p) >= in.size.Load() {
@@ -388,6 +401,9 @@ func (w locker[A]) writeFault(in *Inode, p int, flags faultFlags) (faultResult, 
 		// the ext4 race with a write() under IO(X)).
 		in.delay.at(dInlineConvert)
 		w.convertInline(in, p)
+	}
+	if w.hooked() && in.calib != nil && pg.state.Load()&pgDiskIO != 0 {
+		w.waitStable(in, p) // btrfs: folio_wait_writeback in btrfs_page_mkwrite
 	}
 	w.at(in, spWriteFault)
 	pg.state.Or(pgDirty)

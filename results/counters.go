@@ -36,6 +36,7 @@ var CounterFields = []CounterField{
 	{"il_contended", func(c *Counters) *int64 { return &c.ILWaits }, false},
 	{"unchecked_fsyncs", func(c *Counters) *int64 { return &c.UncheckedFsyncs }, false},
 	{"calibrated_ns", func(c *Counters) *int64 { return &c.CalibratedNs }, false},
+	{"stable_waits", func(c *Counters) *int64 { return &c.StableWaits }, false},
 }
 
 // Add adds o's counters to c: counts are summed, maxima kept.

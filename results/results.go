@@ -229,6 +229,9 @@ type Counters struct {
 	// durations drawn from the real filesystem's measured phases, spent
 	// inside the locks the kernel holds for them, in nanoseconds.
 	CalibratedNs int64 `json:"calibrated_ns,omitempty"`
+	// StableWaits are the calibrated model's write faults that waited for
+	// their page's real write to the disk file (btrfs's stable pages).
+	StableWaits int64 `json:"stable_waits,omitempty"`
 }
 
 // Worker is one worker of a repetition and where it ran.

@@ -168,6 +168,13 @@ func (c *Clock) Duration(d Ticks) time.Duration {
 	return time.Duration(math.Round(float64(d) * c.nsPerTick))
 }
 
+// Deadline returns the reading d after t, rounded up to a whole tick, so
+// that a wait until Now() >= Deadline(t, d) is never shorter than d. A
+// busy-wait compares readings with it, and needs no conversion per read.
+func (c *Clock) Deadline(t Ticks, d time.Duration) Ticks {
+	return t + Ticks(math.Ceil(float64(d)/c.nsPerTick))
+}
+
 // Kind returns the counter in use, "tsc" or "mono"; never "auto".
 func (c *Clock) Kind() string {
 	if c.tsc {

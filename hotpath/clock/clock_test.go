@@ -230,3 +230,30 @@ func TestFloorIsPositiveAndSmall(t *testing.T) {
 		}
 	}
 }
+
+// TestDeadline: a deadline is never short of d (it rounds up to a whole
+// tick) and never more than a tick beyond it, on the TSC at an odd
+// frequency and on the monotonic clock.
+func TestDeadline(t *testing.T) {
+	for _, hz := range []float64{2_593_906_000, 1e9, 3.3e9} {
+		c, err := newClock(TSC, func() (float64, error) { return hz, nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []time.Duration{0, 1, 7, 500, 3000, 50_000, 400_000, 2_000_000, 1 << 40} {
+			for _, t0 := range []Ticks{0, 12345, 1 << 50} {
+				got := c.Deadline(t0, d) - t0
+				if ns := float64(got) * c.nsPerTick; ns < float64(d) || ns >= float64(d)+c.nsPerTick {
+					t.Errorf("%g Hz: Deadline(%d, %v) is %d ticks (%.2f ns); want within one tick at or above %v", hz, t0, d, got, ns, d)
+				}
+			}
+		}
+	}
+	m, err := New(Mono)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Deadline(100, 3*time.Microsecond); got != 3100 {
+		t.Errorf("mono Deadline(100, 3µs) = %d; want 3100", got)
+	}
+}
