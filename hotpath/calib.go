@@ -108,6 +108,17 @@ func newCalibState(c *results.Calibration, slots int) (*calibState, error) {
 			cs.draw[sp] = d.Samples
 		}
 	}
+	// Where fsync has no exclusive span (ext4, xfs), its work is the
+	// writeback and the log commit (ext4_sync_file: file_write_and_wait_range,
+	// then the jbd2 commit; xfs_file_fsync: the same, then xfs_log_force_seq),
+	// and the model does both for real (sync_file_range and fdatasync on
+	// its disk file). The fsync-log samples there are fsync less a
+	// writeback and a commit measured apart, floored at 0: their median is
+	// 0 and their tail is the noise of three separate measurements, not a
+	// phase, so nothing is spent for them.
+	if x := c.Phase(PhaseExclusive); x != nil && x.Absent {
+		cs.draw[spFsyncLog] = nil
+	}
 	return cs, nil
 }
 
@@ -328,7 +339,8 @@ func (in *Inode) overlapOps(rep *results.Rep) {
 // waits for it in lockPage, as page_mkwrite waits in folio_lock. The copy
 // into the disk file (a pwrite, which can itself wait for the disk file's
 // own folio and journal) and the submission (sync_file_range WRITE of the
-// disk file's page, without waiting) are real I/O, done after F: holding F
+// disk file's page, without waiting, or by the caller of a batch: flusher pass,
+// fsync, punch, with submitDisk) are real I/O, done after F: holding F
 // across them was tried and made the model's faults wait far longer than
 // the kernel's (docs/MEASUREMENTS.md, "Issue 19, third pass"). On a btrfs
 // target the page is then marked pgDiskIO: its next write fault waits for
@@ -338,7 +350,7 @@ func (in *Inode) overlapOps(rep *results.Rep) {
 // have one) is taken before F, the model's one lock order, and held with
 // it; completion (UNWRITTEN -> WRITTEN) takes it again after, as
 // writebackPage does.
-func (w *Worker) writebackPageCalib(in *Inode, p int, block bool) error {
+func (w *Worker) writebackPageCalib(in *Inode, p int, block, submit bool) error {
 	pg := &in.pages[p]
 	if s := pg.state.Load(); s&(pgPresent|pgDirty|pgWriteback) != pgPresent|pgDirty {
 		return nil // nothing to write back: no lock taken for it
@@ -388,9 +400,11 @@ func (w *Worker) writebackPageCalib(in *Inode, p int, block bool) error {
 	if err == nil && in.calib.stable {
 		pg.state.Or(pgDiskIO)
 	}
-	if err == nil {
-		off := int64(p) * int64(in.pageSize)
-		err = unix.SyncFileRange(in.diskFD, off, int64(in.pageSize), unix.SYNC_FILE_RANGE_WRITE)
+	if err == nil && submit {
+		// Submitted now, without waiting, as writeback submits its bio;
+		// a batch's caller (flusher pass, fsync, punch) submits the
+		// pages it left with submitDisk.
+		err = in.submitDisk(p, p+1)
 	}
 	if err != nil {
 		pg.state.And(^uint32(pgWriteback))

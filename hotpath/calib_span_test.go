@@ -249,12 +249,21 @@ func TestFsyncStartOpsUnlocked(t *testing.T) {
 	checkUnlocked(t, in, "fsync", w, other)
 }
 
-// TestPunchFlushSpan: the calibrated punch writes its range back inside the
-// invalidate lock where the filesystem does (xfs: MMAPLOCK_EXCL before
-// xfs_flush_unmap_range; btrfs: i_mmap_lock before btrfs_wait_ordered_range,
-// the extent range after), and before it on ext4 (ext4_punch_hole).
+// TestPunchFlushSpan: the calibrated punch does its range's writeback
+// where the filesystem does: xfs writes the dirty pages back inside
+// MMAPLOCK_EXCL (xfs_flush_unmap_range), btrfs inside i_mmap_lock
+// (btrfs_wait_ordered_range; the extent range after), ext4 writes nothing
+// back and waits for writeback in flight inside the invalidate lock
+// (ext4_punch_hole since 6.13: truncate_inode_pages_range), and the
+// strategies under study write back before the invalidate lock. Page 5 is
+// dirty: it is written back (the writeback span point is reached, with the
+// locks shown: the punch's own, then the calibrated writeback's page lock
+// and, where its writeback has one, the page's extent range) or dropped
+// unwritten (ext4).
 func TestPunchFlushSpan(t *testing.T) {
-	for sn, want := range map[string]string{"scheme-xfs": "IO IL", "scheme-btrfs": "IO MK", "scheme-ext4": ""} {
+	for sn, want := range map[string]struct{ flush, wb string }{
+		"scheme-xfs": {"IO IL", "IO IL F"}, "scheme-btrfs": {"IO MK", "IO MK ER F"}, "scheme-ext4": {"IO IL", ""}, "rwsem": {"", "IO F"},
+	} {
 		t.Run(sn, func(t *testing.T) {
 			st, err := strategies.New(sn, strategies.Options{})
 			if err != nil {
@@ -268,20 +277,58 @@ func TestPunchFlushSpan(t *testing.T) {
 			t.Cleanup(func() { in.Close() })
 			w, other := testWorker(t, 0, RolePuncher), testWorker(t, 1, RoleFaulter)
 			written(t, other, in, 4)
-			got := ""
+			mustStore(t, other, in, 5)
+			var flush, wb string
 			in.spanHook = func(hw *Worker, sp spanPoint) {
-				if hw == w && sp == spPunchFlush {
-					got = heldString(hw.held)
+				switch {
+				case hw == w && sp == spPunchFlush:
+					flush = heldString(hw.held)
+				case hw == w && sp == spWriteback:
+					wb += heldString(hw.held)
 				}
 			}
 			if err := w.punch(in, 4, 2); err != nil {
 				t.Fatal(err)
 			}
 			in.spanHook = nil
-			if got != want {
-				t.Errorf("held at the punch's writeback: %q; want %q", got, want)
+			if flush != want.flush {
+				t.Errorf("held at the punch's writeback wait: %q; want %q", flush, want.flush)
+			}
+			if wb != want.wb {
+				t.Errorf("held while the punch writes dirty page 5 back: %q; want %q (\"\": not written back)", wb, want.wb)
+			}
+			wantN := int64(0)
+			if want.wb != "" {
+				wantN = 1
+			}
+			if n := w.ctr.WritebackPages; n != wantN {
+				t.Errorf("the punch wrote back %d pages; want %d", n, wantN)
 			}
 			checkUnlocked(t, in, "punch", w, other)
 		})
 	}
+}
+
+// TestTruncateDropsDirty: the calibrated truncate writes no dirty page back
+// (truncate_pagecache drops them); only punch's writeback does.
+func TestTruncateDropsDirty(t *testing.T) {
+	st, err := strategies.New("rwsem", strategies.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := Open(InodeConfig{Dir: t.TempDir(), FileSize: tPages * tPageSize, PageSize: tPageSize,
+		Slots: 4, Strategy: st, Regions: 8, Oracle: true, Calibration: testCalibration(time.Microsecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close() })
+	w, other := testWorker(t, 0, RoleTruncater), testWorker(t, 1, RoleFaulter)
+	mustStore(t, other, in, tPages-1)
+	if err := w.truncate(in, tPages/2); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.ctr.WritebackPages; n != 0 {
+		t.Errorf("truncate wrote back %d dirty pages; want 0 (dropped unwritten)", n)
+	}
+	checkUnlocked(t, in, "truncate", w, other)
 }

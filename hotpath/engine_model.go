@@ -1,6 +1,7 @@
 package hotpath
 
 import (
+	"fmt"
 	"sync/atomic"
 
 	"lockbench/results"
@@ -112,11 +113,21 @@ func (o modelOps) truncate(w *Worker, size int) error { return w.truncate(o.in, 
 // page's lock only tried.
 func (o modelOps) writeback(w *Worker, stop *atomic.Bool) error {
 	in := o.in
+	wrote := false
 	for p := 0; p < in.npages && !stop.Load(); p++ {
 		if in.pages[p].state.Load()&pgDirty != 0 {
-			if err := w.writebackPage(in, p, false); err != nil {
+			if err := w.writeback1(in, p, false, false); err != nil {
 				return err
 			}
+			wrote = true
+		}
+	}
+	// The calibrated model submits the pass's pages to the device in one
+	// batch, as the flusher's writepages does (and the kernel engine's
+	// flusher, one sync_file_range over the file).
+	if wrote && in.calib != nil {
+		if err := in.submitDisk(0, 0); err != nil {
+			return fmt.Errorf("writeback: submitting the disk file: %w", err)
 		}
 	}
 	return nil

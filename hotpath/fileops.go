@@ -227,8 +227,16 @@ func (w *Worker) read(in *Inode, p0, n int) (uint64, error) {
 // OpWritebackEnd plan, revalidating against the extent it set at submit.
 // With block false the page lock is only tried (the flusher).
 func (w *Worker) writebackPage(in *Inode, p int, block bool) error {
+	return w.writeback1(in, p, block, true)
+}
+
+// writeback1 is writebackPage; with submit false the calibrated model
+// leaves the page's write in the disk file's cache for the caller to
+// submit with the rest of its batch (submitDisk), as writepages submits a
+// range of dirty pages in a few bios rather than one per page.
+func (w *Worker) writeback1(in *Inode, p int, block, submit bool) error {
 	if in.calib != nil {
-		return w.writebackPageCalib(in, p, block)
+		return w.writebackPageCalib(in, p, block, submit)
 	}
 	pg := &in.pages[p]
 	if block {
@@ -270,13 +278,12 @@ func (w *Worker) writebackPage(in *Inode, p int, block bool) error {
 		pg.state.And(^uint32(pgWriteback))
 		return fmt.Errorf("writeback of page %d: %w", p, err)
 	}
-	if in.calib != nil {
+	if in.calib != nil && submit {
 		// The calibrated model's disk file is buffered: submit the page's
 		// write to the device now, without waiting, as writeback submits
 		// its bio (the kernel engine's flusher does the same with
 		// sync_file_range); fsync and punch wait for it.
-		off := int64(p) * int64(in.pageSize)
-		if err := unix.SyncFileRange(in.diskFD, off, int64(in.pageSize), unix.SYNC_FILE_RANGE_WRITE); err != nil {
+		if err := in.submitDisk(p, p+1); err != nil {
 			pg.state.And(^uint32(pgWriteback))
 			return fmt.Errorf("writeback of page %d: %w", p, err)
 		}
@@ -328,19 +335,23 @@ func (w *Worker) reclaimSweep(in *Inode, stop *atomic.Bool) {
 func (w *Worker) invalidate(in *Inode, op strategies.Op, p0, p1 int, between func()) error {
 	w.wlock(in.io, lkIO)
 	defer w.wunlock(in.io, lkIO)
-	// The calibrated model's disk file is buffered: punch writes the
-	// range's dirty disk pages back so that the real fallocate below does
-	// no data I/O inside the plan's locks. ext4_punch_hole does it
-	// (filemap_write_and_wait_range) before it takes the invalidate lock;
-	// xfs (xfs_file_fallocate takes MMAPLOCK_EXCL, then
-	// xfs_free_file_space's xfs_flush_unmap_range) and btrfs
-	// (btrfs_punch_hole: btrfs_inode_lock(BTRFS_ILOCK_MMAP), then
-	// btrfs_wait_ordered_range, then the extent range) do it under the
-	// invalidate lock, the extent range taken after it.
+	// The calibrated model's disk file is buffered, so a punch does its
+	// range's writeback for real (docs/MODEL.md, "Calibrated phases"):
+	// flushRange writes the range's dirty pages back and waits, or, for a
+	// punch that writes nothing back (ext4 since 6.13), waits for the
+	// writeback in flight only. Before the plan's locks (holding IO
+	// alone), or inside the invalidate lock where the filesystem does it
+	// (strategies.PunchFlush), the extent range taken after it.
+	flush := strategies.PunchFlushBefore
+	if op == strategies.OpPunch {
+		flush = in.punchFlush
+	}
 	flushed := in.calib == nil
-	underPlan := op == strategies.OpPunch && in.punchFlushIL
+	underPlan := flush != strategies.PunchFlushBefore
 	if !flushed && !underPlan {
-		if err := w.flushRange(in, p0, p1); err != nil {
+		// Truncate and re-inline flush the disk range only, as before this
+		// writeback model: truncate_pagecache drops dirty pages unwritten.
+		if err := w.flushRange(in, p0, p1, op == strategies.OpPunch, true); err != nil {
 			return err
 		}
 		flushed = true
@@ -361,7 +372,8 @@ func (w *Worker) invalidate(in *Inode, op strategies.Op, p0, p1 int, between fun
 		pl = w.takePlan(in, outer, r0, r1)
 		if !flushed {
 			w.at(in, spPunchFlush)
-			if err := w.flushRange(in, p0, p1); err != nil {
+			wb := flush == strategies.PunchFlushLocked
+			if err := w.flushRange(in, p0, p1, wb, wb); err != nil {
 				w.dropPlan(in, pl)
 				return err
 			}
@@ -406,11 +418,31 @@ func (w *Worker) invalidate(in *Inode, op strategies.Op, p0, p1 int, between fun
 	return nil
 }
 
-// flushRange writes the calibrated model's disk pages [p0, p1) back and
-// waits (filemap_write_and_wait_range).
-func (w *Worker) flushRange(in *Inode, p0, p1 int) error {
-	const all = unix.SYNC_FILE_RANGE_WAIT_BEFORE | unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
-	if err := unix.SyncFileRange(in.diskFD, int64(p0)*int64(in.pageSize), int64(p1-p0)*int64(in.pageSize), all); err != nil {
+// flushRange is the calibrated model's writeback of pages [p0, p1)
+// before they are dropped. With dirty and write, it is punch's
+// filemap_write_and_wait_range: the range's dirty pages are written back
+// (their stores reach the device before the page cache is dropped, as
+// xfs's and btrfs's punch write them), submitted in one batch with the
+// disk pages the flusher wrote back earlier, and waited for. With write
+// alone the disk range is written and waited for and dirty pages are
+// dropped unwritten (truncate). With neither it only waits for the
+// writeback already in flight, as truncate_inode_pages_range waits for
+// each folio under writeback (ext4's punch since 6.13).
+func (w *Worker) flushRange(in *Inode, p0, p1 int, dirty, write bool) error {
+	flags := unix.SYNC_FILE_RANGE_WAIT_BEFORE
+	if write {
+		flags |= unix.SYNC_FILE_RANGE_WRITE | unix.SYNC_FILE_RANGE_WAIT_AFTER
+	}
+	if dirty {
+		for p := p0; p < p1; p++ {
+			if in.pages[p].state.Load()&(pgDirty|pgWriteback) == pgDirty {
+				if err := w.writeback1(in, p, true, false); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := unix.SyncFileRange(in.diskFD, int64(p0)*int64(in.pageSize), int64(p1-p0)*int64(in.pageSize), flags); err != nil {
 		return fmt.Errorf("writing back pages [%d,%d) of the disk file: %w", p0, p1, err)
 	}
 	return nil
@@ -516,4 +548,15 @@ func (w *Worker) finishReinline(in *Inode, n int) {
 	in.inlineGen.Add(1)
 	w.wunlock(in.ix, lkIX)
 	w.wunlock(in.io, lkIO)
+}
+
+// submitDisk submits the disk file's dirty pages [p0, p1) (p1 <= 0: to
+// the end) to the device without waiting (sync_file_range WRITE), as
+// writeback submits its bios: the calibrated model's disk file is buffered.
+func (in *Inode) submitDisk(p0, p1 int) error {
+	n := int64(0)
+	if p1 > 0 {
+		n = int64(p1-p0) * int64(in.pageSize)
+	}
+	return unix.SyncFileRange(in.diskFD, int64(p0)*int64(in.pageSize), n, unix.SYNC_FILE_RANGE_WRITE)
 }

@@ -52,10 +52,15 @@ func (w *Worker) fsync(in *Inode, log *[]logRecord) error {
 		w.at(in, spFsyncStartOps)
 		for p := 0; p < in.npages; p++ {
 			if in.pages[p].state.Load()&(pgDirty|pgWriteback) == pgDirty {
-				if err := w.writebackPage(in, p, true); err != nil {
+				if err := w.writeback1(in, p, true, false); err != nil {
 					return err
 				}
 			}
+		}
+		// One submission for the whole pass, as writepages submits the
+		// file's dirty range in a few bios, not a bio per page.
+		if err := in.submitDisk(0, 0); err != nil {
+			return fmt.Errorf("fsync: submitting the disk file: %w", err)
 		}
 	}
 	plan := in.plans[strategies.OpFsyncLog]
@@ -86,7 +91,9 @@ func (w *Worker) fsync(in *Inode, log *[]logRecord) error {
 				yield()
 				continue
 			}
-			if err := w.writebackPage(in, p, true); err != nil {
+			// The calibrated model submits the pass in one batch below
+			// (the sync_file_range that waits).
+			if err := w.writeback1(in, p, true, false); err != nil {
 				return err
 			}
 			break

@@ -85,8 +85,8 @@ type Inode struct {
 	unsafeCleanup bool
 	naiveOK       bool
 	retry         *strategies.RetryPolicy
-	readIOLock    bool // XFS: buffered read() takes IO(S)
-	punchFlushIL  bool // xfs, btrfs schemes: punch writes its range back under the plan (ER after)
+	readIOLock    bool                  // XFS: buffered read() takes IO(S)
+	punchFlush    strategies.PunchFlush // a scheme's punch writeback (fileops.go, invalidate)
 
 	// The written words (size, punchEpoch, fsyncs, inlineGen) each sit on
 	// their own pair of cache lines, apart from the words every store,
@@ -197,8 +197,8 @@ func Open(cfg InodeConfig) (in *Inode, err error) {
 	if x, ok := cfg.Strategy.(interface{ ReadIOLock() bool }); ok && x.ReadIOLock() {
 		in.readIOLock = true // a filesystem's scheme whose read() takes IO(S) (xfs)
 	}
-	if x, ok := cfg.Strategy.(interface{ PunchFlushLocked() bool }); ok {
-		in.punchFlushIL = x.PunchFlushLocked()
+	if x, ok := cfg.Strategy.(interface{ PunchFlush() strategies.PunchFlush }); ok {
+		in.punchFlush = x.PunchFlush()
 	}
 	if cfg.Oracle {
 		in.oracle = newOracle(n, cfg.Regions)

@@ -81,6 +81,27 @@ func faulterWaits(stat string) func(*results.Rep, string) (float64, bool) {
 	}
 }
 
+// faulterRate is each repetition's faulter operations (stores and loads)
+// per second, the denominator of the waits/op rows.
+func faulterRate(c *results.Cell) []float64 {
+	if c == nil {
+		return nil
+	}
+	var xs []float64
+	for _, r := range c.Reps {
+		var ops int64
+		for _, w := range r.Workers {
+			if w.Role == "faulter" {
+				ops += w.Ops
+			}
+		}
+		if ops > 0 && r.Elapsed > 0 {
+			xs = append(xs, float64(ops)/r.Elapsed.Seconds())
+		}
+	}
+	return xs
+}
+
 // ValidationMeasures lists the table's rows, in order, for a scheme whose
 // faulters wait on lock.
 func validationMeasures() []validationMeasure {
@@ -158,6 +179,17 @@ func Validate(target, fs, scheme, lock string, model, kernel map[string]*results
 			}
 			row.P = Compare(ke, me).P
 			row.Within = row.Ratio <= ValidationLimit && row.Ratio >= 1/ValidationLimit
+		}
+		if strings.HasSuffix(m.name, "waits/op") {
+			// waits/op = waits/s over faulter ops/s: where the two sides'
+			// throughputs differ, the per-op rate differs by that much even
+			// when the waits per second agree. Name it beside the row.
+			mo, ko := Describe(faulterRate(model[m.scenario])).Median, Describe(faulterRate(kernel[m.scenario])).Median
+			if mo > 0 && ko > 0 {
+				if q := mo / ko; ratioDistance(q) > ValidationLimit {
+					row.Note = strings.TrimSpace(row.Note + fmt.Sprintf(" faulter ops/s differ %.2fx (model %.3g, kernel %.3g): waits/op moves by 1/%.2f with waits/s unchanged", q, mo, ko, q))
+				}
+			}
 		}
 		if !row.Within {
 			v.Within = false

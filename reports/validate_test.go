@@ -85,3 +85,31 @@ func TestValidateMissingKernelWaits(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateWaitsPerOpNote: where the faulters' throughputs differ by
+// more than 2x, the waits/op row says so (the row still counts).
+func TestValidateWaitsPerOpNote(t *testing.T) {
+	us := time.Microsecond
+	withRate := func(c *results.Cell, ops int64) *results.Cell {
+		for i := range c.Reps {
+			c.Reps[i].Elapsed = time.Second
+			c.Reps[i].Workers = []results.Worker{{Role: "faulter", Ops: ops}, {Role: "puncher", Ops: 7}}
+		}
+		return c
+	}
+	kernel := map[string]*results.Cell{"fsync-storm": withRate(vcell("fsync-storm", "MK", 10*us, 11*us, 12*us), 1000), "punch": withRate(vcell("punch", "MK", 10*us, 11*us, 12*us), 1000)}
+	model := map[string]*results.Cell{"fsync-storm": withRate(vcell("fsync-storm", "MK", 10*us, 11*us, 12*us), 5000), "punch": withRate(vcell("punch", "MK", 10*us, 11*us, 12*us), 1500)}
+	v := Validate("loop:btrfs", "btrfs", "scheme-btrfs", "MK", model, kernel)
+	for _, r := range v.Rows {
+		if !strings.HasSuffix(r.Measure, "waits/op") {
+			if strings.Contains(r.Note, "faulter ops/s") {
+				t.Errorf("%s %s: note %q on a row that is not per op", r.Scenario, r.Measure, r.Note)
+			}
+			continue
+		}
+		noted := strings.Contains(r.Note, "faulter ops/s differ 5.00x")
+		if want := r.Scenario == "fsync-storm"; noted != want {
+			t.Errorf("%s %s: note %q; want the 5x throughput named: %v", r.Scenario, r.Measure, r.Note, want)
+		}
+	}
+}

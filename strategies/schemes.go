@@ -18,14 +18,10 @@ type Scheme struct {
 	fs   string
 	// readIO: buffered read() takes IO(S) (XFS's IOLOCK).
 	readIO bool
-	// flushLocked: punch writes its range back inside the plan's
-	// invalidate lock (xfs: xfs_file_fallocate takes MMAPLOCK_EXCL before
-	// xfs_free_file_space's xfs_flush_unmap_range; btrfs: btrfs_punch_hole
-	// takes btrfs_inode_lock(BTRFS_ILOCK_MMAP) before
-	// btrfs_wait_ordered_range, and the extent range after it), not before
-	// it as ext4_punch_hole does.
-	flushLocked bool
-	plan        func(Op) Plan
+	// punchFlush is what punch does with its range's writeback, and
+	// where (PunchFlush).
+	punchFlush PunchFlush
+	plan       func(Op) Plan
 }
 
 var _ Strategy = Scheme{}
@@ -47,9 +43,33 @@ func (s Scheme) FS() string { return s.fs }
 // hot path reads it as the XFS option.
 func (s Scheme) ReadIOLock() bool { return s.readIO }
 
-// PunchFlushLocked reports whether the scheme's punch writes its range back
-// inside its invalidate lock (xfs, btrfs) rather than before it (ext4).
-func (s Scheme) PunchFlushLocked() bool { return s.flushLocked }
+// PunchFlush is how a punch treats the writeback of its range.
+type PunchFlush uint8
+
+const (
+	// PunchFlushBefore writes the range back and waits before the
+	// invalidate lock, holding IO alone (ext4_punch_hole before Linux
+	// 6.13's rework; the model's strategies under study).
+	PunchFlushBefore PunchFlush = iota
+	// PunchFlushLocked writes the range back and waits inside the
+	// invalidate lock (xfs: xfs_file_fallocate takes XFS_IOLOCK_EXCL |
+	// XFS_MMAPLOCK_EXCL, then xfs_flush_unmap_range's
+	// filemap_write_and_wait_range; btrfs: btrfs_punch_hole takes
+	// btrfs_inode_lock(BTRFS_ILOCK_MMAP), then btrfs_wait_ordered_range,
+	// and the extent range after it).
+	PunchFlushLocked
+	// PunchWaitLocked writes nothing back: dirty pages of the range are
+	// dropped, and only writeback already in flight is waited for, inside
+	// the invalidate lock (ext4 since Linux 6.13, commit 982bf37da09d
+	// "ext4: refactor ext4_punch_hole()": inode_lock,
+	// filemap_invalidate_lock, then ext4_truncate_page_cache_block_range,
+	// whose truncate_inode_pages_range waits for each folio's writeback;
+	// it writes back only in data=journal mode).
+	PunchWaitLocked
+)
+
+// PunchFlush reports how the scheme's punch treats its range's writeback.
+func (s Scheme) PunchFlush() PunchFlush { return s.punchFlush }
 
 // btrfsPlan is btrfs (Linux 6.x): page_mkwrite takes i_mmap_lock(S) and the
 // extent range of its page (btrfs_page_mkwrite); page fills take the
@@ -98,9 +118,9 @@ func ext4Plan(op Op) Plan {
 // excludes nothing) and xfs (ext4's, plus IOLOCK(S) for buffered read():
 // xfs_file_buffered_read's xfs_ilock(XFS_IOLOCK_SHARED)).
 var Schemes = []Scheme{
-	{name: "scheme-btrfs", fs: "btrfs", flushLocked: true, plan: btrfsPlan},
-	{name: "scheme-ext4", fs: "ext4", plan: ext4Plan},
-	{name: "scheme-xfs", fs: "xfs", readIO: true, flushLocked: true, plan: ext4Plan},
+	{name: "scheme-btrfs", fs: "btrfs", punchFlush: PunchFlushLocked, plan: btrfsPlan},
+	{name: "scheme-ext4", fs: "ext4", punchFlush: PunchWaitLocked, plan: ext4Plan},
+	{name: "scheme-xfs", fs: "xfs", readIO: true, punchFlush: PunchFlushLocked, plan: ext4Plan},
 }
 
 // SchemeNames lists the schemes' strategy names.

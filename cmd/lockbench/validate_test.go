@@ -117,7 +117,7 @@ func TestCounterfactualQuestions(t *testing.T) {
 			t.Errorf("%q: scenario %q: %v", q.question, q.scenario, err)
 		}
 		for _, side := range []cfSide{q.design, q.chosen} {
-			if _, err := strategies.New(side.strategy, side.opts); err != nil || side.label == "" {
+			if _, err := side.strategyOf(); err != nil || side.label == "" {
 				t.Errorf("%q: strategy %q: %v", q.question, side.strategy, err)
 			}
 		}
@@ -129,5 +129,30 @@ func TestCounterfactualQuestions(t *testing.T) {
 		if q.design.label == q.chosen.label {
 			t.Errorf("%q compares %s with itself", q.question, q.design.label)
 		}
+	}
+}
+
+// TestR1UnlockedCleanup: R1's counterfactual side is rwsem with the
+// cleanup's plan and mechanism changed, and nothing else.
+func TestR1UnlockedCleanup(t *testing.T) {
+	var u rwsemUnlockedCleanup
+	var r strategies.RWSem
+	for op := strategies.Op(0); op < strategies.NumOps; op++ {
+		got, base := u.Plan(op), r.Plan(op)
+		if op == strategies.OpWriteCleanup {
+			if got != (strategies.Plan{}) || base == got {
+				t.Errorf("cleanup plan %+v (rwsem's %+v); want no lock", got, base)
+			}
+			continue
+		}
+		if got != base {
+			t.Errorf("%v: plan %+v; want rwsem's %+v", op, got, base)
+		}
+	}
+	if m := u.Mechanisms(); m != (strategies.Mechanisms{UnsafeCleanup: true}) {
+		t.Errorf("mechanisms %+v; want rwsem's with UnsafeCleanup", m)
+	}
+	if u.Name() == r.Name() {
+		t.Errorf("named %q like rwsem", u.Name())
 	}
 }
