@@ -43,13 +43,15 @@ type engine interface {
 // The loops are generic over the engineOps type, whose two implementations
 // are values of different shapes, so each engine's loop is compiled on its
 // own. Go calls a type parameter's methods through the instantiation's
-// dictionary: each operation is one indirect call, and the model's timing
-// sits in modelOps' methods, one call level below the loop, where the two
-// copies of the loop made one direct call. BenchmarkLoop measures what that
-// costs on the cheapest operations (docs/MEASUREMENTS.md, issue 21). The
+// dictionary, an indirect call that is never inlined (PGO does not
+// devirtualise it either). So a method the loop calls per operation does
+// that operation's common case itself, calling nothing further: the
+// model's store and load (modelOps.store, modelOps.load) hold their timing
+// and their path through a mapped PTE, and call out only to fault. Each
+// foreground operation is then one call from the loop, as when each engine
+// had its own loop (BenchmarkLoop, docs/MEASUREMENTS.md, issue 21). The
 // engineOps values are one or two pointers, since every call passes the
-// value in registers; cmd/lockbench's default.pgo inlines the model's store
-// into modelOps.store (docs/DESIGN.md, "Data flow").
+// value in registers.
 type engineOps interface {
 	// pages is the file's size in pages.
 	pages() int

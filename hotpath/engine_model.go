@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"lockbench/hotpath/clock"
 	"lockbench/results"
 )
 
@@ -65,31 +66,74 @@ type modelState struct {
 	gup                float64      // share of stores made by get_user_pages
 	faultAround, naive bool         // the scenario's read fault-around
 	log                *[]logRecord // the fsync thread's tree log
+	bare               bool         // Worker.store's: no timing, no count
 }
 
 func (o modelOps) pages() int   { return o.in.npages }
 func (o modelOps) tick(*Worker) {}
 
-// store is a store timed on the sampled countdown; a share gup of them are
-// get_user_pages stores (no VM_FAULT_RETRY).
+// store writes the worker's stamp into its region of page p through the
+// mapping, faulting as the MMU would when the PTE is not rw (storeFault),
+// timed on the sampled countdown; a share gup of the stores are
+// get_user_pages stores (no VM_FAULT_RETRY). Bare (Worker.store): no
+// timing, no count, and gup is 1 (every store) or 0.
+//
+// This is the model's one store, and it is written out here rather than
+// called: the shared loop calls it through the loop's dictionary, and a
+// store through an rw PTE (most of them) makes no further call, as it made
+// one call from the loop before the engines shared it (BenchmarkLoop,
+// docs/MEASUREMENTS.md, issue 21). The loop's back edge is taken only
+// after a write fault.
 func (o modelOps) store(w *Worker, p int) error {
-	t := w.startSampled()
-	g := false
-	if o.gup > 0 {
-		// The draw stays after startSampled's (the same random stream as
-		// before) but out of the timed store: the clock restarts after it.
-		if g = w.chance(o.gup); t >= 0 {
-			t = w.clk.Now()
+	t, g := clock.Ticks(-1), o.gup > 0
+	if !o.bare {
+		t = w.startSampled()
+		if g {
+			// The draw stays after startSampled's (the same random stream
+			// as before) but out of the timed store: the clock restarts
+			// after it.
+			if g = w.chance(o.gup); t >= 0 {
+				t = w.clk.Now()
+			}
 		}
 	}
-	err := w.store(o.in, p, g)
-	w.stopTimer(KStore, t)
+	w.chain = 0
+	var err error
+	for {
+		in := o.in
+		pg := &in.pages[p]
+		// pteStore counts the stores in flight, which zap and wrprotect
+		// wait for.
+		if pg.pte.Add(pteStore)&pteMask == pteRW {
+			r, s := w.region(in.regions), w.stamp()
+			in.putStamp(p, r, s)
+			if in.oracle != nil {
+				in.oracle.stored(p, r, s)
+			}
+			pg.pte.Add(^uint32(pteStore - 1))
+			break
+		}
+		pg.pte.Add(^uint32(pteStore - 1))
+		again, e := w.storeFault(in, p, g)
+		if !again {
+			err = e
+			break
+		}
+	}
+	if !o.bare {
+		w.stopTimer(KStore, t)
+	}
 	return err
 }
 
+// load is a load through the mapping timed on the sampled countdown: the
+// load through a present PTE inlined (loadMapped), the read fault called.
 func (o modelOps) load(w *Worker, p int) error {
 	t := w.startSampled()
-	_, err := w.load(o.in, p, o.faultAround, o.naive)
+	var err error
+	if _, ok := w.loadMapped(o.in, p); !ok {
+		_, err = w.loadFault(o.in, p, o.faultAround, o.naive)
+	}
 	w.stopTimer(KLoad, t)
 	return err
 }

@@ -28,53 +28,55 @@ const (
 // ---- stores and loads through the mapping ----
 
 // store writes a stamp into the worker's own region of page p through the
-// shared mapping, faulting as the MMU would when the PTE is not rw.
+// shared mapping, faulting as the MMU would when the PTE is not rw; gup: a
+// get_user_pages store (no VM_FAULT_RETRY). It is the runner's store,
+// modelOps.store, bare: neither timed nor counted (tests, Bench, the hole
+// test).
 func (w *Worker) store(in *Inode, p int, gup bool) error {
-	pg := &in.pages[p]
-	r := w.region(in.regions)
+	o := modelState{in: in, bare: true}
+	if gup {
+		o.gup = 1
+	}
+	return modelOps{&o}.store(w, p)
+}
+
+// storeFault is one write fault of a store whose PTE was not rw, under the
+// MMU's retry rules: the store's fault flags follow from gup (no
+// VM_FAULT_RETRY) and its chain of retries so far (w.chain, reset by the
+// store). again: the store goes on, tried again through the mapping; false:
+// it ends (SIGBUS beyond or within EOF, or err).
+func (w *Worker) storeFault(in *Inode, p int, gup bool) (again bool, err error) {
 	flags := flagAllowRetry
 	if gup {
 		flags = 0 // get_user_pages without `locked` never allows retry
 	}
-	w.chain = 0
-	for {
-		if pg.pte.Add(pteStore)&pteMask == pteRW {
-			s := w.stamp()
-			in.putStamp(p, r, s)
-			if in.oracle != nil {
-				in.oracle.stored(p, r, s)
-			}
-			pg.pte.Add(^uint32(pteStore - 1))
-			return nil
-		}
-		pg.pte.Add(^uint32(pteStore - 1))
-		if flags&flagTried == 0 {
-			w.chainGen = in.inlineGen.Load()
-		}
-		res, err := w.writeFault(in, p, flags)
-		if err != nil {
-			return err
-		}
-		switch res {
-		case faultRetry:
-			w.ctr.Retries++
-			w.chain++
-			if w.chain > w.ctr.MaxRetryChain {
-				w.ctr.MaxRetryChain = w.chain
-			}
-			if w.chain >= int64(in.retryLimit()) {
-				flags |= flagTried
-			}
-		case faultSigbus:
-			w.ctr.Sigbus++
-			w.violation(in, "I4", strategies.R4, p, func() string {
-				return fmt.Sprintf("SIGBUS for a store within EOF to page %d (get_user_pages caller, fallback sigbus)", p)
-			})
-			return nil
-		case faultBeyondEOF:
-			return nil
-		}
+	if w.chain >= int64(in.retryLimit()) {
+		flags |= flagTried
 	}
+	if flags&flagTried == 0 {
+		w.chainGen = in.inlineGen.Load()
+	}
+	res, err := w.writeFault(in, p, flags)
+	if err != nil {
+		return false, err
+	}
+	switch res {
+	case faultRetry:
+		w.ctr.Retries++
+		w.chain++
+		if w.chain > w.ctr.MaxRetryChain {
+			w.ctr.MaxRetryChain = w.chain
+		}
+	case faultSigbus:
+		w.ctr.Sigbus++
+		w.violation(in, "I4", strategies.R4, p, func() string {
+			return fmt.Sprintf("SIGBUS for a store within EOF to page %d (get_user_pages caller, fallback sigbus)", p)
+		})
+		return false, nil
+	case faultBeyondEOF:
+		return false, nil
+	}
+	return true, nil
 }
 
 func (in *Inode) retryLimit() int {
@@ -87,14 +89,32 @@ func (in *Inode) retryLimit() int {
 // load reads the worker's region of page p through the mapping, taking a
 // read fault when the PTE is none.
 func (w *Worker) load(in *Inode, p int, faultAround, naive bool) (uint64, error) {
-	pg := &in.pages[p]
+	if s, ok := w.loadMapped(in, p); ok {
+		return s, nil
+	}
+	return w.loadFault(in, p, faultAround, naive)
+}
+
+// loadMapped is a load through a present PTE: the worker's stamp in page p;
+// false when the PTE is none. It is small enough to inline, so that
+// modelOps.load makes no call for it.
+func (w *Worker) loadMapped(in *Inode, p int) (uint64, bool) {
+	if in.pages[p].pte.Load()&pteMask == pteNone {
+		return 0, false
+	}
+	return in.loadStamp(p, w.region(in.regions)), true
+}
+
+// loadFault is a load whose PTE was none: read faults until the PTE is
+// present, then the load.
+func (w *Worker) loadFault(in *Inode, p int, faultAround, naive bool) (uint64, error) {
 	for {
-		if pg.pte.Load()&pteMask != pteNone {
-			return in.loadStamp(p, w.region(in.regions)), nil
-		}
 		res, err := w.readFault(in, p, faultAround, naive)
 		if err != nil || res == faultBeyondEOF {
 			return 0, err
+		}
+		if s, ok := w.loadMapped(in, p); ok {
+			return s, nil
 		}
 	}
 }

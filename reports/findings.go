@@ -165,6 +165,11 @@ func findings(sums []CellSummary) []results.Finding {
 	return out
 }
 
+// Settled reports whether more repetitions are unlikely to change f's
+// verdict (Judgement.Settled): the study's sequential repetitions go to
+// the cells of the findings that are not.
+func Settled(f results.Finding) bool { return settled(Verdict(f.Verdict), f.PAdj) }
+
 // surprising reports whether f states that a serialising strategy does
 // better than the unsafe baseline, which serialises nothing.
 func surprising(f results.Finding) bool {

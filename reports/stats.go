@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"sync"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	mstats "github.com/aclements/go-moremath/stats"
@@ -324,6 +325,31 @@ func EstimateShift(base, new Estimate) Shift {
 // 1 - 2·P(U ≤ k-1) ≥ level. When even k = 1 falls short (too few values),
 // it returns 1 and the lower level of [min, max].
 func shiftRank(m, n int, level float64) (k int, actual float64) {
+	if level != Confidence {
+		return computeShiftRank(m, n, level)
+	}
+	// It depends on the sample sizes only: a study judges every
+	// comparison again after each round of repetitions, and the exact
+	// distribution of U costs a thousand times the rest of a Judge.
+	key := [2]int{m, n}
+	if r, ok := shiftRanks.Load(key); ok {
+		r := r.(rankLevel)
+		return r.k, r.level
+	}
+	k, actual = computeShiftRank(m, n, level)
+	shiftRanks.Store(key, rankLevel{k, actual})
+	return k, actual
+}
+
+type rankLevel struct {
+	k     int
+	level float64
+}
+
+// shiftRanks caches shiftRank at Confidence by sample sizes.
+var shiftRanks sync.Map
+
+func computeShiftRank(m, n int, level float64) (k int, actual float64) {
 	cdf := func(u int) float64 { // P(U ≤ u), no ties
 		if m <= exactUTestLimit && n <= exactUTestLimit {
 			return mstats.UDist{N1: m, N2: n}.CDF(float64(u))
@@ -486,3 +512,29 @@ func (j Judgement) Adjust(padj float64) Judgement {
 // Decided reports whether more repetitions would not change the kind of
 // answer: a difference, or none that matters.
 func (j Judgement) Decided() bool { return j.Verdict != NotDetected }
+
+// SettleMargin is how far below Alpha an adjusted p must be for a
+// difference to be settled: a difference stated at p' between SettleMargin
+// and Alpha is as near the threshold as an undecided comparison at p' just
+// above it, and a second run states either about half the time. The
+// study's sequential repetitions continue on both (docs/DESIGN.md,
+// "Findings"); the synthetic sequential studies of findings_synth_test.go
+// measure what it buys.
+const SettleMargin = Alpha / 5
+
+// Settled reports whether more repetitions are unlikely to change the
+// verdict: no meaningful difference (the interval within the resolution),
+// or a difference at an adjusted p below SettleMargin.
+func (j Judgement) Settled() bool { return settled(j.Verdict, j.PAdj) }
+
+func settled(v Verdict, padj float64) bool {
+	return v == NotMeaningful || v == Different && padj < SettleMargin
+}
+
+// Nearness is how far an adjusted p is from Alpha, in orders of magnitude
+// (|log10(padj/Alpha)|): of two unsettled comparisons, the nearer's verdict
+// is the likelier to change with more repetitions, so the study gives them
+// to it first.
+func Nearness(padj float64) float64 {
+	return math.Abs(math.Log10(math.Max(padj, 1e-300) / Alpha))
+}

@@ -68,7 +68,7 @@ func TestREADMEStudyExample(t *testing.T) {
 	}
 	want := []*regexp.Regexp{
 		regexp.MustCompile(`^lockbench default study: \d+ cells x ` + strconv.Itoa(fullStudy.reps) + `(-\d+)? reps of ` +
-			regexp.QuoteMeta(fullStudy.duration.String()) + `, measured in \S+, verify ` + regexp.QuoteMeta(fullStudy.verify) + `/cell; total \S+$`),
+			regexp.QuoteMeta(fullStudy.duration.String()) + ` in \S+, verify ` + regexp.QuoteMeta(fullStudy.verify) + `/cell; total \S+$`),
 		regexp.MustCompile(`^machine: .+, \d+ logical CPUs?, kernel \S+`),
 		// The study adds repetitions to undecided cells: "6-12 reps/cell".
 		regexp.MustCompile(`^` + strings.Replace(regexp.QuoteMeta(pre[0]), strconv.Itoa(fullStudy.reps)+" reps/cell", `\d+(-\d+)? reps/cell`, 1) + `$`),

@@ -19,11 +19,15 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("o", "", "write a report directory instead of tables on stdout: DIR/index.html with its PNG charts beside it, the files side by side")
 	charts := fs.String("charts", "", "write the PNG charts of each file into this directory instead of tables on stdout")
 	each := fs.Bool("each", false, "with two files, report each instead of comparing the second (new) with the first (base)")
+	agreement := fs.Bool("agreement", false, "with two study files: how far their findings agree (the differences either states, matched by id: the share both state in the same direction, and those in opposite directions), with every disagreement")
 	if done, err := parseFlags(fs, args, stdout); done || err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
 		return usagef("report: give one or more results files")
+	}
+	if *agreement && (fs.NArg() != 2 || *each || *dir != "" || *charts != "") {
+		return usagef("report -agreement: give exactly two results files, without -each, -o or -charts")
 	}
 	reporter, err := reports.NewReporter(*format)
 	if err != nil {
@@ -49,6 +53,9 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		// format asked for (benchstat reads it).
 		fmt.Fprintf(stderr, "report: %s\n", reports.FileLine(path, f))
 		files = append(files, f)
+	}
+	if *agreement {
+		return reports.WriteAgreement(stdout, fs.Arg(0), fs.Arg(1), reports.Agree(files[0], files[1]))
 	}
 	outDirs := []struct{ flag, path string }{{"-o", *dir}, {"-charts", *charts}}
 	for _, d := range outDirs {

@@ -82,12 +82,12 @@ type studySize struct {
 
 var (
 	// fullStudy has 6 repetitions of 200ms, the fewest for a 95% interval
-	// of a median, and up to 12 for undecided cells while the measuring
-	// stays within 3m40s, so the whole study (with verify and the report)
-	// stays within 5 minutes. (Shorter repetitions would buy more of them,
+	// of a median, and up to 20 for the cells of unsettled comparisons
+	// while the measuring stays within 3m40s, so the whole study (with
+	// verify and the report) stays within 5 minutes. (Shorter repetitions would buy more of them,
 	// starting one costs about as much as measuring it, but the lock's
 	// cost on a 100ms repetition swings with the pages it first creates.)
-	fullStudy = studySize{"default", 6, 12, 200 * time.Millisecond, "500ms", 220 * time.Second}
+	fullStudy = studySize{"default", 6, 20, 200 * time.Millisecond, "500ms", 220 * time.Second}
 	// quickStudy has 4, the fewest for a Mann-Whitney p below 0.05; about
 	// a minute.
 	quickStudy = studySize{"quick", 4, 6, 60 * time.Millisecond, "200ms", 40 * time.Second}
@@ -153,7 +153,7 @@ func cmdStudy(ctx context.Context, rr repRunner, args []string, stdout, stderr i
 		}
 		fmt.Fprintln(stdout)
 	}
-	fmt.Fprintf(stdout, "lockbench %s study: %d cells x %s reps of %v, measured in %s, verify %s/cell; total %s\n",
+	fmt.Fprintf(stdout, "lockbench %s study: %d cells x %s reps of %v in %s, verify %s/cell; total %s\n",
 		size.name, len(file.Cells), repsRange(file), size.duration, measured.Round(time.Second), size.verify, time.Since(start).Round(time.Second))
 	if *quick {
 		fmt.Fprintf(stdout, "(-quick: %d reps per cell, too few for a difference to survive %d tests; without -quick: %d-%d)\n",
@@ -239,9 +239,10 @@ func runStudy(ctx context.Context, rr repRunner, size studySize, seed uint64, qu
 		}
 		progress := newProgress(stderr, total, quiet)
 		defer progress.done()
+		measuring := time.Now()
 		err := measureInterleaved(ctx, grids, flags, plans, machine, file, progress, size.reps)
 		if err == nil && ctx.Err() == nil {
-			err = measureUndecided(ctx, grids, flags, plans, machine, file, progress, size, start)
+			err = measureUndecided(ctx, grids, flags, plans, machine, file, progress, size, start, measuring)
 			for j := range file.Cells {
 				file.Cells[j].Config.Reps = max(file.Cells[j].Config.Reps, len(file.Cells[j].Reps))
 			}
@@ -376,27 +377,30 @@ type cellKey struct {
 }
 
 // measureUndecided adds repetitions, two per round, to the cells of the
-// comparisons the findings cannot decide yet ("no difference detected":
-// neither a difference nor an interval within the resolution), until every
-// comparison is decided, a cell has size.maxReps, or the measuring since
-// start would overrun size.budget; when the budget cannot take every
-// undecided cell, a round takes those of the comparisons nearest to a
-// decision (smallest p) first. Decided cells stop: sequential, as the
-// findings' statistics allow (docs/DESIGN.md, "Findings").
+// comparisons that are not settled (reports.Settled: no difference
+// detected yet, or a difference at an adjusted p near the threshold),
+// until every comparison is settled, a cell has size.maxReps, or the
+// measuring since start would overrun size.budget; when the budget cannot
+// take every unsettled cell, a round takes those of the comparisons
+// nearest to the threshold (reports.Nearness) first. Settled cells stop:
+// sequential, as the findings' statistics allow (docs/DESIGN.md,
+// "Findings"). A repetition's cost is what the repetitions since
+// measuring took on average (setup, measuring, the findings between
+// rounds), so a loaded machine gets fewer rounds rather than a late study.
 func measureUndecided(ctx context.Context, grids []grid, flags []*runFlags, plans []*plan, machine hardware.Machine,
-	file *results.File, progress *progress, size studySize, start time.Time) error {
+	file *results.File, progress *progress, size studySize, start, measuring time.Time) error {
 	const step = 2
 	for {
 		undecided := undecidedCells(file, size.maxReps-step)
-		// One repetition of a cell takes about twice the duration (its
-		// setup costs about as much as its measuring).
-		perCell := time.Duration(step) * 2 * size.duration
+		perCell := time.Duration(step) * repCost(file, measuring, size.duration)
 		fit := int((size.budget - time.Since(start)) / perCell)
 		if len(undecided) == 0 || fit < 2 {
 			return nil
 		}
 		keys := slices.Collect(maps.Keys(undecided))
-		slices.SortFunc(keys, func(a, b cellKey) int { return cmp.Compare(undecided[a], undecided[b]) })
+		slices.SortFunc(keys, func(a, b cellKey) int {
+			return cmp.Or(cmp.Compare(undecided[a], undecided[b]), cmp.Compare(a.String(), b.String()))
+		})
 		take := map[cellKey]bool{}
 		for _, k := range keys[:min(fit, len(keys))] {
 			take[k] = true
@@ -438,24 +442,45 @@ func repeatPlan(p *plan, n int) []*plan {
 	return out
 }
 
+func (k cellKey) String() string { return fmt.Sprint(k.strategy, k.scenario, k.target, k.threads) }
+
+// repCost is what a repetition has cost on average since measuring began
+// (the file's repetitions are all measured since); before any, twice the
+// duration (a repetition's setup costs about as much as its measuring).
+func repCost(file *results.File, measuring time.Time, duration time.Duration) time.Duration {
+	n := 0
+	for _, c := range file.Cells {
+		n += len(c.Reps)
+	}
+	if n == 0 {
+		return 2 * duration
+	}
+	return max(time.Since(measuring)/time.Duration(n), duration)
+}
+
 // undecidedCells are the cells, with at most limit repetitions, of the
-// comparisons whose verdict is "no difference detected", each with the
-// smallest p of its undecided comparisons.
+// comparisons that are not settled (reports.Settled), each with the
+// reports.Nearness of its comparison nearest to the threshold. Cells are
+// keyed by the strategy the findings name them by: a calibrated model
+// cell ("rwsem+calibrated") under its strategy's ("rwsem"), as the grids'
+// points name it.
 func undecidedCells(file *results.File, limit int) map[cellKey]float64 {
 	reps := map[cellKey]int{}
 	for _, c := range file.Cells {
-		reps[cellKey{c.Config.Strategy, c.Config.Scenario, c.Config.Target, c.Config.Threads}] = len(c.Reps)
+		s := strings.TrimSuffix(c.Config.Strategy, calibSuffix)
+		reps[cellKey{s, c.Config.Scenario, c.Config.Target, c.Config.Threads}] = len(c.Reps)
 	}
 	out := map[cellKey]float64{}
 	for _, f := range reports.Findings(file) {
-		if reports.Verdict(f.Verdict) != reports.NotDetected {
+		if reports.Settled(f) {
 			continue
 		}
+		near := reports.Nearness(f.PAdj)
 		for _, s := range []string{f.Strategy, f.Versus} {
 			k := cellKey{s, f.Scenario, f.Target, f.Threads}
 			if n, ok := reps[k]; ok && n <= limit {
-				if p, seen := out[k]; !seen || f.P < p {
-					out[k] = f.P
+				if d, seen := out[k]; !seen || near < d {
+					out[k] = near
 				}
 			}
 		}

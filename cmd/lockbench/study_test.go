@@ -10,6 +10,7 @@ import (
 
 	"lockbench/hardware"
 	"lockbench/hotpath"
+	"lockbench/reports"
 	"lockbench/results"
 )
 
@@ -78,6 +79,45 @@ func TestUndecidedCells(t *testing.T) {
 	}
 	if got := undecidedCells(f, 5); len(got) != 0 {
 		t.Errorf("cells at the repetition limit picked: %v", got)
+	}
+	// Calibrated model cells ("rwsem+calibrated") are picked under the
+	// strategy's name, as the grids' points name them: the findings
+	// compare them under it.
+	for i := range f.Cells {
+		f.Cells[i].Config.Strategy += calibSuffix
+	}
+	got = undecidedCells(f, 10)
+	for _, k := range want {
+		if _, ok := got[k]; !ok {
+			t.Errorf("calibrated cells: undecided cells %v lack %v", got, k)
+		}
+	}
+}
+
+// A difference near the threshold is not settled: its cells get more
+// repetitions, as an undecided comparison's do; one far below it is.
+func TestUndecidedCellsNearThreshold(t *testing.T) {
+	cell := func(strategy string, p999 []time.Duration) results.Cell {
+		c := results.Cell{Config: results.Config{Strategy: strategy, Scenario: "punch", Threads: 2, Target: "tmpfs"}}
+		for i, v := range p999 {
+			c.Reps = append(c.Reps, results.Rep{Index: i, TimerFloor: 20, Ops: []results.OpStats{{
+				Op: "read-fault", Role: "faulter", Count: 1000, PerSecond: 1e5,
+				Latency: results.Latency{Samples: 1000, P50: v / 10, P99: v / 2, P999: v, Max: 2 * v}}}})
+		}
+		return c
+	}
+	f := &results.File{Cells: []results.Cell{
+		cell("none", []time.Duration{100e3, 110e3, 120e3, 130e3, 140e3, 150e3}),
+		// Overlapping the baseline by three pairs: p=0.015 alone, a difference
+		// near the threshold.
+		cell("rwsem", []time.Duration{135e3, 145e3, 160e3, 170e3, 180e3, 190e3}),
+	}}
+	fs := reports.Findings(f)
+	if len(fs) == 0 || fs[0].Verdict != string(reports.Different) || reports.Settled(fs[0]) {
+		t.Fatalf("findings %+v: want one unsettled difference", fs)
+	}
+	if _, ok := undecidedCells(f, 10)[cellKey{"rwsem", "punch", "tmpfs", 2}]; !ok {
+		t.Errorf("an unsettled difference's cell not picked for more repetitions")
 	}
 }
 
