@@ -155,6 +155,11 @@ func expectSafe(sc Scenario, sn string) bool {
 		// punches under fsync can race without injected delays (R5, R2),
 		// so only the strategies safe on both must show no violation.
 		races = []strategies.Race{strategies.R2, strategies.R5}
+	case sc.Name == "fsync-write":
+		// fsync-storm without the puncher: a cost scenario whose stores
+		// under fsync can race its logging without injected delays (R5;
+		// none showed I5 here in about 1 run in 30).
+		races = []strategies.Race{strategies.R5}
 	case sc.Race == strategies.NoRace:
 		races = nil
 	}
