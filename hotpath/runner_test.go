@@ -150,18 +150,20 @@ func expectSafe(sc Scenario, sn string) bool {
 	switch {
 	case sc.Name == "mixed":
 		races = []strategies.Race{strategies.R1, strategies.R2, strategies.R3, strategies.R5}
-	case sc.Name == "fsync-read-xfs":
-		// A cost scenario, but its roles are fsync-read's: stores and
-		// punches under fsync can race without injected delays (R5, R2),
-		// so only the strategies safe on both must show no violation.
-		races = []strategies.Race{strategies.R2, strategies.R5}
-	case sc.Name == "fsync-write":
-		// fsync-storm without the puncher: a cost scenario whose stores
-		// under fsync can race its logging without injected delays (R5;
-		// none showed I5 here in about 1 run in 30).
-		races = []strategies.Race{strategies.R5}
 	case sc.Race == strategies.NoRace:
+		// A cost scenario races without injected delays where its roles
+		// can: stores under fsync (R5, fsync-write, fsync-read-xfs) and
+		// punches beside faults (R2, fsync-read-xfs); only the strategies
+		// safe on those must show no violation.
 		races = nil
+		for _, r := range sc.Roles {
+			switch {
+			case r.Role == RoleFsync && sc.Stores > 0:
+				races = append(races, strategies.R5)
+			case r.Role == RolePuncher:
+				races = append(races, strategies.R2)
+			}
+		}
 	}
 	info, err := strategies.Lookup(sn)
 	if err != nil {
