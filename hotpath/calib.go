@@ -410,15 +410,7 @@ func (w *Worker) writebackPageCalib(in *Inode, p int, block, submit bool) error 
 		pg.state.And(^uint32(pgWriteback))
 		return fmt.Errorf("writeback of page %d: %w", p, err)
 	}
-	in.delay.at(dWritebackIO)
-	pl = w.takePlan(in, in.plans[strategies.OpWritebackEnd], r0, r1)
-	switch w.casExtent(in, p, extUnwritten, extWritten) {
-	case extUnwritten, extWritten:
-	default:
-		w.ctr.WritebackStale++ // punched or converted meanwhile: do not convert
-	}
-	w.dropPlan(in, pl)
-	pg.state.And(^uint32(pgWriteback))
+	w.writebackComplete(in, p)
 	return nil
 }
 

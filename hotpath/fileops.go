@@ -288,16 +288,24 @@ func (w *Worker) writeback1(in *Inode, p int, block, submit bool) error {
 			return fmt.Errorf("writeback of page %d: %w", p, err)
 		}
 	}
+	w.writebackComplete(in, p)
+	return nil
+}
+
+// writebackComplete is the completion of page p's writeback, after its I/O
+// (the injected delay point dWritebackIO first): UNWRITTEN -> WRITTEN under
+// the OpWritebackEnd plan, revalidating against the extent writeback set at
+// submit, then the writeback flag cleared.
+func (w *Worker) writebackComplete(in *Inode, p int) {
 	in.delay.at(dWritebackIO)
-	pl = w.takePlan(in, in.plans[strategies.OpWritebackEnd], uint64(p*in.pageSize), uint64((p+1)*in.pageSize))
+	pl := w.takePlan(in, in.plans[strategies.OpWritebackEnd], uint64(p*in.pageSize), uint64((p+1)*in.pageSize))
 	switch w.casExtent(in, p, extUnwritten, extWritten) {
 	case extUnwritten, extWritten:
 	default:
 		w.ctr.WritebackStale++ // punched or converted meanwhile: do not convert
 	}
 	w.dropPlan(in, pl)
-	pg.state.And(^uint32(pgWriteback))
-	return nil
+	in.pages[p].state.And(^uint32(pgWriteback))
 }
 
 // reclaim tries to evict page p: only a clean, unlocked, unmapped page not
